@@ -1,0 +1,110 @@
+/**
+ * Shell functions over the counter scripts: build KEYS/ARGV, run, decode. Shared by the strict
+ * and the lax counter, which therefore address the same data.
+ *
+ * @module
+ */
+import { Comparator, validateComparator } from "../core/comparator.ts";
+import { InvalidArgumentError } from "../core/errors.ts";
+import { safeInt } from "../core/int.ts";
+import { validateKey } from "../core/keys.ts";
+import type { Reply, Store } from "../store/types.ts";
+import { COUNTER_APPLY, COUNTER_CLEAR, COUNTER_DEL, COUNTER_GET } from "./_scripts.ts";
+import type { ConditionalEntry, CounterEntry, KeyedConditionalResult } from "./types.ts";
+
+/** The most entries one batch call may carry (one script call stays short). */
+export const MAX_BATCH = 1000;
+
+/** The hash holding every counter of a prefix. */
+export function counterHash(prefix: string): string {
+  return `{${prefix}}:counter`;
+}
+
+/** One validated write. */
+export interface Write {
+  op: "inc" | "set";
+  key: string;
+  cmp: Comparator;
+  amount: number;
+}
+
+/** Validates a batch's size before anything else. */
+export function checkBatch(entries: readonly unknown[], what: string): void {
+  if (!Array.isArray(entries)) throw new InvalidArgumentError(`'${what}' must be an array`);
+  if (entries.length > MAX_BATCH) {
+    throw new InvalidArgumentError(
+      `'${what}' must have at most ${MAX_BATCH} entries: current length is ${entries.length}`,
+    );
+  }
+}
+
+/** Validates `[key, n]` entries (all of them, before any I/O). */
+export function toWrites(op: "inc" | "set", entries: readonly CounterEntry[]): Write[] {
+  checkBatch(entries, "entries");
+  return entries.map((e) => {
+    if (!Array.isArray(e)) throw new InvalidArgumentError("Each entry must be a [key, amount] pair");
+    return { op, key: validateKey(e[0]), cmp: Comparator.always, amount: safeInt(e[1], "amount") };
+  });
+}
+
+/** Validates `[key, cmp, n]` entries (all of them, before any I/O). */
+export function toConditionalWrites(
+  op: "inc" | "set",
+  entries: readonly ConditionalEntry[],
+): Write[] {
+  checkBatch(entries, "entries");
+  return entries.map((e) => {
+    if (!Array.isArray(e)) {
+      throw new InvalidArgumentError("Each entry must be a [key, comparator, amount] triple");
+    }
+    return {
+      op,
+      key: validateKey(e[0]),
+      cmp: validateComparator(e[1]),
+      amount: safeInt(e[2], "amount"),
+    };
+  });
+}
+
+/** Runs writes atomically; positional results. */
+export async function applyWrites(
+  store: Store,
+  hash: string,
+  writes: readonly Write[],
+): Promise<KeyedConditionalResult[]> {
+  if (writes.length === 0) return [];
+  const argv: Array<string | number> = [];
+  for (const w of writes) argv.push(w.op, w.key, w.cmp.op, w.cmp.operand, w.amount);
+  const reply = await store.run(COUNTER_APPLY, [hash], argv) as Reply[];
+  return writes.map((w, i) => ({
+    key: w.key,
+    value: Number(reply[3 * i]),
+    previous: Number(reply[3 * i + 1]),
+    matched: Number(reply[3 * i + 2]) === 1,
+  }));
+}
+
+/** Reads counters (chunked at {@linkcode MAX_BATCH}); positional results. */
+export async function readValues(
+  store: Store,
+  hash: string,
+  keys: readonly string[],
+): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < keys.length; i += MAX_BATCH) {
+    const chunk = keys.slice(i, i + MAX_BATCH);
+    const reply = await store.run(COUNTER_GET, [hash], chunk) as string[];
+    for (const v of reply) out.push(Number(v));
+  }
+  return out;
+}
+
+/** Deletes one counter; returns its value before. */
+export async function deleteValue(store: Store, hash: string, key: string): Promise<number> {
+  return Number(await store.run(COUNTER_DEL, [hash], [key]));
+}
+
+/** Deletes every counter of the hash. */
+export async function clearValues(store: Store, hash: string): Promise<void> {
+  await store.run(COUNTER_CLEAR, [hash], []);
+}

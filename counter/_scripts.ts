@@ -1,0 +1,89 @@
+/**
+ * The plain counters' atomic operations: each a Lua script (lua/counter_*.lua) and its model.
+ *
+ * @module
+ */
+import { compare } from "../core/comparator.ts";
+import { defineScript } from "../store/script.ts";
+import { OVERFLOW_REPLY, ScriptFailure } from "../store/script_failure.ts";
+import type { Reply } from "../store/types.ts";
+
+const MAX = Number.MAX_SAFE_INTEGER;
+const num = (s: string | null | undefined): number => s == null ? 0 : Number(s);
+const str = (n: number): string => n.toFixed(0);
+
+/** See lua/counter_apply.lua. */
+export const COUNTER_APPLY = defineScript("counter_apply", ({ db }, keys, argv) => {
+  const hash = keys[0]!;
+  const values = new Map<string, number>();
+  const order: string[] = [];
+  const reply: Reply[] = [];
+  for (let i = 0; i < argv.length; i += 5) {
+    const [op, field, cmp, operand, amount] = argv.slice(i, i + 5) as [
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
+    const cur = values.get(field) ?? num(db.hget(hash, field));
+    let value = cur;
+    const matched = compare(cmp, Number(operand), cur);
+    if (matched) {
+      value = op === "inc" ? cur + Number(amount) : Number(amount);
+      if (value > MAX || value < -MAX) {
+        throw new ScriptFailure(
+          `${OVERFLOW_REPLY} ${field}: ${str(cur)} + ${amount} leaves the safe-integer range`,
+        );
+      }
+      if (!order.includes(field)) order.push(field);
+    }
+    values.set(field, value);
+    reply.push(str(value), str(cur), matched ? 1 : 0);
+  }
+  for (const field of order) db.hset(hash, field, str(values.get(field)!));
+  return reply;
+});
+
+/** See lua/counter_get.lua. */
+export const COUNTER_GET = defineScript(
+  "counter_get",
+  ({ db }, keys, argv) => argv.map((f) => db.hget(keys[0]!, f) ?? "0"),
+);
+
+/** See lua/counter_del.lua. */
+export const COUNTER_DEL = defineScript("counter_del", ({ db }, keys, argv) => {
+  const value = db.hget(keys[0]!, argv[0]!) ?? "0";
+  db.hdel(keys[0]!, argv[0]!);
+  return value;
+});
+
+/** See lua/counter_clear.lua. */
+export const COUNTER_CLEAR = defineScript("counter_clear", ({ db }, keys) => {
+  db.del(keys[0]!);
+  return 1;
+});
+
+/** See lua/counter_sync.lua. */
+export const COUNTER_SYNC = defineScript("counter_sync", ({ db }, keys, argv) => {
+  const [hash, seqKey] = keys as [string, string];
+  const seq = Number(argv[0]);
+  const d = Number(argv[2]);
+  let applied = 0;
+  const skipped: string[] = [];
+  if (seq > 0 && seq > num(db.get(seqKey))) {
+    applied = 1;
+    for (let i = 3; i < 3 + 2 * d; i += 2) {
+      const field = argv[i]!;
+      const delta = Number(argv[i + 1]);
+      const value = num(db.hget(hash, field)) + delta;
+      if (value > MAX || value < -MAX) skipped.push(field);
+      else if (delta !== 0) db.hset(hash, field, str(value));
+    }
+    db.set(seqKey, argv[0]!, { px: Number(argv[1]) });
+  }
+  const values: string[] = [];
+  for (let i = 3; i < 3 + 2 * d; i += 2) values.push(db.hget(hash, argv[i]!) ?? "0");
+  for (let i = 3 + 2 * d; i < argv.length; i++) values.push(db.hget(hash, argv[i]!) ?? "0");
+  return [applied, skipped, values];
+});

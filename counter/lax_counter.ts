@@ -1,0 +1,653 @@
+/**
+ * `LaxCounter`: increments land in memory and reach the store in batches, exactly once.
+ *
+ * @module
+ */
+import { backoff } from "../core/backoff.ts";
+import { type Comparator, validateComparator } from "../core/comparator.ts";
+import {
+  ClosedError,
+  CounterOverflowError,
+  type DistkitError,
+  StoreError,
+} from "../core/errors.ts";
+import { intInRange, safeInt } from "../core/int.ts";
+import { validateKey, validateKeys } from "../core/keys.ts";
+import { newId } from "../core/uuid.ts";
+import { type StoreLike, toStore } from "../store/to_store.ts";
+import type { Reply, Store } from "../store/types.ts";
+import {
+  applyWrites,
+  checkBatch,
+  clearValues,
+  counterHash,
+  deleteValue,
+  MAX_BATCH,
+  toConditionalWrites,
+  toWrites,
+  type Write,
+} from "./_remote.ts";
+import { COUNTER_SYNC } from "./_scripts.ts";
+import type {
+  ConditionalEntry,
+  ConditionalResult,
+  Counter,
+  CounterEntry,
+  KeyedConditionalResult,
+} from "./types.ts";
+
+/** How long the store remembers a writer's last applied batch, in ms (24 h). */
+const SEQ_TTL_MS = 86_400_000;
+
+/** Options for {@linkcode LaxCounter}. */
+export interface LaxCounterOptions {
+  /** Namespace of the counters (a valid key); shared with a `StrictCounter` of the same prefix. */
+  prefix: string;
+  /** A {@linkcode Store}, or a connected node-redis v5 client or cluster. */
+  store: StoreLike;
+  /**
+   * The longest a change waits in memory before its flush starts, and how long a value read from
+   * the store is served from memory. From 1 to 60 000.
+   * @default {20}
+   */
+  allowedLagMs?: number;
+  /**
+   * Called with background failures: a flush that failed (it is retried with backoff) or a delta
+   * the store refused because the total would leave the safe-integer range (it is dropped).
+   */
+  onError?: (error: DistkitError) => void;
+}
+
+/** What this process knows of one counter. */
+interface Entry {
+  /** The store's value at the last sync (it includes every acknowledged delta). */
+  base: number | undefined;
+  /** Delta sent in the unacknowledged batch. */
+  inflight: number;
+  /** Delta not sent yet. */
+  pending: number;
+  /** Local monotonic time of the last sync. */
+  syncedAt: number;
+}
+
+/** A flush in flight: resent unchanged, with the same sequence number, until acknowledged. */
+interface Batch {
+  seq: number;
+  keys: string[];
+  deltas: number[];
+}
+
+const now = (): number => performance.now();
+
+/**
+ * Counters for hot paths: `inc` touches only memory (on a warm key); changes are flushed at most
+ * `allowedLagMs` after the first one, one script call per flush, exactly once even when a reply is
+ * lost and the flush is resent. `set`, `del`, `clear` and the conditional forms reach the store
+ * before they resolve. Buffering continues through a store outage; `close()` flushes.
+ *
+ * @example Count hits without a round trip per hit
+ * ```ts
+ * import { LaxCounter, MemoryStore } from "../mod.ts";
+ * await using hits = new LaxCounter({ prefix: "hits", store: new MemoryStore() });
+ * await hits.inc("home");
+ * await hits.inc("home");
+ * console.assert(await hits.get("home") === 2);
+ * ```
+ */
+export class LaxCounter implements Counter, AsyncDisposable {
+  /** The namespace. */
+  readonly prefix: string;
+  /** This writer's id (its flushes carry it with a sequence number). */
+  readonly instanceId: string = newId();
+  /** The flush lag, ms. */
+  readonly allowedLagMs: number;
+  #store: Store;
+  #hash: string;
+  #seqKey: string;
+  #onError: (error: DistkitError) => void;
+  #entries = new Map<string, Entry>();
+  #dirty = new Set<string>();
+  #batch: Batch | undefined;
+  #seq = 0;
+  #queue: Promise<unknown> = Promise.resolve();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerDue = Infinity;
+  #dirtySince = 0;
+  #failures = 0;
+  #sweepAt = 1024;
+  #closed = false;
+
+  /**
+   * @param options prefix, store, lag and error callback
+   * @throws {InvalidKeyError} if the prefix is invalid
+   * @throws {InvalidArgumentError} if `allowedLagMs` is out of range or the store is unusable
+   */
+  constructor(options: LaxCounterOptions) {
+    this.prefix = validateKey(options?.prefix, "Prefix");
+    this.allowedLagMs = intInRange(options.allowedLagMs ?? 20, "allowedLagMs", 1, 60_000);
+    this.#store = toStore(options.store);
+    this.#hash = counterHash(this.prefix);
+    this.#seqKey = `{${this.prefix}}:counter-seq:${this.instanceId}`;
+    this.#onError = options.onError ?? (() => {});
+  }
+
+  /** Number of keys with changes not yet acknowledged by the store. */
+  get pending(): number {
+    const keys = new Set(this.#dirty);
+    for (const k of this.#batch?.keys ?? []) keys.add(k);
+    let n = 0;
+    for (const k of keys) {
+      const e = this.#entries.get(k);
+      if (e !== undefined && (e.pending !== 0 || e.inflight !== 0)) n++;
+    }
+    return n;
+  }
+
+  // ---------------------------------------------------------------- local state
+
+  #open(): void {
+    if (this.#closed) throw new ClosedError("LaxCounter");
+  }
+
+  #entry(key: string): Entry {
+    let e = this.#entries.get(key);
+    if (e === undefined) {
+      if (this.#entries.size >= this.#sweepAt) this.#sweep();
+      e = { base: undefined, inflight: 0, pending: 0, syncedAt: -Infinity };
+      this.#entries.set(key, e);
+    }
+    return e;
+  }
+
+  /** Forgets clean entries older than the lag, so the map stays bounded by the working set. */
+  #sweep(): void {
+    const t = now();
+    for (const [k, e] of this.#entries) {
+      if (
+        e.pending === 0 && e.inflight === 0 && !this.#dirty.has(k) &&
+        t - e.syncedAt >= this.allowedLagMs
+      ) this.#entries.delete(k);
+    }
+    this.#sweepAt = Math.max(1024, 2 * this.#entries.size);
+  }
+
+  #view(e: Entry): number {
+    return (e.base ?? 0) + e.inflight + e.pending;
+  }
+
+  /** Warm: the store's value is known, and fresh or about to be refreshed by a flush. */
+  #isWarm(key: string, e: Entry): boolean {
+    return e.base !== undefined &&
+      (e.inflight !== 0 || this.#dirty.has(key) || now() - e.syncedAt < this.allowedLagMs);
+  }
+
+  #add(key: string, e: Entry, n: number): number {
+    const value = this.#view(e) + n;
+    if (!Number.isSafeInteger(value)) {
+      throw new CounterOverflowError(`${key}: ${this.#view(e)} + ${n} leaves the safe-integer range`);
+    }
+    e.pending += n;
+    if (this.#dirty.size === 0) {
+      this.#dirtySince = now();
+      this.#schedule(this.allowedLagMs);
+    }
+    this.#dirty.add(key);
+    return value;
+  }
+
+  // ---------------------------------------------------------------- flushing
+
+  #schedule(ms: number): void {
+    if (this.#closed) return;
+    const due = now() + ms;
+    if (this.#timer !== undefined && this.#timerDue <= due) return;
+    clearTimeout(this.#timer);
+    this.#timerDue = due;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#timerDue = Infinity;
+      this.#sync([]).catch(() => {/* reported through onError, retried */});
+    }, Math.max(0, ms));
+  }
+
+  /** Runs `fn` after every earlier store call of this counter: one at a time, in order. */
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /** Flushes (exactly once) and reads `reads` back, one script call. */
+  #sync(reads: readonly string[]): Promise<void> {
+    return this.#exclusive(() => this.#syncNow(reads));
+  }
+
+  async #syncNow(reads: readonly string[]): Promise<void> {
+    if (this.#batch === undefined && this.#dirty.size > 0) this.#takeBatch();
+    const b = this.#batch;
+    const inBatch = new Set(b?.keys);
+    const extra = [...new Set(reads)].filter((k) => !inBatch.has(k));
+    if (b === undefined && extra.length === 0) return;
+    const argv: Array<string | number> = [b?.seq ?? 0, SEQ_TTL_MS, b?.keys.length ?? 0];
+    if (b !== undefined) b.keys.forEach((k, i) => argv.push(k, b.deltas[i]!));
+    argv.push(...extra);
+    let reply: Reply[];
+    try {
+      reply = await this.#store.run(COUNTER_SYNC, [this.#hash, this.#seqKey], argv) as Reply[];
+    } catch (e) {
+      this.#failures++;
+      if (this.#batch !== undefined || this.#dirty.size > 0) {
+        this.#schedule(backoff(this.#failures, { baseMs: this.allowedLagMs, maxMs: 1000 }));
+      }
+      const err = e instanceof StoreError ? e : new StoreError("Lax counter flush failed", e);
+      this.#onError(err);
+      throw err;
+    }
+    this.#failures = 0;
+    this.#batch = undefined;
+    const [, skipped, values] = reply as [number, string[], string[]];
+    const t = now();
+    const synced = [...(b?.keys ?? []), ...extra];
+    synced.forEach((k, i) => {
+      const e = this.#entry(k);
+      if (b !== undefined && i < b.keys.length) e.inflight -= b.deltas[i]!;
+      e.base = Number(values[i]);
+      e.syncedAt = t;
+    });
+    for (const k of skipped) {
+      this.#onError(new CounterOverflowError(`${k}: a flushed delta was dropped by the store`));
+    }
+    // Changes made during this call (or left over from a full batch) keep their deadline.
+    if (this.#dirty.size > 0) this.#schedule(this.#dirtySince + this.allowedLagMs - now());
+  }
+
+  /** Moves every pending delta into a new batch with the next sequence number. */
+  #takeBatch(): void {
+    const keys: string[] = [];
+    const deltas: number[] = [];
+    for (const k of this.#dirty) {
+      const e = this.#entries.get(k);
+      if (e === undefined || e.pending === 0) continue;
+      keys.push(k);
+      deltas.push(e.pending);
+      e.inflight += e.pending;
+      e.pending = 0;
+      if (keys.length === MAX_BATCH) break;
+    }
+    if (keys.length < MAX_BATCH) this.#dirty.clear();
+    else for (const k of keys) this.#dirty.delete(k);
+    if (keys.length > 0) this.#batch = { seq: ++this.#seq, keys, deltas };
+  }
+
+  /** Settles every earlier change, then runs an absolute operation and records its values. */
+  #absolute<T extends { key: string; value: number }>(
+    op: () => Promise<T[]>,
+  ): Promise<T[]> {
+    return this.#exclusive(async () => {
+      while (this.#batch !== undefined || this.#dirty.size > 0) await this.#syncNow([]);
+      const results = await op();
+      const t = now();
+      for (const r of results) {
+        const e = this.#entry(r.key);
+        e.base = r.value; // changes made meanwhile stay pending on top
+        e.syncedAt = t;
+      }
+      return results;
+    });
+  }
+
+  // ---------------------------------------------------------------- Counter
+
+  /**
+   * Adds `n` in memory and returns the new local value. A cold key (never read, or idle for
+   * longer than the lag) is flushed and read back first, in one call. During a store outage the
+   * change stays buffered and the local view is returned.
+   * @param key the counter
+   * @param n a safe integer, may be negative
+   * @returns the new value as this process sees it
+   * @throws {InvalidKeyError | InvalidArgumentError | CounterOverflowError | ClosedError}
+   * @example
+   * ```ts
+   * import { LaxCounter, MemoryStore } from "../mod.ts";
+   * await using c = new LaxCounter({ prefix: "p", store: new MemoryStore() });
+   * console.assert(await c.inc("k", 5) === 5);
+   * ```
+   */
+  async inc(key: string, n = 1): Promise<number> {
+    validateKey(key);
+    safeInt(n, "n");
+    this.#open();
+    const e = this.#entry(key);
+    const warm = this.#isWarm(key, e);
+    const value = this.#add(key, e, n);
+    if (warm) return value;
+    try {
+      await this.#sync([key]);
+    } catch {
+      // Buffered; the flush is retried in the background.
+    }
+    return this.#view(e);
+  }
+
+  /**
+   * Subtracts `n`; see {@linkcode LaxCounter.inc}.
+   * @param key the counter
+   * @param n a safe integer
+   * @returns the new value as this process sees it
+   * @throws {InvalidKeyError | InvalidArgumentError | CounterOverflowError | ClosedError}
+   * @example
+   * ```ts
+   * import { LaxCounter, MemoryStore } from "../mod.ts";
+   * await using c = new LaxCounter({ prefix: "p", store: new MemoryStore() });
+   * console.assert(await c.dec("k", 2) === -2);
+   * ```
+   */
+  async dec(key: string, n = 1): Promise<number> {
+    return await this.inc(key, -safeInt(n, "n"));
+  }
+
+  /**
+   * The value as this process sees it: from memory when warm, else read from the store.
+   * @param key the counter
+   * @returns its value
+   * @throws {InvalidKeyError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { LaxCounter, MemoryStore } from "../mod.ts";
+   * await using c = new LaxCounter({ prefix: "p", store: new MemoryStore() });
+   * console.assert(await c.get("k") === 0);
+   * ```
+   */
+  async get(key: string): Promise<number> {
+    validateKey(key);
+    this.#open();
+    const e = this.#entry(key);
+    if (!this.#isWarm(key, e)) await this.#sync([key]);
+    return this.#view(e);
+  }
+
+  /**
+   * Overwrites the value in the store, after settling this process's earlier changes.
+   * @param key the counter
+   * @param value a safe integer
+   * @returns `value`
+   * @throws {InvalidKeyError | InvalidArgumentError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { LaxCounter, MemoryStore } from "../mod.ts";
+   * await using c = new LaxCounter({ prefix: "p", store: new MemoryStore() });
+   * await c.inc("k", 5);
+   * console.assert(await c.set("k", 20) === 20);
+   * ```
+   */
+  async set(key: string, value: number): Promise<number> {
+    const [[, v]] = await this.setAll([[key, value]]) as [[string, number]];
+    return v;
+  }
+
+  /**
+   * Removes the counter from the store after settling this process's changes to it.
+   * @param key the counter
+   * @returns its value before deletion, this process's unflushed changes included
+   * @throws {InvalidKeyError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { LaxCounter, MemoryStore } from "../mod.ts";
+   * await using c = new LaxCounter({ prefix: "p", store: new MemoryStore() });
+   * await c.inc("k", 10);
+   * console.assert(await c.del("k") === 10);
+   * ```
+   */
+  async del(key: string): Promise<number> {
+    validateKey(key);
+    this.#open();
+    const [r] = await this.#absolute(async () => {
+      const before = await deleteValue(this.#store, this.#hash, key);
+      return [{ key, value: 0, before }];
+    });
+    return r!.before;
+  }
+
+  /**
+   * Removes every counter under this prefix, after settling this process's earlier changes.
+   * @returns when the store is cleared
+   * @throws {ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { LaxCounter, MemoryStore } from "../mod.ts";
+   * await using c = new LaxCounter({ prefix: "p", store: new MemoryStore() });
+   * await c.inc("k");
+   * await c.clear();
+   * console.assert(await c.get("k") === 0);
+   * ```
+   */
+  async clear(): Promise<void> {
+    this.#open();
+    await this.#absolute(async () => {
+      await clearValues(this.#store, this.#hash);
+      return [...this.#entries.keys()].map((key) => ({ key, value: 0 }));
+    });
+  }
+
+  /**
+   * Adds `n` when `cmp` matches the store's value, atomically in the store (after settling this
+   * process's changes).
+   * @param key the counter
+   * @param cmp the condition
+   * @param n a safe integer
+   * @returns the new value, the value compared, and whether it matched
+   * @throws {InvalidKeyError | InvalidArgumentError | CounterOverflowError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { Comparator, LaxCounter, MemoryStore } from "../mod.ts";
+   * await using c = new LaxCounter({ prefix: "p", store: new MemoryStore() });
+   * console.assert((await c.incIf("k", Comparator.eq(0), 1)).matched);
+   * ```
+   */
+  async incIf(key: string, cmp: Comparator, n: number): Promise<ConditionalResult> {
+    const [r] = await this.incAllIf([[key, cmp, n]]);
+    return { value: r!.value, previous: r!.previous, matched: r!.matched };
+  }
+
+  /**
+   * Sets `value` when `cmp` matches the store's value, atomically in the store.
+   * @param key the counter
+   * @param cmp the condition
+   * @param value a safe integer
+   * @returns the new value, the value compared, and whether it matched
+   * @throws {InvalidKeyError | InvalidArgumentError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { Comparator, LaxCounter, MemoryStore } from "../mod.ts";
+   * await using c = new LaxCounter({ prefix: "p", store: new MemoryStore() });
+   * console.assert(!(await c.setIf("k", Comparator.gt(0), 5)).matched);
+   * ```
+   */
+  async setIf(key: string, cmp: Comparator, value: number): Promise<ConditionalResult> {
+    const [r] = await this.setAllIf([[key, cmp, value]]);
+    return { value: r!.value, previous: r!.previous, matched: r!.matched };
+  }
+
+  /**
+   * Values of several counters, in input order; cold keys are read in one call.
+   * @param keys the counters
+   * @returns `[key, value]` pairs
+   * @throws {InvalidKeyError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { LaxCounter, MemoryStore } from "../mod.ts";
+   * await using c = new LaxCounter({ prefix: "p", store: new MemoryStore() });
+   * console.assert((await c.getAll(["a", "b"])).length === 2);
+   * ```
+   */
+  async getAll(keys: readonly string[]): Promise<Array<[string, number]>> {
+    validateKeys(keys);
+    checkBatch(keys, "keys");
+    this.#open();
+    const cold = keys.filter((k) => !this.#isWarm(k, this.#entry(k)));
+    if (cold.length > 0) await this.#sync(cold);
+    return keys.map((k) => [k, this.#view(this.#entry(k))]);
+  }
+
+  /**
+   * Several increments in memory, like {@linkcode LaxCounter.inc}; all are validated first.
+   * @param entries `[key, n]` pairs
+   * @returns `[key, new local value]` pairs, in input order
+   * @throws {InvalidKeyError | InvalidArgumentError | CounterOverflowError | ClosedError}
+   * @example
+   * ```ts
+   * import { LaxCounter, MemoryStore } from "../mod.ts";
+   * await using c = new LaxCounter({ prefix: "p", store: new MemoryStore() });
+   * const r = await c.incAll([["k", 1], ["k", 2]]);
+   * console.assert(r[1]![1] === 3);
+   * ```
+   */
+  async incAll(entries: readonly CounterEntry[]): Promise<Array<[string, number]>> {
+    const writes = toWrites("inc", entries);
+    this.#open();
+    // Validate the whole batch against the local view before changing anything.
+    const sums = new Map<string, number>();
+    const starts = new Map<string, number>();
+    const startOf = (k: string): number => starts.get(k)!;
+    for (const w of writes) {
+      if (!starts.has(w.key)) starts.set(w.key, this.#view(this.#entry(w.key)));
+      const e = this.#entry(w.key);
+      const v = (sums.get(w.key) ?? this.#view(e)) + w.amount;
+      if (!Number.isSafeInteger(v)) {
+        throw new CounterOverflowError(`${w.key}: the batch leaves the safe-integer range`);
+      }
+      sums.set(w.key, v);
+    }
+    const cold = writes.filter((w) => !this.#isWarm(w.key, this.#entry(w.key))).map((w) => w.key);
+    const out: Array<[string, number]> = writes.map((w) => [
+      w.key,
+      this.#add(w.key, this.#entry(w.key), w.amount),
+    ]);
+    if (cold.length === 0) return out;
+    try {
+      await this.#sync(cold);
+    } catch {
+      return out;
+    }
+    // Cold keys learned the store's value: report each entry on top of it, in order.
+    const running = new Map<string, number>();
+    for (const [k, sum] of sums) running.set(k, this.#view(this.#entry(k)) - (sum - startOf(k)));
+    return writes.map((w) => {
+      const v = running.get(w.key)! + w.amount;
+      running.set(w.key, v);
+      return [w.key, v];
+    });
+  }
+
+  /**
+   * Several sets in the store as one atomic step, after settling this process's earlier changes.
+   * @param entries `[key, value]` pairs
+   * @returns `[key, value]` pairs, in input order
+   * @throws {InvalidKeyError | InvalidArgumentError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { LaxCounter, MemoryStore } from "../mod.ts";
+   * await using c = new LaxCounter({ prefix: "p", store: new MemoryStore() });
+   * await c.inc("k", 5);
+   * await c.setAll([["k", 20]]);
+   * console.assert(await c.get("k") === 20);
+   * ```
+   */
+  async setAll(entries: readonly CounterEntry[]): Promise<Array<[string, number]>> {
+    const writes = toWrites("set", entries);
+    this.#open();
+    return (await this.#apply(writes)).map((r) => [r.key, r.value]);
+  }
+
+  /**
+   * Several conditional increments in the store as one atomic step, after settling this
+   * process's changes.
+   * @param entries `[key, comparator, n]` triples
+   * @returns one result per entry, in input order
+   * @throws {InvalidKeyError | InvalidArgumentError | CounterOverflowError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { Comparator, LaxCounter, MemoryStore } from "../mod.ts";
+   * await using c = new LaxCounter({ prefix: "p", store: new MemoryStore() });
+   * const [r] = await c.incAllIf([["k", Comparator.ge(0), 3]]);
+   * console.assert(r!.value === 3);
+   * ```
+   */
+  async incAllIf(entries: readonly ConditionalEntry[]): Promise<KeyedConditionalResult[]> {
+    const writes = toConditionalWrites("inc", entries);
+    this.#open();
+    return await this.#apply(writes);
+  }
+
+  /**
+   * Several conditional sets in the store as one atomic step, after settling this process's
+   * changes.
+   * @param entries `[key, comparator, value]` triples
+   * @returns one result per entry, in input order
+   * @throws {InvalidKeyError | InvalidArgumentError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { Comparator, LaxCounter, MemoryStore } from "../mod.ts";
+   * await using c = new LaxCounter({ prefix: "p", store: new MemoryStore() });
+   * const [r] = await c.setAllIf([["k", Comparator.eq(0), 9]]);
+   * console.assert(r!.matched);
+   * ```
+   */
+  async setAllIf(entries: readonly ConditionalEntry[]): Promise<KeyedConditionalResult[]> {
+    const writes = toConditionalWrites("set", entries);
+    this.#open();
+    return await this.#apply(writes);
+  }
+
+  #apply(writes: Write[]): Promise<KeyedConditionalResult[]> {
+    if (writes.length === 0) return Promise.resolve([]);
+    return this.#absolute(() => applyWrites(this.#store, this.#hash, writes));
+  }
+
+  /**
+   * Pushes every pending change to the store now.
+   * @returns when the store has acknowledged them
+   * @throws {StoreError} if the store cannot be reached (the changes stay buffered and retried)
+   * @example
+   * ```ts
+   * import { LaxCounter, MemoryStore } from "../mod.ts";
+   * await using c = new LaxCounter({ prefix: "p", store: new MemoryStore() });
+   * await c.inc("k");
+   * await c.flush();
+   * console.assert(c.pending === 0);
+   * ```
+   */
+  async flush(): Promise<void> {
+    await this.#exclusive(async () => {
+      while (this.#batch !== undefined || this.#dirty.size > 0) await this.#syncNow([]);
+    });
+  }
+
+  /**
+   * Flushes, then stops: later calls throw `ClosedError`.
+   * @returns when the final flush is acknowledged
+   * @throws {StoreError} if the final flush fails (the counter is closed anyway)
+   * @example
+   * ```ts
+   * import { LaxCounter, MemoryStore } from "../mod.ts";
+   * const c = new LaxCounter({ prefix: "p", store: new MemoryStore() });
+   * await c.inc("k");
+   * await c.close();
+   * ```
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      await this.flush();
+    } finally {
+      this.#closed = true;
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+
+  /** Same as {@linkcode LaxCounter.close}. @returns when closed */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

@@ -1,0 +1,6 @@
+/**
+ * Placeholder while this feature is built.
+ *
+ * @module
+ */
+export {};

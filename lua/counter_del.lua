@@ -1,0 +1,7 @@
+-- counter_del: remove one counter.
+-- KEYS[1]  the counter hash ({prefix}:counter)
+-- ARGV[1]  the field
+-- Returns  its value before deletion, a decimal string ("0" when missing)
+local value = redis.call("HGET", KEYS[1], ARGV[1]) or "0"
+redis.call("HDEL", KEYS[1], ARGV[1])
+return value

@@ -1,0 +1,22 @@
+/**
+ * Stores: {@linkcode MemoryStore} (embedded, browser-safe) and {@linkcode RedisStore} (node-redis
+ * v5 client or cluster). Both run the same atomic operations.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore } from "./mod.ts";
+ * await using store = new MemoryStore();
+ * ```
+ *
+ * @module
+ */
+export * from "./types.ts";
+export { MemoryStore, type MemoryStoreOptions } from "./memory_store.ts";
+export {
+  type EvalOptions,
+  type PubSubListener,
+  type RedisClientLike,
+  RedisStore,
+  type RedisStoreOptions,
+} from "./redis_store.ts";
+export { type StoreLike, toStore } from "./to_store.ts";

@@ -1,0 +1,247 @@
+/**
+ * `RedisStore`: runs atomic operations on a node-redis v5 client or cluster with EVALSHA (falling
+ * back to EVAL on NOSCRIPT, so a `SCRIPT FLUSH` or a restart is survived), and gives sharded
+ * pub/sub. node-redis is never imported at run time: the client is typed structurally.
+ *
+ * @module
+ */
+import { ClosedError, InvalidArgumentError, StoreError } from "../core/errors.ts";
+import { mapScriptError } from "./script_failure.ts";
+import { toArg } from "./script.ts";
+import type { Reply, Script, Store, Unsubscribe } from "./types.ts";
+
+/** The node-redis call options distkit uses. */
+export interface EvalOptions {
+  /** The script's keys. */
+  keys: string[];
+  /** The script's arguments. */
+  arguments: string[];
+}
+
+/** A pub/sub listener as node-redis calls it. */
+export type PubSubListener = (message: string, channel: string) => unknown;
+
+/**
+ * The part of a node-redis v5 `createClient()` or `createCluster()` object distkit calls. Both
+ * satisfy it structurally.
+ */
+export interface RedisClientLike {
+  /** `EVALSHA sha numkeys keys... args...` */
+  evalSha(sha1: string, options: EvalOptions): Promise<unknown>;
+  /** `EVAL script numkeys keys... args...` */
+  eval(script: string, options: EvalOptions): Promise<unknown>;
+  /** `SSUBSCRIBE channel` */
+  sSubscribe(channel: string, listener: PubSubListener): Promise<unknown>;
+  /** `SUNSUBSCRIBE channel` */
+  sUnsubscribe(channel: string, listener?: PubSubListener): Promise<unknown>;
+}
+
+/** A standalone client: also knows how to open a second connection for subscriptions. */
+interface StandaloneLike extends RedisClientLike {
+  duplicate(): StandaloneLike & { connect(): Promise<unknown>; close?(): Promise<unknown>; quit?(): Promise<unknown>; destroy?(): unknown; on?(event: string, fn: (e: unknown) => void): unknown };
+}
+
+/** Options for {@linkcode RedisStore}. */
+export interface RedisStoreOptions {
+  /**
+   * Fail a call with `StoreError` when Redis has not answered within this many ms (node-redis
+   * otherwise queues commands while disconnected). `0` disables the bound.
+   * @default {0}
+   */
+  commandTimeoutMs?: number;
+}
+
+function isClusterClient(c: object): boolean {
+  return "masters" in c;
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function isErrorReply(e: unknown): boolean {
+  const name = (e as { constructor?: { name?: string } })?.constructor?.name;
+  return name === "ErrorReply" || name === "SimpleError" || name === "BlobError";
+}
+
+/**
+ * The Redis-backed store.
+ *
+ * @example
+ * ```ts ignore
+ * import { createClient } from "redis";
+ * import { RedisStore } from "./redis_store.ts";
+ * const client = await createClient({ url: "redis://127.0.0.1:6379" }).connect();
+ * await using store = new RedisStore(client);
+ * ```
+ */
+export class RedisStore implements Store {
+  /** Brand telling a store from a raw Redis client. */
+  readonly isDistkitStore = true as const;
+  /** The wrapped node-redis client or cluster. */
+  readonly client: RedisClientLike;
+  /** Whether the client is a cluster. */
+  readonly isCluster: boolean;
+  #timeoutMs: number;
+  #subscriber: Promise<RedisClientLike & { close?(): Promise<unknown>; quit?(): Promise<unknown>; destroy?(): unknown }> | undefined;
+  #listeners = new Map<string, Set<(message: string) => void>>();
+  #closed = false;
+
+  /**
+   * @param client a connected node-redis v5 client or cluster
+   * @param options call bounds
+   * @throws {InvalidArgumentError} if `client` does not look like a node-redis v5 client
+   */
+  constructor(client: RedisClientLike, options: RedisStoreOptions = {}) {
+    if (
+      client === null || typeof client !== "object" || typeof client.evalSha !== "function" ||
+      typeof client.eval !== "function"
+    ) {
+      throw new InvalidArgumentError(
+        "'store' must be a Store or a connected node-redis v5 client or cluster",
+      );
+    }
+    const t = options.commandTimeoutMs ?? 0;
+    if (!Number.isSafeInteger(t) || t < 0) {
+      throw new InvalidArgumentError(
+        `'commandTimeoutMs' must be a non-negative integer: current value is ${t}`,
+      );
+    }
+    this.client = client;
+    this.isCluster = isClusterClient(client);
+    this.#timeoutMs = t;
+  }
+
+  /**
+   * Runs `script` with EVALSHA, loading it with EVAL on NOSCRIPT.
+   * @param script the operation
+   * @param keys its keys (one hash tag)
+   * @param argv its arguments
+   * @returns the script's reply
+   */
+  async run(
+    script: Script,
+    keys: readonly string[],
+    argv: readonly (string | number)[],
+  ): Promise<Reply> {
+    if (this.#closed) throw new ClosedError("RedisStore");
+    const options: EvalOptions = { keys: [...keys], arguments: argv.map(toArg) };
+    try {
+      return await this.#bounded(this.#evalSha(script, options));
+    } catch (e) {
+      if (e instanceof StoreError || e instanceof ClosedError) throw e;
+      if (isErrorReply(e)) throw mapScriptError(errorText(e), e);
+      throw new StoreError(`Redis call '${script.name}' failed: ${errorText(e)}`, e);
+    }
+  }
+
+  async #evalSha(script: Script, options: EvalOptions): Promise<Reply> {
+    try {
+      return await this.client.evalSha(script.sha1, options) as Reply;
+    } catch (e) {
+      if (isErrorReply(e) && errorText(e).startsWith("NOSCRIPT")) {
+        return await this.client.eval(script.source, options) as Reply;
+      }
+      throw e;
+    }
+  }
+
+  #bounded<T>(p: Promise<T>): Promise<T> {
+    if (this.#timeoutMs === 0) return p;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new StoreError(`Redis did not answer within ${this.#timeoutMs} ms`)),
+        this.#timeoutMs,
+      );
+    });
+    // The losing command may still settle later; swallow that so it is never unhandled.
+    p.catch(() => {});
+    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  /**
+   * Subscribes with `SSUBSCRIBE` (on a second connection for a standalone client; the cluster
+   * client manages its own per-shard connections). One Redis subscription per channel is shared
+   * by every listener of this store.
+   * @param channel the channel (carrying its keys' hash tag)
+   * @param listener called with each message
+   * @returns a function that unsubscribes
+   */
+  async subscribe(channel: string, listener: (message: string) => void): Promise<Unsubscribe> {
+    if (this.#closed) throw new ClosedError("RedisStore");
+    const wrapped = (m: string) => listener(m);
+    let set = this.#listeners.get(channel);
+    if (set === undefined) {
+      set = new Set([wrapped]);
+      this.#listeners.set(channel, set);
+      try {
+        const sub = await this.#subscriberClient();
+        await sub.sSubscribe(channel, this.#dispatch);
+      } catch (e) {
+        this.#listeners.delete(channel);
+        throw new StoreError(`Cannot subscribe to '${channel}': ${errorText(e)}`, e);
+      }
+    } else {
+      set.add(wrapped);
+    }
+    return async () => {
+      const s = this.#listeners.get(channel);
+      if (s === undefined || !s.delete(wrapped) || s.size > 0) return;
+      this.#listeners.delete(channel);
+      if (this.#closed) return;
+      try {
+        const sub = await this.#subscriberClient();
+        await sub.sUnsubscribe(channel, this.#dispatch);
+      } catch {
+        // The connection is gone; there is nothing left to unsubscribe.
+      }
+    };
+  }
+
+  #dispatch = (message: string, channel: string): void => {
+    const s = this.#listeners.get(channel);
+    if (s === undefined) return;
+    for (const l of [...s]) l(message);
+  };
+
+  #subscriberClient(): Promise<RedisClientLike & { close?(): Promise<unknown>; quit?(): Promise<unknown>; destroy?(): unknown }> {
+    if (this.#subscriber === undefined) {
+      if (this.isCluster) {
+        this.#subscriber = Promise.resolve(this.client);
+      } else {
+        const dup = (this.client as StandaloneLike).duplicate();
+        dup.on?.("error", () => {}); // reconnects by itself; errors surface on calls
+        this.#subscriber = dup.connect().then(() => dup);
+        this.#subscriber.catch(() => (this.#subscriber = undefined));
+      }
+    }
+    return this.#subscriber;
+  }
+
+  /** Closes the subscriber connection this store opened; the user's client stays open. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const sub = this.#subscriber;
+    this.#subscriber = undefined;
+    const channels = [...this.#listeners.keys()];
+    this.#listeners.clear();
+    if (sub === undefined) return;
+    try {
+      const c = await sub;
+      if (this.isCluster) {
+        for (const ch of channels) await c.sUnsubscribe(ch).catch(() => {});
+      } else if (c.close) await c.close();
+      else if (c.quit) await c.quit();
+      else c.destroy?.();
+    } catch {
+      // Already gone.
+    }
+  }
+
+  /** Same as {@linkcode RedisStore.close}. @returns when closed */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

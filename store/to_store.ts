@@ -1,0 +1,45 @@
+/**
+ * Accepts either a {@linkcode Store} or a raw node-redis client, as every primitive's `store`
+ * option does.
+ *
+ * @module
+ */
+import { InvalidArgumentError } from "../core/errors.ts";
+import { type RedisClientLike, RedisStore } from "./redis_store.ts";
+import type { Store } from "./types.ts";
+
+/** What a primitive's `store` option accepts. */
+export type StoreLike = Store | RedisClientLike;
+
+const WRAPPED = new WeakMap<object, RedisStore>();
+
+/**
+ * Returns `store` itself, or one shared `RedisStore` per raw client (so every primitive on one
+ * client shares one subscriber connection).
+ *
+ * @param store a Store or a connected node-redis v5 client or cluster
+ * @returns a Store
+ * @throws {InvalidArgumentError} if it is neither
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore } from "./memory_store.ts";
+ * import { toStore } from "./to_store.ts";
+ * const s = new MemoryStore();
+ * console.assert(toStore(s) === s);
+ * ```
+ */
+export function toStore(store: StoreLike | undefined): Store {
+  if (store === null || typeof store !== "object") {
+    throw new InvalidArgumentError(
+      "'store' must be a Store or a connected node-redis v5 client or cluster",
+    );
+  }
+  if ((store as Store).isDistkitStore === true) return store as Store;
+  let wrapped = WRAPPED.get(store);
+  if (wrapped === undefined) {
+    wrapped = new RedisStore(store as RedisClientLike);
+    WRAPPED.set(store, wrapped);
+  }
+  return wrapped;
+}
