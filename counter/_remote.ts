@@ -42,7 +42,9 @@ export function checkBatch(entries: readonly unknown[], what: string): void {
 export function toWrites(op: "inc" | "set", entries: readonly CounterEntry[]): Write[] {
   checkBatch(entries, "entries");
   return entries.map((e) => {
-    if (!Array.isArray(e)) throw new InvalidArgumentError("Each entry must be a [key, amount] pair");
+    if (!Array.isArray(e)) {
+      throw new InvalidArgumentError("Each entry must be a [key, amount] pair");
+    }
     return { op, key: validateKey(e[0]), cmp: Comparator.always, amount: safeInt(e[1], "amount") };
   });
 }
@@ -84,19 +86,14 @@ export async function applyWrites(
   }));
 }
 
-/** Reads counters (chunked at {@linkcode MAX_BATCH}); positional results. */
+/** Reads counters (at most {@linkcode MAX_BATCH}, checked by the caller); positional results. */
 export async function readValues(
   store: Store,
   hash: string,
   keys: readonly string[],
 ): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < keys.length; i += MAX_BATCH) {
-    const chunk = keys.slice(i, i + MAX_BATCH);
-    const reply = await store.run(COUNTER_GET, [hash], chunk) as string[];
-    for (const v of reply) out.push(Number(v));
-  }
-  return out;
+  const reply = await store.run(COUNTER_GET, [hash], keys) as string[];
+  return reply.map(Number);
 }
 
 /** Deletes one counter; returns its value before. */

@@ -184,7 +184,9 @@ export class LaxCounter implements Counter, AsyncDisposable {
   #add(key: string, e: Entry, n: number): number {
     const value = this.#view(e) + n;
     if (!Number.isSafeInteger(value)) {
-      throw new CounterOverflowError(`${key}: ${this.#view(e)} + ${n} leaves the safe-integer range`);
+      throw new CounterOverflowError(
+        `${key}: ${this.#view(e)} + ${n} leaves the safe-integer range`,
+      );
     }
     e.pending += n;
     if (this.#dirty.size === 0) {

@@ -11,6 +11,7 @@ import { type StoreLike, toStore } from "../store/to_store.ts";
 import type { Store } from "../store/types.ts";
 import {
   applyWrites,
+  checkBatch,
   clearValues,
   counterHash,
   deleteValue,
@@ -218,7 +219,7 @@ export class StrictCounter implements Counter, AsyncDisposable {
   }
 
   /**
-   * Values of several counters, in input order (at most 1000 keys are read atomically together).
+   * Values of several counters (at most 1000), read atomically, in input order.
    * @param keys the counters
    * @returns `[key, value]` pairs
    * @throws {InvalidKeyError | StoreError}
@@ -231,6 +232,7 @@ export class StrictCounter implements Counter, AsyncDisposable {
    */
   async getAll(keys: readonly string[]): Promise<Array<[string, number]>> {
     validateKeys(keys);
+    checkBatch(keys, "keys");
     this.#open();
     if (keys.length === 0) return [];
     const values = await readValues(this.#store, this.#hash, keys);

@@ -70,11 +70,12 @@ export class MemoryDb {
   #create<T extends Value["t"]>(key: string, t: T): Extract<Value, { t: T }> {
     const existing = this.#typed(key, t);
     if (existing !== undefined) return existing;
-    const value = (t === "string"
-      ? { t, v: "" }
-      : t === "set"
-      ? { t, v: new Set<string>() }
-      : { t, v: new Map() }) as Extract<Value, { t: T }>;
+    const value =
+      (t === "string"
+        ? { t, v: "" }
+        : t === "set"
+        ? { t, v: new Set<string>() }
+        : { t, v: new Map() }) as Extract<Value, { t: T }>;
     this.#data.set(key, { value, expireAt: undefined });
     return value;
   }
@@ -154,7 +155,10 @@ export class MemoryDb {
       : opts.keepTtl
       ? e?.expireAt
       : undefined;
-    this.#data.set(key, { value: { t: "string", v: typeof value === "number" ? fmt(value) : value }, expireAt });
+    this.#data.set(key, {
+      value: { t: "string", v: typeof value === "number" ? fmt(value) : value },
+      expireAt,
+    });
     return true;
   }
   /** `INCRBY key n` @param key the key @param n the increment @returns the new value */
@@ -346,7 +350,10 @@ function dumpValue(v: Value): DumpedValue {
     case "string":
       return { type: "string", value: v.v };
     case "hash":
-      return { type: "hash", value: Object.fromEntries([...v.v].sort(([a], [b]) => a < b ? -1 : 1)) };
+      return {
+        type: "hash",
+        value: Object.fromEntries([...v.v].sort(([a], [b]) => a < b ? -1 : 1)),
+      };
     case "set":
       return { type: "set", value: [...v.v].sort() };
     case "zset":

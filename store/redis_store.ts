@@ -38,7 +38,13 @@ export interface RedisClientLike {
 
 /** A standalone client: also knows how to open a second connection for subscriptions. */
 interface StandaloneLike extends RedisClientLike {
-  duplicate(): StandaloneLike & { connect(): Promise<unknown>; close?(): Promise<unknown>; quit?(): Promise<unknown>; destroy?(): unknown; on?(event: string, fn: (e: unknown) => void): unknown };
+  duplicate(): StandaloneLike & {
+    connect(): Promise<unknown>;
+    close?(): Promise<unknown>;
+    quit?(): Promise<unknown>;
+    destroy?(): unknown;
+    on?(event: string, fn: (e: unknown) => void): unknown;
+  };
 }
 
 /** Options for {@linkcode RedisStore}. */
@@ -83,7 +89,15 @@ export class RedisStore implements Store {
   /** Whether the client is a cluster. */
   readonly isCluster: boolean;
   #timeoutMs: number;
-  #subscriber: Promise<RedisClientLike & { close?(): Promise<unknown>; quit?(): Promise<unknown>; destroy?(): unknown }> | undefined;
+  #subscriber:
+    | Promise<
+      RedisClientLike & {
+        close?(): Promise<unknown>;
+        quit?(): Promise<unknown>;
+        destroy?(): unknown;
+      }
+    >
+    | undefined;
   #listeners = new Map<string, Set<(message: string) => void>>();
   #closed = false;
 
@@ -205,7 +219,9 @@ export class RedisStore implements Store {
     for (const l of [...s]) l(message);
   };
 
-  #subscriberClient(): Promise<RedisClientLike & { close?(): Promise<unknown>; quit?(): Promise<unknown>; destroy?(): unknown }> {
+  #subscriberClient(): Promise<
+    RedisClientLike & { close?(): Promise<unknown>; quit?(): Promise<unknown>; destroy?(): unknown }
+  > {
     if (this.#subscriber === undefined) {
       if (this.isCluster) {
         this.#subscriber = Promise.resolve(this.client);

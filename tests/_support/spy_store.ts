@@ -1,0 +1,54 @@
+/**
+ * A Store wrapper for tests: counts calls per script and can lose replies (the call runs, then
+ * the caller gets a StoreError, as when a connection dies after Redis executed the command) or
+ * fail calls outright (as during an outage).
+ */
+import { StoreError } from "../../core/errors.ts";
+import type { Reply, Script, Store, Unsubscribe } from "../../store/types.ts";
+
+/** What the spy does with the next calls. */
+export type Fault = "none" | "lose-reply" | "fail";
+
+/** A counting, fault-injecting Store wrapper. */
+export class SpyStore implements Store {
+  readonly isDistkitStore = true as const;
+  readonly calls = new Map<string, number>();
+  /** Applied to every call of a script whose name matches `faultScript` (all when undefined). */
+  fault: Fault = "none";
+  faultScript: string | undefined = undefined;
+  constructor(readonly inner: Store) {}
+
+  count(name?: string): number {
+    if (name !== undefined) return this.calls.get(name) ?? 0;
+    let n = 0;
+    for (const v of this.calls.values()) n += v;
+    return n;
+  }
+
+  async run(
+    script: Script,
+    keys: readonly string[],
+    argv: readonly (string | number)[],
+  ): Promise<Reply> {
+    this.calls.set(script.name, (this.calls.get(script.name) ?? 0) + 1);
+    const fault = this.faultScript === undefined || this.faultScript === script.name
+      ? this.fault
+      : "none";
+    if (fault === "fail") throw new StoreError(`injected outage (${script.name})`);
+    const reply = await this.inner.run(script, keys, argv);
+    if (fault === "lose-reply") throw new StoreError(`injected lost reply (${script.name})`);
+    return reply;
+  }
+
+  subscribe(channel: string, listener: (message: string) => void): Promise<Unsubscribe> {
+    return this.inner.subscribe(channel, listener);
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * Model vs Lua: random sequences of counter operations run through the scripts' TypeScript models
+ * (MemoryStore) and the Lua (standalone Redis); every reply, error and the final state must agree.
+ */
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import {
+  COUNTER_APPLY,
+  COUNTER_CLEAR,
+  COUNTER_DEL,
+  COUNTER_GET,
+  COUNTER_SYNC,
+} from "../../counter/_scripts.ts";
+import { MemoryStore } from "../../store/memory_store.ts";
+import { RedisStore } from "../../store/redis_store.ts";
+import type { Reply, Script, Store } from "../../store/types.ts";
+import { connectStandalone, redisUrl } from "../_support/servers.ts";
+import { uniquePrefix } from "../_support/stores.ts";
+
+const MAX = Number.MAX_SAFE_INTEGER;
+const field = fc.constantFrom("a", "b", "c", "ü", "x y");
+const amount = fc.oneof(
+  fc.integer({ min: -20, max: 20 }),
+  fc.constantFrom(MAX, -MAX, MAX - 1, 2 ** 52, -(2 ** 52)),
+);
+const cmp = fc.tuple(
+  fc.constantFrom("eq", "ne", "lt", "le", "gt", "ge", "always", "bogus"),
+  amount,
+);
+
+type Call = { script: Script; keys: "hash" | "hash+seq"; argv: ReadonlyArray<string | number> };
+const call: fc.Arbitrary<Call> = fc.oneof(
+  fc.array(fc.tuple(fc.constantFrom("inc", "set"), field, cmp, amount), {
+    minLength: 1,
+    maxLength: 6,
+  })
+    .map((es) => ({
+      script: COUNTER_APPLY,
+      keys: "hash" as const,
+      argv: es.flatMap(([op, f, [c, o], n]) => [op, f, c, o, n]),
+    })),
+  fc.array(field, { minLength: 1, maxLength: 4 }).map((fs) => ({
+    script: COUNTER_GET,
+    keys: "hash" as const,
+    argv: fs,
+  })),
+  field.map((f) => ({ script: COUNTER_DEL, keys: "hash" as const, argv: [f] })),
+  fc.constant({ script: COUNTER_CLEAR, keys: "hash" as const, argv: [] }),
+  fc.tuple(
+    fc.integer({ min: 0, max: 6 }),
+    fc.array(fc.tuple(field, amount), { maxLength: 4 }),
+    fc.array(field, { maxLength: 3 }),
+  ).map(([seq, deltas, reads]) => ({
+    script: COUNTER_SYNC,
+    keys: "hash+seq" as const,
+    argv: [seq, 60_000, deltas.length, ...deltas.flat(), ...reads],
+  })),
+);
+
+async function outcome(store: Store, c: Call, prefix: string): Promise<Reply | string> {
+  const keys = c.keys === "hash" ? [`{${prefix}}:counter`] : [
+    `{${prefix}}:counter`,
+    `{${prefix}}:counter-seq:w`,
+  ];
+  try {
+    return await store.run(c.script, keys, c.argv);
+  } catch (e) {
+    return `error ${(e as { code?: string }).code}`;
+  }
+}
+
+Deno.test({
+  name: "counter scripts: the TypeScript models and the Lua agree on random sequences",
+  ignore: redisUrl() === undefined,
+  fn: async () => {
+    const client = await connectStandalone();
+    const redis = new RedisStore(client);
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.array(call, { minLength: 1, maxLength: 25 }), async (calls) => {
+          const prefix = uniquePrefix("diff");
+          const memory = new MemoryStore();
+          for (const c of calls) {
+            const [m, r] = [await outcome(memory, c, prefix), await outcome(redis, c, prefix)];
+            assert.deepEqual(r, m, `${c.script.name} ${JSON.stringify(c.argv)}`);
+          }
+          const hash = `{${prefix}}:counter`;
+          const remote = await client.hGetAll(hash);
+          assert.deepEqual({ ...remote }, Object.fromEntries(memory.db.hgetall(hash)));
+          await client.del([hash, `{${prefix}}:counter-seq:w`]);
+        }),
+        { numRuns: 150 },
+      );
+    } finally {
+      await redis.close();
+      await client.close();
+    }
+  },
+});
