@@ -30,6 +30,7 @@ export class DistkitError extends Error {
   /** Stable machine-readable code. */
   readonly code: DistkitErrorCode;
   /**
+   * Creates the error.
    * @param code the stable code
    * @param message a sentence-case message naming the offending value
    * @param options the underlying cause, when there is one
@@ -52,7 +53,10 @@ export class DistkitError extends Error {
  * ```
  */
 export class InvalidKeyError extends DistkitError {
-  /** @param message what is wrong with the key */
+  /**
+   * Creates the error.
+   * @param message what is wrong with the key
+   */
   constructor(message: string) {
     super("INVALID_KEY", message);
     this.name = "InvalidKeyError";
@@ -70,7 +74,10 @@ export class InvalidKeyError extends DistkitError {
  * ```
  */
 export class InvalidArgumentError extends DistkitError {
-  /** @param message names the argument and the allowed range */
+  /**
+   * Creates the error.
+   * @param message names the argument and the allowed range
+   */
   constructor(message: string) {
     super("INVALID_ARGUMENT", message);
     this.name = "InvalidArgumentError";
@@ -88,7 +95,10 @@ export class InvalidArgumentError extends DistkitError {
  * ```
  */
 export class CounterOverflowError extends DistkitError {
-  /** @param message what overflowed */
+  /**
+   * Creates the error.
+   * @param message what overflowed
+   */
   constructor(message: string) {
     super("COUNTER_OVERFLOW", message);
     this.name = "CounterOverflowError";
@@ -107,6 +117,7 @@ export class CounterOverflowError extends DistkitError {
  */
 export class StoreError extends DistkitError {
   /**
+   * Creates the error.
    * @param message what was attempted
    * @param cause the underlying client error
    */
@@ -126,7 +137,10 @@ export class StoreError extends DistkitError {
  * ```
  */
 export class ClosedError extends DistkitError {
-  /** @param what the closed object, for the message */
+  /**
+   * Creates the error.
+   * @param what the closed object, for the message
+   */
   constructor(what: string) {
     super("CLOSED", `Cannot use ${what} after close()`);
     this.name = "ClosedError";
@@ -147,6 +161,7 @@ export class LockTimeoutError extends DistkitError {
   /** How long the caller waited before giving up, in milliseconds. */
   readonly waitedMs: number;
   /**
+   * Creates the error.
    * @param key the lock key
    * @param waitedMs how long the caller waited
    */
@@ -171,6 +186,7 @@ export class LockRetriesExhaustedError extends DistkitError {
   /** The number of retries made after the first attempt. */
   readonly retries: number;
   /**
+   * Creates the error.
    * @param key the lock key
    * @param retries retries after the first attempt
    */
@@ -198,6 +214,7 @@ export class LockLostError extends DistkitError {
   /** The lock key. */
   readonly key: string;
   /**
+   * Creates the error.
    * @param key the lock key
    * @param detail why the lease is considered lost
    * @param cause the last renewal error, if any

@@ -4,7 +4,7 @@
  * @module
  */
 import { backoff } from "../core/backoff.ts";
-import { type Comparator, validateComparator } from "../core/comparator.ts";
+import type { Comparator } from "../core/comparator.ts";
 import {
   ClosedError,
   CounterOverflowError,
@@ -118,6 +118,7 @@ export class LaxCounter implements Counter, AsyncDisposable {
   #closed = false;
 
   /**
+   * Creates the counter (no I/O, no timer until used).
    * @param options prefix, store, lag and error callback
    * @throws {InvalidKeyError} if the prefix is invalid
    * @throws {InvalidArgumentError} if `allowedLagMs` is out of range or the store is unusable

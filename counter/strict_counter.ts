@@ -54,6 +54,7 @@ export class StrictCounter implements Counter, AsyncDisposable {
   #closed = false;
 
   /**
+   * Creates the counter (no I/O, no timer until used).
    * @param options prefix and store
    * @throws {InvalidKeyError} if the prefix is invalid
    * @throws {InvalidArgumentError} if the store is neither a Store nor a node-redis client

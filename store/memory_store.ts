@@ -45,7 +45,10 @@ export class MemoryStore implements Store {
   /** When set, every call fails with this error (tests simulate an outage with it). */
   failure: DistkitError | undefined = undefined;
 
-  /** @param options the clock */
+  /**
+   * Creates an empty store.
+   * @param options the clock
+   */
   constructor(options: MemoryStoreOptions = {}) {
     this.#now = options.now ?? Date.now;
   }

@@ -12,6 +12,7 @@
  */
 export * from "./types.ts";
 export { MemoryStore, type MemoryStoreOptions } from "./memory_store.ts";
+export { type DumpedValue, MemoryDb } from "./memory_db.ts";
 export {
   type EvalOptions,
   type PubSubListener,

@@ -102,6 +102,7 @@ export class RedisStore implements Store {
   #closed = false;
 
   /**
+   * Wraps a connected client; the client stays yours to close.
    * @param client a connected node-redis v5 client or cluster
    * @param options call bounds
    * @throws {InvalidArgumentError} if `client` does not look like a node-redis v5 client
