@@ -45,6 +45,19 @@ export const COUNTER_APPLY = defineScript("counter_apply", ({ db }, keys, argv) 
   return reply;
 });
 
+/** See lua/counter_inc.lua. */
+export const COUNTER_INC = defineScript("counter_inc", ({ db }, keys, argv) => {
+  const value = num(db.hget(keys[0]!, argv[0]!)) + Number(argv[1]);
+  if (value > MAX || value < -MAX) {
+    throw new ScriptFailure(
+      `${OVERFLOW_REPLY} ${argv[0]}: adding ${argv[1]} leaves the safe-integer range`,
+    );
+  }
+  const s = str(value);
+  db.hset(keys[0]!, argv[0]!, s);
+  return s;
+});
+
 /** See lua/counter_get.lua. */
 export const COUNTER_GET = defineScript(
   "counter_get",

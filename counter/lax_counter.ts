@@ -179,7 +179,7 @@ export class LaxCounter implements Counter, AsyncDisposable {
   /** Warm: the store's value is known, and fresh or about to be refreshed by a flush. */
   #isWarm(key: string, e: Entry): boolean {
     return e.base !== undefined &&
-      (e.inflight !== 0 || this.#dirty.has(key) || now() - e.syncedAt < this.allowedLagMs);
+      (this.#dirty.has(key) || e.inflight !== 0 || now() - e.syncedAt < this.allowedLagMs);
   }
 
   #add(key: string, e: Entry, n: number): number {
@@ -317,10 +317,11 @@ export class LaxCounter implements Counter, AsyncDisposable {
    * ```
    */
   async inc(key: string, n = 1): Promise<number> {
-    validateKey(key);
-    safeInt(n, "n");
+    // Keys already in the map were validated when they entered it: the hot path skips that.
+    let e = this.#entries.get(key);
+    if (e === undefined) e = this.#entry(validateKey(key));
+    if (n !== 1) safeInt(n, "n");
     this.#open();
-    const e = this.#entry(key);
     const warm = this.#isWarm(key, e);
     const value = this.#add(key, e, n);
     if (warm) return value;

@@ -9,6 +9,7 @@ import { safeInt } from "../core/int.ts";
 import { validateKey, validateKeys } from "../core/keys.ts";
 import { type StoreLike, toStore } from "../store/to_store.ts";
 import type { Store } from "../store/types.ts";
+import { COUNTER_INC } from "./_scripts.ts";
 import {
   applyWrites,
   checkBatch,
@@ -83,7 +84,10 @@ export class StrictCounter implements Counter, AsyncDisposable {
    * ```
    */
   async inc(key: string, n = 1): Promise<number> {
-    return (await this.incIf(key, Comparator.always, n)).value;
+    validateKey(key);
+    safeInt(n, "n");
+    this.#open();
+    return Number(await this.#store.run(COUNTER_INC, [this.#hash], [key, n]));
   }
 
   /**

@@ -70,6 +70,12 @@ function isErrorReply(e: unknown): boolean {
   return name === "ErrorReply" || name === "SimpleError" || name === "BlobError";
 }
 
+function toDistkitError(e: unknown, script: Script): unknown {
+  if (e instanceof StoreError || e instanceof ClosedError) return e;
+  if (isErrorReply(e)) return mapScriptError(errorText(e), e);
+  return new StoreError(`Redis call '${script.name}' failed: ${errorText(e)}`, e);
+}
+
 /**
  * The Redis-backed store.
  *
@@ -134,35 +140,31 @@ export class RedisStore implements Store {
    * @param argv its arguments
    * @returns the script's reply
    */
-  async run(
+  run(
     script: Script,
     keys: readonly string[],
     argv: readonly (string | number)[],
   ): Promise<Reply> {
-    if (this.#closed) throw new ClosedError("RedisStore");
-    const options: EvalOptions = { keys: [...keys], arguments: argv.map(toArg) };
-    try {
-      return await this.#bounded(this.#evalSha(script, options));
-    } catch (e) {
-      if (e instanceof StoreError || e instanceof ClosedError) throw e;
-      if (isErrorReply(e)) throw mapScriptError(errorText(e), e);
-      throw new StoreError(`Redis call '${script.name}' failed: ${errorText(e)}`, e);
-    }
+    if (this.#closed) return Promise.reject(new ClosedError("RedisStore"));
+    const options: EvalOptions = { keys: keys as string[], arguments: argv.map(toArg) };
+    const call = this.client.evalSha(script.sha1, options).then(
+      (r) => r as Reply,
+      (e) => this.#onEvalShaError(e, script, options),
+    );
+    return (this.#timeoutMs === 0 ? call : this.#bounded(call)).catch((e) => {
+      throw toDistkitError(e, script);
+    });
   }
 
-  async #evalSha(script: Script, options: EvalOptions): Promise<Reply> {
-    try {
-      return await this.client.evalSha(script.sha1, options) as Reply;
-    } catch (e) {
-      if (isErrorReply(e) && errorText(e).startsWith("NOSCRIPT")) {
-        return await this.client.eval(script.source, options) as Reply;
-      }
-      throw e;
+  /** NOSCRIPT (after `SCRIPT FLUSH` or a restart): send the source, which also caches it. */
+  #onEvalShaError(e: unknown, script: Script, options: EvalOptions): Promise<Reply> {
+    if (isErrorReply(e) && errorText(e).startsWith("NOSCRIPT")) {
+      return this.client.eval(script.source, options) as Promise<Reply>;
     }
+    throw e;
   }
 
   #bounded<T>(p: Promise<T>): Promise<T> {
-    if (this.#timeoutMs === 0) return p;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(

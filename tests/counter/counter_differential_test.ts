@@ -9,6 +9,7 @@ import {
   COUNTER_CLEAR,
   COUNTER_DEL,
   COUNTER_GET,
+  COUNTER_INC,
   COUNTER_SYNC,
 } from "../../counter/_scripts.ts";
 import { MemoryStore } from "../../store/memory_store.ts";
@@ -43,6 +44,11 @@ const call: fc.Arbitrary<Call> = fc.oneof(
     script: COUNTER_GET,
     keys: "hash" as const,
     argv: fs,
+  })),
+  fc.tuple(field, amount).map(([f, n]) => ({
+    script: COUNTER_INC,
+    keys: "hash" as const,
+    argv: [f, n],
   })),
   field.map((f) => ({ script: COUNTER_DEL, keys: "hash" as const, argv: [f] })),
   fc.constant({ script: COUNTER_CLEAR, keys: "hash" as const, argv: [] }),

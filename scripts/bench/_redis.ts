@@ -1,0 +1,28 @@
+/**
+ * Benchmarks' Redis: `REDIS_URL` when set, else a throwaway redis-server on a free port, stopped
+ * by `stop()`.
+ */
+import { startStandalone } from "../redis/launcher.mjs";
+
+export interface BenchRedis {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function benchRedis(): Promise<BenchRedis> {
+  const url = Deno.env.get("REDIS_URL");
+  if (url) return { url, stop: () => Promise.resolve() };
+  const server = await startStandalone();
+  return { url: server.url, stop: () => server.stop() };
+}
+
+/** Percentile of sorted samples. */
+export function pct(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** Formats a number with 2 significant decimals. */
+export function f(n: number, digits = 2): string {
+  return n.toFixed(digits);
+}

@@ -1,0 +1,186 @@
+/**
+ * Counter benchmarks (a script, not a test): `deno run -A scripts/bench/counters.ts`.
+ * Uses REDIS_URL, or starts a throwaway redis-server. Every figure is a ratio measured in this one
+ * run, ABAB-interleaved, median of the rounds: absolute times on shared machines are noise.
+ */
+import { createClient } from "redis";
+import { LaxCounter, MemoryStore, RedisStore, StrictCounter } from "../../mod.ts";
+import type { Reply, Script, Store, Unsubscribe } from "../../store/types.ts";
+import { benchRedis, f, pct } from "./_redis.ts";
+
+const ROUNDS = 5;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+// ---- 1. lax inc on a warm key vs a bare awaited Map increment -----------------------------
+async function mapIncNs(n: number): Promise<number> {
+  const m = new Map<string, number>([["k", 0]]);
+  const inc = async (k: string, d = 1) => {
+    const v = (m.get(k) ?? 0) + d;
+    m.set(k, v);
+    return v;
+  };
+  const t = performance.now();
+  for (let i = 0; i < n; i++) await inc("k");
+  return ((performance.now() - t) * 1e6) / n;
+}
+
+async function laxIncNs(lax: LaxCounter, n: number): Promise<number> {
+  const t = performance.now();
+  for (let i = 0; i < n; i++) await lax.inc("k");
+  return ((performance.now() - t) * 1e6) / n;
+}
+
+// ---- counting wrapper for store calls ----------------------------------------------------
+class Counting implements Store {
+  readonly isDistkitStore = true as const;
+  calls = 0;
+  constructor(readonly inner: Store) {}
+  run(s: Script, k: readonly string[], a: readonly (string | number)[]): Promise<Reply> {
+    this.calls++;
+    return this.inner.run(s, k, a);
+  }
+  subscribe(c: string, l: (m: string) => void): Promise<Unsubscribe> {
+    return this.inner.subscribe(c, l);
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+  [Symbol.asyncDispose](): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** The same work as lua/counter_inc.lua (read, safe-integer check, write, string reply). */
+const RAW_INC = `local v = tonumber(redis.call("HGET", KEYS[1], ARGV[1]) or "0") + tonumber(ARGV[2])
+if v > 9007199254740991 or v < -9007199254740991 then return redis.error_reply("overflow") end
+local s = string.format("%.0f", v)
+redis.call("HSET", KEYS[1], ARGV[1], s)
+return s`;
+
+async function main() {
+  const redis = await benchRedis();
+  const client = await createClient({ url: redis.url }).connect();
+  const store = new RedisStore(client);
+  const rows: string[][] = [];
+  try {
+    // 1
+    const N = 300_000;
+    const laxMem = new LaxCounter({ prefix: "bench-lax", store: new MemoryStore() });
+    await laxMem.get("k");
+    await mapIncNs(N);
+    await laxIncNs(laxMem, N); // warm-up (JIT)
+    const mapNs: number[] = [], laxNs: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      mapNs.push(await mapIncNs(N));
+      laxNs.push(await laxIncNs(laxMem, N));
+    }
+    await laxMem.close();
+    const lm = median(laxNs), mm = median(mapNs);
+    rows.push([
+      "lax inc, warm key (ns/op)",
+      f(lm, 1),
+      `awaited Map inc ${f(mm, 1)}`,
+      `${f(lm / mm)}×`,
+      "≤ 2×",
+    ]);
+
+    // 2 + 3: strict inc vs raw evalSha
+    const sha = await client.scriptLoad(RAW_INC);
+    const strict = new StrictCounter({ prefix: "bench-strict", store });
+    const raw = () => client.evalSha(sha, { keys: ["{bench-raw}:counter"], arguments: ["k", "1"] });
+    const ours = () => strict.inc("k");
+    const throughput = async (fn: () => Promise<unknown>, callers: number, ms: number) => {
+      let ops = 0;
+      const end = performance.now() + ms;
+      await Promise.all(Array.from({ length: callers }, async () => {
+        while (performance.now() < end) {
+          await fn();
+          ops++;
+        }
+      }));
+      return (ops * 1000) / ms;
+    };
+    const latency = async (fn: () => Promise<unknown>, n: number) => {
+      const xs: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const t = performance.now();
+        await fn();
+        xs.push(performance.now() - t);
+      }
+      return xs.sort((a, b) => a - b);
+    };
+    await throughput(raw, 64, 300);
+    await throughput(ours, 64, 300);
+    const rawOps: number[] = [], ourOps: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      rawOps.push(await throughput(raw, 64, 700));
+      ourOps.push(await throughput(ours, 64, 700));
+    }
+    const ro = median(rawOps), oo = median(ourOps);
+    rows.push([
+      "strict inc, 64 callers (ops/s)",
+      f(oo, 0),
+      `raw evalSha ${f(ro, 0)}`,
+      `${f(oo / ro)}×`,
+      "≥ 0.9×",
+    ]);
+    const rawP50: number[] = [],
+      ourP50: number[] = [],
+      rawP99: number[] = [],
+      ourP99: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const a = await latency(raw, 2000), b = await latency(ours, 2000);
+      rawP50.push(pct(a, 50));
+      rawP99.push(pct(a, 99));
+      ourP50.push(pct(b, 50));
+      ourP99.push(pct(b, 99));
+    }
+    rows.push([
+      "strict inc, 1 caller p50 (µs)",
+      f(median(ourP50) * 1000, 0),
+      `raw evalSha ${f(median(rawP50) * 1000, 0)}`,
+      `${f(median(ourP50) / median(rawP50))}×`,
+      "≤ 1.15×",
+    ]);
+    rows.push([
+      "strict inc, 1 caller p99 (µs)",
+      f(median(ourP99) * 1000, 0),
+      `raw evalSha ${f(median(rawP99) * 1000, 0)}`,
+      `${f(median(ourP99) / median(rawP99))}×`,
+      "",
+    ]);
+
+    // 4: Redis calls caused by a lax counter taking as many incs as it can on 1,000 keys
+    const counting = new Counting(store);
+    const lax = new LaxCounter({ prefix: "bench-lax-redis", store: counting, allowedLagMs: 20 });
+    const keys = Array.from({ length: 1000 }, (_, i) => `k${i}`);
+    await lax.getAll(keys);
+    counting.calls = 0;
+    // Paced at 1,000 incs per ms (1M/s) with event-loop turns between slices, as a server would.
+    const D = 2000;
+    const start = performance.now();
+    let incs = 0;
+    while (performance.now() - start < D) {
+      const due = Math.floor(performance.now() - start) * 1000;
+      while (incs < due) await lax.inc(keys[incs++ % 1000]!);
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    await lax.close();
+    rows.push([
+      "lax, 1,000 hot keys: Redis calls/s",
+      f((counting.calls * 1000) / D, 0),
+      `while taking ${f(incs / D / 1000, 2)}M incs/s`,
+      `${f(incs / Math.max(1, counting.calls), 0)} incs per call`,
+      "≈ 1000/allowedLagMs",
+    ]);
+  } finally {
+    await store.close();
+    await client.close();
+    await redis.stop();
+  }
+  console.log(`\ncounters (median of ${ROUNDS} interleaved rounds; Deno ${Deno.version.deno})\n`);
+  console.log("| what | ours | baseline | ratio | target |\n|---|---|---|---|---|");
+  for (const r of rows) console.log(`| ${r.join(" | ")} |`);
+}
+
+await main();
