@@ -21,3 +21,4 @@ export {
   type RedisStoreOptions,
 } from "./redis_store.ts";
 export { type StoreLike, toStore } from "./to_store.ts";
+export { groupBySlot, runPerSlot, slotOf } from "./slot.ts";
