@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { ClosedError, type DistkitError } from "../core/errors.ts";
+import { ClosedError } from "../core/errors.ts";
 import { MemoryDb } from "./memory_db.ts";
 import { mapScriptError, ScriptFailure } from "./script_failure.ts";
 import { toArg } from "./script.ts";
@@ -43,7 +43,7 @@ export class MemoryStore implements Store {
   #channels = new Map<string, Set<(message: string) => void>>();
   #closed = false;
   /** When set, every call fails with this error (tests simulate an outage with it). */
-  failure: DistkitError | undefined = undefined;
+  failure: Error | undefined = undefined;
 
   /**
    * Creates an empty store.
