@@ -1,0 +1,116 @@
+/** What every Store promises, on memory, standalone and cluster. */
+import assert from "node:assert/strict";
+import { StrictCounter } from "../../counter/strict_counter.ts";
+import { MemoryStore } from "../../store/memory_store.ts";
+import { RedisStore } from "../../store/redis_store.ts";
+import { toStore } from "../../store/to_store.ts";
+import { connectStandalone, startPrivateRedis } from "../_support/servers.ts";
+import { storeTest, waitFor } from "../_support/stores.ts";
+
+async function scriptFlush(raw: unknown, cluster: boolean): Promise<void> {
+  // deno-lint-ignore no-explicit-any
+  const r = raw as any;
+  if (!cluster) return void await r.sendCommand(["SCRIPT", "FLUSH"]);
+  for (const m of r.masters) await (await r.nodeClient(m)).sendCommand(["SCRIPT", "FLUSH"]);
+}
+
+storeTest("RedisStore reloads scripts after SCRIPT FLUSH (NOSCRIPT → EVAL)", async (fx) => {
+  const c = new StrictCounter({ prefix: fx.prefix, store: fx.store });
+  assert.equal(await c.inc("k"), 1);
+  await scriptFlush(fx.raw, fx.kind === "cluster");
+  assert.equal(await c.inc("k"), 2);
+  assert.deepEqual(await c.incAll([["k", 1], ["j", 1]]), [["k", 3], ["j", 1]]);
+}, { kinds: ["standalone", "cluster"] });
+
+storeTest("stores map script refusals to distkit errors and change nothing", async (fx) => {
+  const c = new StrictCounter({ prefix: fx.prefix, store: fx.store });
+  await c.set("k", Number.MAX_SAFE_INTEGER - 1);
+  await assert.rejects(c.incAll([["j", 5], ["k", 2]]), { code: "COUNTER_OVERFLOW" });
+  assert.deepEqual(await c.getAll(["j", "k"]), [["j", 0], ["k", Number.MAX_SAFE_INTEGER - 1]]);
+});
+
+storeTest("subscribe delivers sharded messages until unsubscribed", async (fx) => {
+  const channel = `{${fx.prefix}}:wake`;
+  const got: string[] = [];
+  const off = await fx.store.subscribe(channel, (m) => got.push(m));
+  const off2 = await fx.store.subscribe(channel, (m) => got.push(`2:${m}`));
+  const publish = (m: string) => fx.raw.sPublish(channel, m);
+  await publish("a");
+  await waitFor(() => got.length === 2, 2000, "two deliveries");
+  await off2();
+  await publish("b");
+  await waitFor(() => got.includes("b"), 2000, "delivery after one unsubscribe");
+  await off();
+  await publish("c");
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(got.sort(), ["2:a", "a", "b"]);
+}, { kinds: ["standalone", "cluster"] });
+
+Deno.test("RedisStore commandTimeoutMs bounds a call to a frozen server", async () => {
+  await using server = await startPrivateRedis();
+  const client = await connectStandalone(server.url);
+  const store = new RedisStore(client, { commandTimeoutMs: 200 });
+  try {
+    const c = new StrictCounter({ prefix: "frozen", store });
+    await c.inc("k");
+    server.pause();
+    const t = performance.now();
+    await assert.rejects(c.inc("k"), { code: "STORE_ERROR" });
+    const waited = performance.now() - t;
+    assert.ok(waited < 1500, `bounded wait (${waited.toFixed(0)} ms)`);
+    server.resume();
+    await waitFor(async () => (await c.get("k").catch(() => -1)) >= 1, 5000, "recovery");
+  } finally {
+    server.resume();
+    await store.close();
+    await client.close();
+  }
+});
+
+Deno.test("toStore() passes stores through, wraps a client once, rejects anything else", async () => {
+  const memory = new MemoryStore();
+  assert.equal(toStore(memory), memory);
+  // deno-lint-ignore no-explicit-any
+  const fake: any = { evalSha: () => Promise.resolve(1), eval: () => Promise.resolve(1) };
+  const a = toStore(fake), b = toStore(fake);
+  assert.ok(a instanceof RedisStore);
+  assert.equal(a, b);
+  // deno-lint-ignore no-explicit-any
+  for (const bad of [undefined, null, 42, {}, { evalSha: 1 }] as any[]) {
+    assert.throws(() => toStore(bad), { code: "INVALID_ARGUMENT" });
+  }
+  await memory.close();
+  await assert.rejects(memory.run(null!, [], []), { code: "CLOSED" });
+});
+
+Deno.test("MemoryStore.failure simulates an outage for every call", async () => {
+  const store = new MemoryStore();
+  const c = new StrictCounter({ prefix: "p", store });
+  store.failure = new Error("down");
+  await assert.rejects(c.inc("k"), /down/);
+  store.failure = undefined;
+  assert.equal(await c.inc("k"), 1);
+});
+
+Deno.test("MemoryStore delivers what a model publishes, after the call, to live listeners", async () => {
+  const store = new MemoryStore();
+  const publishing = {
+    name: "publishing",
+    source: "",
+    sha1: "",
+    model: (ctx: { publish(c: string, m: string): void }) => {
+      ctx.publish("ch", "hello");
+      return 1;
+    },
+  };
+  const got: string[] = [];
+  const off = await store.subscribe("ch", (m) => got.push(m));
+  assert.equal(store.subscriptionCount, 1);
+  await store.run(publishing, [], []);
+  await waitFor(() => got.length === 1, 1000, "the delivery");
+  await off();
+  assert.equal(store.subscriptionCount, 0);
+  await store.run(publishing, [], []);
+  await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(got, ["hello"]);
+});
