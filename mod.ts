@@ -15,3 +15,5 @@
 export * from "./core/mod.ts";
 export * from "./store/mod.ts";
 export * from "./counter/mod.ts";
+export * from "./icounter/mod.ts";
+export * from "./locks/mod.ts";

@@ -1,6 +1,21 @@
 /**
- * Placeholder while this feature is built.
+ * Distributed locks: {@linkcode Mutex} and the writer-preferring {@linkcode RwLock}. Guards renew
+ * their lease every `ttlMs / 3`, carry a fencing token (mutex and write guards), abort their
+ * `signal` with `LockLostError` when the lease is lost, and release with `await using`.
+ * Waiters are woken by (sharded) pub/sub when the holder releases.
+ *
+ * @example
+ * ```ts
+ * import { Mutex } from "./mod.ts";
+ * import { MemoryStore } from "../store/mod.ts";
+ * const mutex = new Mutex({ key: "jobs", store: new MemoryStore() });
+ * await using guard = await mutex.lock();
+ * console.assert(guard.state === "acquired");
+ * ```
  *
  * @module
  */
-export {};
+export * from "./options.ts";
+export * from "./guard.ts";
+export * from "./mutex.ts";
+export * from "./rw_lock.ts";

@@ -1,0 +1,257 @@
+/**
+ * The acquisition engine shared by {@linkcode Mutex} and {@linkcode RwLock}: one direct attempt,
+ * then (for the waiting forms) a parked {@linkcode Waiter} woken by pub/sub through a shared
+ * {@linkcode WaitHub}, bounded by a deadline, a retry budget and an abort signal. A waiter that
+ * gives up leaves the hub and the store's queue before its promise settles.
+ *
+ * @module
+ */
+import {
+  InvalidArgumentError,
+  LockRetriesExhaustedError,
+  LockTimeoutError,
+} from "../core/errors.ts";
+import { intInRange } from "../core/int.ts";
+import { validateKey } from "../core/keys.ts";
+import { newId } from "../core/uuid.ts";
+import { toStore } from "../store/to_store.ts";
+import type { Store } from "../store/types.ts";
+import { type HubWaiter, WaitHub } from "./_hub.ts";
+import {
+  acquireOnce,
+  type AttemptResult,
+  type LockKeys,
+  lockKeys,
+  type Mode,
+  releaseOnce,
+} from "./_remote.ts";
+import type { GuardInit } from "./guard.ts";
+import type { LockOptions } from "./options.ts";
+import { duration, MAX_DURATION_MS, ownerIdOf } from "./_validate.ts";
+
+/** How long a give-up waits for its clean-up call before settling anyway, ms. */
+const ABANDON_WAIT_MS = 1000;
+
+/** One acquisition request. */
+export interface Plan {
+  /** Write or read. */
+  mode: Mode;
+  /** One attempt only: `null` on failure. */
+  oneShot?: boolean;
+  /** Give up after this many ms. */
+  timeoutMs?: number | undefined;
+  /** Give up after this many retries (attempts after the first). */
+  retries?: number | undefined;
+  /** Give up when aborted, with its reason. */
+  signal?: AbortSignal | undefined;
+}
+
+/** Validated options and the engine. */
+export class LockCore {
+  readonly key: string;
+  readonly namespace: string;
+  readonly ttlMs: number;
+  readonly ownerId: string;
+  readonly maxWaitMs: number | undefined;
+  readonly retryIntervalMs: number;
+  readonly store: Store;
+  readonly keys: LockKeys;
+  /** The fallback poll's cap, ms. */
+  readonly capMs: number;
+  /** How long a waiting writer stays queued without trying again, ms. */
+  readonly queueMs: number;
+
+  constructor(options: LockOptions, kind: "mutex" | "rw") {
+    if (options === null || typeof options !== "object") {
+      throw new InvalidArgumentError("Lock options must be an object");
+    }
+    this.key = validateKey(options.key);
+    this.namespace = validateKey(options.namespace ?? "distkit-locks", "Namespace");
+    this.ttlMs = intInRange(options.ttlMs ?? 30_000, "ttlMs", 10, MAX_DURATION_MS);
+    this.ownerId = ownerIdOf(options.ownerId ?? newId());
+    this.maxWaitMs = options.maxWaitMs === undefined
+      ? undefined
+      : duration(options.maxWaitMs, "maxWaitMs");
+    this.retryIntervalMs = intInRange(options.retryIntervalMs ?? 50, "retryIntervalMs", 1, 60_000);
+    this.store = toStore(options.store);
+    this.keys = lockKeys(this.namespace, this.key, kind);
+    this.capMs = Math.max(this.retryIntervalMs, Math.min(1000, Math.floor(this.ttlMs / 3)));
+    this.queueMs = 3 * this.capMs + 250;
+  }
+
+  /**
+   * Runs `plan`.
+   * @returns what the guard needs, or `null` when a one-shot attempt failed
+   */
+  async acquire(plan: Plan): Promise<GuardInit | null> {
+    const { mode, signal } = plan;
+    signal?.throwIfAborted();
+    const token = `${this.ownerId}/${newId()}`;
+    const start = performance.now();
+    const queueMs = mode === "write" && !plan.oneShot ? this.queueMs : 0;
+    const waits = !plan.oneShot && plan.timeoutMs !== 0 && plan.retries !== 0;
+    let first: AttemptResult;
+    try {
+      first = await acquireOnce(this.store, this.keys, mode, token, this.ttlMs, queueMs);
+    } catch (e) {
+      if (!waits) {
+        await this.abandon(mode, token); // a lost reply may have acquired or queued
+        throw e;
+      }
+      first = { ok: false, hintMs: -1 }; // transient: keep waiting
+    }
+    if (first.ok) {
+      if (signal?.aborted) {
+        await this.abandon(mode, token);
+        throw signal.reason;
+      }
+      return this.init(mode, token, 0, first.fence, start);
+    }
+    if (!waits) {
+      if (queueMs > 0) await this.abandon(mode, token);
+      if (plan.oneShot) return null;
+      if (plan.retries === 0) throw new LockRetriesExhaustedError(this.key, 0);
+      throw new LockTimeoutError(this.key, Math.round(performance.now() - start));
+    }
+    return await new Waiter(this, plan, token, start, queueMs).run(first.hintMs);
+  }
+
+  /** The guard's birth certificate. */
+  init(mode: Mode, token: string, onAttempt: number, fence: number, sentAt: number): GuardInit {
+    return {
+      store: this.store,
+      keys: this.keys,
+      key: this.key,
+      mode,
+      token,
+      ttlMs: this.ttlMs,
+      onAttempt,
+      fence,
+      sentAt,
+    };
+  }
+
+  /**
+   * Removes every trace of `token` (a queued entry, or a lease won by an attempt whose reply came
+   * too late). Best effort: a failure leaves entries that expire by themselves.
+   */
+  async abandon(mode: Mode, token: string): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const call = releaseOnce(this.store, this.keys, mode, token).catch(() => false);
+    const timeout = new Promise<void>((resolve) => timer = setTimeout(resolve, ABANDON_WAIT_MS));
+    await Promise.race([call, timeout]);
+    clearTimeout(timer);
+  }
+}
+
+/** A parked acquisition. */
+class Waiter implements HubWaiter {
+  readonly baseMs: number;
+  readonly capMs: number;
+  #core: LockCore;
+  #plan: Plan;
+  #token: string;
+  #start: number;
+  #queueMs: number;
+  #next = 1;
+  #inFlight = false;
+  #again = false;
+  #settled = false;
+  #hub: Promise<WaitHub> | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #resolve!: (init: GuardInit) => void;
+  #reject!: (reason: unknown) => void;
+
+  constructor(core: LockCore, plan: Plan, token: string, start: number, queueMs: number) {
+    this.#core = core;
+    this.#plan = plan;
+    this.#token = token;
+    this.#start = start;
+    this.#queueMs = queueMs;
+    this.baseMs = core.retryIntervalMs;
+    this.capMs = core.capMs;
+  }
+
+  run(hintMs: number): Promise<GuardInit> {
+    return new Promise<GuardInit>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+      const { signal, timeoutMs } = this.#plan;
+      if (signal?.aborted) return void this.#giveUp(signal.reason);
+      signal?.addEventListener("abort", this.#onAbort, { once: true });
+      if (timeoutMs !== undefined) {
+        const left = Math.max(0, this.#start + timeoutMs - performance.now());
+        this.#timer = setTimeout(
+          () => this.#giveUp(new LockTimeoutError(this.#core.key, this.#waited())),
+          left,
+        );
+      }
+      this.#hub = WaitHub.join(this.#core.store, this.#core.keys.channel, this);
+      void this.#hub.then((hub) => {
+        if (this.#settled) return;
+        hub.hint(hintMs);
+        this.attempt(); // covers a release that happened before the subscription was active
+      });
+    });
+  }
+
+  #waited(): number {
+    return Math.round(performance.now() - this.#start);
+  }
+
+  #onAbort = (): void => {
+    this.#giveUp(this.#plan.signal?.reason);
+  };
+
+  attempt(): void {
+    if (this.#settled) return;
+    if (this.#inFlight) {
+      this.#again = true;
+      return;
+    }
+    this.#inFlight = true;
+    this.#again = false;
+    const n = this.#next++;
+    const sentAt = performance.now();
+    const { store, keys, ttlMs } = this.#core;
+    acquireOnce(store, keys, this.#plan.mode, this.#token, ttlMs, this.#queueMs).then(
+      (r) => this.#after(n, sentAt, r),
+      () => this.#after(n, sentAt, { ok: false, hintMs: -1 }),
+    );
+  }
+
+  #after(n: number, sentAt: number, r: AttemptResult): void {
+    this.#inFlight = false;
+    if (this.#settled) {
+      // Gave up meanwhile; the clean-up normally runs after this attempt, but be sure.
+      if (r.ok) void this.#core.abandon(this.#plan.mode, this.#token);
+      return;
+    }
+    if (r.ok) {
+      this.#finish();
+      this.#resolve(this.#core.init(this.#plan.mode, this.#token, n, r.fence, sentAt));
+      return;
+    }
+    const { retries } = this.#plan;
+    if (retries !== undefined && n >= retries) {
+      return void this.#giveUp(new LockRetriesExhaustedError(this.#core.key, retries));
+    }
+    void this.#hub?.then((hub) => hub.hint(r.hintMs));
+    if (this.#again) this.attempt();
+  }
+
+  /** Stops the timer and the abort listener; leaves the hub. */
+  #finish(): Promise<void> {
+    this.#settled = true;
+    clearTimeout(this.#timer);
+    this.#plan.signal?.removeEventListener("abort", this.#onAbort);
+    return this.#hub?.then((hub) => hub.leave(this)) ?? Promise.resolve();
+  }
+
+  async #giveUp(reason: unknown): Promise<void> {
+    if (this.#settled) return;
+    const left = this.#finish();
+    await Promise.all([left, this.#core.abandon(this.#plan.mode, this.#token)]);
+    this.#reject(reason);
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * `WaitHub`: the waiters of one lock in one process (per store) share one pub/sub subscription and
+ * one fallback poller. A release publishes a wake-up; the hub then lets every local waiter try
+ * once. Polling (capped exponential backoff with full jitter) only covers a lost message or a
+ * lease that expired without a release.
+ *
+ * @module
+ */
+import { backoff } from "../core/backoff.ts";
+import type { Store, Unsubscribe } from "../store/types.ts";
+
+/** A parked acquisition, as the hub sees it. */
+export interface HubWaiter {
+  /** Try once now (a no-op while an attempt is in flight, which then retries once more). */
+  attempt(): void;
+  /** The poll's first delay bound, ms. */
+  readonly baseMs: number;
+  /** The poll's delay cap, ms. */
+  readonly capMs: number;
+}
+
+const HUBS = new WeakMap<Store, Map<string, WaitHub>>();
+
+/** Unrefs a timer on runtimes that have the notion (Node, Bun); a no-op on Deno. */
+export function unref(timer: unknown): void {
+  (timer as { unref?: () => void })?.unref?.();
+}
+
+/** The waiters of one channel on one store. */
+export class WaitHub {
+  #store: Store;
+  #channel: string;
+  #waiters = new Set<HubWaiter>();
+  #unsubscribe: Promise<Unsubscribe | undefined> | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #due = Infinity;
+  #polls = 0;
+  #closed = false;
+
+  private constructor(store: Store, channel: string) {
+    this.#store = store;
+    this.#channel = channel;
+  }
+
+  /**
+   * Parks `waiter` on the hub of `channel` (creating and subscribing it if needed). Resolves once
+   * the subscription is active (or failed: polling then covers it), after which the waiter should
+   * try once, so a release that happened before the subscription is never missed.
+   * @returns the hub, to leave later
+   */
+  static async join(store: Store, channel: string, waiter: HubWaiter): Promise<WaitHub> {
+    let byChannel = HUBS.get(store);
+    if (byChannel === undefined) HUBS.set(store, byChannel = new Map());
+    let hub = byChannel.get(channel);
+    if (hub === undefined) byChannel.set(channel, hub = new WaitHub(store, channel));
+    hub.#waiters.add(waiter);
+    if (hub.#waiters.size === 1) hub.#polls = 0;
+    await hub.#subscribe();
+    hub.#arm();
+    return hub;
+  }
+
+  /** How many hubs exist for `store` (tests check that waiters clean up). */
+  static count(store: Store): number {
+    return HUBS.get(store)?.size ?? 0;
+  }
+
+  /** The number of parked waiters. */
+  get size(): number {
+    return this.#waiters.size;
+  }
+
+  #subscribe(): Promise<Unsubscribe | undefined> {
+    if (this.#unsubscribe === undefined) {
+      const p = this.#store.subscribe(this.#channel, () => this.#kick())
+        .catch(() => {
+          // Polling covers it; the next poll subscribes again.
+          if (this.#unsubscribe === p) this.#unsubscribe = undefined;
+          return undefined;
+        });
+      this.#unsubscribe = p;
+    }
+    return this.#unsubscribe;
+  }
+
+  /** Lets every waiter try once. */
+  #kick(): void {
+    for (const w of [...this.#waiters]) w.attempt();
+  }
+
+  /** Schedules the next fallback poll, unless one is due. */
+  #arm(): void {
+    if (this.#closed || this.#waiters.size === 0 || this.#timer !== undefined) return;
+    let base = Infinity;
+    let cap = Infinity;
+    for (const w of this.#waiters) {
+      base = Math.min(base, w.baseMs);
+      cap = Math.min(cap, w.capMs);
+    }
+    this.#schedule(backoff(this.#polls++, { baseMs: base, maxMs: cap }));
+  }
+
+  #schedule(ms: number): void {
+    clearTimeout(this.#timer);
+    this.#due = performance.now() + ms;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#due = Infinity;
+      void this.#subscribe();
+      this.#kick();
+      this.#arm();
+    }, ms); // not unref'd: a waiting acquisition is work in progress
+  }
+
+  /**
+   * A waiter learned that the blocking leases run out in `ms`: poll right after that, if sooner
+   * than planned (a crashed holder publishes nothing).
+   */
+  hint(ms: number): void {
+    if (this.#closed || ms < 0 || this.#waiters.size === 0) return;
+    if (performance.now() + ms + 1 < this.#due) this.#schedule(ms + 1);
+  }
+
+  /**
+   * Unparks `waiter`; the last one out stops the poller and unsubscribes.
+   * @returns when the unsubscription (if any) is done
+   */
+  async leave(waiter: HubWaiter): Promise<void> {
+    if (!this.#waiters.delete(waiter) || this.#waiters.size > 0 || this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const byChannel = HUBS.get(this.#store);
+    if (byChannel?.get(this.#channel) === this) byChannel.delete(this.#channel);
+    const unsubscribe = await this.#unsubscribe;
+    await unsubscribe?.().catch(() => {});
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * Key layout and shell functions over the lock scripts: build KEYS/ARGV, run, decode.
+ *
+ * @module
+ */
+import type { Reply, Store } from "../store/types.ts";
+import { LOCK_ACQUIRE, LOCK_RELEASE, LOCK_RENEW } from "./_scripts.ts";
+
+/** Write mode (Mutex, RwLock write) or read mode (RwLock read). */
+export type Mode = "write" | "read";
+
+/** Every Redis name one lock uses; all share the hash tag `{<namespace>:<key>}`. */
+export interface LockKeys {
+  /** The writer's lease (a string holding its token). */
+  readonly lease: string;
+  /** Live readers: zset token → expiry (server ms). */
+  readonly readers: string;
+  /** Waiting writers in FIFO order: zset token → ticket. */
+  readonly queue: string;
+  /** Waiting writers' expiries: zset token → expiry (server ms). */
+  readonly queueExp: string;
+  /** The fencing-token counter (never expires: one small key per lock). */
+  readonly fence: string;
+  /** The sharded pub/sub channel a release publishes wake-ups on. */
+  readonly channel: string;
+}
+
+/**
+ * The names of lock `key` of `kind` under `namespace`.
+ * @param namespace a validated namespace
+ * @param key a validated key
+ * @param kind "mutex" or "rw"
+ * @returns the names
+ */
+export function lockKeys(namespace: string, key: string, kind: "mutex" | "rw"): LockKeys {
+  const base = `{${namespace}:${key}}:${kind}`;
+  return {
+    lease: `${base}:lease`,
+    readers: `${base}:readers`,
+    queue: `${base}:queue`,
+    queueExp: `${base}:queue-exp`,
+    fence: `${base}:fence`,
+    channel: `${base}:wake`,
+  };
+}
+
+/** What one acquisition attempt found. */
+export type AttemptResult =
+  | { ok: true; fence: number }
+  | { ok: false; hintMs: number };
+
+/**
+ * One acquisition attempt.
+ * @param store the store
+ * @param k the lock's names
+ * @param mode write or read
+ * @param token this acquisition's token
+ * @param ttlMs the lease length
+ * @param queueMs how long a failed writer stays queued (0: not queued)
+ * @returns the fencing token, or a hint of when to try again
+ */
+export async function acquireOnce(
+  store: Store,
+  k: LockKeys,
+  mode: Mode,
+  token: string,
+  ttlMs: number,
+  queueMs: number,
+): Promise<AttemptResult> {
+  const reply = await store.run(
+    LOCK_ACQUIRE,
+    [k.lease, k.readers, k.queue, k.queueExp, k.fence],
+    [mode, token, ttlMs, queueMs],
+  ) as Reply[];
+  return Number(reply[0]) === 1
+    ? { ok: true, fence: Number(reply[1]) }
+    : { ok: false, hintMs: Number(reply[1]) };
+}
+
+/**
+ * Extends a held lease by `ttlMs`.
+ * @returns whether the token still held it
+ */
+export async function renewOnce(
+  store: Store,
+  k: LockKeys,
+  mode: Mode,
+  token: string,
+  ttlMs: number,
+): Promise<boolean> {
+  return Number(await store.run(LOCK_RENEW, [k.lease, k.readers], [mode, token, ttlMs])) === 1;
+}
+
+/**
+ * The owner-checked release; also removes the token from the writers' queue.
+ * @returns whether the token held the lease
+ */
+export async function releaseOnce(
+  store: Store,
+  k: LockKeys,
+  mode: Mode,
+  token: string,
+): Promise<boolean> {
+  const reply = await store.run(
+    LOCK_RELEASE,
+    [k.lease, k.readers, k.queue, k.queueExp],
+    [mode, token, k.channel],
+  );
+  return Number(reply) === 1;
+}

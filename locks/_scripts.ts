@@ -1,0 +1,117 @@
+/**
+ * The locks' atomic operations: each a Lua script (lua/lock_*.lua) and its TypeScript model, the
+ * executable specification of the same transition.
+ *
+ * @module
+ */
+import type { MemoryDb } from "../store/memory_db.ts";
+import { defineScript } from "../store/script.ts";
+
+const str = (n: number): string => n.toFixed(0);
+
+/** `PEXPIRE key ms` unless the key already lives at least that long. */
+function extend(db: MemoryDb, key: string, ms: number): void {
+  if (db.pttl(key) < ms) db.pexpire(key, ms);
+}
+
+/** The ms until every blocking holder's lease runs out, or -1 (see lua/lock_acquire.lua). */
+function hint(db: MemoryDb, lease: string, readers: string, holder: string | null, now: number) {
+  let h = -1;
+  if (holder !== null) h = db.pttl(lease);
+  const all = db.zrangeAll(readers);
+  const last = all[all.length - 1];
+  if (last !== undefined && last[1] - now > h) h = last[1] - now;
+  return h;
+}
+
+/** See lua/lock_acquire.lua. */
+export const LOCK_ACQUIRE = defineScript("lock_acquire", ({ db, nowMs: now }, keys, argv) => {
+  const [lease, readers, queue, qexp, fence] = keys as [string, string, string, string, string];
+  const [mode, token] = argv as [string, string];
+  const ttl = Number(argv[2]);
+  const wait = Number(argv[3]);
+  const holder = db.get(lease);
+  if (holder === token) return [1, db.get(fence) ?? "0"];
+
+  db.zremRangeByScore(readers, -Infinity, now);
+  const dead = db.zrangeByScore(qexp, -Infinity, now, 100).map(([m]) => m);
+  if (dead.length > 0) {
+    db.zrem(queue, ...dead);
+    db.zrem(qexp, ...dead);
+  }
+  const front = db.zrangeAll(queue)[0]?.[0];
+
+  if (mode === "read") {
+    if (holder !== null || front !== undefined) {
+      return [0, hint(db, lease, readers, holder, now)];
+    }
+    db.zadd(readers, now + ttl, token);
+    extend(db, readers, ttl);
+    return [1, "0"];
+  }
+
+  if (holder !== null || (front !== undefined && front !== token) || db.zcard(readers) > 0) {
+    if (wait > 0) {
+      if (db.zscore(queue, token) === null) {
+        let ticket = now;
+        const all = db.zrangeAll(queue);
+        const last = all[all.length - 1];
+        if (last !== undefined && last[1] >= ticket) ticket = last[1] + 1;
+        db.zadd(queue, ticket, token);
+      }
+      db.zadd(qexp, now + wait, token);
+      extend(db, queue, wait);
+      extend(db, qexp, wait);
+    }
+    return [0, hint(db, lease, readers, holder, now)];
+  }
+
+  const n = db.incrby(fence, 1);
+  db.set(lease, token, { px: ttl });
+  if (front !== undefined) {
+    db.zrem(queue, token);
+    db.zrem(qexp, token);
+  }
+  return [1, str(n)];
+});
+
+/** See lua/lock_renew.lua. */
+export const LOCK_RENEW = defineScript("lock_renew", ({ db, nowMs: now }, keys, argv) => {
+  const [lease, readers] = keys as [string, string];
+  const [mode, token] = argv as [string, string];
+  const ttl = Number(argv[2]);
+  if (mode === "write") {
+    if (db.get(lease) !== token) return 0;
+    db.pexpire(lease, ttl);
+    return 1;
+  }
+  db.zremRangeByScore(readers, -Infinity, now);
+  if (db.zscore(readers, token) === null) return 0;
+  db.zadd(readers, now + ttl, token);
+  extend(db, readers, ttl);
+  return 1;
+});
+
+/** See lua/lock_release.lua. */
+export const LOCK_RELEASE = defineScript(
+  "lock_release",
+  ({ db, nowMs: now, publish }, keys, argv) => {
+    const [lease, readers, queue, qexp] = keys as [string, string, string, string];
+    const [mode, token, channel] = argv as [string, string, string];
+    if (mode === "write") {
+      const queued = db.zrem(queue, token);
+      db.zrem(qexp, token);
+      let held = 0;
+      if (db.get(lease) === token) {
+        db.del(lease);
+        held = 1;
+      }
+      if (held === 1 || queued === 1) publish(channel, "w");
+      return held;
+    }
+    db.zremRangeByScore(readers, -Infinity, now);
+    const held = db.zrem(readers, token);
+    if (held === 1 && db.zcard(readers) === 0) publish(channel, "r");
+    return held;
+  },
+);

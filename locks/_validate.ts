@@ -1,0 +1,46 @@
+/**
+ * Validation of lock options and arguments (before any I/O).
+ *
+ * @module
+ */
+import { InvalidArgumentError } from "../core/errors.ts";
+import { intInRange } from "../core/int.ts";
+import type { WaitOptions } from "./options.ts";
+
+/** The longest duration a timer can wait (setTimeout's ceiling, about 24.8 days). */
+export const MAX_DURATION_MS = 2_147_483_647;
+
+/** Checks a non-negative duration. @returns it */
+export function duration(v: unknown, name: string): number {
+  return intInRange(v, name, 0, MAX_DURATION_MS);
+}
+
+/** Checks the owner id. @returns it */
+export function ownerIdOf(v: unknown): string {
+  if (typeof v !== "string" || v.length === 0 || v.length > 200) {
+    throw new InvalidArgumentError(
+      `'ownerId' must be a non-empty string of at most 200 characters: current value is ${
+        typeof v === "string" ? JSON.stringify(v.slice(0, 40)) : String(v)
+      }`,
+    );
+  }
+  return v;
+}
+
+/** Checks wait options. @returns the timeout (or undefined) and the signal */
+export function waitOptions(
+  opts: WaitOptions | undefined,
+): { timeoutMs: number | undefined; signal: AbortSignal | undefined } {
+  if (opts === undefined) return { timeoutMs: undefined, signal: undefined };
+  if (opts === null || typeof opts !== "object") {
+    throw new InvalidArgumentError("'opts' must be an object");
+  }
+  const timeoutMs = opts.timeoutMs === undefined
+    ? undefined
+    : duration(opts.timeoutMs, "timeoutMs");
+  const signal = opts.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new InvalidArgumentError("'signal' must be an AbortSignal");
+  }
+  return { timeoutMs, signal };
+}

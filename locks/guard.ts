@@ -1,0 +1,238 @@
+/**
+ * Lock guards: what a successful acquisition returns. A guard renews its lease every `ttlMs / 3`,
+ * turns `lost` (and aborts its `signal` with `LockLostError`) when the store says the lease is
+ * gone or no renewal succeeded for a whole `ttlMs`, and releases with `release()` or `await using`.
+ *
+ * @module
+ */
+import { LockLostError } from "../core/errors.ts";
+import type { Store } from "../store/types.ts";
+import { unref } from "./_hub.ts";
+import { type LockKeys, type Mode, releaseOnce, renewOnce } from "./_remote.ts";
+
+/** A guard's lifecycle: held, lost (the lease may be gone), or released. */
+export type GuardState = "acquired" | "lost" | "released";
+
+/** What a lock hands a new guard (internal: guards are only made by locks). */
+export interface GuardInit {
+  /** The store holding the lease. */
+  readonly store: Store;
+  /** The lock's Redis names. */
+  readonly keys: LockKeys;
+  /** The user's lock key, for messages. */
+  readonly key: string;
+  /** Write (mutex, writer) or read. */
+  readonly mode: Mode;
+  /** This acquisition's token. */
+  readonly token: string;
+  /** The lease length, ms. */
+  readonly ttlMs: number;
+  /** The 0-based attempt that won. */
+  readonly onAttempt: number;
+  /** The fencing token (0 for readers). */
+  readonly fence: number;
+  /** `performance.now()` when the winning attempt was sent: the lease runs at least ttlMs from it. */
+  readonly sentAt: number;
+}
+
+/**
+ * The common part of {@linkcode MutexGuard}, {@linkcode ReadGuard} and {@linkcode WriteGuard}.
+ *
+ * @example Scope a lock with `await using`
+ * ```ts
+ * import { MemoryStore, Mutex } from "../mod.ts";
+ * const mutex = new Mutex({ key: "report", store: new MemoryStore() });
+ * {
+ *   await using guard = await mutex.lock();
+ *   console.assert(guard.state === "acquired");
+ * }
+ * ```
+ */
+export abstract class LockGuard implements AsyncDisposable {
+  /** The 0-based attempt that acquired the lock (0 when it was free at once). */
+  readonly onAttempt: number;
+  #init: GuardInit;
+  #state: GuardState = "acquired";
+  #controller = new AbortController();
+  #renewTimer: ReturnType<typeof setTimeout> | undefined;
+  #watchdog: ReturnType<typeof setTimeout> | undefined;
+  #lastOk: number;
+  #lastError: unknown;
+  #released: Promise<"released" | "lost"> | undefined;
+
+  /** @param init what the lock learned when it acquired */
+  constructor(init: GuardInit) {
+    this.#init = init;
+    this.onAttempt = init.onAttempt;
+    this.#lastOk = init.sentAt;
+    this.#armWatchdog();
+    this.#scheduleRenewal(this.#interval);
+  }
+
+  /** `"acquired"`, `"lost"` or `"released"`; local, no I/O. */
+  get state(): GuardState {
+    return this.#state;
+  }
+
+  /** Aborted with a `LockLostError` as soon as the lease is known or presumed lost. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  get #interval(): number {
+    return Math.max(1, Math.floor(this.#init.ttlMs / 3));
+  }
+
+  #scheduleRenewal(ms: number): void {
+    this.#renewTimer = setTimeout(() => {
+      this.#renewTimer = undefined;
+      void this.#renew();
+    }, ms);
+    unref(this.#renewTimer);
+  }
+
+  /**
+   * Fires when no renewal has succeeded for ttlMs (minus a small margin, so the holder hears of
+   * the loss before the store lets anyone else in).
+   */
+  #armWatchdog(): void {
+    clearTimeout(this.#watchdog);
+    const ttl = this.#init.ttlMs;
+    const margin = Math.min(Math.floor(ttl / 10), 100);
+    const due = this.#lastOk + ttl - margin - performance.now();
+    this.#watchdog = setTimeout(
+      () => this.#lose(`no renewal succeeded for ${ttl} ms`),
+      Math.max(0, due),
+    );
+    unref(this.#watchdog);
+  }
+
+  async #renew(): Promise<void> {
+    if (this.#state !== "acquired") return;
+    const { store, keys, mode, token, ttlMs } = this.#init;
+    const sentAt = performance.now();
+    let held: boolean;
+    try {
+      held = await renewOnce(store, keys, mode, token, ttlMs);
+    } catch (e) {
+      if (this.#state !== "acquired") return;
+      this.#lastError = e; // transient until the watchdog says otherwise
+      this.#scheduleRenewal(Math.max(1, Math.floor(this.#interval / 3)));
+      return;
+    }
+    if (this.#state !== "acquired") return;
+    if (!held) return this.#lose("the lease is gone");
+    this.#lastOk = Math.max(this.#lastOk, sentAt);
+    this.#lastError = undefined;
+    this.#armWatchdog();
+    this.#scheduleRenewal(this.#interval);
+  }
+
+  #stopTimers(): void {
+    clearTimeout(this.#renewTimer);
+    clearTimeout(this.#watchdog);
+    this.#renewTimer = undefined;
+    this.#watchdog = undefined;
+  }
+
+  #lose(detail: string): void {
+    if (this.#state !== "acquired") return;
+    this.#state = "lost";
+    this.#stopTimers();
+    this.#controller.abort(new LockLostError(this.#init.key, detail, this.#lastError));
+  }
+
+  /**
+   * Stops renewal and runs the owner-checked delete (always, even after a loss: a lease that
+   * survived a transient error is freed too). Idempotent: later calls return the first result.
+   * @returns `"released"` if this guard still held the lease, `"lost"` if it had been lost
+   * @throws {StoreError} if the store failed; the lease then expires after its ttl
+   *
+   * @example
+   * ```ts
+   * import { MemoryStore, Mutex } from "../mod.ts";
+   * const guard = await new Mutex({ key: "k", store: new MemoryStore() }).lock();
+   * console.assert(await guard.release() === "released");
+   * ```
+   */
+  release(): Promise<"released" | "lost"> {
+    if (this.#released !== undefined) return this.#released;
+    const wasLost = this.#state === "lost";
+    this.#state = "released";
+    this.#stopTimers();
+    const { store, keys, mode, token } = this.#init;
+    this.#released = releaseOnce(store, keys, mode, token).then((held) =>
+      held && !wasLost ? "released" : "lost"
+    );
+    return this.#released;
+  }
+
+  /**
+   * Releases; a store failure is swallowed (the lease then expires after its ttl), so disposal
+   * never hides the error of the scope it closes.
+   * @returns when released
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      await this.release();
+    } catch {
+      // The lease expires by itself.
+    }
+  }
+}
+
+/**
+ * Proof of holding a {@linkcode Mutex}.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore, Mutex } from "../mod.ts";
+ * const mutex = new Mutex({ key: "invoices", store: new MemoryStore() });
+ * await using guard = await mutex.lock();
+ * console.assert(guard.fencingToken >= 1);
+ * ```
+ */
+export class MutexGuard extends LockGuard {
+  /** Strictly increasing per lock key across all holders: hand it to the protected resource. */
+  readonly fencingToken: number;
+  /** @param init what the lock learned when it acquired */
+  constructor(init: GuardInit) {
+    super(init);
+    this.fencingToken = init.fence;
+  }
+}
+
+/**
+ * Proof of holding an {@linkcode RwLock} for writing (exclusive).
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore, RwLock } from "../mod.ts";
+ * const lock = new RwLock({ key: "catalog", store: new MemoryStore() });
+ * await using guard = await lock.write();
+ * console.assert(guard.fencingToken >= 1);
+ * ```
+ */
+export class WriteGuard extends LockGuard {
+  /** Strictly increasing per lock key across all writers: hand it to the protected resource. */
+  readonly fencingToken: number;
+  /** @param init what the lock learned when it acquired */
+  constructor(init: GuardInit) {
+    super(init);
+    this.fencingToken = init.fence;
+  }
+}
+
+/**
+ * Proof of holding an {@linkcode RwLock} for reading (shared with other readers).
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore, RwLock } from "../mod.ts";
+ * const lock = new RwLock({ key: "catalog", store: new MemoryStore() });
+ * await using a = await lock.read();
+ * await using b = await lock.read();
+ * console.assert(a.state === "acquired" && b.state === "acquired");
+ * ```
+ */
+export class ReadGuard extends LockGuard {}

@@ -1,0 +1,156 @@
+/**
+ * `Mutex`: a fenced, self-renewing distributed lease with FIFO hand-off.
+ *
+ * @module
+ */
+import { intInRange } from "../core/int.ts";
+import { LockCore } from "./_core.ts";
+import { MutexGuard } from "./guard.ts";
+import type { LockOptions, WaitOptions } from "./options.ts";
+import { duration, waitOptions } from "./_validate.ts";
+
+/**
+ * A distributed mutual-exclusion lease. Each acquisition gets its own token and a fencing token
+ * from a per-lock counter; its guard renews the lease every `ttlMs / 3` and aborts its `signal`
+ * when the lease is lost. Waiters queue in the store (first come, first served), are woken by
+ * pub/sub when the holder releases, and fall back to polling with jittered backoff.
+ *
+ * This is a lease, not consensus: a holder paused longer than `ttlMs` (or a Redis failover) can
+ * overlap with the next holder. Protect resources that must never see two writers by checking
+ * `fencingToken` on their side.
+ *
+ * @example Take turns on a shared resource
+ * ```ts
+ * import { MemoryStore, Mutex } from "../mod.ts";
+ * const store = new MemoryStore();
+ * const mutex = new Mutex({ key: "nightly-report", store, ttlMs: 10_000 });
+ * {
+ *   await using guard = await mutex.lock({ timeoutMs: 5_000 });
+ *   // ... work; pass guard.fencingToken to the resource, watch guard.signal
+ * }
+ * console.assert((await mutex.tryLock()) !== null || true);
+ * ```
+ */
+export class Mutex {
+  #core: LockCore;
+
+  /**
+   * @param options key, store and timing; see {@linkcode LockOptions}
+   * @throws {InvalidKeyError} if `key` or `namespace` is invalid
+   * @throws {InvalidArgumentError} if a duration, `ownerId` or `store` is invalid
+   */
+  constructor(options: LockOptions) {
+    this.#core = new LockCore(options, "mutex");
+  }
+
+  /** The resource's name. */
+  get key(): string {
+    return this.#core.key;
+  }
+  /** The Redis key namespace. */
+  get namespace(): string {
+    return this.#core.namespace;
+  }
+  /** The lease length, ms. */
+  get ttlMs(): number {
+    return this.#core.ttlMs;
+  }
+  /** This lock object's owner id (for debugging; each acquisition has its own token). */
+  get ownerId(): string {
+    return this.#core.ownerId;
+  }
+  /** The bound on every `lock()` wait, ms, if any. */
+  get maxWaitMs(): number | undefined {
+    return this.#core.maxWaitMs;
+  }
+  /** The first fallback poll's bound, ms. */
+  get retryIntervalMs(): number {
+    return this.#core.retryIntervalMs;
+  }
+
+  /**
+   * Waits for the lock (bounded by `maxWaitMs`, `opts.timeoutMs` and `opts.signal`).
+   * @param opts timeout and abort signal
+   * @returns the guard
+   * @throws {LockTimeoutError} when the wait runs out
+   * @throws {AbortSignal["reason"]} when `opts.signal` aborts (nothing is left in the store)
+   * @throws {InvalidArgumentError} if `opts` is invalid
+   *
+   * @example
+   * ```ts
+   * import { MemoryStore, Mutex } from "../mod.ts";
+   * const mutex = new Mutex({ key: "k", store: new MemoryStore() });
+   * await using guard = await mutex.lock({ timeoutMs: 1000 });
+   * console.assert(guard.onAttempt === 0);
+   * ```
+   */
+  async lock(opts?: WaitOptions): Promise<MutexGuard> {
+    const { timeoutMs, signal } = waitOptions(opts);
+    const max = this.#core.maxWaitMs;
+    const bound = timeoutMs === undefined
+      ? max
+      : max === undefined
+      ? timeoutMs
+      : Math.min(max, timeoutMs);
+    const init = await this.#core.acquire({ mode: "write", timeoutMs: bound, signal });
+    return new MutexGuard(init!);
+  }
+
+  /**
+   * One attempt, no waiting, no queueing.
+   * @returns the guard, or `null` if the lock is held (or writers are queued)
+   * @throws {StoreError} if the store failed
+   *
+   * @example
+   * ```ts
+   * import { MemoryStore, Mutex } from "../mod.ts";
+   * const mutex = new Mutex({ key: "k", store: new MemoryStore() });
+   * await using first = await mutex.tryLock();
+   * console.assert(first !== null && (await mutex.tryLock()) === null);
+   * ```
+   */
+  async tryLock(): Promise<MutexGuard | null> {
+    const init = await this.#core.acquire({ mode: "write", oneShot: true });
+    return init === null ? null : new MutexGuard(init);
+  }
+
+  /**
+   * Waits at most `ms` for the lock.
+   * @param ms the bound, ms (0: a single attempt)
+   * @returns the guard
+   * @throws {LockTimeoutError} when the time runs out (`waitedMs` says how long it waited)
+   *
+   * @example
+   * ```ts
+   * import { LockTimeoutError, MemoryStore, Mutex } from "../mod.ts";
+   * const mutex = new Mutex({ key: "k", store: new MemoryStore() });
+   * await using held = await mutex.lock();
+   * try { await mutex.tryLockWithTimeout(20); } catch (e) { console.assert(e instanceof LockTimeoutError); }
+   * ```
+   */
+  async tryLockWithTimeout(ms: number): Promise<MutexGuard> {
+    const timeoutMs = duration(ms, "ms");
+    const init = await this.#core.acquire({ mode: "write", timeoutMs });
+    return new MutexGuard(init!);
+  }
+
+  /**
+   * Makes at most `n + 1` attempts (woken by releases, else polling).
+   * @param n retries after the first attempt
+   * @returns the guard
+   * @throws {LockRetriesExhaustedError} when every attempt failed
+   *
+   * @example
+   * ```ts
+   * import { LockRetriesExhaustedError, MemoryStore, Mutex } from "../mod.ts";
+   * const mutex = new Mutex({ key: "k", store: new MemoryStore(), retryIntervalMs: 5 });
+   * await using held = await mutex.lock();
+   * try { await mutex.tryLockWithRetries(2); } catch (e) { console.assert(e instanceof LockRetriesExhaustedError); }
+   * ```
+   */
+  async tryLockWithRetries(n: number): Promise<MutexGuard> {
+    const retries = intInRange(n, "n", 0, 1_000_000);
+    const init = await this.#core.acquire({ mode: "write", retries });
+    return new MutexGuard(init!);
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * Options shared by {@linkcode Mutex} and {@linkcode RwLock}, and their validation.
+ *
+ * @module
+ */
+import type { StoreLike } from "../store/to_store.ts";
+
+/** Options of {@linkcode Mutex} and {@linkcode RwLock}. */
+export interface LockOptions {
+  /** The resource's name (a valid key: no `:`, `{` or `}`). */
+  key: string;
+  /** A {@linkcode Store}, or a connected node-redis v5 client or cluster. */
+  store: StoreLike;
+  /** Namespace of the lock's Redis keys (a valid key). @default {"distkit-locks"} */
+  namespace?: string;
+  /**
+   * Lease length, ms: a holder that stops renewing (crash, partition) loses the lock after this
+   * long. Renewed every `ttlMs / 3` while held. From 10 to 2 147 483 647.
+   * @default {30000}
+   */
+  ttlMs?: number;
+  /**
+   * Names this process in the store for debugging (each lease stores `<ownerId>/<token>`); the
+   * per-acquisition token is what owns a lease. A non-empty string of at most 200 characters.
+   * @default a new UUID v7 per lock object
+   */
+  ownerId?: string;
+  /** Bounds every `lock()` / `read()` / `write()` wait, ms. @default unbounded */
+  maxWaitMs?: number;
+  /**
+   * The first fallback poll's bound, ms; later polls back off (full jitter) up to
+   * `max(retryIntervalMs, min(1000, ttlMs / 3))`. Wake-ups come by pub/sub, so this is rarely
+   * what decides a hand-off. From 1 to 60 000.
+   * @default {50}
+   */
+  retryIntervalMs?: number;
+}
+
+/** Options of a waiting acquisition (`lock`, `read`, `write`). */
+export interface WaitOptions {
+  /** Give up after this many ms (also bounded by the lock's `maxWaitMs`). */
+  timeoutMs?: number;
+  /** Aborting rejects the wait with `signal.reason`; nothing is left in the store. */
+  signal?: AbortSignal;
+}

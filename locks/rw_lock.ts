@@ -1,0 +1,214 @@
+/**
+ * `RwLock`: a writer-preferring distributed readers-writer lease.
+ *
+ * @module
+ */
+import { intInRange } from "../core/int.ts";
+import { LockCore, type Plan } from "./_core.ts";
+import { ReadGuard, WriteGuard } from "./guard.ts";
+import type { LockOptions, WaitOptions } from "./options.ts";
+import { duration, waitOptions } from "./_validate.ts";
+
+/**
+ * A distributed readers-writer lease that prefers writers: once a writer waits, new readers wait
+ * behind it; writers are served first come, first served. Each reader and waiting writer is
+ * stored with its own expiry, so processes with different `ttlMs` are correct together, and
+ * crashed holders or waiters disappear by themselves. Write guards carry a fencing token.
+ *
+ * @example Many readers, one writer
+ * ```ts
+ * import { MemoryStore, RwLock } from "../mod.ts";
+ * const lock = new RwLock({ key: "catalog", store: new MemoryStore() });
+ * {
+ *   await using r1 = await lock.read();
+ *   await using r2 = await lock.read();
+ *   console.assert((await lock.tryWrite()) === null);
+ * }
+ * await using w = await lock.write();
+ * console.assert(w.fencingToken === 1);
+ * ```
+ */
+export class RwLock {
+  #core: LockCore;
+
+  /**
+   * @param options key, store and timing; see {@linkcode LockOptions}
+   * @throws {InvalidKeyError} if `key` or `namespace` is invalid
+   * @throws {InvalidArgumentError} if a duration, `ownerId` or `store` is invalid
+   */
+  constructor(options: LockOptions) {
+    this.#core = new LockCore(options, "rw");
+  }
+
+  /** The resource's name. */
+  get key(): string {
+    return this.#core.key;
+  }
+  /** The Redis key namespace. */
+  get namespace(): string {
+    return this.#core.namespace;
+  }
+  /** The lease length, ms. */
+  get ttlMs(): number {
+    return this.#core.ttlMs;
+  }
+  /** This lock object's owner id (for debugging; each acquisition has its own token). */
+  get ownerId(): string {
+    return this.#core.ownerId;
+  }
+  /** The bound on every `read()` / `write()` wait, ms, if any. */
+  get maxWaitMs(): number | undefined {
+    return this.#core.maxWaitMs;
+  }
+  /** The first fallback poll's bound, ms. */
+  get retryIntervalMs(): number {
+    return this.#core.retryIntervalMs;
+  }
+
+  #bounded(opts: WaitOptions | undefined): Pick<Plan, "timeoutMs" | "signal"> {
+    const { timeoutMs, signal } = waitOptions(opts);
+    const max = this.#core.maxWaitMs;
+    return {
+      timeoutMs: timeoutMs === undefined
+        ? max
+        : max === undefined
+        ? timeoutMs
+        : Math.min(max, timeoutMs),
+      signal,
+    };
+  }
+
+  /**
+   * Waits for a shared (read) lease.
+   * @param opts timeout and abort signal
+   * @returns the guard
+   * @throws {LockTimeoutError} when the wait runs out
+   * @throws {AbortSignal["reason"]} when `opts.signal` aborts
+   *
+   * @example
+   * ```ts
+   * import { MemoryStore, RwLock } from "../mod.ts";
+   * await using g = await new RwLock({ key: "k", store: new MemoryStore() }).read();
+   * ```
+   */
+  async read(opts?: WaitOptions): Promise<ReadGuard> {
+    return new ReadGuard((await this.#core.acquire({ mode: "read", ...this.#bounded(opts) }))!);
+  }
+
+  /**
+   * Waits for the exclusive (write) lease; while waiting, it blocks new readers.
+   * @param opts timeout and abort signal
+   * @returns the guard
+   * @throws {LockTimeoutError} when the wait runs out (the writer leaves the queue)
+   * @throws {AbortSignal["reason"]} when `opts.signal` aborts (the writer leaves the queue)
+   *
+   * @example
+   * ```ts
+   * import { MemoryStore, RwLock } from "../mod.ts";
+   * await using g = await new RwLock({ key: "k", store: new MemoryStore() }).write();
+   * ```
+   */
+  async write(opts?: WaitOptions): Promise<WriteGuard> {
+    return new WriteGuard((await this.#core.acquire({ mode: "write", ...this.#bounded(opts) }))!);
+  }
+
+  /**
+   * One read attempt.
+   * @returns the guard, or `null` if a writer holds or waits
+   *
+   * @example
+   * ```ts
+   * import { MemoryStore, RwLock } from "../mod.ts";
+   * await using g = await new RwLock({ key: "k", store: new MemoryStore() }).tryRead();
+   * console.assert(g !== null);
+   * ```
+   */
+  async tryRead(): Promise<ReadGuard | null> {
+    const init = await this.#core.acquire({ mode: "read", oneShot: true });
+    return init === null ? null : new ReadGuard(init);
+  }
+
+  /**
+   * One write attempt; a failure does not queue (so it never blocks readers).
+   * @returns the guard, or `null`
+   *
+   * @example
+   * ```ts
+   * import { MemoryStore, RwLock } from "../mod.ts";
+   * await using g = await new RwLock({ key: "k", store: new MemoryStore() }).tryWrite();
+   * console.assert(g !== null);
+   * ```
+   */
+  async tryWrite(): Promise<WriteGuard | null> {
+    const init = await this.#core.acquire({ mode: "write", oneShot: true });
+    return init === null ? null : new WriteGuard(init);
+  }
+
+  /**
+   * Waits at most `ms` for a read lease.
+   * @param ms the bound, ms
+   * @returns the guard
+   * @throws {LockTimeoutError} when the time runs out
+   *
+   * @example
+   * ```ts
+   * import { MemoryStore, RwLock } from "../mod.ts";
+   * await using g = await new RwLock({ key: "k", store: new MemoryStore() }).tryReadWithTimeout(100);
+   * ```
+   */
+  async tryReadWithTimeout(ms: number): Promise<ReadGuard> {
+    const timeoutMs = duration(ms, "ms");
+    return new ReadGuard((await this.#core.acquire({ mode: "read", timeoutMs }))!);
+  }
+
+  /**
+   * Waits at most `ms` for the write lease.
+   * @param ms the bound, ms
+   * @returns the guard
+   * @throws {LockTimeoutError} when the time runs out
+   *
+   * @example
+   * ```ts
+   * import { MemoryStore, RwLock } from "../mod.ts";
+   * await using g = await new RwLock({ key: "k", store: new MemoryStore() }).tryWriteWithTimeout(100);
+   * ```
+   */
+  async tryWriteWithTimeout(ms: number): Promise<WriteGuard> {
+    const timeoutMs = duration(ms, "ms");
+    return new WriteGuard((await this.#core.acquire({ mode: "write", timeoutMs }))!);
+  }
+
+  /**
+   * At most `n + 1` read attempts.
+   * @param n retries after the first attempt
+   * @returns the guard
+   * @throws {LockRetriesExhaustedError} when every attempt failed
+   *
+   * @example
+   * ```ts
+   * import { MemoryStore, RwLock } from "../mod.ts";
+   * await using g = await new RwLock({ key: "k", store: new MemoryStore() }).tryReadWithRetries(3);
+   * ```
+   */
+  async tryReadWithRetries(n: number): Promise<ReadGuard> {
+    const retries = intInRange(n, "n", 0, 1_000_000);
+    return new ReadGuard((await this.#core.acquire({ mode: "read", retries }))!);
+  }
+
+  /**
+   * At most `n + 1` write attempts.
+   * @param n retries after the first attempt
+   * @returns the guard
+   * @throws {LockRetriesExhaustedError} when every attempt failed
+   *
+   * @example
+   * ```ts
+   * import { MemoryStore, RwLock } from "../mod.ts";
+   * await using g = await new RwLock({ key: "k", store: new MemoryStore() }).tryWriteWithRetries(3);
+   * ```
+   */
+  async tryWriteWithRetries(n: number): Promise<WriteGuard> {
+    const retries = intInRange(n, "n", 0, 1_000_000);
+    return new WriteGuard((await this.#core.acquire({ mode: "write", retries }))!);
+  }
+}

@@ -1,0 +1,75 @@
+-- lock_acquire: one attempt to take a lock in write mode (Mutex, RwLock write) or read mode.
+-- A writer gets in when no lease is held, no live reader remains and no other writer is ahead of
+-- it in the queue; a reader when no lease is held and no writer is queued (writer preference).
+-- Every reader and queued writer carries its own expiry (server time), so mixed TTLs are correct
+-- and crashed holders and waiters disappear by themselves. The fence counter never expires.
+-- KEYS[1]  lease: string, the writer's token, PX ttl
+-- KEYS[2]  readers: zset token -> expiry ms
+-- KEYS[3]  queue: zset token -> ticket (FIFO order of waiting writers)
+-- KEYS[4]  queue expiries: zset token -> expiry ms
+-- KEYS[5]  fence: the fencing-token counter (persistent)
+-- ARGV[1]  mode: "write" | "read"
+-- ARGV[2]  token (one per acquisition)
+-- ARGV[3]  ttl ms of the lease
+-- ARGV[4]  ms a failed writer stays queued ("0": do not queue)
+-- Returns  {1, fence} on success (fence "0" for a reader); {0, hint} on failure, where hint is
+--          the ms until the blocking holders' leases run out (-1 when a queued writer blocks)
+local lease, readers, queue, qexp, fence = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local mode, token = ARGV[1], ARGV[2]
+local ttl, wait = tonumber(ARGV[3]), tonumber(ARGV[4])
+local t = redis.call("TIME")
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+
+local function fmt(n) return string.format("%.0f", n) end
+local function extend(key, ms)
+  if redis.call("PTTL", key) < ms then redis.call("PEXPIRE", key, ms) end
+end
+
+local holder = redis.call("GET", lease)
+if holder == token then return {1, redis.call("GET", fence) or "0"} end
+
+redis.call("ZREMRANGEBYSCORE", readers, "-inf", fmt(now))
+local dead = redis.call("ZRANGEBYSCORE", qexp, "-inf", fmt(now), "LIMIT", 0, 100)
+if #dead > 0 then
+  redis.call("ZREM", queue, unpack(dead))
+  redis.call("ZREM", qexp, unpack(dead))
+end
+local front = redis.call("ZRANGE", queue, 0, 0)[1]
+
+local function hint()
+  local h = -1
+  if holder then h = redis.call("PTTL", lease) end
+  local last = redis.call("ZRANGE", readers, -1, -1, "WITHSCORES")[2]
+  if last and tonumber(last) - now > h then h = tonumber(last) - now end
+  return h
+end
+
+if mode == "read" then
+  if holder or front then return {0, hint()} end
+  redis.call("ZADD", readers, fmt(now + ttl), token)
+  extend(readers, ttl)
+  return {1, "0"}
+end
+
+if holder or (front and front ~= token) or redis.call("ZCARD", readers) > 0 then
+  if wait > 0 then
+    if not redis.call("ZSCORE", queue, token) then
+      local ticket = now
+      local last = redis.call("ZRANGE", queue, -1, -1, "WITHSCORES")[2]
+      if last and tonumber(last) >= ticket then ticket = tonumber(last) + 1 end
+      redis.call("ZADD", queue, fmt(ticket), token)
+    end
+    redis.call("ZADD", qexp, fmt(now + wait), token)
+    extend(queue, wait)
+    extend(qexp, wait)
+  end
+  return {0, hint()}
+end
+
+local n = redis.call("INCR", fence)
+redis.call("SET", lease, token, "PX", ttl)
+if front then
+  redis.call("ZREM", queue, token)
+  redis.call("ZREM", qexp, token)
+end
+return {1, fmt(n)}

@@ -1,0 +1,77 @@
+/** Helpers of the lock suites: raw inspection of a lock's keys and external tampering. */
+import type { Fixture } from "../_support/stores.ts";
+import { lockKeys } from "../../locks/_remote.ts";
+
+/** The suffixes a lock may leave in the store. */
+export const PARTS = ["lease", "readers", "queue", "queue-exp", "fence"] as const;
+
+/** The Redis name of one part of lock `key`. */
+export function keyOf(key: string, kind: "mutex" | "rw", part: (typeof PARTS)[number]): string {
+  const k = lockKeys("distkit-locks", key, kind);
+  return {
+    lease: k.lease,
+    readers: k.readers,
+    queue: k.queue,
+    "queue-exp": k.queueExp,
+    fence: k.fence,
+  }[part];
+}
+
+/** PTTL of a raw key (-2 missing, -1 persistent). */
+export async function pttl(fx: Fixture, name: string): Promise<number> {
+  if (fx.memory) {
+    fx.memory.db.now = Date.now();
+    return fx.memory.db.pttl(name);
+  }
+  return Number(await fx.raw.pTTL(name));
+}
+
+/** The parts of lock `key` that exist, with their PTTL. */
+export async function traces(
+  fx: Fixture,
+  key: string,
+  kind: "mutex" | "rw",
+): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const part of PARTS) {
+    const t = await pttl(fx, keyOf(key, kind, part));
+    if (t !== -2) out[part] = t;
+  }
+  return out;
+}
+
+/** Deletes a raw key behind the library's back. */
+export async function rawDel(fx: Fixture, name: string): Promise<void> {
+  if (fx.memory) {
+    fx.memory.db.now = Date.now();
+    fx.memory.db.del(name);
+  } else await fx.raw.del(name);
+}
+
+/** Members of a raw zset, in order. */
+export async function zmembers(fx: Fixture, name: string): Promise<string[]> {
+  if (fx.memory) {
+    fx.memory.db.now = Date.now();
+    return fx.memory.db.zrangeAll(name).map(([m]) => m);
+  }
+  return await fx.raw.zRange(name, 0, -1);
+}
+
+/** Sleeps. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Expects `p` to reject with an instance of `cls`; returns the error. */
+export async function rejects<T>(
+  p: Promise<unknown>,
+  cls: abstract new (...args: never[]) => T,
+): Promise<T> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof cls) return e;
+    throw new Error(`Expected ${cls.name}, got ${e}`);
+  }
+  throw new Error(`Expected ${cls.name}, but it resolved`);
+}

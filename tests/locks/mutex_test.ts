@@ -1,0 +1,255 @@
+import assert from "node:assert/strict";
+import {
+  LockLostError,
+  LockRetriesExhaustedError,
+  LockTimeoutError,
+  MemoryStore,
+  Mutex,
+} from "../../mod.ts";
+import { WaitHub } from "../../locks/_hub.ts";
+import { storeTest, waitFor } from "../_support/stores.ts";
+import { keyOf, rawDel, rejects, sleep, traces, zmembers } from "./_helpers.ts";
+
+storeTest("Mutex.tryLock() excludes a second owner", async (fx) => {
+  const a = new Mutex({ key: fx.prefix, store: fx.store });
+  const b = new Mutex({ key: fx.prefix, store: await fx.another() });
+  await using g = await a.tryLock();
+  assert.ok(g !== null);
+  assert.equal(await b.tryLock(), null);
+  assert.equal(await a.tryLock(), null, "not re-entrant: each acquisition has its own token");
+});
+
+storeTest("Mutex.lock() waits, then succeeds once the holder releases", async (fx) => {
+  const a = new Mutex({ key: fx.prefix, store: fx.store });
+  const b = new Mutex({ key: fx.prefix, store: await fx.another() });
+  const g = await a.lock();
+  let got = false;
+  const waiting = b.lock().then((g2) => (got = true, g2));
+  await sleep(40);
+  assert.equal(got, false);
+  await g.release();
+  await using g2 = await waiting;
+  assert.ok(g2.onAttempt >= 1);
+  assert.ok(g2.fencingToken > g.fencingToken);
+});
+
+storeTest("Mutex.tryLockWithTimeout() times out while held", async (fx) => {
+  const a = new Mutex({ key: fx.prefix, store: fx.store });
+  const b = new Mutex({ key: fx.prefix, store: await fx.another() });
+  await using _g = await a.lock();
+  const e = await rejects(b.tryLockWithTimeout(60), LockTimeoutError);
+  assert.equal(e.code, "LOCK_TIMEOUT");
+  assert.ok(e.waitedMs >= 55, `waited ${e.waitedMs}`);
+  const e0 = await rejects(b.tryLockWithTimeout(0), LockTimeoutError);
+  assert.ok(e0.waitedMs < 1000);
+  assert.deepEqual(Object.keys(await traces(fx, fx.prefix, "mutex")).sort(), ["fence", "lease"]);
+});
+
+storeTest("Mutex.lock() is bounded by maxWaitMs and opts.timeoutMs", async (fx) => {
+  const a = new Mutex({ key: fx.prefix, store: fx.store });
+  const b = new Mutex({ key: fx.prefix, store: await fx.another(), maxWaitMs: 50 });
+  await using _g = await a.lock();
+  await rejects(b.lock(), LockTimeoutError);
+  const e = await rejects(b.lock({ timeoutMs: 10 }), LockTimeoutError);
+  assert.ok(e.waitedMs < 50 + 500);
+  assert.deepEqual(Object.keys(await traces(fx, fx.prefix, "mutex")).sort(), ["fence", "lease"]);
+});
+
+storeTest("Mutex guard release() frees the lock; dispose does too", async (fx) => {
+  const a = new Mutex({ key: fx.prefix, store: fx.store });
+  const b = new Mutex({ key: fx.prefix, store: await fx.another() });
+  const g = await a.lock();
+  assert.equal(await g.release(), "released");
+  assert.equal(g.state, "released");
+  assert.equal(await g.release(), "released", "idempotent");
+  {
+    await using g2 = await b.tryLock();
+    assert.ok(g2 !== null);
+  }
+  await using g3 = await a.tryLock();
+  assert.ok(g3 !== null, "disposal released it");
+});
+
+storeTest("Mutex guard renews its lease past ttlMs", async (fx) => {
+  const a = new Mutex({ key: fx.prefix, store: fx.store, ttlMs: 150 });
+  const b = new Mutex({ key: fx.prefix, store: await fx.another() });
+  await using g = await a.lock();
+  await sleep(450);
+  assert.equal(g.state, "acquired");
+  assert.equal(g.signal.aborted, false);
+  assert.equal(await b.tryLock(), null);
+  const t = await traces(fx, fx.prefix, "mutex");
+  assert.ok(t.lease! > 0 && t.lease! <= 150, `lease pttl ${t.lease}`);
+  assert.equal(t.fence, -1, "the fence counter never expires");
+});
+
+storeTest("Mutex guard onAttempt is 0 uncontended, >= 1 under contention", async (fx) => {
+  const a = new Mutex({ key: fx.prefix, store: fx.store });
+  const g = await a.lock();
+  assert.equal(g.onAttempt, 0);
+  assert.equal(g.state, "acquired");
+  const waiting = a.lock();
+  await sleep(30);
+  await g.release();
+  await using g2 = await waiting;
+  assert.ok(g2.onAttempt >= 1);
+});
+
+storeTest("Mutex guard turns lost when the lease is deleted; release reports it", async (fx) => {
+  const a = new Mutex({ key: fx.prefix, store: fx.store, ttlMs: 150 });
+  const g = await a.lock();
+  await rawDel(fx, keyOf(fx.prefix, "mutex", "lease"));
+  await waitFor(() => g.state === "lost", 1000, "lost");
+  assert.ok(g.signal.aborted);
+  assert.ok(g.signal.reason instanceof LockLostError);
+  assert.equal(g.signal.reason.code, "LOCK_LOST");
+  // A stale guard can never release a newer one.
+  await using g2 = await a.lock();
+  assert.equal(await g.release(), "lost");
+  assert.equal(g2.state, "acquired");
+  assert.equal(await a.tryLock(), null, "g2 still holds");
+});
+
+storeTest("Mutex fencing tokens increase strictly across holders", async (fx) => {
+  const a = new Mutex({ key: fx.prefix, store: fx.store });
+  const b = new Mutex({ key: fx.prefix, store: await fx.another() });
+  let last = 0;
+  for (let i = 0; i < 6; i++) {
+    const g = await (i % 2 ? a : b).lock();
+    assert.ok(g.fencingToken > last);
+    last = g.fencingToken;
+    await g.release();
+  }
+});
+
+storeTest("Mutex.tryLockWithRetries() makes n + 1 attempts", async (fx) => {
+  const a = new Mutex({ key: fx.prefix, store: fx.store });
+  const b = new Mutex({ key: fx.prefix, store: await fx.another(), retryIntervalMs: 5 });
+  const g = await a.lock();
+  const e = await rejects(b.tryLockWithRetries(3), LockRetriesExhaustedError);
+  assert.equal(e.retries, 3);
+  assert.deepEqual(Object.keys(await traces(fx, fx.prefix, "mutex")).sort(), ["fence", "lease"]);
+  const waiting = b.tryLockWithRetries(1000);
+  await sleep(20);
+  await g.release();
+  await using g2 = await waiting;
+  assert.ok(g2.onAttempt >= 1);
+});
+
+storeTest("Mutex.lock() aborted by its signal leaves no trace", async (fx) => {
+  const a = new Mutex({ key: fx.prefix, store: fx.store });
+  const bStore = await fx.another();
+  const b = new Mutex({ key: fx.prefix, store: bStore });
+  await using _g = await a.lock();
+  const ctrl = new AbortController();
+  const waiting = b.lock({ signal: ctrl.signal });
+  await waitFor(
+    async () => (await zmembers(fx, keyOf(fx.prefix, "mutex", "queue"))).length === 1,
+    2000,
+    "queued",
+  );
+  const t = await traces(fx, fx.prefix, "mutex");
+  assert.ok(t.queue! > 0 && t["queue-exp"]! > 0, "queue keys expire");
+  const reason = new Error("stop");
+  ctrl.abort(reason);
+  await assert.rejects(waiting, (e) => e === reason);
+  assert.deepEqual(Object.keys(await traces(fx, fx.prefix, "mutex")).sort(), ["fence", "lease"]);
+  assert.equal(WaitHub.count(bStore), 0);
+  if (fx.memory) assert.equal(fx.memory.subscriptionCount, 0);
+  // An already-aborted signal rejects before any I/O.
+  await assert.rejects(b.lock({ signal: AbortSignal.abort(reason) }), (e) => e === reason);
+});
+
+storeTest("Mutex.lock() that times out leaves the queue at once", async (fx) => {
+  const a = new Mutex({ key: fx.prefix, store: fx.store });
+  const b = new Mutex({ key: fx.prefix, store: await fx.another() });
+  const c = new Mutex({ key: fx.prefix, store: await fx.another() });
+  const g = await a.lock();
+  await rejects(b.lock({ timeoutMs: 80 }), LockTimeoutError);
+  assert.deepEqual(await zmembers(fx, keyOf(fx.prefix, "mutex", "queue")), []);
+  await g.release();
+  await using g2 = await c.tryLock();
+  assert.ok(g2 !== null, "nobody is queued ahead");
+});
+
+storeTest("Mutex waiters are served first come, first served", async (fx) => {
+  const holder = new Mutex({ key: fx.prefix, store: fx.store });
+  const g = await holder.lock();
+  const order: number[] = [];
+  const waits: Promise<void>[] = [];
+  for (let i = 0; i < 3; i++) {
+    const m = new Mutex({ key: fx.prefix, store: await fx.another() });
+    waits.push(
+      m.lock().then(async (gi) => {
+        order.push(i);
+        await sleep(5);
+        await gi.release();
+      }),
+    );
+    await waitFor(
+      async () => (await zmembers(fx, keyOf(fx.prefix, "mutex", "queue"))).length === i + 1,
+      2000,
+      "queued",
+    );
+  }
+  // A one-shot attempt does not jump the queue.
+  await g.release();
+  await Promise.all(waits);
+  assert.deepEqual(order, [0, 1, 2]);
+  assert.deepEqual(Object.keys(await traces(fx, fx.prefix, "mutex")), ["fence"]);
+});
+
+storeTest("Mutex hand-off comes by pub/sub, not by polling", async (fx) => {
+  const a = new Mutex({ key: fx.prefix, store: fx.store });
+  const b = new Mutex({ key: fx.prefix, store: await fx.another(), retryIntervalMs: 60_000 });
+  const g = await a.lock();
+  const waiting = b.lock();
+  await waitFor(
+    async () => (await zmembers(fx, keyOf(fx.prefix, "mutex", "queue"))).length === 1,
+    2000,
+    "queued",
+  );
+  await sleep(20); // let the post-subscribe attempt settle
+  const t0 = performance.now();
+  await g.release();
+  await using _g2 = await waiting;
+  const ms = performance.now() - t0;
+  assert.ok(ms < 500, `hand-off took ${ms} ms`);
+});
+
+storeTest("Mutex waiters of one process share one subscription", async (fx) => {
+  const a = new Mutex({ key: fx.prefix, store: fx.store });
+  const bStore = await fx.another();
+  const g = await a.lock();
+  const waits = [];
+  for (let i = 0; i < 5; i++) {
+    waits.push(new Mutex({ key: fx.prefix, store: bStore }).lock());
+  }
+  await waitFor(
+    async () => (await zmembers(fx, keyOf(fx.prefix, "mutex", "queue"))).length === 5,
+    2000,
+    "queued",
+  );
+  assert.equal(WaitHub.count(bStore), 1);
+  if (fx.memory) assert.equal(fx.memory.subscriptionCount, 1);
+  await g.release();
+  for (const w of waits) await (await w).release();
+  assert.equal(WaitHub.count(bStore), 0);
+});
+
+Deno.test("Mutex on MemoryStore: a crashed holder's lease expires by itself", async () => {
+  let now = 1_000_000;
+  const store = new MemoryStore({ now: () => now });
+  const m = new Mutex({ key: "k", store, ttlMs: 1000 });
+  // A holder that never renews: take the lease through the script with a throwaway guard.
+  const g = await m.tryLock();
+  assert.ok(g !== null);
+  await g.release();
+  const crashed = await m.tryLock(); // will be "crashed": we move time past its ttl
+  assert.ok(crashed !== null);
+  now += 1001;
+  await using g2 = await m.tryLock();
+  assert.ok(g2 !== null, "the expired lease no longer blocks");
+  assert.ok(g2.fencingToken > crashed.fencingToken);
+  await crashed.release();
+});
