@@ -1,0 +1,796 @@
+/**
+ * `LaxInstanceAwareCounter`: increments and slice writes land in memory and reach the store in
+ * batches, exactly once; global operations settle them first.
+ *
+ * @module
+ */
+import { backoff } from "../core/backoff.ts";
+import type { Comparator } from "../core/comparator.ts";
+import { CounterOverflowError, type DistkitError, StoreError } from "../core/errors.ts";
+import { intInRange, safeInt } from "../core/int.ts";
+import { validateKey } from "../core/keys.ts";
+import type { ConditionalEntry, CounterEntry } from "../counter/types.ts";
+import type { StoreLike } from "../store/to_store.ts";
+import { type Entry, type EntryResult, InstanceCore, MAX_BATCH } from "./_core.ts";
+import { one, toConditionalEntries, toEntries, toKeys } from "./_validate.ts";
+import type {
+  InstanceAwareCounter,
+  InstanceCloseOptions,
+  InstanceConditionalResult,
+  InstanceCount,
+  KeyedInstanceConditionalResult,
+} from "./types.ts";
+
+/** Options for {@linkcode LaxInstanceAwareCounter}. */
+export interface LaxInstanceAwareCounterOptions {
+  /** Namespace of the counters (a valid key); shared with a strict instance-aware counter. */
+  prefix: string;
+  /** A {@linkcode Store}, or a connected node-redis v5 client or cluster. */
+  store: StoreLike;
+  /**
+   * An instance that has not heartbeated for this long (server time) is dead. Heartbeats run
+   * every third of it. At least 150.
+   * @default {30000}
+   */
+  deadInstanceThresholdMs?: number;
+  /** The longest a change waits in memory before its flush starts, ms (1 to 60 000). @default {20} */
+  flushIntervalMs?: number;
+  /** How long a value read from the store is served from memory, ms (1 to 60 000). @default {20} */
+  allowedLagMs?: number;
+  /** This instance's id (a valid key). @default a UUID v7 */
+  instanceId?: string;
+  /** Called with background failures (a flush or heartbeat that failed is retried). */
+  onError?: (error: DistkitError) => void;
+}
+
+/** What this process knows of one key. */
+interface Local {
+  /** The store's total and my slice at the last sync (undefined: never read). */
+  total: number | undefined;
+  mine: number;
+  syncedAt: number;
+  /** The write sent in the unacknowledged batch. */
+  inflight: { op: "inc" | "seti"; amount: number } | undefined;
+  /** A slice value set locally and not sent yet (pending deltas apply on top). */
+  pendingSet: number | undefined;
+  pending: number;
+}
+
+interface Batch {
+  seq: number;
+  entries: Entry[];
+}
+
+const now = (): number => performance.now();
+const count = (r: EntryResult): InstanceCount => ({ total: r.total, mine: r.mine });
+const conditional = (r: EntryResult): InstanceConditionalResult => ({
+  total: r.total,
+  mine: r.mine,
+  previousTotal: r.previousTotal,
+  previousMine: r.previousMine,
+  matched: r.matched,
+});
+
+/**
+ * Instance-aware counters for hot paths: `inc`, `dec`, `get`, `setOnInstance` (and their batch
+ * forms `incAll`, `getAll`, `setAllOnInstance`) are served from memory when the key is warm, and
+ * flushed at most `flushIntervalMs` later, exactly once (each flush carries this instance's id and
+ * a sequence number). Global and conditional operations settle pending changes first and are
+ * atomic in the store. `close()` flushes.
+ *
+ * @example Live sessions per node, cheap to bump
+ * ```ts
+ * import { LaxInstanceAwareCounter, MemoryStore } from "../mod.ts";
+ * await using c = new LaxInstanceAwareCounter({ prefix: "sessions", store: new MemoryStore() });
+ * await c.inc("eu");
+ * await c.inc("eu");
+ * console.assert((await c.get("eu")).mine === 2);
+ * ```
+ */
+export class LaxInstanceAwareCounter implements InstanceAwareCounter {
+  /** The flush lag, ms. */
+  readonly flushIntervalMs: number;
+  /** The read cache lifetime, ms. */
+  readonly allowedLagMs: number;
+  #core: InstanceCore;
+  #onError: (error: DistkitError) => void;
+  #locals = new Map<string, Local>();
+  #dirty = new Set<string>();
+  #batch: Batch | undefined;
+  #seq = 0;
+  #queue: Promise<unknown> = Promise.resolve();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #failures = 0;
+  #sweepAt = 1024;
+
+  /**
+   * @param options prefix, store, threshold, flush interval, cache lag, id, error callback
+   * @throws {InvalidKeyError} if the prefix or the instance id is invalid
+   * @throws {InvalidArgumentError} if an option is out of range or the store is unusable
+   */
+  constructor(options: LaxInstanceAwareCounterOptions) {
+    const flush = intInRange(options?.flushIntervalMs ?? 20, "flushIntervalMs", 1, 60_000);
+    const lag = intInRange(options?.allowedLagMs ?? 20, "allowedLagMs", 1, 60_000);
+    this.#core = new InstanceCore(options, "LaxInstanceAwareCounter");
+    this.flushIntervalMs = flush;
+    this.allowedLagMs = lag;
+    this.#onError = options.onError ?? (() => {});
+    this.#core.onRestored = (r) => this.#base(r);
+  }
+
+  /** The namespace. */
+  get prefix(): string {
+    return this.#core.prefix;
+  }
+  /** This instance's id. */
+  get instanceId(): string {
+    return this.#core.instanceId;
+  }
+  /** The dead-instance threshold, ms. */
+  get deadInstanceThresholdMs(): number {
+    return this.#core.thresholdMs;
+  }
+
+  /** Number of keys with changes not yet acknowledged by the store. */
+  get pending(): number {
+    let n = 0;
+    for (const e of this.#locals.values()) {
+      if (e.inflight !== undefined || e.pendingSet !== undefined || e.pending !== 0) n++;
+    }
+    return n;
+  }
+
+  // ---------------------------------------------------------------- local state
+
+  #local(key: string): Local {
+    let e = this.#locals.get(key);
+    if (e === undefined) {
+      if (this.#locals.size >= this.#sweepAt) this.#sweep();
+      e = {
+        total: undefined,
+        mine: 0,
+        syncedAt: -Infinity,
+        inflight: undefined,
+        pendingSet: undefined,
+        pending: 0,
+      };
+      this.#locals.set(key, e);
+    }
+    return e;
+  }
+
+  /** Forgets clean, cold entries, so the cache stays bounded by the working set. */
+  #sweep(): void {
+    const t = now();
+    for (const [k, e] of this.#locals) {
+      if (
+        e.inflight === undefined && e.pendingSet === undefined && e.pending === 0 &&
+        !this.#dirty.has(k) && t - e.syncedAt >= this.allowedLagMs
+      ) this.#locals.delete(k);
+    }
+    this.#sweepAt = Math.max(1024, 2 * this.#locals.size);
+  }
+
+  #view(e: Local): InstanceCount {
+    let mine = e.mine;
+    if (e.inflight !== undefined) {
+      mine = e.inflight.op === "inc" ? mine + e.inflight.amount : e.inflight.amount;
+    }
+    if (e.pendingSet !== undefined) mine = e.pendingSet;
+    mine += e.pending;
+    return { total: (e.total ?? 0) + mine - e.mine, mine };
+  }
+
+  #isWarm(key: string, e: Local): boolean {
+    return e.total !== undefined &&
+      (e.inflight !== undefined || this.#dirty.has(key) || now() - e.syncedAt < this.allowedLagMs);
+  }
+
+  #base(r: EntryResult): void {
+    const e = this.#local(r.key);
+    e.total = r.total;
+    e.mine = r.mine;
+    e.syncedAt = now();
+  }
+
+  #touch(key: string): void {
+    if (this.#dirty.size === 0 && this.#timer === undefined) this.#schedule(this.flushIntervalMs);
+    this.#dirty.add(key);
+  }
+
+  #add(key: string, e: Local, n: number): InstanceCount {
+    const v = this.#view(e);
+    if (!Number.isSafeInteger(v.total + n) || !Number.isSafeInteger(v.mine + n)) {
+      throw new CounterOverflowError(`${key}: ${v.total} + ${n} leaves the safe-integer range`);
+    }
+    e.pending += n;
+    this.#touch(key);
+    return { total: v.total + n, mine: v.mine + n };
+  }
+
+  #setMine(key: string, e: Local, value: number): InstanceCount {
+    const v = this.#view(e);
+    if (!Number.isSafeInteger(v.total - v.mine + value)) {
+      throw new CounterOverflowError(`${key}: setting ${value} leaves the safe-integer range`);
+    }
+    e.pendingSet = value;
+    e.pending = 0;
+    this.#touch(key);
+    return { total: v.total - v.mine + value, mine: value };
+  }
+
+  // ---------------------------------------------------------------- flushing
+
+  #schedule(ms: number): void {
+    if (this.#core.closed) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#sync([]).catch(() => {/* reported through onError, retried */});
+    }, Math.max(0, ms));
+  }
+
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  #sync(reads: readonly string[]): Promise<void> {
+    return this.#exclusive(() => this.#syncNow(reads));
+  }
+
+  async #syncNow(reads: readonly string[]): Promise<void> {
+    if (this.#batch === undefined && this.#dirty.size > 0) this.#takeBatch();
+    const b = this.#batch;
+    const inBatch = new Set(b?.entries.map((e) => e.key));
+    const extra = [...new Set(reads)].filter((k) => !inBatch.has(k));
+    if (b === undefined && extra.length === 0) return;
+    const entries: Entry[] = [
+      ...(b?.entries ?? []),
+      ...extra.map((key): Entry => ({ op: "get", key, amount: 0 })),
+    ];
+    let results: EntryResult[];
+    try {
+      ({ results } = await this.#core.apply(entries, { seq: b?.seq ?? 0, lenient: true }));
+    } catch (e) {
+      this.#failures++;
+      if (this.#batch !== undefined || this.#dirty.size > 0) {
+        this.#schedule(backoff(this.#failures, { baseMs: this.flushIntervalMs, maxMs: 1000 }));
+      }
+      const err = e instanceof StoreError ? e : new StoreError("Lax flush failed", e);
+      this.#onError(err);
+      throw err;
+    }
+    this.#failures = 0;
+    this.#batch = undefined;
+    results.forEach((r, i) => {
+      const e = this.#local(r.key);
+      if (b !== undefined && i < b.entries.length) {
+        e.inflight = undefined;
+        if (!r.matched) {
+          this.#onError(new CounterOverflowError(`${r.key}: a flushed change was dropped`));
+        }
+      }
+      this.#base(r);
+    });
+    if (this.#dirty.size > 0 && this.#timer === undefined) this.#schedule(this.flushIntervalMs);
+  }
+
+  #takeBatch(): void {
+    const entries: Entry[] = [];
+    for (const key of this.#dirty) {
+      const e = this.#locals.get(key);
+      this.#dirty.delete(key);
+      if (e === undefined) continue;
+      if (e.pendingSet !== undefined) {
+        e.inflight = { op: "seti", amount: e.pendingSet + e.pending };
+      } else if (e.pending !== 0) {
+        e.inflight = { op: "inc", amount: e.pending };
+      } else continue;
+      e.pendingSet = undefined;
+      e.pending = 0;
+      entries.push({ op: e.inflight.op, key, amount: e.inflight.amount });
+      if (entries.length === MAX_BATCH) break;
+    }
+    if (entries.length > 0) this.#batch = { seq: ++this.#seq, entries };
+  }
+
+  async #settle(): Promise<void> {
+    while (this.#batch !== undefined || this.#dirty.size > 0) await this.#syncNow([]);
+  }
+
+  /** Settles every earlier change, then runs entries atomically in the store. */
+  #absolute(entries: Entry[]): Promise<EntryResult[]> {
+    this.#core.open();
+    if (entries.length === 0) return Promise.resolve([]);
+    return this.#exclusive(async () => {
+      await this.#settle();
+      const { results } = await this.#core.apply(entries);
+      for (const r of results) this.#base(r);
+      return results;
+    });
+  }
+
+  // ---------------------------------------------------------------- memory-first operations
+
+  /**
+   * Adds `n` to my slice in memory (a cold key is flushed and read back first, in one call).
+   * @param key the counter
+   * @param n a safe integer, may be negative
+   * @returns the total and my slice as this process sees them
+   * @throws {InvalidKeyError | InvalidArgumentError | CounterOverflowError | ClosedError}
+   * @example
+   * ```ts
+   * import { LaxInstanceAwareCounter, MemoryStore } from "../mod.ts";
+   * await using c = new LaxInstanceAwareCounter({ prefix: "p", store: new MemoryStore() });
+   * console.assert((await c.inc("k", 5)).mine === 5);
+   * ```
+   */
+  async inc(key: string, n = 1): Promise<InstanceCount> {
+    validateKey(key);
+    safeInt(n, "n");
+    this.#core.open();
+    const e = this.#local(key);
+    const warm = this.#isWarm(key, e);
+    const v = this.#add(key, e, n);
+    if (warm) return v;
+    try {
+      await this.#sync([key]);
+    } catch {
+      return v; // buffered; the flush is retried in the background
+    }
+    return this.#view(e);
+  }
+
+  /**
+   * Subtracts `n` from my slice; see {@linkcode LaxInstanceAwareCounter.inc}.
+   * @param key the counter
+   * @param n a safe integer
+   * @returns the total and my slice as this process sees them
+   * @throws {InvalidKeyError | InvalidArgumentError | CounterOverflowError | ClosedError}
+   * @example
+   * ```ts
+   * import { LaxInstanceAwareCounter, MemoryStore } from "../mod.ts";
+   * await using c = new LaxInstanceAwareCounter({ prefix: "p", store: new MemoryStore() });
+   * console.assert((await c.dec("k", 3)).mine === -3);
+   * ```
+   */
+  async dec(key: string, n = 1): Promise<InstanceCount> {
+    return await this.inc(key, -safeInt(n, "n"));
+  }
+
+  /**
+   * The total and my slice: from memory when warm (no store call), else read from the store.
+   * @param key the counter
+   * @returns total and mine as this process sees them
+   * @throws {InvalidKeyError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { LaxInstanceAwareCounter, MemoryStore } from "../mod.ts";
+   * await using c = new LaxInstanceAwareCounter({ prefix: "p", store: new MemoryStore() });
+   * console.assert((await c.get("k")).total === 0);
+   * ```
+   */
+  async get(key: string): Promise<InstanceCount> {
+    validateKey(key);
+    this.#core.open();
+    const e = this.#local(key);
+    if (!this.#isWarm(key, e)) await this.#sync([key]);
+    return this.#view(e);
+  }
+
+  /**
+   * Sets my slice in memory (flushed like an increment; it stays `value` even if another
+   * instance resets the key before the flush).
+   * @param key the counter
+   * @param value a safe integer
+   * @returns the total and `value`, as this process sees them
+   * @throws {InvalidKeyError | InvalidArgumentError | CounterOverflowError | ClosedError}
+   * @example
+   * ```ts
+   * import { LaxInstanceAwareCounter, MemoryStore } from "../mod.ts";
+   * await using c = new LaxInstanceAwareCounter({ prefix: "p", store: new MemoryStore() });
+   * await c.inc("k", 10);
+   * console.assert((await c.setOnInstance("k", 7)).total === 7);
+   * ```
+   */
+  async setOnInstance(key: string, value: number): Promise<InstanceCount> {
+    const [[, r]] = await this.setAllOnInstance([[key, value]]) as [[string, InstanceCount]];
+    return r;
+  }
+
+  /**
+   * Several reads: warm keys from memory, cold ones from the store in one call.
+   * @param keys the counters (at most 1000)
+   * @returns `[key, { total, mine }]` pairs, input order
+   * @throws {InvalidKeyError | InvalidArgumentError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { LaxInstanceAwareCounter, MemoryStore } from "../mod.ts";
+   * await using c = new LaxInstanceAwareCounter({ prefix: "p", store: new MemoryStore() });
+   * console.assert((await c.getAll(["a", "b"])).length === 2);
+   * ```
+   */
+  async getAll(keys: readonly string[]): Promise<Array<[string, InstanceCount]>> {
+    const ks = toKeys(keys);
+    this.#core.open();
+    const cold = ks.filter((k) => !this.#isWarm(k, this.#local(k)));
+    if (cold.length > 0) await this.#sync(cold);
+    return ks.map((k) => [k, this.#view(this.#local(k))]);
+  }
+
+  /**
+   * Several increments in memory, in order; all are validated first.
+   * @param entries `[key, n]` pairs (at most 1000)
+   * @returns `[key, { total, mine }]` pairs as this process sees them, input order
+   * @throws {InvalidKeyError | InvalidArgumentError | CounterOverflowError | ClosedError}
+   * @example
+   * ```ts
+   * import { LaxInstanceAwareCounter, MemoryStore } from "../mod.ts";
+   * await using c = new LaxInstanceAwareCounter({ prefix: "p", store: new MemoryStore() });
+   * const r = await c.incAll([["k", 1], ["k", 2]]);
+   * console.assert(r[1]![1].mine === 3);
+   * ```
+   */
+  async incAll(entries: readonly CounterEntry[]): Promise<Array<[string, InstanceCount]>> {
+    return await this.#local_(toEntries("inc", entries));
+  }
+
+  /**
+   * Several slice sets in memory, in order; all are validated first.
+   * @param entries `[key, value]` pairs (at most 1000)
+   * @returns `[key, { total, mine }]` pairs as this process sees them, input order
+   * @throws {InvalidKeyError | InvalidArgumentError | CounterOverflowError | ClosedError}
+   * @example
+   * ```ts
+   * import { LaxInstanceAwareCounter, MemoryStore } from "../mod.ts";
+   * await using c = new LaxInstanceAwareCounter({ prefix: "p", store: new MemoryStore() });
+   * const r = await c.setAllOnInstance([["a", 7], ["b", 3]]);
+   * console.assert(r[0]![1].mine === 7);
+   * ```
+   */
+  async setAllOnInstance(
+    entries: readonly CounterEntry[],
+  ): Promise<Array<[string, InstanceCount]>> {
+    return await this.#local_(toEntries("seti", entries));
+  }
+
+  /** Applies inc/seti entries in memory (validated against the local view first). */
+  async #local_(entries: Entry[]): Promise<Array<[string, InstanceCount]>> {
+    this.#core.open();
+    const cold = [...new Set(entries.map((w) => w.key))].filter((k) =>
+      !this.#isWarm(k, this.#local(k))
+    );
+    if (cold.length > 0) {
+      // Learn the store's values first, so the results are right; a failure leaves them local.
+      await this.#sync(cold).catch(() => {});
+    }
+    // Dry run: nothing changes unless every entry stays in range.
+    const sim = new Map<string, InstanceCount>();
+    for (const w of entries) {
+      const v = sim.get(w.key) ?? this.#view(this.#local(w.key));
+      const mine = w.op === "inc" ? v.mine + w.amount : w.amount;
+      const total = v.total - v.mine + mine;
+      if (!Number.isSafeInteger(mine) || !Number.isSafeInteger(total)) {
+        throw new CounterOverflowError(`${w.key}: the batch leaves the safe-integer range`);
+      }
+      sim.set(w.key, { total, mine });
+    }
+    return entries.map((w) => {
+      const e = this.#local(w.key);
+      return [
+        w.key,
+        w.op === "inc" ? this.#add(w.key, e, w.amount) : this.#setMine(w.key, e, w.amount),
+      ];
+    });
+  }
+
+  // ---------------------------------------------------------------- settled, atomic operations
+
+  /**
+   * Global: settles pending changes, then the total becomes `value` (my slice); every other
+   * instance's slice of the key is void.
+   * @param key the counter
+   * @param value a safe integer
+   * @returns `{ total: value, mine: value }`
+   * @throws {InvalidKeyError | InvalidArgumentError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { LaxInstanceAwareCounter, MemoryStore } from "../mod.ts";
+   * await using c = new LaxInstanceAwareCounter({ prefix: "p", store: new MemoryStore() });
+   * await c.inc("k", 5);
+   * console.assert((await c.set("k", 20)).total === 20);
+   * ```
+   */
+  async set(key: string, value: number): Promise<InstanceCount> {
+    return count((await this.#absolute([one("set", key, value, "value")]))[0]!);
+  }
+
+  /**
+   * Global: settles pending changes, then removes the key for every instance.
+   * @param key the counter
+   * @returns the total and my slice as they were before
+   * @throws {InvalidKeyError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { LaxInstanceAwareCounter, MemoryStore } from "../mod.ts";
+   * await using c = new LaxInstanceAwareCounter({ prefix: "p", store: new MemoryStore() });
+   * await c.inc("k", 5);
+   * console.assert((await c.del("k")).total === 5);
+   * ```
+   */
+  async del(key: string): Promise<InstanceCount> {
+    const [r] = await this.#absolute([one("del", key, 0, "n")]);
+    return { total: r!.previousTotal, mine: r!.previousMine };
+  }
+
+  /**
+   * Settles pending changes, then removes my slice of the key.
+   * @param key the counter
+   * @returns the new total and the slice removed
+   * @throws {InvalidKeyError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { LaxInstanceAwareCounter, MemoryStore } from "../mod.ts";
+   * await using c = new LaxInstanceAwareCounter({ prefix: "p", store: new MemoryStore() });
+   * await c.inc("k", 5);
+   * console.assert((await c.delOnInstance("k")).mine === 5);
+   * ```
+   */
+  async delOnInstance(key: string): Promise<InstanceCount> {
+    const [r] = await this.#absolute([one("delo", key, 0, "n")]);
+    return { total: r!.total, mine: r!.previousMine };
+  }
+
+  /**
+   * Global: settles pending changes, then removes every key of the prefix for every instance.
+   * @returns when done
+   * @throws {ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { LaxInstanceAwareCounter, MemoryStore } from "../mod.ts";
+   * await using c = new LaxInstanceAwareCounter({ prefix: "p", store: new MemoryStore() });
+   * await c.inc("k");
+   * await c.clear();
+   * console.assert((await c.get("k")).total === 0);
+   * ```
+   */
+  async clear(): Promise<void> {
+    this.#core.open();
+    await this.#exclusive(async () => {
+      await this.#settle();
+      await this.#core.clear();
+      this.#forget();
+    });
+  }
+
+  /**
+   * Settles pending changes, then removes every slice of mine.
+   * @returns when done
+   * @throws {ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { LaxInstanceAwareCounter, MemoryStore } from "../mod.ts";
+   * await using c = new LaxInstanceAwareCounter({ prefix: "p", store: new MemoryStore() });
+   * await c.inc("k", 4);
+   * await c.clearOnInstance();
+   * console.assert((await c.get("k")).mine === 0);
+   * ```
+   */
+  async clearOnInstance(): Promise<void> {
+    this.#core.open();
+    await this.#exclusive(async () => {
+      await this.#settle();
+      await this.#core.drop(false);
+      this.#forget();
+    });
+  }
+
+  /** Forgets cached bases (changes made meanwhile stay pending). */
+  #forget(): void {
+    for (const [k, e] of this.#locals) {
+      if (e.inflight === undefined && e.pendingSet === undefined && e.pending === 0) {
+        this.#locals.delete(k);
+      } else {
+        e.total = (e.total ?? 0) - e.mine;
+        e.mine = 0;
+        e.syncedAt = -Infinity;
+      }
+    }
+  }
+
+  /**
+   * Settles pending changes, then adds `n` to my slice when `cmp` matches the total, atomically
+   * in the store.
+   * @param key the counter
+   * @param cmp the condition on the total
+   * @param n a safe integer
+   * @returns the new and previous total and slice, and whether it matched
+   * @throws {InvalidKeyError | InvalidArgumentError | CounterOverflowError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { Comparator, LaxInstanceAwareCounter, MemoryStore } from "../mod.ts";
+   * await using c = new LaxInstanceAwareCounter({ prefix: "p", store: new MemoryStore() });
+   * console.assert((await c.incIf("k", Comparator.eq(0), 1)).matched);
+   * ```
+   */
+  async incIf(key: string, cmp: Comparator, n: number): Promise<InstanceConditionalResult> {
+    return conditional((await this.#absolute([one("inc", key, n, "n", cmp)]))[0]!);
+  }
+
+  /**
+   * Settles pending changes, then sets the total (globally) when `cmp` matches it, atomically.
+   * @param key the counter
+   * @param cmp the condition on the total
+   * @param value a safe integer
+   * @returns the new and previous total and slice, and whether it matched
+   * @throws {InvalidKeyError | InvalidArgumentError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { Comparator, LaxInstanceAwareCounter, MemoryStore } from "../mod.ts";
+   * await using c = new LaxInstanceAwareCounter({ prefix: "p", store: new MemoryStore() });
+   * console.assert((await c.setIf("k", Comparator.eq(0), 9)).total === 9);
+   * ```
+   */
+  async setIf(key: string, cmp: Comparator, value: number): Promise<InstanceConditionalResult> {
+    return conditional((await this.#absolute([one("set", key, value, "value", cmp)]))[0]!);
+  }
+
+  /**
+   * Settles pending changes, then sets my slice when `cmp` matches it, atomically.
+   * @param key the counter
+   * @param cmp the condition on my slice
+   * @param value a safe integer
+   * @returns the new and previous total and slice, and whether it matched
+   * @throws {InvalidKeyError | InvalidArgumentError | CounterOverflowError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { Comparator, LaxInstanceAwareCounter, MemoryStore } from "../mod.ts";
+   * await using c = new LaxInstanceAwareCounter({ prefix: "p", store: new MemoryStore() });
+   * console.assert(!(await c.setOnInstanceIf("k", Comparator.eq(1), 9)).matched);
+   * ```
+   */
+  async setOnInstanceIf(
+    key: string,
+    cmp: Comparator,
+    value: number,
+  ): Promise<InstanceConditionalResult> {
+    return conditional((await this.#absolute([one("seti", key, value, "value", cmp)]))[0]!);
+  }
+
+  /**
+   * Settles pending changes, then several global sets as one atomic call, in order.
+   * @param entries `[key, value]` pairs (at most 1000)
+   * @returns `[key, { total, mine }]` pairs, input order
+   * @throws {InvalidKeyError | InvalidArgumentError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { LaxInstanceAwareCounter, MemoryStore } from "../mod.ts";
+   * await using c = new LaxInstanceAwareCounter({ prefix: "p", store: new MemoryStore() });
+   * await c.inc("k", 5);
+   * await c.setAll([["k", 20]]);
+   * await c.flush();
+   * console.assert((await c.get("k")).total === 20);
+   * ```
+   */
+  async setAll(entries: readonly CounterEntry[]): Promise<Array<[string, InstanceCount]>> {
+    return (await this.#absolute(toEntries("set", entries))).map((r) => [r.key, count(r)]);
+  }
+
+  /**
+   * Settles pending changes, then several conditional increments as one atomic call, in order.
+   * @param entries `[key, comparator, n]` triples (at most 1000)
+   * @returns one result per entry, input order
+   * @throws {InvalidKeyError | InvalidArgumentError | CounterOverflowError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { Comparator, LaxInstanceAwareCounter, MemoryStore } from "../mod.ts";
+   * await using c = new LaxInstanceAwareCounter({ prefix: "p", store: new MemoryStore() });
+   * const [r] = await c.incAllIf([["k", Comparator.ge(0), 2]]);
+   * console.assert(r!.total === 2);
+   * ```
+   */
+  async incAllIf(entries: readonly ConditionalEntry[]): Promise<KeyedInstanceConditionalResult[]> {
+    return (await this.#absolute(toConditionalEntries("inc", entries))).map((r) => ({
+      key: r.key,
+      ...conditional(r),
+    }));
+  }
+
+  /**
+   * Settles pending changes, then several conditional global sets as one atomic call, in order.
+   * @param entries `[key, comparator, value]` triples (at most 1000)
+   * @returns one result per entry, input order
+   * @throws {InvalidKeyError | InvalidArgumentError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { Comparator, LaxInstanceAwareCounter, MemoryStore } from "../mod.ts";
+   * await using c = new LaxInstanceAwareCounter({ prefix: "p", store: new MemoryStore() });
+   * const [r] = await c.setAllIf([["k", Comparator.eq(0), 5]]);
+   * console.assert(r!.matched);
+   * ```
+   */
+  async setAllIf(entries: readonly ConditionalEntry[]): Promise<KeyedInstanceConditionalResult[]> {
+    return (await this.#absolute(toConditionalEntries("set", entries))).map((r) => ({
+      key: r.key,
+      ...conditional(r),
+    }));
+  }
+
+  /**
+   * Settles pending changes, then several conditional slice sets as one atomic call, in order.
+   * @param entries `[key, comparator, value]` triples (at most 1000)
+   * @returns one result per entry, input order
+   * @throws {InvalidKeyError | InvalidArgumentError | CounterOverflowError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { Comparator, LaxInstanceAwareCounter, MemoryStore } from "../mod.ts";
+   * await using c = new LaxInstanceAwareCounter({ prefix: "p", store: new MemoryStore() });
+   * const [r] = await c.setAllOnInstanceIf([["k", Comparator.eq(0), 3]]);
+   * console.assert(r!.mine === 3);
+   * ```
+   */
+  async setAllOnInstanceIf(
+    entries: readonly ConditionalEntry[],
+  ): Promise<KeyedInstanceConditionalResult[]> {
+    return (await this.#absolute(toConditionalEntries("seti", entries))).map((r) => ({
+      key: r.key,
+      ...conditional(r),
+    }));
+  }
+
+  /**
+   * Pushes every pending change to the store now.
+   * @returns when the store has acknowledged them
+   * @throws {StoreError} if the store cannot be reached (the changes stay buffered and retried)
+   * @example
+   * ```ts
+   * import { LaxInstanceAwareCounter, MemoryStore } from "../mod.ts";
+   * await using c = new LaxInstanceAwareCounter({ prefix: "p", store: new MemoryStore() });
+   * await c.inc("k");
+   * await c.flush();
+   * console.assert(c.pending === 0);
+   * ```
+   */
+  async flush(): Promise<void> {
+    await this.#exclusive(() => this.#settle());
+  }
+
+  /**
+   * Flushes, stops heartbeats and, with `leave` (the default), removes my slices from the totals
+   * now; with `leave: false` they stay until the threshold passes, as after a crash.
+   * @param options `leave`
+   * @returns when done
+   * @throws {StoreError} if the final flush or leaving failed (the counter is closed anyway)
+   * @example
+   * ```ts
+   * import { LaxInstanceAwareCounter, MemoryStore } from "../mod.ts";
+   * const c = new LaxInstanceAwareCounter({ prefix: "p", store: new MemoryStore() });
+   * await c.inc("k");
+   * await c.close({ leave: false });
+   * ```
+   */
+  async close(options: InstanceCloseOptions = {}): Promise<void> {
+    if (this.#core.closed) return;
+    let failure: unknown;
+    try {
+      await this.flush();
+    } catch (e) {
+      failure = e;
+    }
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#core.stop();
+    await this.#queue;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (options.leave ?? true) await this.#core.drop(true);
+    if (failure !== undefined) throw failure;
+  }
+
+  /** Same as `close()` (leaving). @returns when closed */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
