@@ -325,6 +325,42 @@ export class MemoryDb {
     const doomed = this.zrangeByScore(key, min, max).map(([m]) => m);
     return doomed.length === 0 ? 0 : this.zrem(key, ...doomed);
   }
+  /**
+   * `ZRANGE key min max BYLEX [LIMIT 0 count]` over a sorted set whose members all have the same
+   * score. Bounds use Redis syntax: `[x` inclusive, `(x` exclusive, `-` and `+` open; members
+   * compare by their UTF-8 bytes, as in Redis.
+   * @param key the key
+   * @param min the lower bound
+   * @param max the upper bound
+   * @param count at most this many, when given
+   * @returns the members, ordered
+   */
+  zrangeByLex(key: string, min: string, max: string, count?: number): string[] {
+    const z = this.#typed(key, "zset")?.v;
+    if (z === undefined) return [];
+    const enc = new TextEncoder();
+    const cmp = (a: Uint8Array, b: Uint8Array): number => {
+      const n = Math.min(a.length, b.length);
+      for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+      return a.length - b.length;
+    };
+    const bound = (s: string, low: boolean): (m: Uint8Array) => boolean => {
+      if (s === "-") return () => low;
+      if (s === "+") return () => !low;
+      const b = enc.encode(s.slice(1));
+      const incl = s[0] === "[";
+      return low
+        ? (m) => (incl ? cmp(m, b) >= 0 : cmp(m, b) > 0)
+        : (m) => (incl ? cmp(m, b) <= 0 : cmp(m, b) < 0);
+    };
+    const lo = bound(min, true);
+    const hi = bound(max, false);
+    const out = [...z.keys()].map((m) => [m, enc.encode(m)] as const)
+      .filter(([, b]) => lo(b) && hi(b))
+      .sort((a, b) => cmp(a[1], b[1]))
+      .map(([m]) => m);
+    return count === undefined ? out : out.slice(0, count);
+  }
 
   // ---- inspection ----
   /**
