@@ -1,0 +1,131 @@
+import assert from "node:assert/strict";
+import { LockLostError, Mutex, RedisStore, RwLock, StoreError } from "../../mod.ts";
+import { SpyStore } from "../_support/spy_store.ts";
+import { connectStandalone, startPrivateRedis } from "../_support/servers.ts";
+import { storeTest, waitFor } from "../_support/stores.ts";
+import { keyOf, sleep, traces, zmembers } from "./_helpers.ts";
+
+storeTest("Mutex partitioned holder: its signal aborts before another enters", async (fx) => {
+  const spy = new SpyStore(fx.store);
+  const a = new Mutex({ key: fx.prefix, store: spy, ttlMs: 400 });
+  const b = new Mutex({ key: fx.prefix, store: await fx.another(), ttlMs: 400 });
+  const ga = await a.lock();
+  let abortedAt = Infinity;
+  ga.signal.addEventListener("abort", () => abortedAt = performance.now());
+  spy.fault = "fail"; // a's renewals can no longer reach the store
+  const gb = await b.lock();
+  const acquiredAt = performance.now();
+  assert.equal(ga.state, "lost");
+  assert.ok(ga.signal.reason instanceof LockLostError);
+  assert.ok(ga.signal.reason.cause instanceof StoreError, "the last renewal error is the cause");
+  assert.ok(abortedAt <= acquiredAt, `aborted ${abortedAt - acquiredAt} ms after b entered`);
+  assert.ok(gb.fencingToken > ga.fencingToken);
+  spy.fault = "none";
+  assert.equal(await ga.release(), "lost", "a stale guard cannot release the new holder");
+  assert.equal(gb.state, "acquired");
+  assert.equal(await b.tryLock(), null);
+  await gb.release();
+});
+
+storeTest("RwLock partitioned writer: its signal aborts before a reader enters", async (fx) => {
+  const spy = new SpyStore(fx.store);
+  const a = new RwLock({ key: fx.prefix, store: spy, ttlMs: 400 });
+  const b = new RwLock({ key: fx.prefix, store: await fx.another(), ttlMs: 400 });
+  const w = await a.write();
+  spy.fault = "fail";
+  await using _r = await b.read();
+  assert.equal(w.state, "lost");
+  spy.fault = "none";
+  assert.equal(await w.release(), "lost");
+});
+
+storeTest("Mutex guard: a transient store error is retried, not reported", async (fx) => {
+  const spy = new SpyStore(fx.store);
+  const a = new Mutex({ key: fx.prefix, store: spy, ttlMs: 600 });
+  await using g = await a.lock();
+  spy.fault = "fail";
+  await waitFor(() => spy.count("lock_renew") >= 2, 2000, "a failed renewal");
+  spy.fault = "none";
+  const renewals = spy.count("lock_renew");
+  await waitFor(() => spy.count("lock_renew") > renewals, 2000, "a renewal");
+  await sleep(50);
+  assert.equal(g.state, "acquired");
+  assert.equal(g.signal.aborted, false);
+});
+
+storeTest("Mutex.lock(): a lost reply is retried with the same token", async (fx) => {
+  const spy = new SpyStore(fx.store);
+  const a = new Mutex({ key: fx.prefix, store: spy, retryIntervalMs: 5 });
+  spy.faultScript = "lock_acquire";
+  spy.fault = "lose-reply"; // the attempts run, their replies are lost
+  const locking = a.lock();
+  await waitFor(() => spy.count("lock_acquire") >= 2, 2000, "two attempts");
+  spy.fault = "none";
+  await using g = await locking;
+  assert.equal(g.fencingToken, 1, "acquired once, not once per attempt");
+  // One-shot: the failed call cleans up after itself.
+  const b = new Mutex({ key: `${fx.prefix}-b`, store: spy });
+  spy.fault = "lose-reply";
+  await assert.rejects(b.tryLock(), StoreError);
+  spy.fault = "none";
+  assert.deepEqual(Object.keys(await traces(fx, `${fx.prefix}-b`, "mutex")), ["fence"]);
+});
+
+storeTest("RwLock crashed waiting writer expires from the queue", async (fx) => {
+  const spy = new SpyStore(fx.store);
+  const crashing = new RwLock({ key: fx.prefix, store: spy, ttlMs: 30, retryIntervalMs: 5 });
+  const r = await new RwLock({ key: fx.prefix, store: fx.store }).read();
+  const ctrl = new AbortController();
+  const writing = crashing.write({ signal: ctrl.signal });
+  await waitFor(
+    async () => (await zmembers(fx, keyOf(fx.prefix, "rw", "queue"))).length === 1,
+    2000,
+    "queued",
+  );
+  spy.fault = "fail"; // the "crashed" writer stops refreshing and cannot clean up
+  ctrl.abort(new Error("crash"));
+  await assert.rejects(writing, /crash/);
+  assert.equal((await zmembers(fx, keyOf(fx.prefix, "rw", "queue"))).length, 1, "still queued");
+  const reader = new RwLock({ key: fx.prefix, store: await fx.another(), retryIntervalMs: 5 });
+  await using r2 = await reader.read({ timeoutMs: 3000 }); // once the entry expires
+  assert.ok(r2.onAttempt >= 1);
+  await r.release();
+});
+
+Deno.test({
+  name: "Mutex across a Redis restart: the holder hears of the loss, a waiter gets in",
+  async fn() {
+    await using server = await startPrivateRedis();
+    const c1 = await connectStandalone(server.url);
+    const c2 = await connectStandalone(server.url);
+    const s1 = new RedisStore(c1);
+    const s2 = new RedisStore(c2);
+    try {
+      const a = new Mutex({ key: "restart", store: s1, ttlMs: 600 });
+      const b = new Mutex({ key: "restart", store: s2, ttlMs: 600, retryIntervalMs: 10 });
+      const g = await a.lock();
+      const waiting = b.lock({ timeoutMs: 10_000 });
+      await sleep(30);
+      await server.restart({ keepData: false });
+      const g2 = await waiting;
+      await waitFor(() => g.state === "lost", 3000, "holder lost");
+      assert.ok(g.signal.reason instanceof LockLostError);
+      assert.equal(await g.release(), "lost");
+      assert.equal(g2.state, "acquired");
+      assert.equal(await g2.release(), "released");
+      // With the data kept (RDB), the fence counter survives the restart.
+      const g3 = await a.lock();
+      const before = g3.fencingToken;
+      await g3.release();
+      await server.restart({ keepData: true });
+      const g4 = await b.lock({ timeoutMs: 10_000 });
+      assert.ok(g4.fencingToken > before);
+      await g4.release();
+    } finally {
+      await s1.close();
+      await s2.close();
+      await c1.close();
+      await c2.close();
+    }
+  },
+});

@@ -1,0 +1,115 @@
+import assert from "node:assert/strict";
+import { Mutex, RwLock } from "../../mod.ts";
+import { type Fixture, storeTest } from "../_support/stores.ts";
+import { sleep, traces } from "./_helpers.ts";
+
+/** Kills every client connection of the given type (except the killer's own) on every primary. */
+async function killClients(fx: Fixture, type: "normal" | "pubsub"): Promise<void> {
+  const cmd = ["CLIENT", "KILL", "TYPE", type];
+  if (fx.kind === "standalone") {
+    await fx.raw.sendCommand(cmd);
+    return;
+  }
+  for (const master of fx.raw.masters) {
+    const client = await fx.raw.nodeClient(master);
+    await client.sendCommand(cmd);
+  }
+}
+
+/** Kills connections every `everyMs` until the returned function is called. */
+function chaos(fx: Fixture, everyMs: number): () => Promise<number> {
+  if (fx.memory) return () => Promise.resolve(0);
+  let stop = false;
+  let kills = 0;
+  const loop = (async () => {
+    while (!stop) {
+      await sleep(everyMs);
+      if (stop) break;
+      await killClients(fx, kills % 3 === 2 ? "pubsub" : "normal").catch(() => {});
+      kills++;
+    }
+  })();
+  return async () => {
+    stop = true;
+    await loop;
+    return kills;
+  };
+}
+
+storeTest("Mutex mutual exclusion under stress, connections killed meanwhile", async (fx) => {
+  const clients = 4;
+  const rounds = fx.memory ? 60 : 20;
+  const locks = [];
+  for (let i = 0; i < clients; i++) {
+    locks.push(new Mutex({ key: fx.prefix, store: await fx.another(), ttlMs: 500 }));
+  }
+  let inside = 0;
+  let overlaps = 0;
+  let lastFence = 0;
+  let fenceRegressions = 0;
+  let acquisitions = 0;
+  let lostWhileInside = 0;
+  const stop = chaos(fx, 70);
+  await Promise.all(locks.map(async (m) => {
+    for (let i = 0; i < rounds; i++) {
+      const g = await m.lock({ timeoutMs: 20_000 });
+      inside++;
+      if (inside > 1) overlaps++;
+      if (g.fencingToken <= lastFence) fenceRegressions++;
+      lastFence = g.fencingToken;
+      acquisitions++;
+      await sleep(1);
+      if (g.signal.aborted) lostWhileInside++;
+      inside--;
+      await g.release().catch(() => {/* killed mid-release: the lease expires */});
+    }
+  }));
+  const kills = await stop();
+  assert.equal(overlaps, 0);
+  assert.equal(fenceRegressions, 0);
+  assert.equal(lostWhileInside, 0);
+  assert.equal(acquisitions, clients * rounds);
+  if (!fx.memory) assert.ok(kills > 0);
+  const t = await traces(fx, fx.prefix, "mutex");
+  assert.ok(!("queue" in t) || t.queue! > 0, "no queue left without expiry");
+});
+
+storeTest("RwLock exclusion under stress, connections killed meanwhile", async (fx) => {
+  const clients = 4;
+  const rounds = fx.memory ? 40 : 15;
+  let readers = 0;
+  let writers = 0;
+  let violations = 0;
+  let lastFence = 0;
+  let fenceRegressions = 0;
+  const stop = chaos(fx, 90);
+  const work = [];
+  for (let c = 0; c < clients; c++) {
+    const lock = new RwLock({ key: fx.prefix, store: await fx.another(), ttlMs: 500 });
+    work.push((async () => {
+      for (let i = 0; i < rounds; i++) {
+        if ((i + c) % 3 === 0) {
+          const w = await lock.write({ timeoutMs: 20_000 });
+          writers++;
+          if (writers > 1 || readers > 0) violations++;
+          if (w.fencingToken <= lastFence) fenceRegressions++;
+          lastFence = w.fencingToken;
+          await sleep(1);
+          writers--;
+          await w.release().catch(() => {});
+        } else {
+          const r = await lock.read({ timeoutMs: 20_000 });
+          readers++;
+          if (writers > 0) violations++;
+          await sleep(1);
+          readers--;
+          await r.release().catch(() => {});
+        }
+      }
+    })());
+  }
+  await Promise.all(work);
+  await stop();
+  assert.equal(violations, 0);
+  assert.equal(fenceRegressions, 0);
+});
