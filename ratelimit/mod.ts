@@ -1,6 +1,22 @@
 /**
- * Placeholder while this feature is built.
+ * Sliding-window rate limiting (the trypema model, with its defects fixed): a `local` provider
+ * (synchronous, in-process, browser-safe), a `redis` provider (one atomic script per call in the
+ * store) and a `hybrid` provider (decisions from memory, backed by store reservations), each with
+ * an `absolute` strategy (all-or-nothing) and a `suppressed` one (probabilistic shedding).
+ *
+ * @example Limit requests per user
+ * ```ts
+ * import { MemoryStore, RateLimit, RateLimiter } from "../mod.ts";
+ * await using rl = new RateLimiter({ store: new MemoryStore(), windowSizeSeconds: 1 });
+ * const d = await rl.redis.absolute.inc("user-42", RateLimit.perSecond(5));
+ * console.assert(d.kind === "allowed");
+ * ```
  *
  * @module
  */
-export {};
+export * from "./types.ts";
+export * from "./rate_limit.ts";
+export * from "./rate_limiter.ts";
+export { LocalAbsoluteRateLimiter, LocalSuppressedRateLimiter } from "./local.ts";
+export { RedisAbsoluteRateLimiter, RedisSuppressedRateLimiter } from "./redis.ts";
+export { HybridAbsoluteRateLimiter, HybridSuppressedRateLimiter } from "./hybrid.ts";

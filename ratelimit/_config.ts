@@ -1,0 +1,156 @@
+/**
+ * The limiter's validated configuration and per-call argument checks, shared by every provider.
+ *
+ * @module
+ */
+import { InvalidArgumentError } from "../core/errors.ts";
+import { intInRange } from "../core/int.ts";
+import { validateKey } from "../core/keys.ts";
+import type { WindowConfig } from "./_model.ts";
+import { type RateLimit, toRateLimit } from "./rate_limit.ts";
+import type { Rate } from "./types.ts";
+
+/** What a provider does with a call while the store is unreachable. */
+export type StoreErrorPolicy = "throw" | "allow" | "deny" | "local";
+
+/** The most buckets one window may hold (bounds the work of every script call). */
+export const MAX_BUCKETS = 10_000;
+
+/** The validated configuration. */
+export interface Config extends WindowConfig {
+  readonly prefix: string;
+  readonly windowSizeSeconds: number;
+  readonly hardLimitFactor: number;
+  readonly suppressionFactorCacheMs: number;
+  readonly syncIntervalMs: number;
+  readonly storeTimeoutMs: number;
+  readonly onStoreError: StoreErrorPolicy;
+  readonly now: () => number;
+  readonly random: () => number;
+}
+
+/** The options {@linkcode makeConfig} reads (a subset of `RateLimiterOptions`). */
+export interface ConfigOptions {
+  prefix?: string | undefined;
+  windowSizeSeconds?: number | undefined;
+  rateGroupSizeMs?: number | undefined;
+  hardLimitFactor?: number | undefined;
+  suppressionFactorCacheMs?: number | undefined;
+  syncIntervalMs?: number | undefined;
+  storeTimeoutMs?: number | undefined;
+  onStoreError?: StoreErrorPolicy | undefined;
+  now?: (() => number) | undefined;
+  random?: (() => number) | undefined;
+}
+
+const POLICIES: readonly string[] = ["throw", "allow", "deny", "local"];
+
+function fn(v: unknown, name: string): (() => number) | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== "function") {
+    throw new InvalidArgumentError(`'${name}' must be a function: current type is ${typeof v}`);
+  }
+  return v as () => number;
+}
+
+/**
+ * Validates every option.
+ * @param o the options
+ * @returns the configuration
+ * @throws {InvalidArgumentError | InvalidKeyError} naming the option and its range
+ */
+export function makeConfig(o: ConfigOptions): Config {
+  const prefix = validateKey(o.prefix ?? "distkit-rl", "Prefix");
+  const windowSizeSeconds = intInRange(
+    o.windowSizeSeconds ?? 10,
+    "windowSizeSeconds",
+    1,
+    2_592_000,
+  );
+  const windowMs = windowSizeSeconds * 1000;
+  const groupMs = intInRange(
+    o.rateGroupSizeMs ?? 100,
+    "rateGroupSizeMs",
+    Math.ceil(windowMs / MAX_BUCKETS),
+    windowMs,
+  );
+  const f = o.hardLimitFactor ?? 1;
+  if (typeof f !== "number" || !Number.isFinite(f) || f < 1 || f > 1000) {
+    throw new InvalidArgumentError(
+      `'hardLimitFactor' must be a number from 1 to 1000: current value is ${String(f)}`,
+    );
+  }
+  const policy = o.onStoreError ?? "throw";
+  if (!POLICIES.includes(policy)) {
+    throw new InvalidArgumentError(
+      `'onStoreError' must be "throw", "allow", "deny" or "local": current value is ${
+        JSON.stringify(policy)
+      }`,
+    );
+  }
+  return {
+    prefix,
+    windowSizeSeconds,
+    windowMs,
+    groupMs,
+    hardLimitFactor: f,
+    suppressionFactorCacheMs: intInRange(
+      o.suppressionFactorCacheMs ?? 100,
+      "suppressionFactorCacheMs",
+      1,
+      3_600_000,
+    ),
+    syncIntervalMs: intInRange(o.syncIntervalMs ?? 10, "syncIntervalMs", 1, 60_000),
+    storeTimeoutMs: intInRange(o.storeTimeoutMs ?? 1000, "storeTimeoutMs", 1, 60_000),
+    onStoreError: policy,
+    now: fn(o.now, "now") ?? Date.now,
+    random: fn(o.random, "random") ?? Math.random,
+  };
+}
+
+/** A validated call: the key, the request and the limits its rate gives. */
+export interface Limits {
+  /** The rate. */
+  rate: RateLimit;
+  /** Capacity (soft limit) per window. */
+  cap: number;
+  /** Hard limit per window (suppressed; = cap for absolute). */
+  hard: number;
+}
+
+/**
+ * Checks a rate and computes its limits over the window.
+ * @param cfg the configuration
+ * @param rate the caller's rate
+ * @param suppressed whether the hard limit is needed
+ * @returns the limits
+ * @throws {InvalidArgumentError} if the rate is invalid or allows less than one request per window
+ */
+export function limitsOf(cfg: Config, rate: Rate, suppressed: boolean): Limits {
+  const r = toRateLimit(rate);
+  const cap = r.capacity(cfg.windowMs);
+  if (cap < 1) {
+    throw new InvalidArgumentError(
+      `'rate' must allow at least 1 request per ${cfg.windowSizeSeconds} s window: current value is ${r}`,
+    );
+  }
+  return { rate: r, cap, hard: suppressed ? r.hardLimit(cfg.windowMs, cfg.hardLimitFactor) : cap };
+}
+
+/**
+ * Checks a request size.
+ * @param n the count
+ * @returns n
+ * @throws {InvalidArgumentError} unless a safe integer ≥ 0
+ */
+export function checkN(n: unknown): number {
+  if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) {
+    throw new InvalidArgumentError(
+      `'n' must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}: current value is ${String(n)}`,
+    );
+  }
+  return n;
+}
+
+/** Re-exported for providers. */
+export { validateKey };

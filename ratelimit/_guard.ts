@@ -1,0 +1,90 @@
+/**
+ * Bounds every store call of a limiter: a per-call timeout (node-redis queues commands while
+ * disconnected, so a call could otherwise wait for minutes), and a breaker that, after a failure,
+ * answers at once without touching the store until the next probe. One probe at a time checks
+ * whether the store is back.
+ *
+ * @module
+ */
+import { StoreError } from "../core/errors.ts";
+
+/** Returned instead of a result while the store is unreachable (and the policy is not "throw"). */
+export const DOWN: unique symbol = Symbol("store down");
+
+/** The store-call guard. */
+export class StoreGuard {
+  #timeoutMs: number;
+  #throw: boolean;
+  #onError: (e: StoreError) => void;
+  #failures = 0;
+  #downUntil = 0;
+  #probing = false;
+  #lastError: StoreError | undefined;
+
+  /**
+   * @param timeoutMs the per-call bound
+   * @param throwOnDown whether callers get the `StoreError` (else {@linkcode DOWN})
+   * @param onError told about every failure
+   */
+  constructor(timeoutMs: number, throwOnDown: boolean, onError: (e: StoreError) => void) {
+    this.#timeoutMs = timeoutMs;
+    this.#throw = throwOnDown;
+    this.#onError = onError;
+  }
+
+  /** Whether the last call failed and no probe has succeeded since. */
+  get down(): boolean {
+    return this.#failures > 0;
+  }
+
+  /** ms until the next probe may run (0 when the store is up). */
+  get retryInMs(): number {
+    return Math.max(0, this.#downUntil - Date.now());
+  }
+
+  /**
+   * Runs `fn` within the bound, or answers at once while the store is known down.
+   * @param fn the store call
+   * @returns its result, or DOWN
+   * @throws {StoreError} with the "throw" policy; any non-store error of `fn`
+   */
+  async run<T>(fn: () => Promise<T>): Promise<T | typeof DOWN> {
+    if (this.#failures > 0 && (this.#probing || Date.now() < this.#downUntil)) {
+      return this.#down(this.#lastError!);
+    }
+    const probe = this.#failures > 0;
+    if (probe) this.#probing = true;
+    try {
+      const v = await this.#bounded(fn());
+      this.#failures = 0;
+      this.#lastError = undefined;
+      return v;
+    } catch (e) {
+      if (!(e instanceof StoreError)) throw e;
+      this.#failures++;
+      this.#downUntil = Date.now() + Math.min(1000, 25 * 2 ** Math.min(this.#failures, 6));
+      this.#lastError = e;
+      this.#onError(e);
+      return this.#down(e);
+    } finally {
+      if (probe) this.#probing = false;
+    }
+  }
+
+  #down(e: StoreError): typeof DOWN {
+    if (this.#throw) throw new StoreError(`Rate-limit store unreachable: ${e.message}`, e);
+    return DOWN;
+  }
+
+  #bounded<T>(p: Promise<T>): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new StoreError(`The store did not answer within ${this.#timeoutMs} ms`)),
+        this.#timeoutMs,
+      );
+    });
+    p.catch(() => {}); // the loser may settle later; never unhandled
+    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+  }
+}

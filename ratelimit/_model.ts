@@ -1,0 +1,364 @@
+/**
+ * The rate limiter's pure model: a bucketed sliding window and the absolute and suppressed
+ * decisions over it. No I/O and no clock: every function takes `now`. The local provider runs it
+ * directly; the Lua scripts (lua/ratelimit_*.lua) implement the same functions, and their
+ * MemoryStore models load the state, call these, and store it back.
+ *
+ * Buckets are aligned: bucket `i` holds what was recorded during `[i·g, (i+1)·g)`, and it counts
+ * until `(i+1)·g + W` (so usage is never forgotten early; it may count up to `g` ms late).
+ *
+ * @module
+ */
+import { compare } from "../core/comparator.ts";
+
+/** Window geometry. */
+export interface WindowConfig {
+  /** The window, ms. */
+  readonly windowMs: number;
+  /** The bucket size, ms (≤ windowMs). */
+  readonly groupMs: number;
+}
+
+/** How many buckets a rejection hint looks at (bounded work per call). */
+export const HINT_BUCKETS = 64;
+
+/** One key's window. */
+export interface Series {
+  /** Bucket indexes, ascending. */
+  idx: number[];
+  /** Observed count per bucket. */
+  count: number[];
+  /** Declined count per bucket (suppressed strategy; zeros otherwise). */
+  declined: number[];
+  /** Sum of `count`. */
+  total: number;
+  /** Sum of `declined`. */
+  declinedTotal: number;
+  /** The capacity (soft limit) of the last recording call. */
+  capacity: number;
+  /** The hard limit of the last recording call (absolute: = capacity). */
+  hard: number;
+}
+
+/**
+ * An empty series.
+ * @returns the series
+ */
+export function newSeries(): Series {
+  return { idx: [], count: [], declined: [], total: 0, declinedTotal: 0, capacity: 0, hard: 0 };
+}
+
+/**
+ * The largest expired bucket index at `now`: bucket `i` is expired once `(i+1)·g ≤ now − W`.
+ * @param now ms
+ * @param cfg the window
+ * @returns the index
+ */
+export function expiredThrough(now: number, cfg: WindowConfig): number {
+  return Math.floor((now - cfg.windowMs) / cfg.groupMs) - 1;
+}
+
+/**
+ * Drops expired buckets.
+ * @param s the series (mutated)
+ * @param now ms
+ * @param cfg the window
+ * @returns how many buckets were dropped
+ */
+export function evict(s: Series, now: number, cfg: WindowConfig): number {
+  const limit = expiredThrough(now, cfg);
+  let k = 0;
+  while (k < s.idx.length && s.idx[k]! <= limit) {
+    s.total -= s.count[k]!;
+    s.declinedTotal -= s.declined[k]!;
+    k++;
+  }
+  if (k > 0) {
+    s.idx.splice(0, k);
+    s.count.splice(0, k);
+    s.declined.splice(0, k);
+  }
+  return k;
+}
+
+/**
+ * Adds `n` observed (of which `declined` declined) to the bucket of `now` (or to the newest
+ * bucket if the clock went backwards).
+ * @param s the series (mutated)
+ * @param now ms
+ * @param cfg the window
+ * @param n observed
+ * @param declined declined (≤ n)
+ */
+export function record(
+  s: Series,
+  now: number,
+  cfg: WindowConfig,
+  n: number,
+  declined: number,
+): void {
+  const b = Math.floor(now / cfg.groupMs);
+  const last = s.idx.length - 1;
+  if (last >= 0 && s.idx[last]! >= b) {
+    s.count[last] = s.count[last]! + n;
+    s.declined[last] = s.declined[last]! + declined;
+  } else {
+    s.idx.push(b);
+    s.count.push(n);
+    s.declined.push(declined);
+  }
+  s.total += n;
+  s.declinedTotal += declined;
+}
+
+/**
+ * When the whole series has expired (ms): the newest bucket's end plus the window.
+ * @param s the series
+ * @param cfg the window
+ * @returns the time, or -1 when empty
+ */
+export function expiresAt(s: Series, cfg: WindowConfig): number {
+  const n = s.idx.length;
+  return n === 0 ? -1 : (s.idx[n - 1]! + 1) * cfg.groupMs + cfg.windowMs;
+}
+
+/** The hints of a rejection. */
+export interface Hint {
+  /** ms until the request may fit (≥ 1). */
+  retryAfterMs: number;
+  /** Requests that fit after that wait. */
+  remainingAfterWaiting: number;
+}
+
+/**
+ * The rejection hint for `n` requests: walk the oldest buckets (at most {@linkcode HINT_BUCKETS})
+ * until enough expires for `n` to fit, and report when and how much then fits. A request larger
+ * than `cap` can never fit: the full window and `cap`.
+ * @param s the series (already evicted)
+ * @param now ms
+ * @param cfg the window
+ * @param cap the capacity
+ * @param n the request
+ * @param extra usage held outside the buckets (hybrid reservations)
+ * @param fallbackMs the wait when no bucket is there to expire
+ * @returns the hint
+ */
+export function hint(
+  s: Series,
+  now: number,
+  cfg: WindowConfig,
+  cap: number,
+  n: number,
+  extra = 0,
+  fallbackMs = cfg.windowMs,
+): Hint {
+  if (n > cap) return { retryAfterMs: cfg.windowMs, remainingAfterWaiting: cap };
+  const used = s.total - s.declinedTotal + extra;
+  const need = used + n - cap;
+  let freed = 0;
+  const m = Math.min(s.idx.length, HINT_BUCKETS);
+  for (let k = 0; k < m; k++) {
+    freed += s.count[k]! - s.declined[k]!;
+    if (freed >= need || k === m - 1) {
+      return {
+        retryAfterMs: Math.max(1, (s.idx[k]! + 1) * cfg.groupMs + cfg.windowMs - now),
+        remainingAfterWaiting: Math.max(0, cap - (used - freed)),
+      };
+    }
+  }
+  return { retryAfterMs: Math.max(1, fallbackMs), remainingAfterWaiting: Math.max(0, cap - used) };
+}
+
+/** A model decision: what the providers turn into a `RateLimitDecision`. */
+export type ModelDecision =
+  | { kind: "allowed" }
+  | { kind: "rejected"; retryAfterMs: number; remainingAfterWaiting: number }
+  | { kind: "suppressed"; suppressionFactor: number; isAllowed: boolean };
+
+/**
+ * Absolute admission, count-aware and all-or-nothing: `n` is admitted iff `total + n ≤ cap`.
+ * A rejected call records nothing; `n = 0` is a check that records nothing.
+ * @param s the series (mutated)
+ * @param now ms
+ * @param cfg the window
+ * @param cap the caller's capacity
+ * @param n the request (≥ 0)
+ * @returns the decision
+ */
+export function absoluteInc(
+  s: Series,
+  now: number,
+  cfg: WindowConfig,
+  cap: number,
+  n: number,
+): ModelDecision {
+  evict(s, now, cfg);
+  if (s.total + n <= cap) {
+    if (n > 0) {
+      record(s, now, cfg, n, 0);
+      s.capacity = cap;
+      s.hard = cap;
+    }
+    return { kind: "allowed" };
+  }
+  return { kind: "rejected", ...hint(s, now, cfg, cap, n) };
+}
+
+/**
+ * Whether one more request fits under the key's last capacity (unknown keys are allowed).
+ * @param s the series (mutated by eviction only)
+ * @param now ms
+ * @param cfg the window
+ * @returns the decision
+ */
+export function absoluteCheck(s: Series, now: number, cfg: WindowConfig): ModelDecision {
+  evict(s, now, cfg);
+  if (s.idx.length === 0 || s.total + 1 <= s.capacity) return { kind: "allowed" };
+  return { kind: "rejected", ...hint(s, now, cfg, s.capacity, 1) };
+}
+
+/**
+ * The probability of admitting `n` more requests: 1 up to the soft limit, 0 beyond the hard
+ * limit, and in between `min(1, soft/observed) × min(1, (hard − accepted)/(hard − soft))`: the
+ * share of the offered load that keeps acceptance at the target, ramped smoothly down to 0 as
+ * accepted usage approaches the hard limit (no jump from `1 − 1/f` to 1).
+ * @param observed observed usage in the window
+ * @param declined declined usage in the window
+ * @param soft the soft limit (capacity)
+ * @param hard the hard limit
+ * @param n the request
+ * @returns the admit probability in [0, 1]
+ */
+export function admitProbability(
+  observed: number,
+  declined: number,
+  soft: number,
+  hard: number,
+  n: number,
+): number {
+  const accepted = observed - declined;
+  if (accepted + n <= soft) return 1;
+  if (accepted + n > hard) return 0;
+  let p = 1;
+  if (observed > soft) p = soft / observed;
+  const ramp = (hard - accepted) / (hard - soft);
+  if (ramp < 1) p = p * ramp;
+  return p;
+}
+
+/**
+ * Suppressed admission: every call is recorded as observed; a refused one also as declined.
+ * Up to the soft limit the call is `allowed`; beyond, it is `suppressed` with the factor
+ * `1 − p` and admitted iff `random < p` (the randomness comes from the caller).
+ * @param s the series (mutated)
+ * @param now ms
+ * @param cfg the window
+ * @param soft the caller's soft limit
+ * @param hard the caller's hard limit
+ * @param n the request (≥ 0)
+ * @param random a number in [0, 1)
+ * @returns the decision
+ */
+export function suppressedInc(
+  s: Series,
+  now: number,
+  cfg: WindowConfig,
+  soft: number,
+  hard: number,
+  n: number,
+  random: number,
+): ModelDecision {
+  evict(s, now, cfg);
+  const below = s.total - s.declinedTotal + n <= soft;
+  const p = admitProbability(s.total, s.declinedTotal, soft, hard, n);
+  const ok = p === 1 || random < p;
+  if (n > 0) {
+    record(s, now, cfg, n, ok ? 0 : n);
+    s.capacity = soft;
+    s.hard = hard;
+  }
+  if (below) return { kind: "allowed" };
+  return { kind: "suppressed", suppressionFactor: 1 - p, isAllowed: ok };
+}
+
+/**
+ * The factor a unit call would get now under the key's last limits (0 for an unknown key).
+ * @param s the series (mutated by eviction only)
+ * @param now ms
+ * @param cfg the window
+ * @returns the factor in [0, 1]
+ */
+export function suppressionFactor(s: Series, now: number, cfg: WindowConfig): number {
+  evict(s, now, cfg);
+  if (s.idx.length === 0) return 0;
+  return 1 - admitProbability(s.total, s.declinedTotal, s.capacity, s.hard, 1);
+}
+
+/** The outcome of {@linkcode setIf}. */
+export interface SetOutcome {
+  /** Whether the comparator matched. */
+  matched: boolean;
+  /** The total compared. */
+  previousTotal: number;
+  /** The total after. */
+  total: number;
+}
+
+/**
+ * When `cmp` matches the live (observed) total, replaces the window with one bucket of `n` at
+ * `now` (no declines) and the caller's limits; `n = 0` empties the key.
+ * @param s the series (mutated)
+ * @param now ms
+ * @param cfg the window
+ * @param op comparator op
+ * @param operand comparator operand
+ * @param n the new total (≥ 0)
+ * @param cap the caller's capacity
+ * @param hard the caller's hard limit
+ * @returns the outcome
+ */
+export function setIf(
+  s: Series,
+  now: number,
+  cfg: WindowConfig,
+  op: string,
+  operand: number,
+  n: number,
+  cap: number,
+  hard: number,
+): SetOutcome {
+  evict(s, now, cfg);
+  const previousTotal = s.total;
+  if (!compare(op, operand, previousTotal)) {
+    return { matched: false, previousTotal, total: s.total };
+  }
+  const fresh = newSeries();
+  if (n > 0) {
+    record(fresh, now, cfg, n, 0);
+    fresh.capacity = cap;
+    fresh.hard = hard;
+  }
+  Object.assign(s, fresh);
+  return { matched: true, previousTotal, total: n };
+}
+
+/**
+ * The decision a unit call would get now under the key's last limits, without recording it
+ * (unknown keys are allowed).
+ * @param s the series (mutated by eviction only)
+ * @param now ms
+ * @param cfg the window
+ * @param random a number in [0, 1)
+ * @returns the decision
+ */
+export function suppressedCheck(
+  s: Series,
+  now: number,
+  cfg: WindowConfig,
+  random: number,
+): ModelDecision {
+  evict(s, now, cfg);
+  if (s.idx.length === 0 || s.total - s.declinedTotal + 1 <= s.capacity) return { kind: "allowed" };
+  const p = admitProbability(s.total, s.declinedTotal, s.capacity, s.hard, 1);
+  return { kind: "suppressed", suppressionFactor: 1 - p, isAllowed: p === 1 || random < p };
+}

@@ -1,0 +1,248 @@
+/**
+ * The rate limiter's atomic operations (lua/ratelimit_*.lua) and their MemoryStore models: each
+ * model loads the entity's state from the keyspace, runs the pure model (./_model.ts,
+ * ./_hybrid_model.ts) and stores it back exactly as the Lua script leaves it.
+ *
+ * @module
+ */
+import type { MemoryDb } from "../store/memory_db.ts";
+import { defineScript } from "../store/script.ts";
+import { ARGUMENT_REPLY, ScriptFailure } from "../store/script_failure.ts";
+import type { Reply } from "../store/types.ts";
+import {
+  absoluteCheck,
+  absoluteInc,
+  evict,
+  expiresAt,
+  type ModelDecision,
+  newSeries,
+  type Series,
+  setIf,
+  suppressedCheck,
+  suppressedInc,
+  suppressionFactor,
+  type WindowConfig,
+} from "./_model.ts";
+import {
+  hybridExpiresAt,
+  hybridSet,
+  type HybridState,
+  hybridSync,
+  newHybridState,
+} from "./_hybrid_model.ts";
+
+const num = (s: string | null | undefined): number => s == null ? 0 : Number(s);
+const str = (n: number): string => n.toFixed(0);
+
+function unknownOp(op: string | undefined): never {
+  throw new ScriptFailure(`${ARGUMENT_REPLY} Unknown rate-limit operation: ${op}`);
+}
+
+function loadBuckets(db: MemoryDb, h: string, z: string, s: Series, declined: boolean): void {
+  for (const [m] of db.zrangeAll(z)) {
+    s.idx.push(Number(m));
+    s.count.push(num(db.hget(h, m)));
+    s.declined.push(declined ? num(db.hget(h, `x${m}`)) : 0);
+  }
+}
+
+function writeBuckets(db: MemoryDb, h: string, z: string, s: Series, declined: boolean): void {
+  s.idx.forEach((i, k) => {
+    db.hset(h, str(i), str(s.count[k]!));
+    if (declined) db.hset(h, `x${str(i)}`, str(s.declined[k]!));
+    db.zadd(z, i, str(i));
+  });
+}
+
+/** Loads an absolute or suppressed entity. */
+function load(db: MemoryDb, h: string, z: string, suppressed: boolean): Series {
+  const s = newSeries();
+  s.total = num(db.hget(h, "t"));
+  s.capacity = num(db.hget(h, "c"));
+  s.declinedTotal = suppressed ? num(db.hget(h, "d")) : 0;
+  s.hard = suppressed ? num(db.hget(h, "h")) : s.capacity;
+  loadBuckets(db, h, z, s, suppressed);
+  return s;
+}
+
+/** Stores it back: gone when empty, else every field, expiring with its newest bucket. */
+function store(
+  db: MemoryDb,
+  h: string,
+  z: string,
+  s: Series,
+  cfg: WindowConfig,
+  suppressed: boolean,
+): void {
+  db.del(h, z);
+  if (s.idx.length === 0) return;
+  db.hset(h, "t", str(s.total));
+  db.hset(h, "c", str(s.capacity));
+  if (suppressed) {
+    db.hset(h, "d", str(s.declinedTotal));
+    db.hset(h, "h", str(s.hard));
+  }
+  writeBuckets(db, h, z, s, suppressed);
+  const at = expiresAt(s, cfg);
+  db.pexpireat(h, at);
+  db.pexpireat(z, at);
+}
+
+function cfgOf(argv: readonly string[]): WindowConfig {
+  return { windowMs: Number(argv[1]), groupMs: Number(argv[2]) };
+}
+
+function absoluteReply(d: ModelDecision): Reply {
+  if (d.kind === "allowed") return ["allowed"];
+  if (d.kind === "rejected") {
+    return ["rejected", str(d.retryAfterMs), str(d.remainingAfterWaiting)];
+  }
+  return ["suppressed", String(d.suppressionFactor), d.isAllowed ? 1 : 0];
+}
+
+/** See lua/ratelimit_absolute.lua. */
+export const RL_ABSOLUTE = defineScript("ratelimit_absolute", ({ db, nowMs }, keys, argv) => {
+  const [h, z] = keys as [string, string];
+  const cfg = cfgOf(argv);
+  const s = load(db, h, z, false);
+  let reply: Reply;
+  switch (argv[0]) {
+    case "inc":
+      reply = absoluteReply(absoluteInc(s, nowMs, cfg, Number(argv[3]), Number(argv[4])));
+      break;
+    case "check":
+      reply = absoluteReply(absoluteCheck(s, nowMs, cfg));
+      break;
+    case "get":
+      evict(s, nowMs, cfg);
+      reply = str(s.total);
+      break;
+    case "set": {
+      const n = Number(argv[4]);
+      const cap = Number(argv[3]);
+      const o = setIf(s, nowMs, cfg, argv[5]!, Number(argv[6]), n, cap, cap);
+      reply = [o.matched ? 1 : 0, str(o.previousTotal), str(o.total)];
+      break;
+    }
+    default:
+      unknownOp(argv[0]);
+  }
+  store(db, h, z, s, cfg, false);
+  return reply;
+});
+
+/** See lua/ratelimit_suppressed.lua. */
+export const RL_SUPPRESSED = defineScript("ratelimit_suppressed", ({ db, nowMs }, keys, argv) => {
+  const [h, z] = keys as [string, string];
+  const cfg = cfgOf(argv);
+  const s = load(db, h, z, true);
+  let reply: Reply;
+  const soft = Number(argv[3]);
+  const hard = Number(argv[4]);
+  const n = Number(argv[5]);
+  switch (argv[0]) {
+    case "inc":
+      reply = absoluteReply(suppressedInc(s, nowMs, cfg, soft, hard, n, Number(argv[6])));
+      break;
+    case "check":
+      reply = absoluteReply(suppressedCheck(s, nowMs, cfg, Number(argv[6])));
+      break;
+    case "get":
+    case "factor": {
+      const sf = String(suppressionFactor(s, nowMs, cfg));
+      reply = argv[0] === "factor" ? sf : [str(s.total), str(s.declinedTotal), sf];
+      break;
+    }
+    case "set": {
+      const o = setIf(s, nowMs, cfg, argv[7]!, Number(argv[8]), n, soft, hard);
+      reply = [o.matched ? 1 : 0, str(o.previousTotal), str(o.total)];
+      break;
+    }
+    default:
+      unknownOp(argv[0]);
+  }
+  store(db, h, z, s, cfg, true);
+  return reply;
+});
+
+function loadHybrid(db: MemoryDb, h: string, z: string, rz: string): HybridState {
+  const st = newHybridState();
+  st.s = load(db, h, z, true);
+  st.reserved = num(db.hget(h, "R"));
+  for (const [id, exp] of db.zrangeAll(rz)) {
+    st.res.set(id, { r: num(db.hget(h, `r:${id}`)), exp });
+  }
+  for (const [f, v] of db.hgetall(h)) {
+    if (f.startsWith("q:")) st.seq.set(f.slice(2), Number(v));
+  }
+  return st;
+}
+
+function storeHybrid(
+  db: MemoryDb,
+  keys: readonly [string, string, string],
+  st: HybridState,
+  cfg: WindowConfig,
+): void {
+  const [h, z, rz] = keys;
+  db.del(h, z, rz);
+  if (st.s.idx.length === 0 && st.res.size === 0) return;
+  db.hset(h, "t", str(st.s.total));
+  db.hset(h, "d", str(st.s.declinedTotal));
+  db.hset(h, "c", str(st.s.capacity));
+  db.hset(h, "h", str(st.s.hard));
+  db.hset(h, "R", str(st.reserved));
+  for (const [id, v] of st.res) {
+    db.hset(h, `r:${id}`, str(v.r));
+    db.zadd(rz, v.exp, id);
+  }
+  for (const [id, q] of st.seq) db.hset(h, `q:${id}`, str(q));
+  writeBuckets(db, h, z, st.s, true);
+  const at = hybridExpiresAt(st, cfg);
+  for (const k of keys) db.pexpireat(k, at);
+}
+
+/** See lua/ratelimit_hybrid.lua. */
+export const RL_HYBRID = defineScript("ratelimit_hybrid", ({ db, nowMs }, keys, argv) => {
+  const k = keys as [string, string, string];
+  const cfg = cfgOf(argv);
+  const st = loadHybrid(db, ...k);
+  let reply: Reply;
+  if (argv[0] === "sync") {
+    const a = argv.slice(3).map(Number);
+    const r = hybridSync(st, nowMs, cfg, {
+      id: argv[3]!,
+      seq: a[1]!,
+      used: a[2]!,
+      extra: a[3]!,
+      declined: a[4]!,
+      want: a[5]!,
+      ttlMs: a[6]!,
+      cap: a[7]!,
+      hard: a[8]!,
+      hintN: a[9]!,
+    });
+    reply = [
+      r.applied ? 1 : 0,
+      ...[r.r, r.observed, r.declined, r.reserved, r.cap, r.hard].map(str),
+      str(r.retryAfterMs),
+      str(r.remainingAfterWaiting),
+    ];
+  } else if (argv[0] === "set") {
+    const o = hybridSet(
+      st,
+      nowMs,
+      cfg,
+      argv[6]!,
+      Number(argv[7]),
+      Number(argv[5]),
+      Number(argv[3]),
+      Number(argv[4]),
+    );
+    reply = [o.matched ? 1 : 0, str(o.previousTotal), str(o.total)];
+  } else {
+    unknownOp(argv[0]);
+  }
+  storeHybrid(db, k, st, cfg);
+  return reply;
+});

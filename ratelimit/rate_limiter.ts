@@ -1,0 +1,286 @@
+/**
+ * `RateLimiter`: the facade over the six provider × strategy combinations.
+ *
+ * @module
+ */
+import {
+  ClosedError,
+  type DistkitError,
+  InvalidArgumentError,
+  type StoreError,
+} from "../core/errors.ts";
+import { intInRange } from "../core/int.ts";
+import { type StoreLike, toStore } from "../store/to_store.ts";
+import type { Store } from "../store/types.ts";
+import { type Config, makeConfig, type StoreErrorPolicy } from "./_config.ts";
+import { StoreGuard } from "./_guard.ts";
+import { HybridAbsoluteRateLimiter, HybridSuppressedRateLimiter } from "./hybrid.ts";
+import { LocalAbsoluteRateLimiter, LocalSuppressedRateLimiter } from "./local.ts";
+import {
+  RedisAbsoluteRateLimiter,
+  RedisSuppressedRateLimiter,
+  type StoreContext,
+} from "./redis.ts";
+
+export type { StoreErrorPolicy };
+
+/** Options for {@linkcode RateLimiter}. */
+export interface RateLimiterOptions {
+  /** A Store or a connected node-redis v5 client or cluster; needed by `redis` and `hybrid`. */
+  store?: StoreLike;
+  /** Namespace of the store keys (a valid key). @default {"distkit-rl"} */
+  prefix?: string;
+  /** The sliding window, whole seconds, from 1 to 2 592 000 (30 days). @default {10} */
+  windowSizeSeconds?: number;
+  /**
+   * The bucket size, ms: from `windowSizeSeconds × 1000 / 10 000` (at most 10 000 buckets per
+   * window) to the window. Usage counts until its bucket's end plus the window, so it may count up
+   * to this long after the window (never less).
+   * @default {100}
+   */
+  rateGroupSizeMs?: number;
+  /** The suppressed strategy's hard limit as a multiple of the rate, from 1 to 1000. @default {1} */
+  hardLimitFactor?: number;
+  /**
+   * The hybrid suppressed limiter refreshes its view of the store before deciding on one older
+   * than this, ms (1 to 3 600 000). The other providers compute the factor on every call.
+   * @default {100}
+   */
+  suppressionFactorCacheMs?: number;
+  /** How often the hybrid provider commits and renews its reservations, ms (1 to 60 000). @default {10} */
+  syncIntervalMs?: number;
+  /**
+   * What a `redis` or `hybrid` call does while the store is unreachable: `"throw"` a
+   * `StoreError`, `"allow"`, `"deny"`, or decide with a `"local"` in-process limiter.
+   * @default {"throw"}
+   */
+  onStoreError?: StoreErrorPolicy;
+  /**
+   * The longest a call waits for the store, ms (1 to 60 000). After a failure, calls answer at
+   * once by the policy until a probe (one call at a time, with capped backoff) succeeds.
+   * @default {1000}
+   */
+  storeTimeoutMs?: number;
+  /** Clock for local and hybrid decisions, ms (tests inject one). @default {Date.now} */
+  now?: () => number;
+  /** Randomness in [0, 1) for the suppressed strategy. @default {Math.random} */
+  random?: () => number;
+  /** Told about store failures (hybrid background syncs included). */
+  onError?: (error: DistkitError) => void;
+}
+
+/** Options of {@linkcode RateLimiter.runCleanupLoop}. */
+export interface CleanupOptions {
+  /** How often to sweep, ms (10 to 86 400 000). @default {30000} */
+  intervalMs?: number;
+}
+
+/** The two strategies of one provider. */
+export interface Provider<A, S> {
+  /** All-or-nothing admission against the capacity. */
+  readonly absolute: A;
+  /** Probabilistic shedding between the soft and the hard limit. */
+  readonly suppressed: S;
+}
+
+/**
+ * Sliding-window rate limiting, in-process (`local`), atomic in the store (`redis`), or from
+ * memory backed by store reservations (`hybrid`), each with the `absolute` and `suppressed`
+ * strategies. Capacity per window is `floor(rate × window)`, computed exactly.
+ *
+ * @example Three providers, one limiter
+ * ```ts
+ * import { MemoryStore, RateLimit, RateLimiter } from "../mod.ts";
+ * await using rl = new RateLimiter({ store: new MemoryStore(), windowSizeSeconds: 60 });
+ * const perMinute = RateLimit.perMinute(100);
+ * rl.local.absolute.inc("ip-1", perMinute);
+ * await rl.redis.absolute.inc("user-1", perMinute);
+ * const d = await rl.hybrid.absolute.inc("tenant-1", perMinute);
+ * if (d.kind === "rejected") console.log(`retry in ${d.retryAfterMs} ms`);
+ * ```
+ */
+export class RateLimiter implements AsyncDisposable {
+  /** The validated configuration's window, seconds. */
+  readonly windowSizeSeconds: number;
+  /** The in-process provider (synchronous, browser-safe). */
+  readonly local: Provider<LocalAbsoluteRateLimiter, LocalSuppressedRateLimiter>;
+  #cfg: Config;
+  #store: Store | undefined;
+  #closed = false;
+  #redis: Provider<RedisAbsoluteRateLimiter, RedisSuppressedRateLimiter> | undefined;
+  #hybrid: Provider<HybridAbsoluteRateLimiter, HybridSuppressedRateLimiter> | undefined;
+  #cleanup: ReturnType<typeof setInterval> | undefined;
+
+  /**
+   * @param options window, bucket, limits, store and failure policy
+   * @throws {InvalidArgumentError | InvalidKeyError} naming the invalid option and its range
+   */
+  constructor(options: RateLimiterOptions = {}) {
+    if (options === null || typeof options !== "object") {
+      throw new InvalidArgumentError("'options' must be an object");
+    }
+    this.#cfg = makeConfig(options);
+    this.windowSizeSeconds = this.#cfg.windowSizeSeconds;
+    if (options.onError !== undefined && typeof options.onError !== "function") {
+      throw new InvalidArgumentError("'onError' must be a function");
+    }
+    const onError = options.onError ?? (() => {});
+    this.#store = options.store === undefined ? undefined : toStore(options.store);
+    const closed = () => this.#closed;
+    this.local = Object.freeze({
+      absolute: new LocalAbsoluteRateLimiter(this.#cfg, closed),
+      suppressed: new LocalSuppressedRateLimiter(this.#cfg, closed),
+    });
+    if (this.#store !== undefined) {
+      const store = this.#store;
+      const guard = new StoreGuard(
+        this.#cfg.storeTimeoutMs,
+        this.#cfg.onStoreError === "throw",
+        (e: StoreError) => onError(e),
+      );
+      const ctx: StoreContext = { cfg: this.#cfg, store: () => store, guard, closed };
+      const fallbackA = new LocalAbsoluteRateLimiter(this.#cfg, closed);
+      const fallbackS = new LocalSuppressedRateLimiter(this.#cfg, closed);
+      this.#redis = Object.freeze({
+        absolute: new RedisAbsoluteRateLimiter(ctx, fallbackA),
+        suppressed: new RedisSuppressedRateLimiter(ctx, fallbackS),
+      });
+      // The hybrid provider has a guard of its own, so a background sync failure does not
+      // short-circuit the store-backed provider's calls (and vice versa).
+      const hguard = new StoreGuard(this.#cfg.storeTimeoutMs, false, (e) => onError(e));
+      const hctx: StoreContext = { ...ctx, guard: hguard };
+      this.#hybrid = Object.freeze({
+        absolute: new HybridAbsoluteRateLimiter(hctx, fallbackA, onError),
+        suppressed: new HybridSuppressedRateLimiter(hctx, fallbackS, onError),
+      });
+    }
+  }
+
+  #need<T>(p: T | undefined, name: string): T {
+    if (this.#closed) throw new ClosedError("RateLimiter");
+    if (p === undefined) {
+      throw new InvalidArgumentError(
+        `The '${name}' provider needs a 'store': pass a Store or a connected node-redis client`,
+      );
+    }
+    return p;
+  }
+
+  /**
+   * The store-backed provider: every call one atomic script in the store.
+   * @throws {InvalidArgumentError} if the limiter has no store
+   * @example
+   * ```ts
+   * import { MemoryStore, RateLimiter } from "../mod.ts";
+   * await using rl = new RateLimiter({ store: new MemoryStore() });
+   * await rl.redis.suppressed.inc("k", 5);
+   * ```
+   */
+  get redis(): Provider<RedisAbsoluteRateLimiter, RedisSuppressedRateLimiter> {
+    return this.#need(this.#redis, "redis");
+  }
+
+  /**
+   * The hybrid provider: decisions from memory, backed by reservations in the store.
+   * @throws {InvalidArgumentError} if the limiter has no store
+   * @example
+   * ```ts
+   * import { MemoryStore, RateLimiter } from "../mod.ts";
+   * await using rl = new RateLimiter({ store: new MemoryStore() });
+   * await rl.hybrid.absolute.inc("k", 5);
+   * ```
+   */
+  get hybrid(): Provider<HybridAbsoluteRateLimiter, HybridSuppressedRateLimiter> {
+    return this.#need(this.#hybrid, "hybrid");
+  }
+
+  /**
+   * Starts sweeping expired local windows every `intervalMs` (idempotent; a second call
+   * restarts it with the new interval). Store keys expire by themselves and hybrid keys are
+   * forgotten when idle, so this only bounds the local provider's memory between its own
+   * amortised sweeps.
+   * @param options the interval
+   * @throws {InvalidArgumentError | ClosedError}
+   * @example
+   * ```ts
+   * import { RateLimiter } from "../mod.ts";
+   * await using rl = new RateLimiter();
+   * rl.runCleanupLoop({ intervalMs: 1000 });
+   * rl.stopCleanupLoop();
+   * ```
+   */
+  runCleanupLoop(options: CleanupOptions = {}): void {
+    const ms = intInRange(options.intervalMs ?? 30_000, "intervalMs", 10, 86_400_000);
+    if (this.#closed) throw new ClosedError("RateLimiter");
+    this.stopCleanupLoop();
+    this.#cleanup = setInterval(() => this.cleanup(), ms);
+  }
+
+  /**
+   * Stops the cleanup loop (idempotent).
+   * @example
+   * ```ts
+   * import { RateLimiter } from "../mod.ts";
+   * await using rl = new RateLimiter();
+   * rl.stopCleanupLoop();
+   * ```
+   */
+  stopCleanupLoop(): void {
+    clearInterval(this.#cleanup);
+    this.#cleanup = undefined;
+  }
+
+  /**
+   * Whether the cleanup loop is running.
+   * @example
+   * ```ts
+   * import { RateLimiter } from "../mod.ts";
+   * await using rl = new RateLimiter();
+   * console.assert(!rl.cleanupLoopRunning);
+   * ```
+   */
+  get cleanupLoopRunning(): boolean {
+    return this.#cleanup !== undefined;
+  }
+
+  /**
+   * One cleanup pass now: drops local windows that have fully expired.
+   * @returns how many keys were dropped
+   * @example
+   * ```ts
+   * import { RateLimiter } from "../mod.ts";
+   * await using rl = new RateLimiter();
+   * console.assert(rl.cleanup() === 0);
+   * ```
+   */
+  cleanup(): number {
+    return this.local.absolute.cleanup() + this.local.suppressed.cleanup();
+  }
+
+  /**
+   * Stops every timer, commits and releases the hybrid provider's reservations (bounded by
+   * `storeTimeoutMs`), and closes the limiter: later calls throw `ClosedError`. The store is not
+   * closed (it is the caller's).
+   * @returns when done
+   * @example
+   * ```ts
+   * import { RateLimiter } from "../mod.ts";
+   * const rl = new RateLimiter();
+   * await rl.close();
+   * ```
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.stopCleanupLoop();
+    const h = this.#hybrid;
+    this.#closed = true;
+    if (h !== undefined) await Promise.all([h.absolute.close(), h.suppressed.close()]);
+    this.local.absolute.reset();
+    this.local.suppressed.reset();
+  }
+
+  /** Same as {@linkcode RateLimiter.close}. @returns when closed */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

@@ -1,0 +1,354 @@
+/**
+ * The store-backed provider: every call is one atomic script on the entity's own keys
+ * (`{<prefix>:<entity>}:…`, one hash tag, so cluster-safe), using the store's clock. Keys expire
+ * by themselves once their newest bucket leaves the window.
+ *
+ * @module
+ */
+import { type Comparator, validateComparator } from "../core/comparator.ts";
+import { ClosedError, StoreError } from "../core/errors.ts";
+import type { Reply, Script, Store } from "../store/types.ts";
+import { checkN, type Config, limitsOf, validateKey } from "./_config.ts";
+import { DOWN, type StoreGuard } from "./_guard.ts";
+import { RL_ABSOLUTE, RL_SUPPRESSED } from "./_scripts.ts";
+import type { LocalAbsoluteRateLimiter, LocalSuppressedRateLimiter } from "./local.ts";
+import type {
+  AbsoluteMethods,
+  Rate,
+  RateLimitDecision,
+  RateLimitSetResult,
+  SuppressedMethods,
+  SuppressedSnapshot,
+} from "./types.ts";
+
+/** What a store-backed limiter needs from its `RateLimiter`. */
+export interface StoreContext {
+  cfg: Config;
+  store: () => Store;
+  guard: StoreGuard;
+  closed: () => boolean;
+}
+
+/**
+ * Decodes an `{"allowed"} | {"rejected", …} | {"suppressed", …}` reply.
+ * @param r the reply
+ * @param windowSizeSeconds the window
+ * @returns the decision
+ */
+export function decodeDecision(r: Reply, windowSizeSeconds: number): RateLimitDecision {
+  const a = r as string[];
+  if (a[0] === "allowed") return { kind: "allowed" };
+  if (a[0] === "rejected") {
+    return {
+      kind: "rejected",
+      retryAfterMs: Number(a[1]),
+      remainingAfterWaiting: Number(a[2]),
+      windowSizeSeconds,
+    };
+  }
+  return { kind: "suppressed", suppressionFactor: Number(a[1]), isAllowed: Number(a[2]) === 1 };
+}
+
+function decodeSet(r: Reply): RateLimitSetResult {
+  const a = r as [number, string, string];
+  return { matched: Number(a[0]) === 1, previousTotal: Number(a[1]), total: Number(a[2]) };
+}
+
+abstract class StoreBase {
+  protected readonly ctx: StoreContext;
+  readonly #kind: string;
+  readonly #script: Script;
+  constructor(ctx: StoreContext, kind: string, script: Script) {
+    this.ctx = ctx;
+    this.#kind = kind;
+    this.#script = script;
+  }
+  protected keys(key: string): string[] {
+    const tag = `{${this.ctx.cfg.prefix}:${key}}:${this.#kind}`;
+    return [tag, `${tag}:z`];
+  }
+  /** Runs one script call under the guard. */
+  protected call(key: string, argv: Array<string | number>): Promise<Reply | typeof DOWN> {
+    if (this.ctx.closed()) throw new ClosedError("RateLimiter");
+    const { windowMs, groupMs } = this.ctx.cfg;
+    return this.ctx.guard.run(() =>
+      this.ctx.store().run(this.#script, this.keys(key), [
+        argv[0]!,
+        windowMs,
+        groupMs,
+        ...argv.slice(1),
+      ])
+    );
+  }
+  protected unreachable(): never {
+    throw new StoreError("Rate-limit store unreachable: reads need the store");
+  }
+  protected denied(): RateLimitDecision {
+    return {
+      kind: "rejected",
+      retryAfterMs: Math.max(1, this.ctx.guard.retryInMs),
+      remainingAfterWaiting: 0,
+      windowSizeSeconds: this.ctx.cfg.windowSizeSeconds,
+    };
+  }
+}
+
+/**
+ * The store-backed absolute limiter: exact across every process sharing the store. Get it from
+ * `rl.redis.absolute`.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore, RateLimiter } from "../mod.ts";
+ * await using rl = new RateLimiter({ store: new MemoryStore() });
+ * console.assert((await rl.redis.absolute.inc("user-1", 10, 3)).kind === "allowed");
+ * console.assert(await rl.redis.absolute.get("user-1") === 3);
+ * ```
+ */
+export class RedisAbsoluteRateLimiter extends StoreBase implements AbsoluteMethods<true> {
+  #fallback: LocalAbsoluteRateLimiter;
+  /**
+   * @param ctx the limiter's shared context
+   * @param fallback the local limiter the "local" policy uses during an outage
+   */
+  constructor(ctx: StoreContext, fallback: LocalAbsoluteRateLimiter) {
+    super(ctx, "ra", RL_ABSOLUTE);
+    this.#fallback = fallback;
+  }
+
+  /**
+   * Admits `n` requests when they fit, all or nothing, atomically in the store.
+   * @param key the entity
+   * @param rate the rate
+   * @param n the request size (≥ 0)
+   * @returns allowed, or rejected with a wait and what fits after it
+   * @throws {InvalidKeyError | InvalidArgumentError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { MemoryStore, RateLimiter } from "../mod.ts";
+   * await using rl = new RateLimiter({ store: new MemoryStore() });
+   * console.assert((await rl.redis.absolute.inc("k", 1)).kind === "allowed");
+   * ```
+   */
+  async inc(key: string, rate: Rate, n = 1): Promise<RateLimitDecision> {
+    validateKey(key);
+    checkN(n);
+    const { cap } = limitsOf(this.ctx.cfg, rate, false);
+    const r = await this.call(key, ["inc", cap, n]);
+    if (r !== DOWN) return decodeDecision(r, this.ctx.cfg.windowSizeSeconds);
+    const p = this.ctx.cfg.onStoreError;
+    if (p === "allow") return { kind: "allowed" };
+    if (p === "local") return this.#fallback.inc(key, rate, n);
+    return this.denied();
+  }
+
+  /**
+   * Whether one more request fits under the key's last rate (unknown keys are allowed).
+   * @param key the entity
+   * @returns the decision
+   * @throws {InvalidKeyError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { MemoryStore, RateLimiter } from "../mod.ts";
+   * await using rl = new RateLimiter({ store: new MemoryStore() });
+   * console.assert((await rl.redis.absolute.isAllowed("k")).kind === "allowed");
+   * ```
+   */
+  async isAllowed(key: string): Promise<RateLimitDecision> {
+    validateKey(key);
+    const r = await this.call(key, ["check"]);
+    if (r !== DOWN) return decodeDecision(r, this.ctx.cfg.windowSizeSeconds);
+    const p = this.ctx.cfg.onStoreError;
+    if (p === "allow") return { kind: "allowed" };
+    if (p === "local") return this.#fallback.isAllowed(key);
+    return this.denied();
+  }
+
+  /**
+   * The live total in the window.
+   * @param key the entity
+   * @returns the total (0 when unknown)
+   * @throws {InvalidKeyError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { MemoryStore, RateLimiter } from "../mod.ts";
+   * await using rl = new RateLimiter({ store: new MemoryStore() });
+   * console.assert(await rl.redis.absolute.get("k") === 0);
+   * ```
+   */
+  async get(key: string): Promise<number> {
+    validateKey(key);
+    const r = await this.call(key, ["get"]);
+    if (r !== DOWN) return Number(r);
+    if (this.ctx.cfg.onStoreError === "local") return this.#fallback.get(key);
+    return this.unreachable();
+  }
+
+  /**
+   * When `cmp` matches the live total, replaces the window with one bucket of `n`.
+   * @param key the entity
+   * @param rate the rate
+   * @param cmp the condition
+   * @param n the new total (≥ 0; 0 deletes the key)
+   * @returns matched, the total compared, and the total after
+   * @throws {InvalidKeyError | InvalidArgumentError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { Comparator, MemoryStore, RateLimiter } from "../mod.ts";
+   * await using rl = new RateLimiter({ store: new MemoryStore() });
+   * console.assert((await rl.redis.absolute.setIf("k", 10, Comparator.lt(5), 5)).matched);
+   * ```
+   */
+  async setIf(key: string, rate: Rate, cmp: Comparator, n: number): Promise<RateLimitSetResult> {
+    validateKey(key);
+    validateComparator(cmp);
+    checkN(n);
+    const { cap } = limitsOf(this.ctx.cfg, rate, false);
+    const r = await this.call(key, ["set", cap, n, cmp.op, cmp.operand]);
+    if (r === DOWN) return this.unreachable();
+    return decodeSet(r);
+  }
+}
+
+/**
+ * The store-backed suppressed limiter. Get it from `rl.redis.suppressed`. The random draw is
+ * made here and passed to the script.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore, RateLimiter } from "../mod.ts";
+ * await using rl = new RateLimiter({ store: new MemoryStore() });
+ * console.assert((await rl.redis.suppressed.inc("k", 10)).kind === "allowed");
+ * console.assert((await rl.redis.suppressed.get("k")).total === 1);
+ * ```
+ */
+export class RedisSuppressedRateLimiter extends StoreBase implements SuppressedMethods<true> {
+  #fallback: LocalSuppressedRateLimiter;
+  /**
+   * @param ctx the limiter's shared context
+   * @param fallback the local limiter the "local" policy uses during an outage
+   */
+  constructor(ctx: StoreContext, fallback: LocalSuppressedRateLimiter) {
+    super(ctx, "rs", RL_SUPPRESSED);
+    this.#fallback = fallback;
+  }
+
+  #policy(local: () => RateLimitDecision): RateLimitDecision {
+    const p = this.ctx.cfg.onStoreError;
+    if (p === "allow") return { kind: "allowed" };
+    if (p === "local") return local();
+    return { kind: "suppressed", suppressionFactor: 1, isAllowed: false };
+  }
+
+  /**
+   * Records `n` requests and decides, atomically in the store.
+   * @param key the entity
+   * @param rate the rate
+   * @param n the request size (≥ 0)
+   * @returns allowed, or suppressed with the factor and the verdict
+   * @throws {InvalidKeyError | InvalidArgumentError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { MemoryStore, RateLimiter } from "../mod.ts";
+   * await using rl = new RateLimiter({ store: new MemoryStore() });
+   * console.assert((await rl.redis.suppressed.inc("k", 1)).kind === "allowed");
+   * ```
+   */
+  async inc(key: string, rate: Rate, n = 1): Promise<RateLimitDecision> {
+    validateKey(key);
+    checkN(n);
+    const { cap, hard } = limitsOf(this.ctx.cfg, rate, true);
+    const r = await this.call(key, ["inc", cap, hard, n, this.ctx.cfg.random()]);
+    if (r !== DOWN) return decodeDecision(r, this.ctx.cfg.windowSizeSeconds);
+    return this.#policy(() => this.#fallback.inc(key, rate, n));
+  }
+
+  /**
+   * The verdict a unit call would get now, without recording it.
+   * @param key the entity
+   * @returns the decision
+   * @throws {InvalidKeyError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { MemoryStore, RateLimiter } from "../mod.ts";
+   * await using rl = new RateLimiter({ store: new MemoryStore() });
+   * console.assert((await rl.redis.suppressed.isAllowed("k")).kind === "allowed");
+   * ```
+   */
+  async isAllowed(key: string): Promise<RateLimitDecision> {
+    validateKey(key);
+    const r = await this.call(key, ["check", 0, 0, 0, this.ctx.cfg.random()]);
+    if (r !== DOWN) return decodeDecision(r, this.ctx.cfg.windowSizeSeconds);
+    return this.#policy(() => this.#fallback.isAllowed(key));
+  }
+
+  /**
+   * Observed and declined usage and the current factor.
+   * @param key the entity
+   * @returns the snapshot
+   * @throws {InvalidKeyError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { MemoryStore, RateLimiter } from "../mod.ts";
+   * await using rl = new RateLimiter({ store: new MemoryStore() });
+   * console.assert((await rl.redis.suppressed.get("k")).declined === 0);
+   * ```
+   */
+  async get(key: string): Promise<SuppressedSnapshot> {
+    validateKey(key);
+    const r = await this.call(key, ["get"]);
+    if (r === DOWN) {
+      if (this.ctx.cfg.onStoreError === "local") return this.#fallback.get(key);
+      return this.unreachable();
+    }
+    const a = r as string[];
+    return { total: Number(a[0]), declined: Number(a[1]), suppressionFactor: Number(a[2]) };
+  }
+
+  /**
+   * The factor a unit call would be suppressed with now.
+   * @param key the entity
+   * @returns the factor in [0, 1]
+   * @throws {InvalidKeyError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { MemoryStore, RateLimiter } from "../mod.ts";
+   * await using rl = new RateLimiter({ store: new MemoryStore() });
+   * console.assert(await rl.redis.suppressed.getSuppressionFactor("k") === 0);
+   * ```
+   */
+  async getSuppressionFactor(key: string): Promise<number> {
+    validateKey(key);
+    const r = await this.call(key, ["factor"]);
+    if (r === DOWN) {
+      if (this.ctx.cfg.onStoreError === "local") return this.#fallback.getSuppressionFactor(key);
+      return this.unreachable();
+    }
+    return Number(r);
+  }
+
+  /**
+   * When `cmp` matches the observed total, replaces the window with one bucket of `n`.
+   * @param key the entity
+   * @param rate the rate
+   * @param cmp the condition
+   * @param n the new total (≥ 0; 0 deletes the key)
+   * @returns matched, the total compared, and the total after
+   * @throws {InvalidKeyError | InvalidArgumentError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { Comparator, MemoryStore, RateLimiter } from "../mod.ts";
+   * await using rl = new RateLimiter({ store: new MemoryStore() });
+   * console.assert((await rl.redis.suppressed.setIf("k", 10, Comparator.always, 3)).total === 3);
+   * ```
+   */
+  async setIf(key: string, rate: Rate, cmp: Comparator, n: number): Promise<RateLimitSetResult> {
+    validateKey(key);
+    validateComparator(cmp);
+    checkN(n);
+    const { cap, hard } = limitsOf(this.ctx.cfg, rate, true);
+    const r = await this.call(key, ["set", cap, hard, n, 0, cmp.op, cmp.operand]);
+    if (r === DOWN) return this.unreachable();
+    return decodeSet(r);
+  }
+}
