@@ -1,0 +1,119 @@
+/**
+ * Model-vs-Lua agreement: random sequences of lock operations run on MemoryStore (the TypeScript
+ * models) and on standalone Redis (the Lua scripts); every reply, every wake-up message and the
+ * final keyspace must agree.
+ */
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { MemoryStore, RedisStore } from "../../mod.ts";
+import { acquireOnce, lockKeys, releaseOnce, renewOnce } from "../../locks/_remote.ts";
+import type { Store } from "../../store/types.ts";
+import { connectStandalone, redisUrl } from "../_support/servers.ts";
+import { uniquePrefix, waitFor } from "../_support/stores.ts";
+
+type Op =
+  | { op: "acquire"; mode: "write" | "read"; who: number; ttl: number; queue: boolean }
+  | { op: "renew"; mode: "write" | "read"; who: number; ttl: number }
+  | { op: "release"; mode: "write" | "read"; who: number };
+
+const mode = fc.constantFrom<"write" | "read">("write", "read");
+const who = fc.integer({ min: 0, max: 3 });
+const ttl = fc.constantFrom(20_000, 40_000, 60_000);
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      op: fc.constant("acquire" as const),
+      mode,
+      who,
+      ttl,
+      queue: fc.boolean(),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("renew" as const), mode, who, ttl }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant("release" as const), mode, who }) },
+);
+
+async function apply(store: Store, key: string, op: Op): Promise<unknown> {
+  const k = lockKeys("distkit-locks", key, "rw");
+  const token = `owner/t${op.who}`;
+  switch (op.op) {
+    case "acquire": {
+      const r = await acquireOnce(store, k, op.mode, token, op.ttl, op.queue ? 30_000 : 0);
+      return r.ok ? r : { ok: false, hint: r.hintMs >= 0 ? "lease" : "none" };
+    }
+    case "renew":
+      return await renewOnce(store, k, op.mode, token, op.ttl);
+    case "release":
+      return await releaseOnce(store, k, op.mode, token);
+  }
+}
+
+/** Every part of the lock: type, value (zset members in order), whether it expires. */
+async function snapshot(read: (name: string) => Promise<unknown>, key: string) {
+  const k = lockKeys("distkit-locks", key, "rw");
+  const out: Record<string, unknown> = {};
+  for (const [part, name] of Object.entries(k)) {
+    if (part === "channel") continue;
+    out[part] = await read(name);
+  }
+  return out;
+}
+
+Deno.test({
+  name: "lock scripts: the models agree with the Lua on Redis (fast-check)",
+  ignore: redisUrl() === undefined,
+  async fn() {
+    const raw = await connectStandalone();
+    const redis = new RedisStore(raw);
+    const memory = new MemoryStore();
+    const base = uniquePrefix("lockdiff");
+    let run = 0;
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 25 }), async (ops) => {
+          const key = `${base}-${run++}`;
+          const channel = lockKeys("distkit-locks", key, "rw").channel;
+          const got: Record<string, string[]> = { memory: [], redis: [] };
+          const unsubs = [
+            await memory.subscribe(channel, (m) => got.memory!.push(m)),
+            await redis.subscribe(channel, (m) => got.redis!.push(m)),
+          ];
+          try {
+            for (const op of ops) {
+              const [m, r] = [await apply(memory, key, op), await apply(redis, key, op)];
+              assert.deepEqual(m, r, JSON.stringify(op));
+            }
+            await waitFor(() => got.redis!.length >= got.memory!.length, 2000, "messages");
+            assert.deepEqual(got.redis, got.memory);
+            memory.db.now = Date.now();
+            const mem = await snapshot((name) => {
+              const t = memory.db.type(name);
+              if (t === "none") return Promise.resolve(null);
+              const expires = memory.db.pttl(name) > 0;
+              const value = t === "string"
+                ? memory.db.get(name)
+                : memory.db.zrangeAll(name).map(([m]) => m);
+              return Promise.resolve({ t, value, expires });
+            }, key);
+            const red = await snapshot(async (name) => {
+              const t = await raw.type(name);
+              if (t === "none") return null;
+              const expires = Number(await raw.pTTL(name)) > 0;
+              const value = t === "string" ? await raw.get(name) : await raw.zRange(name, 0, -1);
+              return { t, value, expires };
+            }, key);
+            assert.deepEqual(red, mem);
+          } finally {
+            for (const u of unsubs) await u();
+          }
+        }),
+        { numRuns: 40 },
+      );
+    } finally {
+      await redis.close();
+      await memory.close();
+      await raw.close();
+    }
+  },
+});
