@@ -55,11 +55,17 @@ export function toConditionalEntries(op: EntryOp, entries: readonly ConditionalE
 }
 
 /** One single-key entry, validated. */
-export function one(op: EntryOp, key: string, amount: unknown, name: string, cmp?: unknown): Entry {
-  return {
-    op,
-    key: validateKey(key),
-    cmp: cmp === undefined ? Comparator.always : validateComparator(cmp),
-    amount: safeInt(amount, name),
-  };
+export function one(op: EntryOp, key: string, amount: unknown, name: string): Entry {
+  return { op, key: validateKey(key), cmp: Comparator.always, amount: safeInt(amount, name) };
+}
+
+/** One single-key conditional entry, validated (the comparator is required). */
+export function oneIf(
+  op: EntryOp,
+  key: string,
+  cmp: unknown,
+  amount: unknown,
+  name: string,
+): Entry {
+  return { op, key: validateKey(key), cmp: validateComparator(cmp), amount: safeInt(amount, name) };
 }

@@ -12,7 +12,7 @@ import { validateKey } from "../core/keys.ts";
 import type { ConditionalEntry, CounterEntry } from "../counter/types.ts";
 import type { StoreLike } from "../store/to_store.ts";
 import { type Entry, type EntryResult, InstanceCore, MAX_BATCH } from "./_core.ts";
-import { one, toConditionalEntries, toEntries, toKeys } from "./_validate.ts";
+import { one, oneIf, toConditionalEntries, toEntries, toKeys } from "./_validate.ts";
 import type {
   InstanceAwareCounter,
   InstanceCloseOptions,
@@ -616,7 +616,7 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
    * ```
    */
   async incIf(key: string, cmp: Comparator, n: number): Promise<InstanceConditionalResult> {
-    return conditional((await this.#absolute([one("inc", key, n, "n", cmp)]))[0]!);
+    return conditional((await this.#absolute([oneIf("inc", key, cmp, n, "n")]))[0]!);
   }
 
   /**
@@ -634,7 +634,7 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
    * ```
    */
   async setIf(key: string, cmp: Comparator, value: number): Promise<InstanceConditionalResult> {
-    return conditional((await this.#absolute([one("set", key, value, "value", cmp)]))[0]!);
+    return conditional((await this.#absolute([oneIf("set", key, cmp, value, "value")]))[0]!);
   }
 
   /**
@@ -656,7 +656,7 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
     cmp: Comparator,
     value: number,
   ): Promise<InstanceConditionalResult> {
-    return conditional((await this.#absolute([one("seti", key, value, "value", cmp)]))[0]!);
+    return conditional((await this.#absolute([oneIf("seti", key, cmp, value, "value")]))[0]!);
   }
 
   /**

@@ -9,7 +9,7 @@ import { safeInt } from "../core/int.ts";
 import type { ConditionalEntry, CounterEntry } from "../counter/types.ts";
 import type { StoreLike } from "../store/to_store.ts";
 import { type Entry, type EntryResult, InstanceCore } from "./_core.ts";
-import { one, toConditionalEntries, toEntries, toKeys } from "./_validate.ts";
+import { one, oneIf, toConditionalEntries, toEntries, toKeys } from "./_validate.ts";
 import type {
   InstanceAwareCounter,
   InstanceCloseOptions,
@@ -275,7 +275,7 @@ export class StrictInstanceAwareCounter implements InstanceAwareCounter {
    * ```
    */
   async incIf(key: string, cmp: Comparator, n: number): Promise<InstanceConditionalResult> {
-    return conditional(await this.#one(one("inc", key, n, "n", cmp)));
+    return conditional(await this.#one(oneIf("inc", key, cmp, n, "n")));
   }
 
   /**
@@ -293,7 +293,7 @@ export class StrictInstanceAwareCounter implements InstanceAwareCounter {
    * ```
    */
   async setIf(key: string, cmp: Comparator, value: number): Promise<InstanceConditionalResult> {
-    return conditional(await this.#one(one("set", key, value, "value", cmp)));
+    return conditional(await this.#one(oneIf("set", key, cmp, value, "value")));
   }
 
   /**
@@ -315,7 +315,7 @@ export class StrictInstanceAwareCounter implements InstanceAwareCounter {
     cmp: Comparator,
     value: number,
   ): Promise<InstanceConditionalResult> {
-    return conditional(await this.#one(one("seti", key, value, "value", cmp)));
+    return conditional(await this.#one(oneIf("seti", key, cmp, value, "value")));
   }
 
   /**

@@ -1,0 +1,101 @@
+/**
+ * Bounded work: many dead instances with many keys are reaped over several calls (each call does
+ * a bounded amount), the invariant holds after every call; leaving with more keys than one call
+ * removes works in steps; mixed thresholds never reap a live instance.
+ */
+import assert from "node:assert/strict";
+import { REAP_MEMBERS, REAP_SLICES } from "../../icounter/_scripts.ts";
+import { MemoryStore } from "../../store/memory_store.ts";
+import { StrictInstanceAwareCounter } from "../../icounter/strict.ts";
+import { storeTest } from "../_support/stores.ts";
+import { assertInvariant, Instances, readState, THRESHOLD } from "./_support.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+storeTest("reaping is bounded per call and converges over several calls", async (fx) => {
+  await using is = new Instances(fx);
+  const survivor = is.strict({ deadInstanceThresholdMs: 5000 });
+  await survivor.inc("k0", 1);
+  const dead = Array.from({ length: 12 }, () => is.strict());
+  const keys = Array.from({ length: 60 }, (_, i) => `k${i}`);
+  for (const d of dead) await d.incAll(keys.map((k) => [k, 2]));
+  for (const d of dead) await d.close({ leave: false });
+  const start = await assertInvariant(fx, fx.prefix);
+  assert.equal(start.slices.size, 12 * 60 + 1);
+  await sleep(THRESHOLD + 50);
+  let calls = 0;
+  for (;;) {
+    await survivor.get("k0");
+    calls++;
+    const s = await assertInvariant(fx, fx.prefix);
+    if (calls === 1) {
+      assert.ok(s.slices.size >= 12 * 60 + 1 - REAP_SLICES, "one call reaps at most its budget");
+      assert.ok(s.instances.size >= 1 + 12 - REAP_MEMBERS, "one call retires at most 8 members");
+    }
+    if (s.slices.size === 1 && s.reaping.size === 0 && s.instances.size === 1) break;
+    assert.ok(calls < 20, "reaping did not converge");
+  }
+  assert.ok(calls >= Math.ceil((12 * 60) / REAP_SLICES), `converged in ${calls} calls`);
+  assert.deepEqual(await survivor.getAll(["k0", "k1"]), [["k0", { total: 1, mine: 1 }], ["k1", {
+    total: 0,
+    mine: 0,
+  }]]);
+});
+
+storeTest("leaving with more keys than one call drops works in steps", async (fx) => {
+  await using is = new Instances(fx);
+  const a = is.strict();
+  const b = is.strict();
+  for (let i = 0; i < 1500; i += 750) {
+    await a.incAll(Array.from({ length: 750 }, (_, j) => [`k${i + j}`, 1] as [string, number]));
+  }
+  await b.inc("k7", 5);
+  assert.equal((await assertInvariant(fx, fx.prefix)).slices.size, 1501);
+  await a.close();
+  const s = await assertInvariant(fx, fx.prefix);
+  assert.equal(s.slices.size, 1);
+  assert.ok(!s.instances.has(a.instanceId));
+  assert.deepEqual(await b.get("k7"), { total: 5, mine: 5 });
+});
+
+Deno.test("driven clock: each instance is judged by its own threshold", async () => {
+  let now = 1_000_000;
+  await using store = new MemoryStore({ now: () => now });
+  const long = new StrictInstanceAwareCounter({
+    prefix: "p",
+    store,
+    deadInstanceThresholdMs: 60_000,
+  });
+  const short = new StrictInstanceAwareCounter({
+    prefix: "p",
+    store,
+    deadInstanceThresholdMs: 150,
+  });
+  await long.inc("k", 10);
+  await short.inc("k", 1);
+  now += 10_000; // far past short's threshold, well within long's
+  assert.deepEqual(
+    await short.get("k"),
+    { total: 11, mine: 1 },
+    "nobody reaped short, so nothing changed",
+  );
+  const members = [...store.db.zrangeAll("{p}:ic:instances").map(([m]) => m)];
+  assert.ok(members.includes(long.instanceId), "the long-threshold instance is alive");
+  now += 61_000;
+  // short's next call finds the long instance dead (no heartbeat timer fired on this clock)
+  assert.deepEqual(await short.get("k"), { total: 1, mine: 1 });
+  await long.close({ leave: false });
+  await short.close();
+  assert.equal(store.db.hlen("{p}:ic:slices"), 0);
+});
+
+storeTest("heartbeats keep many idle instances registered with their slices", async (fx) => {
+  await using is = new Instances(fx);
+  const cs = Array.from({ length: 20 }, () => is.strict({ deadInstanceThresholdMs: 150 }));
+  for (const [i, c] of cs.entries()) await c.inc("k", i);
+  await sleep(500);
+  const s = await readState(fx, fx.prefix);
+  for (const c of cs) assert.ok(s.instances.has(c.instanceId), "never re-registered");
+  assert.equal((await cs[0]!.get("k")).total, 190);
+  await assertInvariant(fx, fx.prefix);
+});
