@@ -72,7 +72,7 @@ end
 
 -- The rejection hint for n: walk the oldest buckets until enough expires for n to fit.
 local function rejected(total, cap, n)
-  if n > cap then return { "rejected", fmt(W), fmt(cap) } end
+  if n > cap then return { "rejected", fmt(W + g), fmt(cap) } end
   local need = total + n - cap
   local members = redis.call("ZRANGE", Z, 0, HINT_BUCKETS - 1)
   if #members == 0 then return { "rejected", fmt(math.max(1, W)), fmt(math.max(0, cap - total)) } end

@@ -87,7 +87,7 @@ end
 
 -- The rejection hint for n beyond this instance's reservation (see hint in ratelimit/_model.ts).
 local function hint(n, extra)
-  if n > cap then return W, cap end
+  if n > cap then return W + g, cap end
   local used = total - declined + extra
   local need = used + n - cap
   local members = redis.call("ZRANGE", Z, 0, HINT_BUCKETS - 1)

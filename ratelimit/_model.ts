@@ -133,7 +133,7 @@ export interface Hint {
 /**
  * The rejection hint for `n` requests: walk the oldest buckets (at most {@linkcode HINT_BUCKETS})
  * until enough expires for `n` to fit, and report when and how much then fits. A request larger
- * than `cap` can never fit: the full window and `cap`.
+ * than `cap` can never fit: `W + g` (when everything recorded so far has expired) and `cap`.
  * @param s the series (already evicted)
  * @param now ms
  * @param cfg the window
@@ -152,7 +152,7 @@ export function hint(
   extra = 0,
   fallbackMs = cfg.windowMs,
 ): Hint {
-  if (n > cap) return { retryAfterMs: cfg.windowMs, remainingAfterWaiting: cap };
+  if (n > cap) return { retryAfterMs: cfg.windowMs + cfg.groupMs, remainingAfterWaiting: cap };
   const used = s.total - s.declinedTotal + extra;
   const need = used + n - cap;
   let freed = 0;

@@ -283,11 +283,11 @@ class HybridEngine {
     };
   }
 
-  /** Never fits: the full window and the capacity. */
+  /** Never fits: a window and a bucket (all current usage expired) and the capacity. */
   never(cap: number): RateLimitDecision {
     return {
       kind: "rejected",
-      retryAfterMs: this.cfg.windowMs,
+      retryAfterMs: this.cfg.windowMs + this.cfg.groupMs,
       remainingAfterWaiting: cap,
       windowSizeSeconds: this.cfg.windowSizeSeconds,
     };

@@ -16,8 +16,8 @@ export interface Allowed {
  * The call was refused and nothing was recorded (absolute strategy only). The hints are a true
  * statement: after `retryAfterMs`, at least `remainingAfterWaiting` requests fit (unless others
  * use them first). A request larger than the capacity can never fit: it gets
- * `retryAfterMs = windowSizeSeconds × 1000` and `remainingAfterWaiting = capacity`, which is less
- * than the request, never `retryAfterMs: 0`.
+ * `retryAfterMs` = the window plus one bucket (when everything recorded so far has expired) and
+ * `remainingAfterWaiting = capacity`, which is less than the request: never `retryAfterMs: 0`.
  */
 export interface Rejected {
   /** Discriminant. */

@@ -1,0 +1,317 @@
+/**
+ * Model-vs-Lua agreement: random operation sequences on random initial states, run through the
+ * MemoryStore models and through Redis, compared reply by reply and by final state.
+ *
+ * Redis time cannot be frozen, so the window is 10 h of 1 h buckets and each run stays inside
+ * one bucket (the MemoryStore clock follows Redis TIME): every decision is exact; only the
+ * millisecond-valued fields that depend on "now" (retry hints, TTLs, reservation lapse times)
+ * are compared within a tolerance. Eviction is exercised by seeding buckets up to 14 h old.
+ */
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { MemoryStore } from "../../store/memory_store.ts";
+import type { Reply, Script, Store } from "../../store/types.ts";
+import { RL_ABSOLUTE, RL_HYBRID, RL_SUPPRESSED } from "../../ratelimit/_scripts.ts";
+import { type RawClient, storeTest } from "../_support/stores.ts";
+
+const G = 3_600_000;
+const W = 10 * G;
+const TOL = 250;
+
+async function redisNow(raw: RawClient): Promise<number> {
+  const [s, us] = await raw.time().then((t: unknown) => {
+    if (t instanceof Date) return [Math.floor(t.getTime() / 1000), (t.getTime() % 1000) * 1000];
+    return t as [string, string];
+  });
+  return Number(s) * 1000 + Math.floor(Number(us) / 1000);
+}
+
+interface Seed {
+  buckets: Array<[number, number, number]>; // [age in buckets, count, declined]
+  cap: number;
+  hard: number;
+  res: Array<[string, number, boolean]>; // [id, r, lapsed]
+  seqs: Array<[string, number]>;
+}
+
+const seedArb = fc.record({
+  buckets: fc.uniqueArray(
+    fc.tuple(fc.integer({ min: 0, max: 14 }), fc.integer({ min: 1, max: 20 }), fc.nat(20)),
+    { selector: (b) => b[0], maxLength: 6 },
+  ).map((bs) => bs.map(([a, c, d]): [number, number, number] => [a, c, Math.min(c, d)])),
+  cap: fc.integer({ min: 1, max: 40 }),
+  hard: fc.integer({ min: 0, max: 20 }),
+  res: fc.uniqueArray(
+    fc.tuple(fc.constantFrom("a", "b", "c"), fc.integer({ min: 1, max: 8 }), fc.boolean()),
+    { selector: (r) => r[0], maxLength: 3 },
+  ),
+  seqs: fc.uniqueArray(fc.tuple(fc.constantFrom("a", "b", "c"), fc.integer({ min: 1, max: 4 })), {
+    selector: (s) => s[0],
+    maxLength: 3,
+  }),
+});
+
+type Kind = "absolute" | "suppressed" | "hybrid";
+
+/** Writes the same seed with raw commands into Redis and into the MemoryDb. */
+async function seed(
+  kind: Kind,
+  s: Seed,
+  keys: string[],
+  now: number,
+  raw: RawClient,
+  mem: MemoryStore,
+) {
+  const [h, z, rz] = keys as [string, string, string];
+  const cur = Math.floor(now / G);
+  const fields: Record<string, string> = {};
+  let t = 0, d = 0, newest = -1;
+  for (const [age, c, dc] of s.buckets) {
+    const i = cur - age;
+    fields[String(i)] = String(c);
+    if (kind !== "absolute") fields[`x${i}`] = String(kind === "suppressed" ? dc : dc);
+    t += c;
+    d += kind === "absolute" ? 0 : dc;
+    newest = Math.max(newest, i);
+  }
+  const res = kind === "hybrid" ? s.res : [];
+  if (s.buckets.length === 0 && res.length === 0) return;
+  fields.t = String(t);
+  fields.c = String(s.cap);
+  if (kind !== "absolute") {
+    fields.d = String(d);
+    fields.h = String(s.cap + s.hard);
+  }
+  let at = newest < 0 ? -1 : (newest + 1) * G + W;
+  let reserved = 0;
+  const zres: Array<[string, number]> = [];
+  if (kind === "hybrid") {
+    for (const [id, r, lapsed] of res) {
+      const exp = lapsed ? now - 600_000 : now + 600_000;
+      fields[`r:${id}`] = String(r);
+      reserved += r;
+      zres.push([id, exp]);
+      at = Math.max(at, exp);
+    }
+    fields.R = String(reserved);
+    for (const [id, q] of s.seqs) fields[`q:${id}`] = String(q);
+  }
+  // Redis
+  await raw.hSet(h, fields);
+  for (const [age] of s.buckets) {
+    const i = String(cur - age);
+    await raw.zAdd(z, { score: cur - age, value: i });
+  }
+  for (const [id, exp] of zres) await raw.zAdd(rz, { score: exp, value: id });
+  for (const k of keys) await raw.pExpireAt(k, at);
+  // Memory
+  const db = mem.db;
+  db.now = now;
+  for (const [f, v] of Object.entries(fields)) db.hset(h, f, v);
+  for (const [age] of s.buckets) db.zadd(z, cur - age, String(cur - age));
+  for (const [id, exp] of zres) db.zadd(rz, exp, id);
+  for (const k of keys) db.pexpireat(k, at);
+}
+
+async function dumpRedis(raw: RawClient, keys: string[]) {
+  const out: Record<string, { at: number; data: unknown }> = {};
+  for (const k of keys) {
+    const type = await raw.type(k);
+    if (type === "none") continue;
+    const at = Number(await raw.sendCommand(["PEXPIRETIME", k]));
+    const data = type === "hash"
+      ? Object.fromEntries(Object.entries(await raw.hGetAll(k)).sort(([a], [b]) => a < b ? -1 : 1))
+      : (await raw.zRangeWithScores(k, 0, -1)).map((e: { value: string; score: number }) => [
+        e.value,
+        e.score,
+      ]);
+    out[k] = { at, data };
+  }
+  return out;
+}
+
+function dumpMemory(mem: MemoryStore, keys: string[]) {
+  const out: Record<string, { at: number; data: unknown }> = {};
+  for (const e of mem.db.dump()) {
+    if (!keys.includes(e.key)) continue;
+    out[e.key] = { at: e.ttl < 0 ? e.ttl : mem.db.now + e.ttl, data: e.data.value };
+  }
+  return out;
+}
+
+/** Compares two values; numbers (and numeric strings) within `tol` when `loose`. */
+function close(a: unknown, b: unknown, path: string, loose: (p: string) => boolean): void {
+  if (Array.isArray(a) && Array.isArray(b)) {
+    assert.equal(
+      a.length,
+      b.length,
+      `${path}: length ${JSON.stringify(a)} vs ${JSON.stringify(b)}`,
+    );
+    a.forEach((x, i) => close(x, b[i], `${path}[${i}]`, loose));
+    return;
+  }
+  if (a !== null && b !== null && typeof a === "object" && typeof b === "object") {
+    assert.deepEqual(Object.keys(a).sort(), Object.keys(b).sort(), path);
+    for (const k of Object.keys(a)) {
+      close(
+        (a as Record<string, unknown>)[k],
+        (b as Record<string, unknown>)[k],
+        `${path}.${k}`,
+        loose,
+      );
+    }
+    return;
+  }
+  const na = typeof a === "string" && a !== "" && !Number.isNaN(Number(a)) ? Number(a) : a;
+  const nb = typeof b === "string" && b !== "" && !Number.isNaN(Number(b)) ? Number(b) : b;
+  if (typeof na === "number" && typeof nb === "number" && loose(path)) {
+    assert.ok(Math.abs(na - nb) <= TOL, `${path}: ${na} vs ${nb}`);
+  } else {
+    assert.equal(na, nb, `${path}: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+  }
+}
+
+const cmpArb = fc.tuple(
+  fc.constantFrom("eq", "ne", "lt", "le", "gt", "ge", "always"),
+  fc.integer({ min: 0, max: 40 }),
+);
+const rnd = fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true });
+
+const absOps = fc.array(
+  fc.oneof(
+    fc.tuple(fc.constant("inc"), fc.integer({ min: 1, max: 30 }), fc.integer({ min: 0, max: 12 }))
+      .map(([op, cap, n]) => [op, cap, n]),
+    fc.constant<Array<string | number>>(["check"]),
+    fc.constant<Array<string | number>>(["get"]),
+    fc.tuple(fc.integer({ min: 1, max: 30 }), fc.integer({ min: 0, max: 30 }), cmpArb)
+      .map(([cap, n, [c, o]]) => ["set", cap, n, c, o]),
+  ),
+  { minLength: 1, maxLength: 12 },
+);
+
+const supOps = fc.array(
+  fc.oneof(
+    fc.tuple(fc.integer({ min: 1, max: 20 }), fc.nat(20), fc.integer({ min: 0, max: 8 }), rnd)
+      .map(([soft, extra, n, r]) => ["inc", soft, soft + extra, n, r]),
+    rnd.map((r) => ["check", 0, 0, 0, r]),
+    fc.constant<Array<string | number>>(["get"]),
+    fc.constant<Array<string | number>>(["factor"]),
+    fc.tuple(fc.integer({ min: 1, max: 20 }), fc.nat(20), fc.integer({ min: 0, max: 30 }), cmpArb)
+      .map(([soft, extra, n, [c, o]]) => ["set", soft, soft + extra, n, 0, c, o]),
+  ),
+  { minLength: 1, maxLength: 12 },
+);
+
+const hybOps = fc.array(
+  fc.oneof(
+    fc.record({
+      id: fc.constantFrom("a", "b", "c"),
+      seq: fc.integer({ min: 1, max: 8 }),
+      used: fc.nat(6),
+      extra: fc.nat(6),
+      dn: fc.nat(6),
+      want: fc.integer({ min: -1, max: 15 }),
+      cap: fc.integer({ min: -1, max: 30 }),
+      hardExtra: fc.nat(10),
+      hintN: fc.integer({ min: 1, max: 35 }),
+    }).map((o) => [
+      "sync",
+      o.id,
+      o.seq,
+      o.used,
+      o.extra,
+      Math.min(o.dn, o.extra),
+      o.want,
+      600_000,
+      o.cap,
+      o.cap < 0 ? -1 : o.cap + o.hardExtra,
+      o.hintN,
+    ]),
+    fc.tuple(fc.integer({ min: 1, max: 30 }), fc.integer({ min: 0, max: 30 }), cmpArb)
+      .map(([cap, n, [c, o]]) => ["set", cap, cap, n, c, o]),
+  ),
+  { minLength: 1, maxLength: 12 },
+);
+
+const LOOSE: Record<Kind, (p: string, op: string) => boolean> = {
+  absolute: (p, op) => op === "inc" || op === "check" ? p === "[1]" : false,
+  suppressed: () => false,
+  hybrid: (p, op) => op === "sync" && p === "[7]",
+};
+
+async function differential(
+  kind: Kind,
+  script: Script,
+  suffix: string[],
+  ops: fc.Arbitrary<ReadonlyArray<ReadonlyArray<string | number>>>,
+  raw: RawClient,
+  redis: Store,
+  prefix: string,
+): Promise<void> {
+  const start = await redisNow(raw);
+  if (start % G > G - 120_000) {
+    console.log("skipped: too close to an hour boundary (1 h buckets)");
+    return;
+  }
+  let run = 0;
+  await fc.assert(
+    fc.asyncProperty(seedArb, ops, async (s, list) => {
+      const tag = `{${prefix}:e${run++}}`;
+      const keys = suffix.map((x) => `${tag}${x}`);
+      const offset = (await redisNow(raw)) - Date.now();
+      await using mem = new MemoryStore({ now: () => Date.now() + offset });
+      await seed(kind, s, keys, Date.now() + offset, raw, mem);
+      for (const op of list) {
+        const argv = [op[0]!, W, G, ...op.slice(1)];
+        const r: Reply = await redis.run(script, keys, argv);
+        const m: Reply = await mem.run(script, keys, argv);
+        try {
+          close(m, r, "", (p) => LOOSE[kind](p, String(op[0])));
+        } catch (e) {
+          throw new Error(`${JSON.stringify(op)}: ${(e as Error).message}`);
+        }
+      }
+      const dr = await dumpRedis(raw, keys);
+      const dm = dumpMemory(mem, keys);
+      close(dm, dr, "state", (p) => p.endsWith(".at") || p.includes(":ha:r.data"));
+      for (const k of keys) await raw.del(k);
+    }),
+    { numRuns: 60 },
+  );
+}
+
+storeTest("ratelimit_absolute.lua agrees with its model", async (fx) => {
+  await differential(
+    "absolute",
+    RL_ABSOLUTE,
+    [":ra", ":ra:z"],
+    absOps,
+    fx.raw,
+    fx.store,
+    fx.prefix,
+  );
+}, { kinds: ["standalone"] });
+
+storeTest("ratelimit_suppressed.lua agrees with its model", async (fx) => {
+  await differential(
+    "suppressed",
+    RL_SUPPRESSED,
+    [":rs", ":rs:z"],
+    supOps,
+    fx.raw,
+    fx.store,
+    fx.prefix,
+  );
+}, { kinds: ["standalone"] });
+
+storeTest("ratelimit_hybrid.lua agrees with its model", async (fx) => {
+  await differential(
+    "hybrid",
+    RL_HYBRID,
+    [":ha", ":ha:z", ":ha:r"],
+    hybOps,
+    fx.raw,
+    fx.store,
+    fx.prefix,
+  );
+}, { kinds: ["standalone"] });
