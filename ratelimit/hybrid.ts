@@ -70,6 +70,8 @@ interface Entry {
   remaining: number;
   blockedUntil: number;
   lastUse: number;
+  /** Requests of callers waiting for a store call. */
+  waiting: number;
 }
 
 function newEntry(cap: number, hard: number): Entry {
@@ -92,6 +94,7 @@ function newEntry(cap: number, hard: number): Entry {
     remaining: 0,
     blockedUntil: -Infinity,
     lastUse: -Infinity,
+    waiting: 0,
   };
 }
 
@@ -139,6 +142,11 @@ class HybridEngine {
   keys(key: string): string[] {
     const tag = `{${this.cfg.prefix}:${key}}:${this.kind}`;
     return [tag, `${tag}:z`, `${tag}:r`];
+  }
+
+  /** Capacity the store had left unreserved at the last sync. */
+  free(e: Entry): number {
+    return e.cap - (e.observed - e.declinedTotal) - e.reserved;
   }
 
   /** Whether `n` can be taken from the reservation now. */
@@ -373,10 +381,20 @@ export class HybridAbsoluteRateLimiter implements AbsoluteMethods<true> {
     if (n > cap) return x.never(cap);
     if (now < e.blockedUntil) return x.rejected(e, now);
     e.lastUse = now;
-    const ok = await x.sync(key, e, e.avail + n + 2 * e.used, n);
+    // Concurrent callers share each store call; its reservation target covers all of them.
+    e.waiting += n;
+    try {
+      for (let round = 0; round < 3; round++) {
+        const ok = await x.sync(key, e, e.avail + e.waiting + 2 * e.used, n);
+        const after = x.cfg.now();
+        if (x.take(e, n, after)) return ALLOWED;
+        if (!ok) return this.#down(key, rate, n, e);
+        if (x.free(e) <= 0) break; // no room in the store: reject until the next sync
+      }
+    } finally {
+      e.waiting -= n;
+    }
     const after = x.cfg.now();
-    if (x.take(e, n, after)) return ALLOWED;
-    if (!ok) return this.#down(key, rate, n, e);
     e.blockedUntil = after + Math.min(e.retryAfterMs, x.cfg.syncIntervalMs);
     return x.rejected(e, after);
   }
