@@ -17,7 +17,7 @@ import {
   startPrivateRedis,
 } from "../_support/servers.ts";
 import { type Fixture, type RawClient, storeTest, waitFor } from "../_support/stores.ts";
-import { assertInvariant, Instances, Partition } from "./_support.ts";
+import { assertInvariant, Instances } from "./_support.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
