@@ -104,6 +104,7 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
   #sweepAt = 1024;
 
   /**
+   * Creates the counter; heartbeats start in the background (no I/O before that).
    * @param options prefix, store, threshold, flush interval, cache lag, id, error callback
    * @throws {InvalidKeyError} if the prefix or the instance id is invalid
    * @throws {InvalidArgumentError} if an option is out of range or the store is unusable

@@ -70,6 +70,7 @@ export class StrictInstanceAwareCounter implements InstanceAwareCounter {
   #core: InstanceCore;
 
   /**
+   * Creates the counter; heartbeats start in the background (no I/O before that).
    * @param options prefix, store, threshold, instance id, error callback
    * @throws {InvalidKeyError} if the prefix or the instance id is invalid
    * @throws {InvalidArgumentError} if `deadInstanceThresholdMs` is below 150 or the store is unusable
