@@ -263,22 +263,25 @@ class HybridEngine {
     if (e instanceof StoreError) this.#onError(e);
   };
 
-  /** Stops the timer; commits and releases every key (bounded by the guard). */
+  /**
+   * Stops the timer; commits and releases every key, retrying lost or failed syncs for up to
+   * `storeTimeoutMs` in all.
+   */
   async close(): Promise<void> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    const work: Promise<boolean>[] = [];
-    for (const [key, e] of this.entries) {
-      const pending = e.flight ?? Promise.resolve(true);
-      work.push(
-        pending.then(() =>
-          e.batch !== undefined || e.used > 0 || e.extra > 0 || e.avail > 0
-            ? this.sync(key, e, -1)
-            : true
-        ),
-      );
-    }
-    await Promise.allSettled(work);
+    const deadline = Date.now() + this.cfg.storeTimeoutMs;
+    const owes = (e: Entry) =>
+      e.batch !== undefined || e.used > 0 || e.extra > 0 || e.avail > 0 || e.mine > 0;
+    await Promise.allSettled([...this.entries].map(async ([key, e]) => {
+      while (owes(e)) {
+        if (e.flight !== undefined) await e.flight.catch(() => false);
+        else if (await this.sync(key, e, -1).catch(() => false)) e.mine = 0;
+        if (!owes(e) || Date.now() >= deadline) break;
+        const wait = Math.min(Math.max(2, this.ctx.guard.retryInMs), deadline - Date.now());
+        await new Promise((r) => setTimeout(r, Math.max(0, wait)));
+      }
+    }));
     this.entries.clear();
   }
 
