@@ -1,0 +1,94 @@
+/**
+ * A private Redis killed and restarted under load: every call waits at most about
+ * `storeTimeoutMs`, the failure policy answers meanwhile, and the limiter recovers by itself.
+ */
+import assert from "node:assert/strict";
+import { StoreError } from "../../core/errors.ts";
+import { RateLimiter, type StoreErrorPolicy } from "../../ratelimit/rate_limiter.ts";
+import { RedisStore } from "../../store/redis_store.ts";
+import { connectStandalone, startPrivateRedis } from "../_support/servers.ts";
+import { waitFor } from "../_support/stores.ts";
+
+const TIMEOUT = 150;
+
+async function underOutage(policy: StoreErrorPolicy): Promise<void> {
+  await using server = await startPrivateRedis();
+  const client = await connectStandalone(server.url);
+  const probeClient = await connectStandalone(server.url);
+  try {
+    const store = new RedisStore(client);
+    await using rl = new RateLimiter({
+      store,
+      prefix: "outage",
+      onStoreError: policy,
+      storeTimeoutMs: TIMEOUT,
+      syncIntervalMs: 5,
+    });
+    await using probe = new RateLimiter({
+      store: new RedisStore(probeClient),
+      prefix: "probe",
+      storeTimeoutMs: TIMEOUT,
+    });
+    let stop = false;
+    let maxMs = 0;
+    let calls = 0;
+    let storeErrors = 0;
+    const other: unknown[] = [];
+    const worker = async (w: number) => {
+      for (let i = 0; !stop; i++) {
+        const t0 = performance.now();
+        try {
+          if (i % 2 === 0) await rl.redis.absolute.inc(`k${w % 2}`, 1000);
+          else await rl.hybrid.absolute.inc(`k${w % 2}`, 1000);
+        } catch (e) {
+          if (e instanceof StoreError) storeErrors++;
+          else other.push(e);
+        }
+        maxMs = Math.max(maxMs, performance.now() - t0);
+        calls++;
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    };
+    const workers = [0, 1, 2, 3].map(worker);
+    await waitFor(() => calls > 50, 5000, "load");
+    await server.kill();
+    const before = calls;
+    await waitFor(() => calls > before + 100, 5000, "calls during the outage");
+    await server.restart();
+    // Recovery: store calls succeed again, with no intervention.
+    await waitFor(
+      async () => {
+        try {
+          await probe.redis.absolute.get("x");
+          await rl.redis.absolute.get("k0");
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      8000,
+      "recovery",
+    );
+    const after = calls;
+    await waitFor(() => calls > after + 50, 5000, "load after recovery");
+    stop = true;
+    await Promise.all(workers);
+    assert.deepEqual(other, []);
+    assert.ok(maxMs < TIMEOUT + 450, `a call waited ${maxMs.toFixed(0)} ms`);
+    if (policy === "throw") assert.ok(storeErrors > 0);
+    else assert.equal(storeErrors, 0);
+    // After recovery the store counts again (the hybrid resent what it buffered).
+    assert.ok((await rl.redis.absolute.get("k0")) > 0);
+  } finally {
+    await client.close();
+    await probeClient.close();
+  }
+}
+
+Deno.test("Redis killed and restarted under load: policy 'local' answers, waits stay bounded", async () => {
+  await underOutage("local");
+});
+
+Deno.test("Redis killed and restarted under load: policy 'throw' fails fast and recovers", async () => {
+  await underOutage("throw");
+});
