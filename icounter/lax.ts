@@ -200,13 +200,19 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
   }
 
   #add(key: string, e: Local, n: number): InstanceCount {
-    const v = this.#view(e);
-    if (!Number.isSafeInteger(v.total + n) || !Number.isSafeInteger(v.mine + n)) {
-      throw new CounterOverflowError(`${key}: ${v.total} + ${n} leaves the safe-integer range`);
+    let mine = e.mine;
+    const f = e.inflight;
+    if (f !== undefined) mine = f.op === "inc" ? mine + f.amount : f.amount;
+    if (e.pendingSet !== undefined) mine = e.pendingSet;
+    mine += e.pending;
+    const total = (e.total ?? 0) + mine - e.mine + n;
+    mine += n;
+    if (!Number.isSafeInteger(total) || !Number.isSafeInteger(mine)) {
+      throw new CounterOverflowError(`${key}: ${total - n} + ${n} leaves the safe-integer range`);
     }
     e.pending += n;
-    this.#touch(key);
-    return { total: v.total + n, mine: v.mine + n };
+    if (!this.#dirty.has(key)) this.#touch(key);
+    return { total, mine };
   }
 
   #setMine(key: string, e: Local, value: number): InstanceCount {
@@ -329,11 +335,13 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
    * ```
    */
   async inc(key: string, n = 1): Promise<InstanceCount> {
-    validateKey(key);
-    safeInt(n, "n");
-    this.#core.open();
-    const e = this.#local(key);
-    const warm = this.#isWarm(key, e);
+    // Keys already in the map were validated when they entered it: the hot path skips that.
+    let e = this.#locals.get(key);
+    if (e === undefined) e = this.#local(validateKey(key));
+    if (n !== 1) safeInt(n, "n");
+    if (this.#core.closed) this.#core.open();
+    const warm = e.total !== undefined &&
+      (this.#dirty.has(key) || e.inflight !== undefined || now() - e.syncedAt < this.allowedLagMs);
     const v = this.#add(key, e, n);
     if (warm) return v;
     try {

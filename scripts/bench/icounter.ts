@@ -1,0 +1,221 @@
+/**
+ * Instance-aware counter benchmarks (a script, not a test): `deno run -A scripts/bench/icounter.ts`.
+ * Uses REDIS_URL, or starts a throwaway redis-server. Figures are ratios measured in this one run,
+ * ABAB-interleaved, median of the rounds.
+ *
+ * 1. strict inc, 64 concurrent callers, vs raw node-redis evalSha of the same script with the
+ *    same arguments (so the ratio is the cost of the TypeScript layer);
+ * 2. lax inc on a warm key vs a bare awaited Map increment;
+ * 3. heartbeat cost with 1,000 idle instances: calls/s, Redis time per call (INFO commandstats),
+ *    share of one Redis core, and a strict inc's p50/p99 with and without them.
+ */
+import { createClient } from "redis";
+import {
+  LaxInstanceAwareCounter,
+  MemoryStore,
+  RedisStore,
+  StrictInstanceAwareCounter,
+} from "../../mod.ts";
+import { icounterKeys } from "../../icounter/_core.ts";
+import { ICOUNTER_APPLY } from "../../icounter/_scripts.ts";
+import { benchRedis, f, pct } from "./_redis.ts";
+
+const ROUNDS = 5;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function throughput(fn: () => Promise<unknown>, callers: number, ms: number) {
+  let ops = 0;
+  const end = performance.now() + ms;
+  await Promise.all(Array.from({ length: callers }, async () => {
+    while (performance.now() < end) {
+      await fn();
+      ops++;
+    }
+  }));
+  return (ops * 1000) / ms;
+}
+
+async function latency(fn: () => Promise<unknown>, n: number) {
+  const xs: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await fn();
+    xs.push(performance.now() - t);
+  }
+  return xs.sort((a, b) => a - b);
+}
+
+async function mapIncNs(n: number): Promise<number> {
+  const m = new Map<string, number>([["k", 0]]);
+  // deno-lint-ignore require-await
+  const inc = async (k: string, d = 1) => {
+    const v = (m.get(k) ?? 0) + d;
+    m.set(k, v);
+    return v;
+  };
+  const t = performance.now();
+  for (let i = 0; i < n; i++) await inc("k");
+  return ((performance.now() - t) * 1e6) / n;
+}
+
+async function laxIncNs(lax: LaxInstanceAwareCounter, n: number): Promise<number> {
+  const t = performance.now();
+  for (let i = 0; i < n; i++) await lax.inc("k");
+  return ((performance.now() - t) * 1e6) / n;
+}
+
+// deno-lint-ignore no-explicit-any
+async function evalshaStats(client: any): Promise<{ calls: number; usec: number }> {
+  const info = String(await client.sendCommand(["INFO", "commandstats"]));
+  const m = /cmdstat_evalsha:calls=(\d+),usec=(\d+)/.exec(info);
+  return { calls: Number(m?.[1] ?? 0), usec: Number(m?.[2] ?? 0) };
+}
+
+async function main() {
+  const redis = await benchRedis();
+  const client = await createClient({ url: redis.url }).connect();
+  const store = new RedisStore(client);
+  const rows: string[][] = [];
+  const tag = Date.now().toString(36);
+  try {
+    // ---- 1. strict inc vs raw evalSha of the same script --------------------------------
+    const strict = new StrictInstanceAwareCounter({ prefix: `bench-ic-${tag}`, store });
+    await strict.inc("k");
+    const rawKeys = icounterKeys(`bench-ic-raw-${tag}`);
+    await client.scriptLoad(ICOUNTER_APPLY.source);
+    const rawArgs = (register: number) => [
+      "raw-member",
+      "30000",
+      String(register),
+      "1000",
+      "0",
+      "0",
+      "ops",
+      "0",
+      "inc",
+      "k",
+      "always",
+      "0",
+      "1",
+    ];
+    await client.evalSha(ICOUNTER_APPLY.sha1, { keys: rawKeys, arguments: rawArgs(1) });
+    const args = rawArgs(0);
+    const raw = () => client.evalSha(ICOUNTER_APPLY.sha1, { keys: rawKeys, arguments: args });
+    const ours = () => strict.inc("k");
+    await throughput(raw, 64, 300);
+    await throughput(ours, 64, 300);
+    const rawOps: number[] = [], ourOps: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      rawOps.push(await throughput(raw, 64, 700));
+      ourOps.push(await throughput(ours, 64, 700));
+    }
+    const ro = median(rawOps), oo = median(ourOps);
+    rows.push([
+      "strict inc, 64 callers (ops/s)",
+      f(oo, 0),
+      `raw evalSha ${f(ro, 0)}`,
+      `${f(oo / ro)}×`,
+      "≥ 0.8×",
+    ]);
+    const rawP50: number[] = [],
+      ourP50: number[] = [],
+      rawP99: number[] = [],
+      ourP99: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const a = await latency(raw, 1500), b = await latency(ours, 1500);
+      rawP50.push(pct(a, 50));
+      rawP99.push(pct(a, 99));
+      ourP50.push(pct(b, 50));
+      ourP99.push(pct(b, 99));
+    }
+    rows.push([
+      "strict inc, 1 caller p50 / p99 (µs)",
+      `${f(median(ourP50) * 1000, 0)} / ${f(median(ourP99) * 1000, 0)}`,
+      `raw evalSha ${f(median(rawP50) * 1000, 0)} / ${f(median(rawP99) * 1000, 0)}`,
+      `${f(median(ourP50) / median(rawP50))}× (p50)`,
+      "",
+    ]);
+
+    // ---- 2. lax inc, warm key, vs an awaited Map increment -------------------------------
+    const N = 300_000;
+    const memory = new MemoryStore();
+    const laxMem = new LaxInstanceAwareCounter({ prefix: "bench-lax", store: memory });
+    await laxMem.get("k");
+    await mapIncNs(N);
+    await laxIncNs(laxMem, N);
+    const mapNs: number[] = [], laxNs: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      mapNs.push(await mapIncNs(N));
+      laxNs.push(await laxIncNs(laxMem, N));
+    }
+    await laxMem.close();
+    await memory.close();
+    const lm = median(laxNs), mm = median(mapNs);
+    rows.push([
+      "lax inc, warm key (ns/op)",
+      f(lm, 1),
+      `awaited Map inc ${f(mm, 1)}`,
+      `${f(lm / mm)}×`,
+      "≤ 2×",
+    ]);
+
+    // ---- 3. heartbeat cost, 1,000 idle instances ----------------------------------------
+    const THRESHOLD = 3000; // heartbeats every 1 s (the default 30 s makes them 10× rarer)
+    const before = await latency(ours, 2000);
+    const idle = Array.from(
+      { length: 1000 },
+      (_, i) =>
+        new StrictInstanceAwareCounter({
+          prefix: `bench-ic-idle-${tag}`,
+          store,
+          deadInstanceThresholdMs: THRESHOLD,
+          instanceId: `idle-${i}`,
+        }),
+    );
+    for (let i = 0; i < idle.length; i += 100) {
+      await Promise.all(idle.slice(i, i + 100).map((c, j) => c.inc(`k${(i + j) % 50}`)));
+    }
+    await sleep(THRESHOLD / 3 + 100); // heartbeats spread out
+    const s0 = await evalshaStats(client);
+    const t0 = performance.now();
+    const during = await latency(ours, 2000);
+    await sleep(Math.max(0, 3000 - (performance.now() - t0)));
+    const s1 = await evalshaStats(client);
+    const secs = (performance.now() - t0) / 1000;
+    const heartbeats = s1.calls - s0.calls - 2000;
+    const usecPerCall = (s1.usec - s0.usec) / Math.max(1, s1.calls - s0.calls);
+    rows.push([
+      "1,000 idle instances, threshold 3 s: heartbeats/s",
+      f(heartbeats / secs, 0),
+      `expected ${f(1000 / (THRESHOLD / 3000), 0)}`,
+      `${f(usecPerCall, 1)} µs Redis time per call, ${
+        f((heartbeats / secs) * usecPerCall / 1e4, 2)
+      }% of one core`,
+      "",
+    ]);
+    rows.push([
+      "strict inc p50 / p99 (µs) with those heartbeats",
+      `${f(pct(during, 50) * 1000, 0)} / ${f(pct(during, 99) * 1000, 0)}`,
+      `without ${f(pct(before, 50) * 1000, 0)} / ${f(pct(before, 99) * 1000, 0)}`,
+      `${f(pct(during, 50) / pct(before, 50))}× (p50)`,
+      "",
+    ]);
+    await idle[0]!.clear();
+    for (const c of idle) await c.close();
+    await strict.clear();
+    await strict.close();
+    await client.del(rawKeys);
+  } finally {
+    await store.close();
+    await client.close();
+    await redis.stop();
+  }
+  console.log(
+    `\ninstance-aware counters (median of ${ROUNDS} interleaved rounds; Deno ${Deno.version.deno})\n`,
+  );
+  console.log("| what | ours | baseline | ratio | target |\n|---|---|---|---|---|");
+  for (const r of rows) console.log(`| ${r.join(" | ")} |`);
+}
+
+await main();
