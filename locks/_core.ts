@@ -23,6 +23,7 @@ import {
   type LockKeys,
   lockKeys,
   type Mode,
+  newToken,
   releaseOnce,
 } from "./_remote.ts";
 import type { GuardInit } from "./guard.ts";
@@ -86,7 +87,7 @@ export class LockCore {
   async acquire(plan: Plan): Promise<GuardInit | null> {
     const { mode, signal } = plan;
     signal?.throwIfAborted();
-    const token = `${this.ownerId}/${newId()}`;
+    const token = newToken(newId(), this.ttlMs, this.ownerId);
     const start = performance.now();
     const queueMs = mode === "write" && !plan.oneShot ? this.queueMs : 0;
     const waits = !plan.oneShot && plan.timeoutMs !== 0 && plan.retries !== 0;
@@ -117,8 +118,16 @@ export class LockCore {
   }
 
   /** The guard's birth certificate. */
-  init(mode: Mode, token: string, onAttempt: number, fence: number, sentAt: number): GuardInit {
+  init(
+    mode: Mode,
+    token: string,
+    onAttempt: number,
+    fence: number,
+    sentAt: number,
+    renewNow = false,
+  ): GuardInit {
     return {
+      renewNow,
       store: this.store,
       keys: this.keys,
       key: this.key,
@@ -148,9 +157,9 @@ export class LockCore {
 class Waiter implements HubWaiter {
   readonly baseMs: number;
   readonly capMs: number;
+  readonly token: string;
   #core: LockCore;
   #plan: Plan;
-  #token: string;
   #start: number;
   #queueMs: number;
   #next = 1;
@@ -165,7 +174,7 @@ class Waiter implements HubWaiter {
   constructor(core: LockCore, plan: Plan, token: string, start: number, queueMs: number) {
     this.#core = core;
     this.#plan = plan;
-    this.#token = token;
+    this.token = token;
     this.#start = start;
     this.#queueMs = queueMs;
     this.baseMs = core.retryIntervalMs;
@@ -214,22 +223,28 @@ class Waiter implements HubWaiter {
     const n = this.#next++;
     const sentAt = performance.now();
     const { store, keys, ttlMs } = this.#core;
-    acquireOnce(store, keys, this.#plan.mode, this.#token, ttlMs, this.#queueMs).then(
+    acquireOnce(store, keys, this.#plan.mode, this.token, ttlMs, this.#queueMs).then(
       (r) => this.#after(n, sentAt, r),
       () => this.#after(n, sentAt, { ok: false, hintMs: -1 }),
     );
+  }
+
+  granted(fence: number, at: number): void {
+    if (this.#settled) return; // gave up: its clean-up call releases the granted lease
+    this.#finish();
+    this.#resolve(this.#core.init(this.#plan.mode, this.token, this.#next, fence, at, true));
   }
 
   #after(n: number, sentAt: number, r: AttemptResult): void {
     this.#inFlight = false;
     if (this.#settled) {
       // Gave up meanwhile; the clean-up normally runs after this attempt, but be sure.
-      if (r.ok) void this.#core.abandon(this.#plan.mode, this.#token);
+      if (r.ok) void this.#core.abandon(this.#plan.mode, this.token);
       return;
     }
     if (r.ok) {
       this.#finish();
-      this.#resolve(this.#core.init(this.#plan.mode, this.#token, n, r.fence, sentAt));
+      this.#resolve(this.#core.init(this.#plan.mode, this.token, n, r.fence, sentAt));
       return;
     }
     const { retries } = this.#plan;
@@ -251,7 +266,7 @@ class Waiter implements HubWaiter {
   async #giveUp(reason: unknown): Promise<void> {
     if (this.#settled) return;
     const left = this.#finish();
-    await Promise.all([left, this.#core.abandon(this.#plan.mode, this.#token)]);
+    await Promise.all([left, this.#core.abandon(this.#plan.mode, this.token)]);
     this.#reject(reason);
   }
 }

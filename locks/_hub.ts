@@ -8,11 +8,16 @@
  */
 import { backoff } from "../core/backoff.ts";
 import type { Store, Unsubscribe } from "../store/types.ts";
+import { parseWake } from "./_remote.ts";
 
 /** A parked acquisition, as the hub sees it. */
 export interface HubWaiter {
+  /** Its acquisition token. */
+  readonly token: string;
   /** Try once now (a no-op while an attempt is in flight, which then retries once more). */
   attempt(): void;
+  /** A release handed the lease to this waiter, with this fencing token. */
+  granted(fence: number, at: number): void;
   /** The poll's first delay bound, ms. */
   readonly baseMs: number;
   /** The poll's delay cap, ms. */
@@ -30,7 +35,7 @@ export function unref(timer: unknown): void {
 export class WaitHub {
   #store: Store;
   #channel: string;
-  #waiters = new Set<HubWaiter>();
+  #waiters = new Map<string, HubWaiter>();
   #unsubscribe: Promise<Unsubscribe | undefined> | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #due = Infinity;
@@ -53,7 +58,7 @@ export class WaitHub {
     if (byChannel === undefined) HUBS.set(store, byChannel = new Map());
     let hub = byChannel.get(channel);
     if (hub === undefined) byChannel.set(channel, hub = new WaitHub(store, channel));
-    hub.#waiters.add(waiter);
+    hub.#waiters.set(waiter.token, waiter);
     if (hub.#waiters.size === 1) hub.#polls = 0;
     await hub.#subscribe();
     hub.#arm();
@@ -72,7 +77,7 @@ export class WaitHub {
 
   #subscribe(): Promise<Unsubscribe | undefined> {
     if (this.#unsubscribe === undefined) {
-      const p = this.#store.subscribe(this.#channel, () => this.#kick())
+      const p = this.#store.subscribe(this.#channel, (m) => this.#onMessage(m))
         .catch(() => {
           // Polling covers it; the next poll subscribes again.
           if (this.#unsubscribe === p) this.#unsubscribe = undefined;
@@ -83,9 +88,16 @@ export class WaitHub {
     return this.#unsubscribe;
   }
 
+  /** A grant settles its waiter (if it is ours); a "free" wake-up lets every waiter try once. */
+  #onMessage(message: string): void {
+    const wake = parseWake(message);
+    if (wake.grant) this.#waiters.get(wake.token)?.granted(wake.fence, performance.now());
+    else this.#kick();
+  }
+
   /** Lets every waiter try once. */
   #kick(): void {
-    for (const w of [...this.#waiters]) w.attempt();
+    for (const w of [...this.#waiters.values()]) w.attempt();
   }
 
   /** Schedules the next fallback poll, unless one is due. */
@@ -93,7 +105,7 @@ export class WaitHub {
     if (this.#closed || this.#waiters.size === 0 || this.#timer !== undefined) return;
     let base = Infinity;
     let cap = Infinity;
-    for (const w of this.#waiters) {
+    for (const w of this.#waiters.values()) {
       base = Math.min(base, w.baseMs);
       cap = Math.min(cap, w.capMs);
     }
@@ -126,7 +138,9 @@ export class WaitHub {
    * @returns when the unsubscription (if any) is done
    */
   async leave(waiter: HubWaiter): Promise<void> {
-    if (!this.#waiters.delete(waiter) || this.#waiters.size > 0 || this.#closed) return;
+    if (this.#waiters.get(waiter.token) !== waiter) return;
+    this.#waiters.delete(waiter.token);
+    if (this.#waiters.size > 0 || this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;

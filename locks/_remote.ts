@@ -44,6 +44,24 @@ export function lockKeys(namespace: string, key: string, kind: "mutex" | "rw"): 
   };
 }
 
+/**
+ * A new acquisition token: `<uuid>/<ttl ms>/<owner id>` (a release that hands the lease to a
+ * queued writer reads the writer's ttl from it).
+ */
+export function newToken(id: string, ttlMs: number, ownerId: string): string {
+  return `${id}/${ttlMs}/${ownerId}`;
+}
+
+/** A wake-up message: a grant of the lease to `token` with fencing token `fence`, or "free". */
+export type Wake = { grant: true; fence: number; token: string } | { grant: false };
+
+/** Parses a message of lua/lock_release.lua. */
+export function parseWake(message: string): Wake {
+  if (!message.startsWith("g ")) return { grant: false };
+  const space = message.indexOf(" ", 2);
+  return { grant: true, fence: Number(message.slice(2, space)), token: message.slice(space + 1) };
+}
+
 /** What one acquisition attempt found. */
 export type AttemptResult =
   | { ok: true; fence: number }
@@ -103,7 +121,7 @@ export async function releaseOnce(
 ): Promise<boolean> {
   const reply = await store.run(
     LOCK_RELEASE,
-    [k.lease, k.readers, k.queue, k.queueExp],
+    [k.lease, k.readers, k.queue, k.queueExp, k.fence],
     [mode, token, k.channel],
   );
   return Number(reply) === 1;

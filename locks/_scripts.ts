@@ -32,6 +32,11 @@ export const LOCK_ACQUIRE = defineScript("lock_acquire", ({ db, nowMs: now }, ke
   const wait = Number(argv[3]);
   const holder = db.get(lease);
   if (holder === token) return [1, db.get(fence) ?? "0"];
+  if (holder === null && mode === "write" && db.exists(readers) + db.exists(qexp) === 0) {
+    const n = db.incrby(fence, 1);
+    db.set(lease, token, { px: ttl });
+    return [1, str(n)];
+  }
 
   db.zremRangeByScore(readers, -Infinity, now);
   const dead = db.zrangeByScore(qexp, -Infinity, now, 100).map(([m]) => m);
@@ -92,26 +97,53 @@ export const LOCK_RENEW = defineScript("lock_renew", ({ db, nowMs: now }, keys, 
   return 1;
 });
 
+/** The ttl a writer's token carries (`<uuid>/<ttl ms>/<owner id>`), or undefined. */
+export function tokenTtl(token: string): number | undefined {
+  const m = /^[^/]*\/(\d+)\//.exec(token);
+  const ttl = m === null ? NaN : Number(m[1]);
+  return ttl > 0 ? ttl : undefined;
+}
+
 /** See lua/lock_release.lua. */
 export const LOCK_RELEASE = defineScript(
   "lock_release",
   ({ db, nowMs: now, publish }, keys, argv) => {
-    const [lease, readers, queue, qexp] = keys as [string, string, string, string];
+    const [lease, readers, queue, qexp, fence] = keys as [string, string, string, string, string];
     const [mode, token, channel] = argv as [string, string, string];
+    const handOff = (): boolean => {
+      if (db.exists(queue) === 0) return false;
+      db.zremRangeByScore(readers, -Infinity, now);
+      if (db.zcard(readers) > 0) return false;
+      const dead = db.zrangeByScore(qexp, -Infinity, now, 100).map(([m]) => m);
+      if (dead.length > 0) {
+        db.zrem(queue, ...dead);
+        db.zrem(qexp, ...dead);
+      }
+      const front = db.zrangeAll(queue)[0]?.[0];
+      if (front === undefined) return false;
+      const ttl = tokenTtl(front);
+      if (ttl === undefined) return false;
+      const n = db.incrby(fence, 1);
+      db.set(lease, front, { px: ttl });
+      db.zrem(queue, front);
+      db.zrem(qexp, front);
+      publish(channel, `g ${str(n)} ${front}`);
+      return true;
+    };
     if (mode === "write") {
-      const queued = db.zrem(queue, token);
-      db.zrem(qexp, token);
-      let held = 0;
       if (db.get(lease) === token) {
         db.del(lease);
-        held = 1;
+        if (!handOff()) publish(channel, "f");
+        return 1;
       }
-      if (held === 1 || queued === 1) publish(channel, "w");
-      return held;
+      const queued = db.zrem(queue, token);
+      db.zrem(qexp, token);
+      if (queued === 1 && db.exists(lease) === 0 && !handOff()) publish(channel, "f");
+      return 0;
     }
     db.zremRangeByScore(readers, -Infinity, now);
     const held = db.zrem(readers, token);
-    if (held === 1 && db.zcard(readers) === 0) publish(channel, "r");
+    if (held === 1 && db.zcard(readers) === 0 && db.exists(lease) === 0) handOff();
     return held;
   },
 );

@@ -31,8 +31,13 @@ export interface GuardInit {
   readonly onAttempt: number;
   /** The fencing token (0 for readers). */
   readonly fence: number;
-  /** `performance.now()` when the winning attempt was sent: the lease runs at least ttlMs from it. */
+  /**
+   * `performance.now()` when the winning attempt was sent: the lease runs at least ttlMs from it
+   * (for a lease handed over by a release: when the grant arrived).
+   */
   readonly sentAt: number;
+  /** Renew at once (a handed-over lease: anchor its deadline on a call of our own). */
+  readonly renewNow?: boolean;
 }
 
 /**
@@ -53,9 +58,11 @@ export abstract class LockGuard implements AsyncDisposable {
   readonly onAttempt: number;
   #init: GuardInit;
   #state: GuardState = "acquired";
-  #controller = new AbortController();
-  #renewTimer: ReturnType<typeof setTimeout> | undefined;
-  #watchdog: ReturnType<typeof setTimeout> | undefined;
+  #controller: AbortController | undefined;
+  #lostReason: LockLostError | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #renewDue: number;
+  #renewing = false;
   #lastOk: number;
   #lastError: unknown;
   #released: Promise<"released" | "lost"> | undefined;
@@ -65,8 +72,8 @@ export abstract class LockGuard implements AsyncDisposable {
     this.#init = init;
     this.onAttempt = init.onAttempt;
     this.#lastOk = init.sentAt;
-    this.#armWatchdog();
-    this.#scheduleRenewal(this.#interval);
+    this.#renewDue = init.renewNow ? init.sentAt : init.sentAt + this.#interval;
+    this.#plan();
   }
 
   /** `"acquired"`, `"lost"` or `"released"`; local, no I/O. */
@@ -76,6 +83,10 @@ export abstract class LockGuard implements AsyncDisposable {
 
   /** Aborted with a `LockLostError` as soon as the lease is known or presumed lost. */
   get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#lostReason !== undefined) this.#controller.abort(this.#lostReason);
+    }
     return this.#controller.signal;
   }
 
@@ -83,63 +94,67 @@ export abstract class LockGuard implements AsyncDisposable {
     return Math.max(1, Math.floor(this.#init.ttlMs / 3));
   }
 
-  #scheduleRenewal(ms: number): void {
-    this.#renewTimer = setTimeout(() => {
-      this.#renewTimer = undefined;
-      void this.#renew();
-    }, ms);
-    unref(this.#renewTimer);
+  /**
+   * When the guard presumes its lease lost: ttlMs after the last renewal that succeeded (counted
+   * from when it was sent), minus a small margin, so the holder hears of the loss before the store
+   * lets anyone else in.
+   */
+  get #lossAt(): number {
+    const ttl = this.#init.ttlMs;
+    return this.#lastOk + ttl - Math.min(Math.floor(ttl / 10), 100);
   }
 
-  /**
-   * Fires when no renewal has succeeded for ttlMs (minus a small margin, so the holder hears of
-   * the loss before the store lets anyone else in).
-   */
-  #armWatchdog(): void {
-    clearTimeout(this.#watchdog);
-    const ttl = this.#init.ttlMs;
-    const margin = Math.min(Math.floor(ttl / 10), 100);
-    const due = this.#lastOk + ttl - margin - performance.now();
-    this.#watchdog = setTimeout(
-      () => this.#lose(`no renewal succeeded for ${ttl} ms`),
-      Math.max(0, due),
-    );
-    unref(this.#watchdog);
+  /** Arms the guard's one timer for its next renewal or its loss deadline, whichever is first. */
+  #plan(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#state !== "acquired") return;
+    const next = this.#renewing ? this.#lossAt : Math.min(this.#renewDue, this.#lossAt);
+    this.#timer = setTimeout(() => this.#onTimer(), Math.max(0, next - performance.now()));
+    unref(this.#timer);
+  }
+
+  #onTimer(): void {
+    this.#timer = undefined;
+    const now = performance.now();
+    if (now >= this.#lossAt) {
+      return this.#lose(`no renewal succeeded for ${this.#init.ttlMs} ms`);
+    }
+    if (!this.#renewing && now >= this.#renewDue) void this.#renew();
+    else this.#plan();
   }
 
   async #renew(): Promise<void> {
-    if (this.#state !== "acquired") return;
     const { store, keys, mode, token, ttlMs } = this.#init;
     const sentAt = performance.now();
+    this.#renewing = true;
+    this.#plan();
     let held: boolean;
     try {
       held = await renewOnce(store, keys, mode, token, ttlMs);
     } catch (e) {
+      this.#renewing = false;
       if (this.#state !== "acquired") return;
-      this.#lastError = e; // transient until the watchdog says otherwise
-      this.#scheduleRenewal(Math.max(1, Math.floor(this.#interval / 3)));
-      return;
+      this.#lastError = e; // transient until the loss deadline says otherwise
+      this.#renewDue = performance.now() + Math.max(1, Math.floor(this.#interval / 3));
+      return this.#plan();
     }
+    this.#renewing = false;
     if (this.#state !== "acquired") return;
     if (!held) return this.#lose("the lease is gone");
     this.#lastOk = Math.max(this.#lastOk, sentAt);
     this.#lastError = undefined;
-    this.#armWatchdog();
-    this.#scheduleRenewal(this.#interval);
-  }
-
-  #stopTimers(): void {
-    clearTimeout(this.#renewTimer);
-    clearTimeout(this.#watchdog);
-    this.#renewTimer = undefined;
-    this.#watchdog = undefined;
+    this.#renewDue = sentAt + this.#interval;
+    this.#plan();
   }
 
   #lose(detail: string): void {
     if (this.#state !== "acquired") return;
     this.#state = "lost";
-    this.#stopTimers();
-    this.#controller.abort(new LockLostError(this.#init.key, detail, this.#lastError));
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#lostReason = new LockLostError(this.#init.key, detail, this.#lastError);
+    this.#controller?.abort(this.#lostReason);
   }
 
   /**
@@ -159,7 +174,8 @@ export abstract class LockGuard implements AsyncDisposable {
     if (this.#released !== undefined) return this.#released;
     const wasLost = this.#state === "lost";
     this.#state = "released";
-    this.#stopTimers();
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
     const { store, keys, mode, token } = this.#init;
     this.#released = releaseOnce(store, keys, mode, token).then((held) =>
       held && !wasLost ? "released" : "lost"

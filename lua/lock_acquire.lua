@@ -9,7 +9,7 @@
 -- KEYS[4]  queue expiries: zset token -> expiry ms
 -- KEYS[5]  fence: the fencing-token counter (persistent)
 -- ARGV[1]  mode: "write" | "read"
--- ARGV[2]  token (one per acquisition)
+-- ARGV[2]  token (one per acquisition): "<uuid>/<ttl ms>/<owner id>"
 -- ARGV[3]  ttl ms of the lease
 -- ARGV[4]  ms a failed writer stays queued ("0": do not queue)
 -- Returns  {1, fence} on success (fence "0" for a reader); {0, hint} on failure, where hint is
@@ -27,6 +27,11 @@ end
 
 local holder = redis.call("GET", lease)
 if holder == token then return {1, redis.call("GET", fence) or "0"} end
+if not holder and mode == "write" and redis.call("EXISTS", readers, qexp) == 0 then
+  local n = redis.call("INCR", fence)  -- the uncontended path: nothing to purge
+  redis.call("SET", lease, token, "PX", ttl)
+  return {1, fmt(n)}
+end
 
 redis.call("ZREMRANGEBYSCORE", readers, "-inf", fmt(now))
 local dead = redis.call("ZRANGEBYSCORE", qexp, "-inf", fmt(now), "LIMIT", 0, 100)

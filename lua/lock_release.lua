@@ -1,29 +1,64 @@
 -- lock_release: the owner-checked release (also how a waiter that gives up leaves the queue).
--- Publishes a wake-up on the lock's channel when it freed something a waiter may want.
+-- When the lease becomes free and no live reader remains, it is handed to the first live queued
+-- writer at once (with its own ttl, read from its token, and the next fencing token), and the
+-- grant is published so that writer need not ask again. Otherwise a "free" wake-up is published.
 -- KEYS[1]  lease
 -- KEYS[2]  readers: zset token -> expiry ms
 -- KEYS[3]  queue: zset token -> ticket
 -- KEYS[4]  queue expiries: zset token -> expiry ms
+-- KEYS[5]  fence: the fencing-token counter (persistent)
 -- ARGV[1]  mode: "write" | "read"
 -- ARGV[2]  token
 -- ARGV[3]  the wake-up channel (sharded; carries the keys' hash tag)
 -- Returns  1 if the token held the lease (write) or was a live reader (read), else 0
-local lease, readers, queue, qexp = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+-- Publishes "g <fence> <token>" (a grant) or "f" (free: waiters should try)
+local lease, readers, queue, qexp, fence = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local mode, token, channel = ARGV[1], ARGV[2], ARGV[3]
+
+local function fmt(n) return string.format("%.0f", n) end
+
+-- The lease is free: grant it to the first live queued writer, if no live reader holds.
+local function handOff()
+  if redis.call("EXISTS", queue) == 0 then return false end
+  local t = redis.call("TIME")
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  redis.call("ZREMRANGEBYSCORE", readers, "-inf", fmt(now))
+  if redis.call("ZCARD", readers) > 0 then return false end
+  local dead = redis.call("ZRANGEBYSCORE", qexp, "-inf", fmt(now), "LIMIT", 0, 100)
+  if #dead > 0 then
+    redis.call("ZREM", queue, unpack(dead))
+    redis.call("ZREM", qexp, unpack(dead))
+  end
+  local front = redis.call("ZRANGE", queue, 0, 0)[1]
+  if not front then return false end
+  local ttl = tonumber(string.match(front, "^[^/]*/(%d+)/"))
+  if not ttl or ttl <= 0 then return false end
+  local n = redis.call("INCR", fence)
+  redis.call("SET", lease, front, "PX", ttl)
+  redis.call("ZREM", queue, front)
+  redis.call("ZREM", qexp, front)
+  redis.call("SPUBLISH", channel, "g " .. fmt(n) .. " " .. front)
+  return true
+end
+
 if mode == "write" then
-  local queued = redis.call("ZREM", queue, token)
-  redis.call("ZREM", qexp, token)
-  local held = 0
   if redis.call("GET", lease) == token then
     redis.call("DEL", lease)
-    held = 1
+    if not handOff() then redis.call("SPUBLISH", channel, "f") end
+    return 1
   end
-  if held == 1 or queued == 1 then redis.call("SPUBLISH", channel, "w") end
-  return held
+  local queued = redis.call("ZREM", queue, token)
+  redis.call("ZREM", qexp, token)
+  if queued == 1 and redis.call("EXISTS", lease) == 0 then
+    if not handOff() then redis.call("SPUBLISH", channel, "f") end
+  end
+  return 0
 end
 local t = redis.call("TIME")
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call("ZREMRANGEBYSCORE", readers, "-inf", string.format("%.0f", now))
+redis.call("ZREMRANGEBYSCORE", readers, "-inf", fmt(now))
 local held = redis.call("ZREM", readers, token)
-if held == 1 and redis.call("ZCARD", readers) == 0 then redis.call("SPUBLISH", channel, "r") end
+if held == 1 and redis.call("ZCARD", readers) == 0 and redis.call("EXISTS", lease) == 0 then
+  handOff()
+end
 return held

@@ -36,7 +36,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 
 async function apply(store: Store, key: string, op: Op): Promise<unknown> {
   const k = lockKeys("distkit-locks", key, "rw");
-  const token = `owner/t${op.who}`;
+  const token = `t${op.who}/${[20_000, 40_000, 60_000, 30_000][op.who]}/owner`;
   switch (op.op) {
     case "acquire": {
       const r = await acquireOnce(store, k, op.mode, token, op.ttl, op.queue ? 30_000 : 0);
@@ -55,7 +55,12 @@ async function snapshot(read: (name: string) => Promise<unknown>, key: string) {
   const out: Record<string, unknown> = {};
   for (const [part, name] of Object.entries(k)) {
     if (part === "channel") continue;
-    out[part] = await read(name);
+    const v = await read(name) as { value: unknown } | null;
+    // Expiry-ordered sets depend on each store's clock; only the queue's order is specified.
+    if (v !== null && (part === "readers" || part === "queueExp")) {
+      v.value = [...(v.value as string[])].sort();
+    }
+    out[part] = v;
   }
   return out;
 }

@@ -230,7 +230,7 @@ storeTest("Mutex waiters of one process share one subscription", async (fx) => {
     2000,
     "queued",
   );
-  assert.equal(WaitHub.count(bStore), 1);
+  await waitFor(() => WaitHub.count(bStore) === 1, 2000, "one hub");
   if (fx.memory) assert.equal(fx.memory.subscriptionCount, 1);
   await g.release();
   for (const w of waits) await (await w).release();

@@ -1,0 +1,225 @@
+/**
+ * Lock benchmarks (a script, not a test): `deno run -A scripts/bench/locks.ts`.
+ * distkit's Mutex side by side with redis-semaphore's Mutex and @sesamecare-oss/redlock (single
+ * instance), all on the same Redis (REDIS_URL, or a throwaway redis-server) in one run:
+ *   1. uncontended acquire + release, against two raw round trips (SET NX PX + DEL);
+ *   2. contended hand-off: holder releases -> the parked waiter holds, p50/p99/max;
+ *   3. one hot lock, 4 clients taking turns, each holding 1 ms: acquisitions/s and fairness
+ *      (fewest / most acquisitions of a client).
+ * Peers run with their default retry settings (redis-semaphore polls every 10 ms, redlock every
+ * 200 ms + jitter).
+ */
+import { Redlock } from "@sesamecare-oss/redlock";
+import { Redis } from "ioredis";
+import { createClient } from "redis";
+import { Mutex as SemMutex } from "redis-semaphore";
+import { Mutex, RedisStore } from "../../mod.ts";
+import { benchRedis, f, pct } from "./_redis.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
+
+/** A lock under test: acquire (waiting) and release. */
+interface Contender {
+  name: string;
+  acquire(): Promise<() => Promise<unknown>>;
+}
+
+interface Lib {
+  name: string;
+  /** A new client on its own connection(s). */
+  client(key: string): Promise<Contender>;
+}
+
+const closers: Array<() => Promise<unknown>> = [];
+
+function libs(url: string): Lib[] {
+  return [
+    {
+      name: "distkit Mutex",
+      async client(key) {
+        const c = await createClient({ url }).connect();
+        const store = new RedisStore(c);
+        closers.push(async () => {
+          await store.close();
+          await c.close();
+        });
+        const m = new Mutex({ key, store, ttlMs: 10_000 });
+        return {
+          name: "distkit",
+          async acquire() {
+            const g = await m.lock();
+            return () => g.release();
+          },
+        };
+      },
+    },
+    {
+      name: "redis-semaphore Mutex",
+      client(key) {
+        const r = new Redis(url);
+        closers.push(() => r.quit());
+        return Promise.resolve({
+          name: "redis-semaphore",
+          async acquire() {
+            const m = new SemMutex(r, key, { lockTimeout: 10_000, acquireTimeout: 60_000 });
+            await m.acquire();
+            return () => m.release();
+          },
+        });
+      },
+    },
+    {
+      name: "@sesamecare-oss/redlock",
+      client(key) {
+        const r = new Redis(url);
+        closers.push(() => r.quit());
+        const redlock = new Redlock([r], { retryCount: 1000 });
+        return Promise.resolve({
+          name: "redlock",
+          async acquire() {
+            const lock = await redlock.acquire([key], 10_000);
+            return () => lock.release();
+          },
+        });
+      },
+    },
+  ];
+}
+
+// ---- 1. uncontended ---------------------------------------------------------------------------
+async function uncontended(c: Contender, n: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    const release = await c.acquire();
+    await release();
+    out.push(performance.now() - t);
+  }
+  return out;
+}
+
+async function rawTwoTrips(url: string, key: string, n: number): Promise<number[]> {
+  const c = await createClient({ url }).connect();
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await c.set(key, "x", { condition: "NX", expiration: { type: "PX", value: 10_000 } });
+    await c.del(key);
+    out.push(performance.now() - t);
+  }
+  await c.close();
+  return out;
+}
+
+// ---- 2. hand-off ----------------------------------------------------------------------------
+async function handoff(a: Contender, b: Contender, n: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const release = await a.acquire();
+    let t1 = 0;
+    const waiting = b.acquire().then((r) => (t1 = performance.now(), r));
+    await sleep(15); // the waiter is parked (and past a 10 ms poll)
+    const t0 = performance.now();
+    await release();
+    const releaseB = await waiting;
+    out.push(t1 - t0);
+    await releaseB();
+  }
+  return out;
+}
+
+// ---- 3. hot lock ----------------------------------------------------------------------------
+async function hot(cs: Contender[], ms: number): Promise<number[]> {
+  const counts = cs.map(() => 0);
+  const end = performance.now() + ms;
+  await Promise.all(cs.map(async (c, i) => {
+    while (performance.now() < end) {
+      const release = await c.acquire();
+      counts[i]!++;
+      await sleep(1);
+      await release();
+    }
+  }));
+  return counts;
+}
+
+async function main() {
+  const redis = await benchRedis();
+  const quick = Deno.args.includes("--quick");
+  const N1 = quick ? 300 : 2000;
+  const N2 = quick ? 30 : 200;
+  const HOT_MS = quick ? 1500 : 4000;
+  const rows: string[][] = [];
+  try {
+    const run = `bench-${Date.now().toString(36)}`;
+    // 1. uncontended, interleaved rounds
+    const raw: number[] = [];
+    const un = new Map<string, number[]>();
+    const all = libs(redis.url);
+    const solo = await Promise.all(all.map((l) => l.client(`${run}-solo-${l.name.length}`)));
+    for (let round = 0; round < 4; round++) {
+      raw.push(...await rawTwoTrips(redis.url, `${run}-raw`, N1 / 4));
+      for (const c of solo) {
+        un.set(c.name, [...(un.get(c.name) ?? []), ...await uncontended(c, N1 / 4)]);
+      }
+    }
+    const rawP50 = pct(sorted(raw), 50);
+    rows.push([
+      "uncontended acquire+release p50 / p99 (ms)",
+      "raw SET NX PX + DEL",
+      `${f(rawP50, 3)} / ${f(pct(sorted(raw), 99), 3)}`,
+      "1.00×",
+      "",
+    ]);
+    for (const [name, xs] of un) {
+      const s = sorted(xs);
+      rows.push([
+        "",
+        name,
+        `${f(pct(s, 50), 3)} / ${f(pct(s, 99), 3)}`,
+        `${f(pct(s, 50) / rawP50)}×`,
+        name === "distkit" ? "≤ 1.1×" : "",
+      ]);
+    }
+    // 2. hand-off
+    for (const lib of all) {
+      const key = `${run}-handoff-${lib.name.length}`;
+      const a = await lib.client(key);
+      const b = await lib.client(key);
+      const n = lib.name.includes("redlock") ? Math.min(N2, 25) : N2;
+      const s = sorted(await handoff(a, b, n));
+      rows.push([
+        "contended hand-off p50 / p99 / max (ms)",
+        lib.name,
+        `${f(pct(s, 50))} / ${f(pct(s, 99))} / ${f(s[s.length - 1]!)}`,
+        "",
+        lib.name.startsWith("distkit") ? "p50 ≤ 1, p99 ≤ 5" : "",
+      ]);
+    }
+    // 3. hot lock
+    for (const lib of all) {
+      const key = `${run}-hot-${lib.name.length}`;
+      const cs = [];
+      for (let i = 0; i < 4; i++) cs.push(await lib.client(key));
+      const counts = await hot(cs, HOT_MS);
+      const total = counts.reduce((a, b) => a + b, 0);
+      const fair = Math.min(...counts) / Math.max(...counts);
+      rows.push([
+        "hot lock, 4 clients, 1 ms holds: acq/s, fairness (per client)",
+        lib.name,
+        `${f(total / (HOT_MS / 1000), 0)} acq/s, ${f(fair)} (${counts.join("/")})`,
+        "",
+        lib.name.startsWith("distkit") ? "≥ better peer, ≥ 0.8" : "",
+      ]);
+    }
+  } finally {
+    for (const c of closers) await c().catch(() => {});
+    await redis.stop();
+  }
+  console.log(`\nlocks (one run, same Redis, loopback; Deno ${Deno.version.deno})\n`);
+  console.log("| what | library | result | ratio | target |\n|---|---|---|---|---|");
+  for (const r of rows) console.log(`| ${r.join(" | ")} |`);
+}
+
+await main();
