@@ -91,6 +91,13 @@ export class LockCore {
     const start = performance.now();
     const queueMs = mode === "write" && !plan.oneShot ? this.queueMs : 0;
     const waits = !plan.oneShot && plan.timeoutMs !== 0 && plan.retries !== 0;
+    if (waits) {
+      // Under contention this process is usually subscribed already: park first, then try.
+      const hub = WaitHub.ready(this.store, this.keys.channel);
+      if (hub !== undefined) {
+        return await new Waiter(this, plan, token, start, queueMs).run(hub);
+      }
+    }
     let first: AttemptResult;
     try {
       first = await acquireOnce(this.store, this.keys, mode, token, this.ttlMs, queueMs);
@@ -166,6 +173,7 @@ class Waiter implements HubWaiter {
   #inFlight = false;
   #again = false;
   #settled = false;
+  #won = false;
   #hub: Promise<WaitHub> | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #resolve!: (init: GuardInit) => void;
@@ -181,7 +189,12 @@ class Waiter implements HubWaiter {
     this.capMs = core.capMs;
   }
 
-  run(hintMs: number): Promise<GuardInit> {
+  /**
+   * Waits. With a subscribed `hub`, parks on it and makes the first attempt (index 0); otherwise
+   * (after a failed first attempt whose reply carried `hint`) joins the hub, subscribing, and
+   * tries once more when the subscription is active.
+   */
+  run(hubOrHint: WaitHub | number): Promise<GuardInit> {
     return new Promise<GuardInit>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
@@ -195,10 +208,18 @@ class Waiter implements HubWaiter {
           left,
         );
       }
+      if (typeof hubOrHint !== "number") {
+        const hub = hubOrHint;
+        this.#hub = Promise.resolve(hub);
+        this.#next = 0;
+        hub.add(this);
+        this.attempt();
+        return;
+      }
       this.#hub = WaitHub.join(this.#core.store, this.#core.keys.channel, this);
       void this.#hub.then((hub) => {
         if (this.#settled) return;
-        hub.hint(hintMs);
+        hub.hint(hubOrHint);
         this.attempt(); // covers a release that happened before the subscription was active
       });
     });
@@ -231,19 +252,20 @@ class Waiter implements HubWaiter {
 
   granted(fence: number, at: number): void {
     if (this.#settled) return; // gave up: its clean-up call releases the granted lease
-    this.#finish();
+    this.#finish(true);
     this.#resolve(this.#core.init(this.#plan.mode, this.token, this.#next, fence, at, true));
   }
 
   #after(n: number, sentAt: number, r: AttemptResult): void {
     this.#inFlight = false;
     if (this.#settled) {
-      // Gave up meanwhile; the clean-up normally runs after this attempt, but be sure.
-      if (r.ok) void this.#core.abandon(this.#plan.mode, this.token);
+      // Gave up meanwhile: the clean-up normally runs after this attempt, but be sure. (Won
+      // meanwhile, by a grant: this attempt found the same lease, which is ours to keep.)
+      if (r.ok && !this.#won) void this.#core.abandon(this.#plan.mode, this.token);
       return;
     }
     if (r.ok) {
-      this.#finish();
+      this.#finish(true);
       this.#resolve(this.#core.init(this.#plan.mode, this.token, n, r.fence, sentAt));
       return;
     }
@@ -255,12 +277,13 @@ class Waiter implements HubWaiter {
     if (this.#again) this.attempt();
   }
 
-  /** Stops the timer and the abort listener; leaves the hub. */
-  #finish(): Promise<void> {
+  /** Stops the timer and the abort listener; leaves the hub (which lingers after a success). */
+  #finish(success = false): Promise<void> {
     this.#settled = true;
+    this.#won = success;
     clearTimeout(this.#timer);
     this.#plan.signal?.removeEventListener("abort", this.#onAbort);
-    return this.#hub?.then((hub) => hub.leave(this)) ?? Promise.resolve();
+    return this.#hub?.then((hub) => hub.leave(this, success)) ?? Promise.resolve();
   }
 
   async #giveUp(reason: unknown): Promise<void> {

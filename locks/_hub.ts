@@ -25,6 +25,10 @@ export interface HubWaiter {
 }
 
 const HUBS = new WeakMap<Store, Map<string, WaitHub>>();
+/** Hubs with no waiter left after a success, kept subscribed (oldest first) for the next wait. */
+const IDLE = new WeakMap<Store, Set<WaitHub>>();
+/** How many idle subscriptions a store keeps at most. */
+const MAX_IDLE = 8;
 
 /** Unrefs a timer on runtimes that have the notion (Node, Bun); a no-op on Deno. */
 export function unref(timer: unknown): void {
@@ -40,6 +44,7 @@ export class WaitHub {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #due = Infinity;
   #polls = 0;
+  #subscribed = false;
   #closed = false;
 
   private constructor(store: Store, channel: string) {
@@ -58,11 +63,27 @@ export class WaitHub {
     if (byChannel === undefined) HUBS.set(store, byChannel = new Map());
     let hub = byChannel.get(channel);
     if (hub === undefined) byChannel.set(channel, hub = new WaitHub(store, channel));
-    hub.#waiters.set(waiter.token, waiter);
-    if (hub.#waiters.size === 1) hub.#polls = 0;
+    hub.add(waiter);
     await hub.#subscribe();
     hub.#arm();
     return hub;
+  }
+
+  /**
+   * The hub of `channel` if its subscription is already active: a waiter parked on it before its
+   * first attempt misses no wake-up, so it needs no extra attempt after parking.
+   */
+  static ready(store: Store, channel: string): WaitHub | undefined {
+    const hub = HUBS.get(store)?.get(channel);
+    return hub !== undefined && hub.#subscribed && !hub.#closed ? hub : undefined;
+  }
+
+  /** Parks `waiter` on this (subscribed) hub. */
+  add(waiter: HubWaiter): void {
+    IDLE.get(this.#store)?.delete(this);
+    this.#waiters.set(waiter.token, waiter);
+    if (this.#waiters.size === 1) this.#polls = 0;
+    if (this.#subscribed) this.#arm();
   }
 
   /** How many hubs exist for `store` (tests check that waiters clean up). */
@@ -78,7 +99,10 @@ export class WaitHub {
   #subscribe(): Promise<Unsubscribe | undefined> {
     if (this.#unsubscribe === undefined) {
       const p = this.#store.subscribe(this.#channel, (m) => this.#onMessage(m))
-        .catch(() => {
+        .then((unsubscribe) => {
+          this.#subscribed = true;
+          return unsubscribe;
+        }, () => {
           // Polling covers it; the next poll subscribes again.
           if (this.#unsubscribe === p) this.#unsubscribe = undefined;
           return undefined;
@@ -134,16 +158,37 @@ export class WaitHub {
   }
 
   /**
-   * Unparks `waiter`; the last one out stops the poller and unsubscribes.
+   * Unparks `waiter`. When the last one leaves after a success (`linger`), the hub stays
+   * subscribed, idle and timer-free, for the next wait on this lock (a store keeps at most
+   * {@linkcode MAX_IDLE}, dropping the oldest); otherwise it stops and unsubscribes at once.
    * @returns when the unsubscription (if any) is done
    */
-  async leave(waiter: HubWaiter): Promise<void> {
+  async leave(waiter: HubWaiter, linger = false): Promise<void> {
     if (this.#waiters.get(waiter.token) !== waiter) return;
     this.#waiters.delete(waiter.token);
     if (this.#waiters.size > 0 || this.#closed) return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#due = Infinity;
+    if (linger && this.#subscribed) {
+      let idle = IDLE.get(this.#store);
+      if (idle === undefined) IDLE.set(this.#store, idle = new Set());
+      idle.add(this);
+      if (idle.size > MAX_IDLE) {
+        const oldest = idle.values().next().value!;
+        await oldest.#close();
+      }
+      return;
+    }
+    await this.#close();
+  }
+
+  async #close(): Promise<void> {
+    if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    IDLE.get(this.#store)?.delete(this);
     const byChannel = HUBS.get(this.#store);
     if (byChannel?.get(this.#channel) === this) byChannel.delete(this.#channel);
     const unsubscribe = await this.#unsubscribe;

@@ -234,7 +234,17 @@ storeTest("Mutex waiters of one process share one subscription", async (fx) => {
   if (fx.memory) assert.equal(fx.memory.subscriptionCount, 1);
   await g.release();
   for (const w of waits) await (await w).release();
+  assert.equal(WaitHub.count(bStore), 1, "idle after a success, kept for the next wait");
+  if (fx.memory) assert.equal(fx.memory.subscriptionCount, 1);
+  // The next wait on this lock parks on the idle subscription; a timeout then drops it.
+  const g2 = await a.lock();
+  await rejects(
+    new Mutex({ key: fx.prefix, store: bStore }).lock({ timeoutMs: 30 }),
+    LockTimeoutError,
+  );
   assert.equal(WaitHub.count(bStore), 0);
+  if (fx.memory) assert.equal(fx.memory.subscriptionCount, 0);
+  await g2.release();
 });
 
 Deno.test("Mutex on MemoryStore: a crashed holder's lease expires by itself", async () => {
