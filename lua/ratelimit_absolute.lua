@@ -1,9 +1,10 @@
 -- ratelimit_absolute: one call of the absolute sliding-window limiter on one entity (see
 -- ratelimit/_model.ts, the executable specification). Buckets are aligned: bucket i holds
--- [i*g, (i+1)*g) and counts until (i+1)*g + W. Every key expires by itself when its newest
--- bucket does. Work per call is bounded by the number of buckets, which W/g bounds.
--- KEYS[1]  H: hash {t = total, c = capacity, <i> = count of bucket i}
--- KEYS[2]  Z: zset of bucket indexes (member = score = i)
+-- [i*g, (i+1)*g) and counts until (i+1)*g + W. The entity is one hash that expires by itself
+-- when its newest bucket does. Work per call is bounded by W/g (at most 10 000 bucket slots,
+-- read in chunks); the steady-state hot path is TIME, one HMGET and one HSET.
+-- KEYS[1]  H: hash {t = total, c = capacity, o = origin (lower bound of bucket indexes),
+--             n = newest bucket index, <i> = count of bucket i}
 -- ARGV[1]  op: "inc" | "check" | "get" | "set"
 -- ARGV[2]  W, the window, ms
 -- ARGV[3]  g, the bucket size, ms
@@ -13,75 +14,89 @@
 -- ARGV[7]  comparator operand (set)
 -- Returns  inc/check: {"allowed"} | {"rejected", retryAfterMs, remainingAfterWaiting}
 --          get: total; set: {matched (1|0), previous total, total}
-local H, Z = KEYS[1], KEYS[2]
+local H = KEYS[1]
 local op = ARGV[1]
 local W, g = tonumber(ARGV[2]), tonumber(ARGV[3])
 local time = redis.call("TIME")
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local HINT_BUCKETS = 64
-local CHUNK = 500
+local HINT_BUCKETS, CHUNK = 64, 500
 
 local function fmt(n) return string.format("%.0f", n) end
 
-local function matches(cmp, operand, cur)
-  if cmp == "always" then return true
-  elseif cmp == "eq" then return cur == operand
-  elseif cmp == "ne" then return cur ~= operand
-  elseif cmp == "lt" then return cur < operand
-  elseif cmp == "le" then return cur <= operand
-  elseif cmp == "gt" then return cur > operand
-  elseif cmp == "ge" then return cur >= operand
-  end
-  return false
-end
+local cur = math.floor(now / g)
+local st = redis.call("HMGET", H, "t", "o", "n", "c", fmt(cur))
+local total, origin, newest = tonumber(st[1] or "0"), tonumber(st[2]), tonumber(st[3])
+local stored, curCount = tonumber(st[4] or "0"), tonumber(st[5] or "0")
+local evicted = false -- t and o changed by eviction, not yet written
 
--- Drops expired buckets (in chunks, so no unpack grows large); returns the live total.
+-- Drops expired bucket slots [origin, limit] in chunks.
 local function evict()
-  local total = tonumber(redis.call("HGET", H, "t") or "0")
+  if not newest then return end
   local limit = math.floor((now - W) / g) - 1
-  local doomed = redis.call("ZRANGEBYSCORE", Z, "-inf", fmt(limit))
-  if #doomed == 0 then return total end
-  for i = 1, #doomed, CHUNK do
-    local chunk = {}
-    for j = i, math.min(i + CHUNK - 1, #doomed) do chunk[#chunk + 1] = doomed[j] end
-    local counts = redis.call("HMGET", H, unpack(chunk))
-    for _, c in ipairs(counts) do total = total - tonumber(c or "0") end
-    redis.call("HDEL", H, unpack(chunk))
-    redis.call("ZREM", Z, unpack(chunk))
+  if newest <= limit then
+    redis.call("DEL", H)
+    total, origin, newest, stored, curCount, st[4] = 0, nil, nil, 0, 0, false
+    return
   end
-  if redis.call("ZCARD", Z) == 0 then
-    redis.call("DEL", H, Z)
-    return 0
+  if origin > limit then return end
+  for a = origin, limit, CHUNK do
+    local fields = {}
+    for i = a, math.min(a + CHUNK - 1, limit) do fields[#fields + 1] = fmt(i) end
+    for _, c in ipairs(redis.call("HMGET", H, unpack(fields))) do total = total - tonumber(c or "0") end
+    redis.call("HDEL", H, unpack(fields))
   end
-  redis.call("HSET", H, "t", fmt(total))
-  return total
+  origin = limit + 1
+  evicted = true
 end
 
-local function record(n)
-  local b = math.floor(now / g)
-  local newest = redis.call("ZRANGE", Z, -1, -1)[1]
-  if newest and tonumber(newest) >= b then b = tonumber(newest) end
-  local f = fmt(b)
-  redis.call("HINCRBY", H, f, n)
-  redis.call("ZADD", Z, f, f)
-  redis.call("HINCRBY", H, "t", n)
-  local at = fmt((b + 1) * g + W)
-  redis.call("PEXPIREAT", H, at)
-  redis.call("PEXPIREAT", Z, at)
+-- Writes what eviction changed when no recording write carries it.
+local function flush()
+  if evicted then redis.call("HSET", H, "t", fmt(total), "o", fmt(origin)) end
 end
 
--- The rejection hint for n: walk the oldest buckets until enough expires for n to fit.
-local function rejected(total, cap, n)
+local function record(n, cap)
+  local b, count = cur, curCount
+  if newest and newest > cur then
+    b = newest
+    count = tonumber(redis.call("HGET", H, fmt(b)) or "0")
+  end
+  total = total + n
+  local fields = { fmt(b), fmt(count + n), "t", fmt(total) }
+  if cap ~= st[4] then
+    fields[#fields + 1] = "c"
+    fields[#fields + 1] = cap
+  end
+  if evicted or newest ~= b then
+    if not origin then origin = b end
+    fields[#fields + 1] = "o"
+    fields[#fields + 1] = fmt(origin)
+  end
+  evicted = false
+  if newest ~= b then
+    newest = b
+    fields[#fields + 1] = "n"
+    fields[#fields + 1] = fmt(b)
+    redis.call("HSET", H, unpack(fields))
+    redis.call("PEXPIREAT", H, fmt((b + 1) * g + W))
+  else
+    redis.call("HSET", H, unpack(fields))
+  end
+end
+
+-- The rejection hint for n: scan bucket slots from the origin until enough expires for n.
+local function rejected(cap, n)
   if n > cap then return { "rejected", fmt(W + g), fmt(cap) } end
   local need = total + n - cap
-  local members = redis.call("ZRANGE", Z, 0, HINT_BUCKETS - 1)
-  if #members == 0 then return { "rejected", fmt(math.max(1, W)), fmt(math.max(0, cap - total)) } end
-  local counts = redis.call("HMGET", H, unpack(members))
+  if not newest then return { "rejected", fmt(math.max(1, W)), fmt(math.max(0, cap - total)) } end
+  local last = math.min(origin + HINT_BUCKETS - 1, newest)
+  local fields = {}
+  for i = origin, last do fields[#fields + 1] = fmt(i) end
+  local counts = redis.call("HMGET", H, unpack(fields))
   local freed = 0
-  for k = 1, #members do
+  for k = 1, #fields do
     freed = freed + tonumber(counts[k] or "0")
-    if freed >= need or k == #members then
-      local retry = (tonumber(members[k]) + 1) * g + W - now
+    if freed >= need or k == #fields then
+      local retry = (origin + k) * g + W - now
       return { "rejected", fmt(math.max(1, retry)), fmt(math.max(0, cap - (total - freed))) }
     end
   end
@@ -89,32 +104,36 @@ end
 
 if op == "inc" then
   local cap, n = tonumber(ARGV[4]), tonumber(ARGV[5])
-  local total = evict()
+  evict()
   if total + n <= cap then
-    if n > 0 then
-      record(n)
-      redis.call("HSET", H, "c", ARGV[4])
-    end
+    if n > 0 then record(n, ARGV[4]) else flush() end
     return { "allowed" }
   end
-  return rejected(total, cap, n)
+  flush()
+  return rejected(cap, n)
 elseif op == "check" then
-  local total = evict()
-  if redis.call("EXISTS", Z) == 0 then return { "allowed" } end
-  local cap = tonumber(redis.call("HGET", H, "c") or "0")
-  if total + 1 <= cap then return { "allowed" } end
-  return rejected(total, cap, 1)
+  evict()
+  flush()
+  if not newest or total + 1 <= stored then return { "allowed" } end
+  return rejected(stored, 1)
 elseif op == "get" then
-  return fmt(evict())
+  evict()
+  flush()
+  return fmt(total)
 elseif op == "set" then
-  local cap, n = ARGV[4], tonumber(ARGV[5])
-  local total = evict()
-  if not matches(ARGV[6], tonumber(ARGV[7]), total) then return { 0, fmt(total), fmt(total) } end
-  redis.call("DEL", H, Z)
-  if n > 0 then
-    record(n)
-    redis.call("HSET", H, "c", cap)
+  local n = tonumber(ARGV[5])
+  evict()
+  local cmp, operand, previous = ARGV[6], tonumber(ARGV[7]), total
+  local ok = cmp == "always" or (cmp == "eq" and total == operand) or (cmp == "ne" and total ~= operand)
+    or (cmp == "lt" and total < operand) or (cmp == "le" and total <= operand)
+    or (cmp == "gt" and total > operand) or (cmp == "ge" and total >= operand)
+  if not ok then
+    flush()
+    return { 0, fmt(previous), fmt(previous) }
   end
-  return { 1, fmt(total), fmt(n) }
+  redis.call("DEL", H)
+  total, origin, newest, curCount, evicted, st[4] = 0, nil, nil, 0, false, nil
+  if n > 0 then record(n, ARGV[4]) end
+  return { 1, fmt(previous), fmt(n) }
 end
 return redis.error_reply("DISTKIT_ARGUMENT Unknown rate-limit operation: " .. tostring(op))

@@ -85,24 +85,28 @@ local function finish()
   redis.call("PEXPIREAT", RZ, fmt(at))
 end
 
--- The rejection hint for n beyond this instance's reservation (see hint in ratelimit/_model.ts).
+-- The rejection hint for n beyond this instance's reservation (see hint in ratelimit/_model.ts;
+-- the scan starts at the oldest bucket).
 local function hint(n, extra)
   if n > cap then return W + g, cap end
   local used = total - declined + extra
   local need = used + n - cap
-  local members = redis.call("ZRANGE", Z, 0, HINT_BUCKETS - 1)
-  if #members == 0 then return math.max(1, g), math.max(0, cap - used) end
+  local first = redis.call("ZRANGE", Z, 0, 0)[1]
+  if not first then return math.max(1, g), math.max(0, cap - used) end
+  local o = tonumber(first)
+  local last = math.min(o + HINT_BUCKETS - 1, tonumber(redis.call("ZRANGE", Z, -1, -1)[1]))
   local fields = {}
-  for _, m in ipairs(members) do
-    fields[#fields + 1] = m
-    fields[#fields + 1] = "x" .. m
+  for i = o, last do
+    fields[#fields + 1] = fmt(i)
+    fields[#fields + 1] = "x" .. fmt(i)
   end
   local counts = redis.call("HMGET", H, unpack(fields))
   local freed = 0
-  for k = 1, #members do
+  local slots = last - o + 1
+  for k = 1, slots do
     freed = freed + tonumber(counts[2 * k - 1] or "0") - tonumber(counts[2 * k] or "0")
-    if freed >= need or k == #members then
-      return math.max(1, (tonumber(members[k]) + 1) * g + W - now), math.max(0, cap - (used - freed))
+    if freed >= need or k == slots then
+      return math.max(1, (o + k) * g + W - now), math.max(0, cap - (used - freed))
     end
   end
 end

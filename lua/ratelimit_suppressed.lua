@@ -1,9 +1,9 @@
 -- ratelimit_suppressed: one call of the suppressed (probabilistic) limiter on one entity (see
 -- ratelimit/_model.ts). Every call is recorded as observed usage, a refused one also as declined.
--- The random draw comes from the client (ARGV), never from math.random.
--- KEYS[1]  H: hash {t = observed, d = declined, c = soft limit, h = hard limit,
---             <i> = observed in bucket i, x<i> = declined in bucket i}
--- KEYS[2]  Z: zset of bucket indexes (member = score = i)
+-- The random draw comes from the client (ARGV), never from math.random. Same layout and bounds
+-- as ratelimit_absolute.lua.
+-- KEYS[1]  H: hash {t = observed, d = declined, c = soft limit, h = hard limit, o = origin,
+--             n = newest bucket index, <i> = observed in bucket i, x<i> = declined in bucket i}
 -- ARGV[1]  op: "inc" | "check" | "get" | "factor" | "set"
 -- ARGV[2]  W, the window, ms
 -- ARGV[3]  g, the bucket size, ms
@@ -15,7 +15,7 @@
 -- ARGV[9]  comparator operand (set)
 -- Returns  inc/check: {"allowed"} | {"suppressed", factor, isAllowed (1|0)}
 --          get: {observed, declined, factor}; factor: factor; set: {matched, previous, total}
-local H, Z = KEYS[1], KEYS[2]
+local H = KEYS[1]
 local op = ARGV[1]
 local W, g = tonumber(ARGV[2]), tonumber(ARGV[3])
 local time = redis.call("TIME")
@@ -25,31 +25,29 @@ local CHUNK = 500
 local function fmt(n) return string.format("%.0f", n) end
 local function ffmt(x) return string.format("%.17g", x) end
 
-local function matches(cmp, operand, cur)
-  if cmp == "always" then return true
-  elseif cmp == "eq" then return cur == operand
-  elseif cmp == "ne" then return cur ~= operand
-  elseif cmp == "lt" then return cur < operand
-  elseif cmp == "le" then return cur <= operand
-  elseif cmp == "gt" then return cur > operand
-  elseif cmp == "ge" then return cur >= operand
-  end
-  return false
-end
+local cur = math.floor(now / g)
+local st = redis.call("HMGET", H, "t", "d", "o", "n", "c", "h", fmt(cur), "x" .. fmt(cur))
+local total, declined = tonumber(st[1] or "0"), tonumber(st[2] or "0")
+local origin, newest = tonumber(st[3]), tonumber(st[4])
+local soft, hard = tonumber(st[5] or "0"), tonumber(st[6] or "0")
+local curCount, curDeclined = tonumber(st[7] or "0"), tonumber(st[8] or "0")
+local evicted = false -- t, d and o changed by eviction, not yet written
 
--- Drops expired buckets in chunks; returns the live observed and declined totals.
 local function evict()
-  local tot = redis.call("HMGET", H, "t", "d")
-  local total, declined = tonumber(tot[1] or "0"), tonumber(tot[2] or "0")
+  if not newest then return end
   local limit = math.floor((now - W) / g) - 1
-  local doomed = redis.call("ZRANGEBYSCORE", Z, "-inf", fmt(limit))
-  if #doomed == 0 then return total, declined end
-  for i = 1, #doomed, CHUNK do
+  if newest <= limit then
+    redis.call("DEL", H)
+    total, declined, origin, newest, soft, hard, curCount, curDeclined = 0, 0, nil, nil, 0, 0, 0, 0
+    st[5], st[6] = false, false
+    return
+  end
+  if origin > limit then return end
+  for a = origin, limit, CHUNK do
     local fields = {}
-    local last = math.min(i + CHUNK - 1, #doomed)
-    for j = i, last do
-      fields[#fields + 1] = doomed[j]
-      fields[#fields + 1] = "x" .. doomed[j]
+    for i = a, math.min(a + CHUNK - 1, limit) do
+      fields[#fields + 1] = fmt(i)
+      fields[#fields + 1] = "x" .. fmt(i)
     end
     local counts = redis.call("HMGET", H, unpack(fields))
     for k = 1, #counts, 2 do
@@ -57,88 +55,103 @@ local function evict()
       declined = declined - tonumber(counts[k + 1] or "0")
     end
     redis.call("HDEL", H, unpack(fields))
-    local members = {}
-    for j = i, last do members[#members + 1] = doomed[j] end
-    redis.call("ZREM", Z, unpack(members))
   end
-  if redis.call("ZCARD", Z) == 0 then
-    redis.call("DEL", H, Z)
-    return 0, 0
-  end
-  redis.call("HSET", H, "t", fmt(total), "d", fmt(declined))
-  return total, declined
+  origin = limit + 1
+  evicted = true
 end
 
-local function record(n, dn)
-  local b = math.floor(now / g)
-  local newest = redis.call("ZRANGE", Z, -1, -1)[1]
-  if newest and tonumber(newest) >= b then b = tonumber(newest) end
+local function flush()
+  if evicted then redis.call("HSET", H, "t", fmt(total), "d", fmt(declined), "o", fmt(origin)) end
+end
+
+local function record(n, dn, c, h)
+  local b, count, dcount = cur, curCount, curDeclined
+  if newest and newest > cur then
+    b = newest
+    local v = redis.call("HMGET", H, fmt(b), "x" .. fmt(b))
+    count, dcount = tonumber(v[1] or "0"), tonumber(v[2] or "0")
+  end
+  total = total + n
+  declined = declined + dn
   local f = fmt(b)
-  redis.call("HINCRBY", H, f, n)
-  redis.call("HINCRBY", H, "x" .. f, dn)
-  redis.call("ZADD", Z, f, f)
-  redis.call("HINCRBY", H, "t", n)
-  redis.call("HINCRBY", H, "d", dn)
-  local at = fmt((b + 1) * g + W)
-  redis.call("PEXPIREAT", H, at)
-  redis.call("PEXPIREAT", Z, at)
+  local fields = { f, fmt(count + n), "x" .. f, fmt(dcount + dn), "t", fmt(total), "d", fmt(declined) }
+  if c ~= st[5] or h ~= st[6] then
+    fields[#fields + 1] = "c"
+    fields[#fields + 1] = c
+    fields[#fields + 1] = "h"
+    fields[#fields + 1] = h
+  end
+  if evicted or newest ~= b then
+    if not origin then origin = b end
+    fields[#fields + 1] = "o"
+    fields[#fields + 1] = fmt(origin)
+  end
+  evicted = false
+  if newest ~= b then
+    newest = b
+    fields[#fields + 1] = "n"
+    fields[#fields + 1] = f
+    redis.call("HSET", H, unpack(fields))
+    redis.call("PEXPIREAT", H, fmt((b + 1) * g + W))
+  else
+    redis.call("HSET", H, unpack(fields))
+  end
 end
 
 -- The probability of admitting n more (see admitProbability in ratelimit/_model.ts).
-local function admitP(o, d, soft, hard, n)
+local function admitP(o, d, s, hh, n)
   local a = o - d
-  if a + n <= soft then return 1 end
-  if a + n > hard then return 0 end
+  if a + n <= s then return 1 end
+  if a + n > hh then return 0 end
   local p = 1
-  if o > soft then p = soft / o end
-  local ramp = (hard - a) / (hard - soft)
+  if o > s then p = s / o end
+  local ramp = (hh - a) / (hh - s)
   if ramp < 1 then p = p * ramp end
   return p
 end
 
-local function limits()
-  local l = redis.call("HMGET", H, "c", "h")
-  return tonumber(l[1] or "0"), tonumber(l[2] or "0")
-end
-
 if op == "inc" then
-  local soft, hard, n, r = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-  local total, declined = evict()
-  local below = total - declined + n <= soft
-  local p = admitP(total, declined, soft, hard, n)
+  local s, hh, n, r = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+  evict()
+  local below = total - declined + n <= s
+  local p = admitP(total, declined, s, hh, n)
   local ok = p == 1 or r < p
   if n > 0 then
-    if ok then record(n, 0) else record(n, n) end
-    redis.call("HSET", H, "c", ARGV[4], "h", ARGV[5])
+    if ok then record(n, 0, ARGV[4], ARGV[5]) else record(n, n, ARGV[4], ARGV[5]) end
+  else
+    flush()
   end
   if below then return { "allowed" } end
   return { "suppressed", ffmt(1 - p), ok and 1 or 0 }
 elseif op == "check" then
-  local total, declined = evict()
-  if redis.call("EXISTS", Z) == 0 then return { "allowed" } end
-  local soft, hard = limits()
-  if total - declined + 1 <= soft then return { "allowed" } end
+  evict()
+  flush()
+  if not newest or total - declined + 1 <= soft then return { "allowed" } end
   local p = admitP(total, declined, soft, hard, 1)
   local ok = p == 1 or tonumber(ARGV[7]) < p
   return { "suppressed", ffmt(1 - p), ok and 1 or 0 }
 elseif op == "get" or op == "factor" then
-  local total, declined = evict()
+  evict()
+  flush()
   local sf = 0
-  if redis.call("EXISTS", Z) == 1 then
-    local soft, hard = limits()
-    sf = 1 - admitP(total, declined, soft, hard, 1)
-  end
+  if newest then sf = 1 - admitP(total, declined, soft, hard, 1) end
   if op == "factor" then return ffmt(sf) end
   return { fmt(total), fmt(declined), ffmt(sf) }
 elseif op == "set" then
   local n = tonumber(ARGV[6])
-  local total = evict()
-  if not matches(ARGV[8], tonumber(ARGV[9]), total) then return { 0, fmt(total), fmt(total) } end
-  redis.call("DEL", H, Z)
-  if n > 0 then
-    record(n, 0)
-    redis.call("HSET", H, "c", ARGV[4], "h", ARGV[5])
+  evict()
+  local cmp, operand, previous = ARGV[8], tonumber(ARGV[9]), total
+  local ok = cmp == "always" or (cmp == "eq" and total == operand) or (cmp == "ne" and total ~= operand)
+    or (cmp == "lt" and total < operand) or (cmp == "le" and total <= operand)
+    or (cmp == "gt" and total > operand) or (cmp == "ge" and total >= operand)
+  if not ok then
+    flush()
+    return { 0, fmt(previous), fmt(previous) }
   end
-  return { 1, fmt(total), fmt(n) }
+  redis.call("DEL", H)
+  total, declined, origin, newest, curCount, curDeclined, evicted = 0, 0, nil, nil, 0, 0, false
+  st[5], st[6] = false, false
+  if n > 0 then record(n, 0, ARGV[4], ARGV[5]) end
+  return { 1, fmt(previous), fmt(n) }
 end
 return redis.error_reply("DISTKIT_ARGUMENT Unknown rate-limit operation: " .. tostring(op))

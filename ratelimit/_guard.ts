@@ -76,15 +76,66 @@ export class StoreGuard {
     return DOWN;
   }
 
+  // One timer for all calls in flight: deadlines are FIFO (same timeout for every call), so the
+  // timer only ever waits for the oldest pending call.
+  #pending: Array<{ at: number; fail: (e: StoreError) => void; done: boolean }> = [];
+  #head = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
   #bounded<T>(p: Promise<T>): Promise<T> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new StoreError(`The store did not answer within ${this.#timeoutMs} ms`)),
-        this.#timeoutMs,
+    return new Promise<T>((resolve, reject) => {
+      const entry = { at: Date.now() + this.#timeoutMs, fail: reject, done: false };
+      this.#pending.push(entry);
+      this.#live++;
+      if (this.#timer === undefined) this.#arm();
+      const settle = () => {
+        if (entry.done) return false;
+        entry.done = true;
+        if (--this.#live === 0) this.#idle();
+        return true;
+      };
+      p.then(
+        (v) => settle() && resolve(v),
+        (e) => settle() && reject(e),
       );
     });
-    p.catch(() => {}); // the loser may settle later; never unhandled
-    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  #live = 0;
+
+  /** Nothing in flight: no timer may outlive the calls. */
+  #idle(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#pending = [];
+    this.#head = 0;
+  }
+
+  #arm(): void {
+    while (this.#head < this.#pending.length && this.#pending[this.#head]!.done) this.#head++;
+    if (this.#head >= 1024 || this.#head === this.#pending.length) {
+      this.#pending = this.#pending.slice(this.#head);
+      this.#head = 0;
+    }
+    const first = this.#pending[this.#head];
+    if (first === undefined) {
+      this.#timer = undefined;
+      return;
+    }
+    this.#timer = setTimeout(() => {
+      const now = Date.now();
+      while (this.#head < this.#pending.length) {
+        const e = this.#pending[this.#head]!;
+        if (!e.done && e.at > now) break;
+        this.#head++;
+        if (!e.done) {
+          e.done = true;
+          this.#live--;
+          e.fail(new StoreError(`The store did not answer within ${this.#timeoutMs} ms`));
+        }
+      }
+      if (this.#live === 0) this.#idle();
+      else this.#arm();
+    }, Math.max(0, first.at - Date.now()));
   }
 }

@@ -153,6 +153,7 @@ export function hybridSync(
     else st.res.delete(q.id);
   }
   const r = st.res.get(q.id)?.r ?? 0;
+  st.s.origin = st.s.idx[0] ?? NaN; // the hybrid keeps a zset: its scan starts at the oldest bucket
   const h = hint(st.s, now, cfg, cap, q.hintN, st.reserved - r, cfg.groupMs);
   return {
     applied,

@@ -38,6 +38,11 @@ export interface Series {
   capacity: number;
   /** The hard limit of the last recording call (absolute: = capacity). */
   hard: number;
+  /**
+   * A lower bound of the bucket indexes (where eviction and the hint's scan start): the first
+   * bucket's index when created, raised past every evicted range. NaN when empty.
+   */
+  origin: number;
 }
 
 /**
@@ -45,7 +50,16 @@ export interface Series {
  * @returns the series
  */
 export function newSeries(): Series {
-  return { idx: [], count: [], declined: [], total: 0, declinedTotal: 0, capacity: 0, hard: 0 };
+  return {
+    idx: [],
+    count: [],
+    declined: [],
+    total: 0,
+    declinedTotal: 0,
+    capacity: 0,
+    hard: 0,
+    origin: NaN,
+  };
 }
 
 /**
@@ -73,11 +87,16 @@ export function evict(s: Series, now: number, cfg: WindowConfig): number {
     s.declinedTotal -= s.declined[k]!;
     k++;
   }
+  if (k === s.idx.length) {
+    if (k > 0) Object.assign(s, newSeries());
+    return k;
+  }
   if (k > 0) {
     s.idx.splice(0, k);
     s.count.splice(0, k);
     s.declined.splice(0, k);
   }
+  if (s.origin <= limit) s.origin = limit + 1;
   return k;
 }
 
@@ -103,6 +122,7 @@ export function record(
     s.count[last] = s.count[last]! + n;
     s.declined[last] = s.declined[last]! + declined;
   } else {
+    if (last < 0) s.origin = b;
     s.idx.push(b);
     s.count.push(n);
     s.declined.push(declined);
@@ -131,8 +151,8 @@ export interface Hint {
 }
 
 /**
- * The rejection hint for `n` requests: walk the oldest buckets (at most {@linkcode HINT_BUCKETS})
- * until enough expires for `n` to fit, and report when and how much then fits. A request larger
+ * The rejection hint for `n` requests: walk the oldest bucket slots (at most
+ * {@linkcode HINT_BUCKETS}, from the origin) until enough expires for `n` to fit, and report when and how much then fits. A request larger
  * than `cap` can never fit: `W + g` (when everything recorded so far has expired) and `cap`.
  * @param s the series (already evicted)
  * @param now ms
@@ -155,13 +175,25 @@ export function hint(
   if (n > cap) return { retryAfterMs: cfg.windowMs + cfg.groupMs, remainingAfterWaiting: cap };
   const used = s.total - s.declinedTotal + extra;
   const need = used + n - cap;
+  const m = s.idx.length;
+  if (m === 0) {
+    return {
+      retryAfterMs: Math.max(1, fallbackMs),
+      remainingAfterWaiting: Math.max(0, cap - used),
+    };
+  }
+  // Scan at most HINT_BUCKETS bucket slots from the origin (the store reads them in one call).
+  const last = Math.min(s.origin + HINT_BUCKETS - 1, s.idx[m - 1]!);
   let freed = 0;
-  const m = Math.min(s.idx.length, HINT_BUCKETS);
-  for (let k = 0; k < m; k++) {
-    freed += s.count[k]! - s.declined[k]!;
-    if (freed >= need || k === m - 1) {
+  let k = 0;
+  for (let slot = s.origin; slot <= last; slot++) {
+    if (s.idx[k] === slot) {
+      freed += s.count[k]! - s.declined[k]!;
+      k++;
+    }
+    if (freed >= need || slot === last) {
       return {
-        retryAfterMs: Math.max(1, (s.idx[k]! + 1) * cfg.groupMs + cfg.windowMs - now),
+        retryAfterMs: Math.max(1, (slot + 1) * cfg.groupMs + cfg.windowMs - now),
         remainingAfterWaiting: Math.max(0, cap - (used - freed)),
       };
     }

@@ -38,54 +38,41 @@ function unknownOp(op: string | undefined): never {
   throw new ScriptFailure(`${ARGUMENT_REPLY} Unknown rate-limit operation: ${op}`);
 }
 
-function loadBuckets(db: MemoryDb, h: string, z: string, s: Series, declined: boolean): void {
-  for (const [m] of db.zrangeAll(z)) {
-    s.idx.push(Number(m));
-    s.count.push(num(db.hget(h, m)));
-    s.declined.push(declined ? num(db.hget(h, `x${m}`)) : 0);
-  }
-}
-
-function writeBuckets(db: MemoryDb, h: string, z: string, s: Series, declined: boolean): void {
-  s.idx.forEach((i, k) => {
-    db.hset(h, str(i), str(s.count[k]!));
-    if (declined) db.hset(h, `x${str(i)}`, str(s.declined[k]!));
-    db.zadd(z, i, str(i));
-  });
-}
-
-/** Loads an absolute or suppressed entity. */
-function load(db: MemoryDb, h: string, z: string, suppressed: boolean): Series {
+/** Loads an absolute or suppressed entity (one hash). */
+function load(db: MemoryDb, h: string, suppressed: boolean): Series {
   const s = newSeries();
-  s.total = num(db.hget(h, "t"));
-  s.capacity = num(db.hget(h, "c"));
-  s.declinedTotal = suppressed ? num(db.hget(h, "d")) : 0;
-  s.hard = suppressed ? num(db.hget(h, "h")) : s.capacity;
-  loadBuckets(db, h, z, s, suppressed);
+  const all = db.hgetall(h);
+  s.total = num(all.get("t"));
+  s.capacity = num(all.get("c"));
+  s.declinedTotal = suppressed ? num(all.get("d")) : 0;
+  s.hard = suppressed ? num(all.get("h")) : s.capacity;
+  s.origin = all.has("o") ? Number(all.get("o")) : NaN;
+  const idx = [...all.keys()].filter((f) => /^-?\d+$/.test(f)).map(Number).sort((a, b) => a - b);
+  for (const i of idx) {
+    s.idx.push(i);
+    s.count.push(num(all.get(str(i))));
+    s.declined.push(suppressed ? num(all.get(`x${str(i)}`)) : 0);
+  }
   return s;
 }
 
 /** Stores it back: gone when empty, else every field, expiring with its newest bucket. */
-function store(
-  db: MemoryDb,
-  h: string,
-  z: string,
-  s: Series,
-  cfg: WindowConfig,
-  suppressed: boolean,
-): void {
-  db.del(h, z);
+function store(db: MemoryDb, h: string, s: Series, cfg: WindowConfig, suppressed: boolean): void {
+  db.del(h);
   if (s.idx.length === 0) return;
   db.hset(h, "t", str(s.total));
   db.hset(h, "c", str(s.capacity));
+  db.hset(h, "o", str(s.origin));
+  db.hset(h, "n", str(s.idx[s.idx.length - 1]!));
   if (suppressed) {
     db.hset(h, "d", str(s.declinedTotal));
     db.hset(h, "h", str(s.hard));
   }
-  writeBuckets(db, h, z, s, suppressed);
-  const at = expiresAt(s, cfg);
-  db.pexpireat(h, at);
-  db.pexpireat(z, at);
+  s.idx.forEach((i, k) => {
+    db.hset(h, str(i), str(s.count[k]!));
+    if (suppressed) db.hset(h, `x${str(i)}`, str(s.declined[k]!));
+  });
+  db.pexpireat(h, expiresAt(s, cfg));
 }
 
 function cfgOf(argv: readonly string[]): WindowConfig {
@@ -102,9 +89,9 @@ function absoluteReply(d: ModelDecision): Reply {
 
 /** See lua/ratelimit_absolute.lua. */
 export const RL_ABSOLUTE = defineScript("ratelimit_absolute", ({ db, nowMs }, keys, argv) => {
-  const [h, z] = keys as [string, string];
+  const h = keys[0]!;
   const cfg = cfgOf(argv);
-  const s = load(db, h, z, false);
+  const s = load(db, h, false);
   let reply: Reply;
   switch (argv[0]) {
     case "inc":
@@ -127,15 +114,15 @@ export const RL_ABSOLUTE = defineScript("ratelimit_absolute", ({ db, nowMs }, ke
     default:
       unknownOp(argv[0]);
   }
-  store(db, h, z, s, cfg, false);
+  store(db, h, s, cfg, false);
   return reply;
 });
 
 /** See lua/ratelimit_suppressed.lua. */
 export const RL_SUPPRESSED = defineScript("ratelimit_suppressed", ({ db, nowMs }, keys, argv) => {
-  const [h, z] = keys as [string, string];
+  const h = keys[0]!;
   const cfg = cfgOf(argv);
-  const s = load(db, h, z, true);
+  const s = load(db, h, true);
   let reply: Reply;
   const soft = Number(argv[3]);
   const hard = Number(argv[4]);
@@ -161,13 +148,23 @@ export const RL_SUPPRESSED = defineScript("ratelimit_suppressed", ({ db, nowMs }
     default:
       unknownOp(argv[0]);
   }
-  store(db, h, z, s, cfg, true);
+  store(db, h, s, cfg, true);
   return reply;
 });
 
 function loadHybrid(db: MemoryDb, h: string, z: string, rz: string): HybridState {
   const st = newHybridState();
-  st.s = load(db, h, z, true);
+  const s = st.s;
+  s.total = num(db.hget(h, "t"));
+  s.declinedTotal = num(db.hget(h, "d"));
+  s.capacity = num(db.hget(h, "c"));
+  s.hard = num(db.hget(h, "h"));
+  for (const [m] of db.zrangeAll(z)) {
+    s.idx.push(Number(m));
+    s.count.push(num(db.hget(h, m)));
+    s.declined.push(num(db.hget(h, `x${m}`)));
+  }
+  s.origin = s.idx[0] ?? NaN;
   st.reserved = num(db.hget(h, "R"));
   for (const [id, exp] of db.zrangeAll(rz)) {
     st.res.set(id, { r: num(db.hget(h, `r:${id}`)), exp });
@@ -197,7 +194,11 @@ function storeHybrid(
     db.zadd(rz, v.exp, id);
   }
   for (const [id, q] of st.seq) db.hset(h, `q:${id}`, str(q));
-  writeBuckets(db, h, z, st.s, true);
+  st.s.idx.forEach((i, k) => {
+    db.hset(h, str(i), str(st.s.count[k]!));
+    db.hset(h, `x${str(i)}`, str(st.s.declined[k]!));
+    db.zadd(z, i, str(i));
+  });
   const at = hybridExpiresAt(st, cfg);
   for (const k of keys) db.pexpireat(k, at);
 }

@@ -100,6 +100,9 @@ function newEntry(cap: number, hard: number): Entry {
 
 const ALLOWED: RateLimitDecision = Object.freeze({ kind: "allowed" }) as RateLimitDecision;
 
+/** The most background syncs one engine keeps in flight. */
+const MAX_BACKGROUND = 32;
+
 /** The engine both hybrid strategies share. */
 class HybridEngine {
   readonly ctx: StoreContext;
@@ -151,6 +154,7 @@ class HybridEngine {
 
   /** Whether `n` can be taken from the reservation now. */
   take(e: Entry, n: number, now: number): boolean {
+    if (n === 0) return true; // a pure check: admitted, nothing recorded
     if (now < e.resUntil && e.avail >= n) {
       e.avail -= n;
       e.used += n;
@@ -241,21 +245,37 @@ class HybridEngine {
     }, this.cfg.syncIntervalMs);
   }
 
+  /** Background syncs in flight (bounded, so the store sees a bounded load). */
+  #background = 0;
+
+  /** The reservation a key aims for: its recent use, at least a fair share of one interval. */
+  want(e: Entry, recent: number): number {
+    const perTick = Math.ceil(e.cap * this.cfg.syncIntervalMs / this.cfg.windowMs);
+    return e.avail + e.waiting + Math.max(2 * recent, perTick);
+  }
+
   tick(): void {
     const now = this.cfg.now();
+    const due: Array<[string, Entry, number]> = [];
     for (const [key, e] of this.entries) {
       if (e.flight !== undefined) continue;
-      const busy = e.used > 0 || e.extra > 0;
-      if (e.batch !== undefined || busy) {
-        const recent = e.batch?.used ?? e.used;
-        this.sync(key, e, e.avail + 2 * recent).catch(this.#report);
+      if (due.length + this.#background >= MAX_BACKGROUND) break;
+      if (e.batch !== undefined || e.used > 0 || e.extra > 0) {
+        due.push([key, e, this.want(e, e.batch?.used ?? e.used)]);
       } else if (e.avail > 0 && now - e.lastUse >= this.idleMs) {
-        this.sync(key, e, -1).catch(this.#report);
+        due.push([key, e, -1]);
       } else if (e.avail > 0 && e.resUntil - now < this.ttlMs / 2) {
-        this.sync(key, e, e.avail).catch(this.#report);
+        due.push([key, e, e.avail]);
       } else if (e.avail === 0 && now - e.lastUse >= this.idleMs && now >= e.blockedUntil) {
         this.entries.delete(key);
       }
+    }
+    for (const [key, e, want] of due) {
+      // Rotate: keys not served this tick come first next time.
+      this.entries.delete(key);
+      this.entries.set(key, e);
+      this.#background++;
+      this.sync(key, e, want).catch(this.#report).finally(() => this.#background--);
     }
   }
 
@@ -388,7 +408,7 @@ export class HybridAbsoluteRateLimiter implements AbsoluteMethods<true> {
     e.waiting += n;
     try {
       for (let round = 0; round < 3; round++) {
-        const ok = await x.sync(key, e, e.avail + e.waiting + 2 * e.used, n);
+        const ok = await x.sync(key, e, x.want(e, e.used), n);
         const after = x.cfg.now();
         if (x.take(e, n, after)) return ALLOWED;
         if (!ok) return this.#down(key, rate, n, e);
@@ -519,8 +539,11 @@ async function hybridSetIf(
   validateComparator(cmp);
   checkN(n);
   const { cap, hard } = limitsOf(x.cfg, rate, suppressed);
-  const e = await x.read(key);
-  if (e === undefined) throw x.failure();
+  x.open();
+  // Commit this instance's usage and give its reservation back, so the new total stands alone.
+  const e = x.entries.get(key) ?? newEntry(-1, -1);
+  while (e.flight !== undefined) await e.flight.catch(() => false);
+  if (!(await x.sync(key, e, -1))) throw x.failure();
   const argv = ["set", x.cfg.windowMs, x.cfg.groupMs, cap, hard, n, cmp.op, cmp.operand];
   const r = await x.ctx.guard.run(() => x.ctx.store().run(RL_HYBRID, x.keys(key), argv));
   if (r === DOWN) throw x.failure();
@@ -605,7 +628,13 @@ export class HybridSuppressedRateLimiter implements SuppressedMethods<true> {
     if (x.take(e, n, now)) return ALLOWED;
     if (now - e.viewAt >= x.cfg.suppressionFactorCacheMs || now >= e.blockedUntil) {
       e.lastUse = now;
-      const ok = await x.sync(key, e, e.avail + n + 2 * e.used, n);
+      e.waiting += n;
+      let ok: boolean;
+      try {
+        ok = await x.sync(key, e, x.want(e, e.used), n);
+      } finally {
+        e.waiting -= n;
+      }
       now = x.cfg.now();
       if (x.take(e, n, now)) return ALLOWED;
       if (!ok) {

@@ -6,7 +6,7 @@
  */
 import { type Comparator, validateComparator } from "../core/comparator.ts";
 import { ClosedError } from "../core/errors.ts";
-import { checkN, type Config, limitsOf, validateKey } from "./_config.ts";
+import { capOf, checkKey, checkN, type Config, limitsOf, validateKey } from "./_config.ts";
 import {
   absoluteCheck,
   absoluteInc,
@@ -156,9 +156,9 @@ export class LocalAbsoluteRateLimiter extends LocalBase implements AbsoluteMetho
    * ```
    */
   inc(key: string, rate: Rate, n = 1): RateLimitDecision {
-    validateKey(key);
-    checkN(n);
-    const { cap } = limitsOf(this.cfg, rate, false);
+    checkKey(key);
+    if (n !== 1) checkN(n);
+    const cap = capOf(this.cfg, rate);
     this.open();
     const s = this.series.take(key);
     const d = absoluteInc(s, this.cfg.now(), this.cfg, cap, n);

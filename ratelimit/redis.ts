@@ -64,8 +64,7 @@ abstract class StoreBase {
     this.#script = script;
   }
   protected keys(key: string): string[] {
-    const tag = `{${this.ctx.cfg.prefix}:${key}}:${this.#kind}`;
-    return [tag, `${tag}:z`];
+    return [`{${this.ctx.cfg.prefix}:${key}}:${this.#kind}`];
   }
   /** Runs one script call under the guard. */
   protected call(key: string, argv: Array<string | number>): Promise<Reply | typeof DOWN> {

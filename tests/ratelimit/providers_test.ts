@@ -288,7 +288,7 @@ storeTest("store keys carry one hash tag per entity and all expire by themselves
     await rl.hybrid.absolute.inc("e1", 10, 3);
     await rl.hybrid.absolute.get("e1");
     const dump = fx.memory!.db.dump(`{${fx.prefix}:e1}`);
-    assert.ok(dump.length >= 5, JSON.stringify(dump.map((d) => d.key)));
+    assert.ok(dump.length >= 4, JSON.stringify(dump.map((d) => d.key)));
     for (const d of dump) assert.ok(d.ttl > 0 && d.ttl <= 2_100 + 1000, `${d.key} ttl ${d.ttl}`);
     return;
   }
@@ -298,7 +298,7 @@ storeTest("store keys carry one hash tag per entity and all expire by themselves
   await rl.hybrid.absolute.inc("e1", 10, 3);
   await rl.hybrid.absolute.get("e1");
   const tag = `{${fx.prefix}:e1}`;
-  const keys = [":ra", ":ra:z", ":rs", ":rs:z", ":ha", ":ha:z"].map((s) => tag + s);
+  const keys = [":ra", ":rs", ":ha", ":ha:z"].map((s) => tag + s);
   for (const k of keys) {
     const ttl = Number(await fx.raw.pTTL(k));
     assert.ok(ttl > 0 && ttl <= 3_100, `${k}: ttl ${ttl}`);

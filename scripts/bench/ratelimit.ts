@@ -1,0 +1,203 @@
+/**
+ * Rate-limiter benchmarks (a script, not a test): `deno run -A scripts/bench/ratelimit.ts`.
+ * distkit's limiters beside rate-limiter-flexible (RateLimiterMemory, RateLimiterRedis on
+ * ioredis) on the same Redis (REDIS_URL, or a throwaway redis-server), in one run:
+ *   1. local decisions/s, 1 000 keys, limit never reached: rl.local.absolute.inc vs
+ *      RateLimiterMemory.consume (target ≥ 2×);
+ *   2. store-backed ops/s, 64 concurrent callers, 1 000 keys: rl.redis.absolute.inc vs
+ *      RateLimiterRedis.consume (target ≥ 1×), p50/p99/max;
+ *   3. hybrid ops/s, same load, p50/p99/max;
+ *   4. hybrid fleet overshoot: 4 instances (own connections) on one hot key, capacity 1 000 per
+ *      10 s window, 2 s of 4 × 16 callers: admitted vs capacity, and latency.
+ * Set BENCH_SECONDS to change the length of each phase (default 2).
+ */
+import { Redis } from "ioredis";
+import { createClient } from "redis";
+import { RateLimiterMemory, RateLimiterRedis } from "rate-limiter-flexible";
+import { RateLimit, RateLimiter, RedisStore } from "../../mod.ts";
+import { benchRedis, f, pct } from "./_redis.ts";
+
+const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 2);
+const KEYS = Array.from({ length: 1000 }, (_, i) => `user${i}`);
+const BIG = RateLimit.perSecond(1e9); // never reached
+const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
+
+interface Row {
+  name: string;
+  ops: number;
+  p50?: number;
+  p99?: number;
+  max?: number;
+  note?: string;
+}
+const rows: Row[] = [];
+
+function report(r: Row): void {
+  rows.push(r);
+  const lat = r.p50 === undefined
+    ? ""
+    : `  p50 ${f(r.p50 * 1000, 0)} µs  p99 ${f(r.p99! * 1000, 0)} µs  max ${f(r.max!, 1)} ms`;
+  console.log(
+    `${r.name.padEnd(44)} ${f(r.ops, 0).padStart(10)} ops/s${lat}${r.note ? "  " + r.note : ""}`,
+  );
+}
+
+async function localPhase(): Promise<void> {
+  const rl = new RateLimiter({ windowSizeSeconds: 10 });
+  const mem = new RateLimiterMemory({ points: 1e9, duration: 10 });
+  // warm up
+  for (let i = 0; i < 200_000; i++) rl.local.absolute.inc(KEYS[i % 1000]!, BIG);
+  for (let i = 0; i < 20_000; i++) await mem.consume(KEYS[i % 1000]!);
+  let n = 0;
+  let end = performance.now() + SECONDS * 1000;
+  while (performance.now() < end) {
+    for (let i = 0; i < 1000; i++) rl.local.absolute.inc(KEYS[(n + i) % 1000]!, BIG);
+    n += 1000;
+  }
+  const ours = n / SECONDS;
+  report({ name: "distkit local.absolute.inc (sync)", ops: ours });
+  n = 0;
+  end = performance.now() + SECONDS * 1000;
+  while (performance.now() < end) {
+    for (let i = 0; i < 1000; i++) await rl.local.absolute.inc(KEYS[(n + i) % 1000]!, BIG);
+    n += 1000;
+  }
+  report({ name: "distkit local.absolute.inc (awaited)", ops: n / SECONDS });
+  n = 0;
+  end = performance.now() + SECONDS * 1000;
+  while (performance.now() < end) {
+    for (let i = 0; i < 1000; i++) await mem.consume(KEYS[(n + i) % 1000]!);
+    n += 1000;
+  }
+  const theirs = n / SECONDS;
+  report({ name: "rate-limiter-flexible RateLimiterMemory", ops: theirs });
+  console.log(`  ratio local/RateLimiterMemory: ${f(ours / theirs)}× (target ≥ 2×)\n`);
+  await rl.close();
+}
+
+/** `callers` concurrent loops of `call` for SECONDS; ops/s and latency. */
+async function load(
+  name: string,
+  callers: number,
+  call: (i: number) => Promise<unknown>,
+  note?: string,
+): Promise<Row> {
+  const lat: number[] = [];
+  const end = performance.now() + SECONDS * 1000;
+  let n = 0;
+  await Promise.all(Array.from({ length: callers }, async (_, c) => {
+    for (let i = c; performance.now() < end; i += callers) {
+      const t0 = performance.now();
+      try {
+        await call(i);
+      } catch { /* a rejection of rate-limiter-flexible is a decision */ }
+      lat.push(performance.now() - t0);
+      n++;
+    }
+  }));
+  const s = sorted(lat);
+  const row = {
+    name,
+    ops: n / SECONDS,
+    p50: pct(s, 50),
+    p99: pct(s, 99),
+    max: s[s.length - 1]!,
+    note,
+  };
+  report(row);
+  return row;
+}
+
+async function storePhase(url: string): Promise<void> {
+  const client = await createClient({ url }).connect();
+  const store = new RedisStore(client);
+  const io = new Redis(url, { enableAutoPipelining: false });
+  const rl = new RateLimiter({ store, prefix: "bench-rl", windowSizeSeconds: 10 });
+  const flex = new RateLimiterRedis({
+    storeClient: io,
+    keyPrefix: "bench-flex",
+    points: 1e9,
+    duration: 10,
+  });
+  try {
+    // warm up (scripts loaded, connections hot)
+    await load("(warm-up distkit)", 64, (i) => rl.redis.absolute.inc(KEYS[i % 1000]!, BIG));
+    rows.pop();
+    await load("(warm-up rate-limiter-flexible)", 64, (i) => flex.consume(KEYS[i % 1000]!));
+    rows.pop();
+    const ours = await load(
+      "distkit redis.absolute.inc, 64 callers",
+      64,
+      (i) => rl.redis.absolute.inc(KEYS[i % 1000]!, BIG),
+    );
+    const theirs = await load(
+      "rate-limiter-flexible RateLimiterRedis, 64",
+      64,
+      (i) => flex.consume(KEYS[i % 1000]!),
+    );
+    console.log(
+      `  ratio redis/RateLimiterRedis: ${f(ours.ops / theirs.ops)}× (target ≥ 1×)`,
+    );
+    await load(
+      "distkit redis.suppressed.inc, 64 callers",
+      64,
+      (i) => rl.redis.suppressed.inc(KEYS[i % 1000]!, BIG),
+    );
+    console.log();
+    await load(
+      "distkit hybrid.absolute.inc, 64 callers",
+      64,
+      (i) => rl.hybrid.absolute.inc(KEYS[i % 1000]!, BIG),
+    );
+    await load(
+      "distkit hybrid.suppressed.inc, 64 callers",
+      64,
+      (i) => rl.hybrid.suppressed.inc(KEYS[i % 1000]!, BIG),
+    );
+  } finally {
+    await rl.close();
+    await store.close();
+    await client.close();
+    io.disconnect();
+  }
+}
+
+async function fleetPhase(url: string): Promise<void> {
+  const cap = 1000;
+  const rate = RateLimit.perSecond(cap / 10);
+  const prefix = `bench-fleet-${Date.now().toString(36)}`;
+  const clients = await Promise.all([0, 1, 2, 3].map(() => createClient({ url }).connect()));
+  const limiters = clients.map((c) =>
+    new RateLimiter({ store: new RedisStore(c), prefix, windowSizeSeconds: 10 })
+  );
+  let admitted = 0;
+  try {
+    const row = await load("distkit hybrid, 4 instances × 16, 1 hot key", 64, async (i) => {
+      const d = await limiters[i % 4]!.hybrid.absolute.inc("hot", rate);
+      if (d.kind === "allowed") admitted++;
+    });
+    const over = Math.max(0, admitted - cap);
+    row.note = `admitted ${admitted} of capacity ${cap}: overshoot ${over}`;
+    console.log(`  ${row.note}`);
+    let redisAdmitted = 0;
+    await load("distkit redis, 4 instances × 16, 1 hot key", 64, async (i) => {
+      const d = await limiters[i % 4]!.redis.absolute.inc("hot", rate);
+      if (d.kind === "allowed") redisAdmitted++;
+    });
+    console.log(`  redis provider admitted ${redisAdmitted} of capacity ${cap}`);
+  } finally {
+    for (const rl of limiters) await rl.close();
+    for (const c of clients) await c.close();
+  }
+}
+
+const redis = await benchRedis();
+try {
+  console.log(`rate limiter benchmark, ${SECONDS} s per phase, Redis ${redis.url}\n`);
+  await localPhase();
+  await storePhase(redis.url);
+  console.log();
+  await fleetPhase(redis.url);
+} finally {
+  await redis.stop();
+}
