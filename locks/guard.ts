@@ -67,7 +67,10 @@ export abstract class LockGuard implements AsyncDisposable {
   #lastError: unknown;
   #released: Promise<"released" | "lost"> | undefined;
 
-  /** @param init what the lock learned when it acquired */
+  /**
+   * Made by the locks, not by users.
+   * @param init what the lock learned when it acquired
+   */
   constructor(init: GuardInit) {
     this.#init = init;
     this.onAttempt = init.onAttempt;
@@ -211,7 +214,10 @@ export abstract class LockGuard implements AsyncDisposable {
 export class MutexGuard extends LockGuard {
   /** Strictly increasing per lock key across all holders: hand it to the protected resource. */
   readonly fencingToken: number;
-  /** @param init what the lock learned when it acquired */
+  /**
+   * Made by the locks, not by users.
+   * @param init what the lock learned when it acquired
+   */
   constructor(init: GuardInit) {
     super(init);
     this.fencingToken = init.fence;
@@ -232,7 +238,10 @@ export class MutexGuard extends LockGuard {
 export class WriteGuard extends LockGuard {
   /** Strictly increasing per lock key across all writers: hand it to the protected resource. */
   readonly fencingToken: number;
-  /** @param init what the lock learned when it acquired */
+  /**
+   * Made by the locks, not by users.
+   * @param init what the lock learned when it acquired
+   */
   constructor(init: GuardInit) {
     super(init);
     this.fencingToken = init.fence;

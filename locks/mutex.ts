@@ -28,13 +28,15 @@ import { duration, waitOptions } from "./_validate.ts";
  *   await using guard = await mutex.lock({ timeoutMs: 5_000 });
  *   // ... work; pass guard.fencingToken to the resource, watch guard.signal
  * }
- * console.assert((await mutex.tryLock()) !== null || true);
+ * await using again = await mutex.tryLock(); // free again: a guard, not null
+ * console.assert(again !== null && again.fencingToken === 2);
  * ```
  */
 export class Mutex {
   #core: LockCore;
 
   /**
+   * Creates the mutex (no I/O, no timer until used).
    * @param options key, store and timing; see {@linkcode LockOptions}
    * @throws {InvalidKeyError} if `key` or `namespace` is invalid
    * @throws {InvalidArgumentError} if a duration, `ownerId` or `store` is invalid

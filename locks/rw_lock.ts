@@ -32,6 +32,7 @@ export class RwLock {
   #core: LockCore;
 
   /**
+   * Creates the lock (no I/O, no timer until used).
    * @param options key, store and timing; see {@linkcode LockOptions}
    * @throws {InvalidKeyError} if `key` or `namespace` is invalid
    * @throws {InvalidArgumentError} if a duration, `ownerId` or `store` is invalid

@@ -88,27 +88,46 @@ function libs(url: string): Lib[] {
 }
 
 // ---- 1. uncontended ---------------------------------------------------------------------------
-async function uncontended(c: Contender, n: number): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    const release = await c.acquire();
-    await release();
-    out.push(performance.now() - t);
-  }
-  return out;
+const MIN_ACQUIRE =
+  `if redis.call("SET", KEYS[1], ARGV[1], "NX", "PX", ARGV[2]) then return 1 end return 0`;
+const MIN_RELEASE =
+  `if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`;
+
+/** Baselines: two raw round trips, as commands and as the smallest lock scripts. */
+async function baselines(url: string, key: string): Promise<Contender[]> {
+  const c = await createClient({ url }).connect();
+  closers.push(() => c.close());
+  const acq = await c.scriptLoad(MIN_ACQUIRE);
+  const rel = await c.scriptLoad(MIN_RELEASE);
+  return [
+    {
+      name: "raw SET NX PX + DEL",
+      async acquire() {
+        await c.set(key, "x", { condition: "NX", expiration: { type: "PX", value: 10_000 } });
+        return () => c.del(key);
+      },
+    },
+    {
+      name: "raw EVALSHA ×2 (minimal lock scripts)",
+      async acquire() {
+        await c.evalSha(acq, { keys: [key], arguments: ["x", "10000"] });
+        return () => c.evalSha(rel, { keys: [key], arguments: ["x"] });
+      },
+    },
+  ];
 }
 
-async function rawTwoTrips(url: string, key: string, n: number): Promise<number[]> {
-  const c = await createClient({ url }).connect();
-  const out: number[] = [];
+/** Acquire + release latencies, the contenders interleaved call by call (load drift cancels). */
+async function uncontended(cs: Contender[], n: number): Promise<number[][]> {
+  const out: number[][] = cs.map(() => []);
   for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await c.set(key, "x", { condition: "NX", expiration: { type: "PX", value: 10_000 } });
-    await c.del(key);
-    out.push(performance.now() - t);
+    for (let j = 0; j < cs.length; j++) {
+      const t = performance.now();
+      const release = await cs[j]!.acquire();
+      await release();
+      out[j]!.push(performance.now() - t);
+    }
   }
-  await c.close();
   return out;
 }
 
@@ -153,35 +172,23 @@ async function main() {
   const rows: string[][] = [];
   try {
     const run = `bench-${Date.now().toString(36)}`;
-    // 1. uncontended, interleaved rounds
-    const raw: number[] = [];
-    const un = new Map<string, number[]>();
+    // 1. uncontended, interleaved call by call
     const all = libs(redis.url);
+    const base = await baselines(redis.url, `${run}-raw`);
     const solo = await Promise.all(all.map((l) => l.client(`${run}-solo-${l.name.length}`)));
-    for (let round = 0; round < 4; round++) {
-      raw.push(...await rawTwoTrips(redis.url, `${run}-raw`, N1 / 4));
-      for (const c of solo) {
-        un.set(c.name, [...(un.get(c.name) ?? []), ...await uncontended(c, N1 / 4)]);
-      }
-    }
-    const rawP50 = pct(sorted(raw), 50);
-    rows.push([
-      "uncontended acquire+release p50 / p99 (ms)",
-      "raw SET NX PX + DEL",
-      `${f(rawP50, 3)} / ${f(pct(sorted(raw), 99), 3)}`,
-      "1.00×",
-      "",
-    ]);
-    for (const [name, xs] of un) {
-      const s = sorted(xs);
+    const times = (await uncontended([...base, ...solo], N1)).map(sorted);
+    const rawP50 = pct(times[0]!, 50);
+    const evalP50 = pct(times[1]!, 50);
+    [...base, ...solo].forEach((c, i) => {
+      const s = times[i]!;
       rows.push([
-        "",
-        name,
+        i === 0 ? "uncontended acquire+release p50 / p99 (ms)" : "",
+        c.name,
         `${f(pct(s, 50), 3)} / ${f(pct(s, 99), 3)}`,
-        `${f(pct(s, 50) / rawP50)}×`,
-        name === "distkit" ? "≤ 1.1×" : "",
+        `${f(pct(s, 50) / rawP50)}× raw, ${f(pct(s, 50) / evalP50)}× EVALSHA`,
+        c.name === "distkit" ? "≤ 1.1× two raw round trips" : "",
       ]);
-    }
+    });
     // 2. hand-off
     for (const lib of all) {
       const key = `${run}-handoff-${lib.name.length}`;
