@@ -80,6 +80,16 @@ function randomBase(): string {
   return String(1 + Math.floor(Math.random() * 2 ** 40));
 }
 
+/**
+ * A registration name: the instance id plus a random tag, new for every counter object and every
+ * recovery. Two processes given the same `instanceId` (or a restarted process reusing its id)
+ * therefore never share slices or flush sequences; `{` cannot occur in an id, so names never
+ * collide with another id.
+ */
+function memberName(instanceId: string): string {
+  return `${instanceId}{${Math.random().toString(36).slice(2, 10)}}`;
+}
+
 function unrefTimer(t: unknown): void {
   if (typeof t === "number") {
     (globalThis as { Deno?: { unrefTimer?(id: number): void } }).Deno?.unrefTimer?.(t);
@@ -99,7 +109,6 @@ export class InstanceCore {
   onRestored: (r: EntryResult) => void = () => {};
   #what: string;
   #onError: (error: DistkitError) => void;
-  #incarnation = 0;
   #member: string;
   #registered = false;
   #needsRestore = false;
@@ -123,7 +132,7 @@ export class InstanceCore {
     this.keys = icounterKeys(this.prefix);
     this.#what = what;
     this.#onError = options.onError ?? (() => {});
-    this.#member = this.instanceId;
+    this.#member = memberName(this.instanceId);
     this.#schedule();
   }
 
@@ -168,8 +177,7 @@ export class InstanceCore {
   // ------------------------------------------------------------ calls
 
   #lost(): void {
-    this.#incarnation++;
-    this.#member = `${this.instanceId}{${this.#incarnation}}`;
+    this.#member = memberName(this.instanceId);
     this.#registered = false;
     this.#needsRestore = true;
   }
@@ -262,7 +270,7 @@ export class InstanceCore {
 
   /** Removes every slice of mine (bounded steps); with `unregister`, also my registration. */
   async drop(unregister: boolean): Promise<void> {
-    if (this.#needsRestore) {
+    if (this.#needsRestore && !this.#registered) {
       // Reaped already: nothing of mine is counted; forget what would have been restored.
       this.slices.clear();
       return;

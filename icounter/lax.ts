@@ -570,7 +570,7 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
     await this.#exclusive(async () => {
       await this.#settle();
       await this.#core.clear();
-      this.#forget();
+      this.#forget(true);
     });
   }
 
@@ -592,17 +592,20 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
     await this.#exclusive(async () => {
       await this.#settle();
       await this.#core.drop(false);
-      this.#forget();
+      this.#forget(false);
     });
   }
 
-  /** Forgets cached bases (changes made meanwhile stay pending). */
-  #forget(): void {
+  /**
+   * Drops cached bases after `clear` (every total is now 0) or `clearOnInstance` (my slices are
+   * gone); changes made meanwhile stay pending on top.
+   */
+  #forget(cleared: boolean): void {
     for (const [k, e] of this.#locals) {
       if (e.inflight === undefined && e.pendingSet === undefined && e.pending === 0) {
         this.#locals.delete(k);
       } else {
-        e.total = (e.total ?? 0) - e.mine;
+        e.total = cleared ? 0 : (e.total ?? 0) - e.mine;
         e.mine = 0;
         e.syncedAt = -Infinity;
       }

@@ -204,6 +204,11 @@ export class Instances implements AsyncDisposable {
   }
 }
 
+/** The registered members (registration names) of instance `id`. */
+export function membersOf(s: StoredState, id: string): string[] {
+  return [...s.instances.keys()].filter((m) => m.startsWith(`${id}{`));
+}
+
 /** Waits until the member of `id` is no longer registered (it was reaped). */
 export async function waitReaped(
   fx: Fixture,
@@ -216,8 +221,9 @@ export async function waitReaped(
   for (;;) {
     await poke();
     const s = await readState(fx, prefix);
-    const members = [...s.instances.keys()].filter((m) => m === id || m.startsWith(`${id}{`));
-    if (members.length === 0 && ![...s.reaping].some((m) => m.startsWith(id))) return;
+    if (membersOf(s, id).length === 0 && ![...s.reaping].some((m) => m.startsWith(`${id}{`))) {
+      return;
+    }
     if (Date.now() > end) throw new Error(`instance ${id} was not reaped within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -97,6 +97,15 @@ async function namedClient(fx: Fixture, name: string): Promise<RawClient> {
   return c;
 }
 
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error("timed out")), ms);
+  });
+  p.catch(() => {});
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
 async function killNamed(fx: Fixture, name: string): Promise<number> {
   const nodes: RawClient[] = fx.kind === "standalone"
     ? [fx.raw]
@@ -119,7 +128,7 @@ storeTest(
   async (fx) => {
     const name = `victim${Math.floor(Math.random() * 1e9)}`;
     const client = await namedClient(fx, name);
-    const store = new RedisStore(client);
+    const store = new RedisStore(client, { commandTimeoutMs: 1000 });
     try {
       await using is = new Instances(fx);
       const W = 3;
@@ -132,7 +141,7 @@ storeTest(
       let killing = true, kills = 0;
       const killer = (async () => {
         while (killing) {
-          kills += await killNamed(fx, name).catch(() => 0);
+          kills += await withTimeout(killNamed(fx, name), 1000).catch(() => 0);
           await sleep(8);
         }
       })();
