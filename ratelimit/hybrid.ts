@@ -353,6 +353,7 @@ export class HybridAbsoluteRateLimiter implements AbsoluteMethods<true> {
   #x: HybridEngine;
   #fallback: LocalAbsoluteRateLimiter;
   /**
+   * Built by {@linkcode RateLimiter} (use `rl.redis` / `rl.hybrid`), not directly.
    * @param ctx the limiter's shared context
    * @param fallback the local limiter the "local" policy uses during an outage
    * @param onError told about background sync failures
@@ -573,6 +574,7 @@ export class HybridSuppressedRateLimiter implements SuppressedMethods<true> {
   #x: HybridEngine;
   #fallback: LocalSuppressedRateLimiter;
   /**
+   * Built by {@linkcode RateLimiter} (use `rl.redis` / `rl.hybrid`), not directly.
    * @param ctx the limiter's shared context
    * @param fallback the local limiter the "local" policy uses during an outage
    * @param onError told about background sync failures

@@ -49,8 +49,8 @@ export function toDecision(d: ModelDecision, windowSizeSeconds: number): RateLim
 
 const ALLOWED: RateLimitDecision = Object.freeze({ kind: "allowed" }) as RateLimitDecision;
 
-/** The map of series both local strategies keep; expired series are swept, amortised. */
-class SeriesMap {
+/** The map of series both local strategies keep; expired series are swept, amortised. @internal */
+export class SeriesMap {
   #map = new Map<string, Series>();
   #sweepAt = 1024;
   #cfg: Config;
@@ -94,16 +94,24 @@ class SeriesMap {
   }
 }
 
-/** What both local strategies share. */
-abstract class LocalBase {
+/** What both local strategies share (memory accounting and cleanup). */
+export abstract class LocalBase {
+  /** The limiter's configuration. @internal */
   protected readonly cfg: Config;
+  /** The keys held in memory. @internal */
   protected readonly series: SeriesMap;
   #closed = () => false;
+  /**
+   * Built by {@linkcode RateLimiter} (use `rl.local`), not directly.
+   * @param cfg the limiter's configuration
+   * @param closed whether the limiter is closed
+   */
   constructor(cfg: Config, closed: () => boolean) {
     this.cfg = cfg;
     this.series = new SeriesMap(cfg);
     this.#closed = closed;
   }
+  /** Throws after close. @internal */
   protected open(): void {
     if (this.#closed()) throw new ClosedError("RateLimiter");
   }

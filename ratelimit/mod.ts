@@ -17,6 +17,18 @@
 export * from "./types.ts";
 export * from "./rate_limit.ts";
 export * from "./rate_limiter.ts";
-export { LocalAbsoluteRateLimiter, LocalSuppressedRateLimiter } from "./local.ts";
-export { RedisAbsoluteRateLimiter, RedisSuppressedRateLimiter } from "./redis.ts";
-export { HybridAbsoluteRateLimiter, HybridSuppressedRateLimiter } from "./hybrid.ts";
+// Types the limiters' signatures use, so this entry point stands on its own.
+export { Comparator, type ComparatorOp } from "../core/comparator.ts";
+export { DistkitError } from "../core/errors.ts";
+export type { DistkitErrorCode } from "../core/errors.ts";
+export type {
+  ModelContext,
+  Reply,
+  Script,
+  ScriptModel,
+  Store,
+  Unsubscribe,
+} from "../store/types.ts";
+export type { StoreLike } from "../store/to_store.ts";
+export type { EvalOptions, PubSubListener, RedisClientLike } from "../store/redis_store.ts";
+export type { DumpedValue, MemoryDb } from "../store/memory_db.ts";

@@ -68,6 +68,7 @@ export class RateLimit {
   #hard = 0;
 
   /**
+   * `count` requests per `periodMs` (the static constructors are shorter).
    * @param count requests per period: a finite number greater than 0
    * @param periodMs the period in ms: a positive safe integer
    * @throws {InvalidArgumentError} if either is out of range

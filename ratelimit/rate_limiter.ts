@@ -21,6 +21,14 @@ import {
   RedisSuppressedRateLimiter,
   type StoreContext,
 } from "./redis.ts";
+import type {
+  AbsoluteMethods,
+  HybridAbsoluteLimiter,
+  HybridSuppressedLimiter,
+  LocalAbsoluteLimiter,
+  LocalSuppressedLimiter,
+  SuppressedMethods,
+} from "./types.ts";
 
 export type { StoreErrorPolicy };
 
@@ -103,15 +111,19 @@ export class RateLimiter implements AsyncDisposable {
   /** The validated configuration's window, seconds. */
   readonly windowSizeSeconds: number;
   /** The in-process provider (synchronous, browser-safe). */
-  readonly local: Provider<LocalAbsoluteRateLimiter, LocalSuppressedRateLimiter>;
+  readonly local: Provider<LocalAbsoluteLimiter, LocalSuppressedLimiter>;
   #cfg: Config;
   #store: Store | undefined;
   #closed = false;
-  #redis: Provider<RedisAbsoluteRateLimiter, RedisSuppressedRateLimiter> | undefined;
-  #hybrid: Provider<HybridAbsoluteRateLimiter, HybridSuppressedRateLimiter> | undefined;
+  #localImpl: [LocalAbsoluteRateLimiter, LocalSuppressedRateLimiter];
+  #redis: Provider<AbsoluteMethods<true>, SuppressedMethods<true>> | undefined;
+  #hybrid: Provider<HybridAbsoluteLimiter, HybridSuppressedLimiter> | undefined;
+  #hybridImpl: [HybridAbsoluteRateLimiter, HybridSuppressedRateLimiter] | undefined;
   #cleanup: ReturnType<typeof setInterval> | undefined;
 
   /**
+   * Validates every option; starts no timer (the hybrid provider's sync timer starts with its
+   * first key, the cleanup loop with {@linkcode RateLimiter.runCleanupLoop}).
    * @param options window, bucket, limits, store and failure policy
    * @throws {InvalidArgumentError | InvalidKeyError} naming the invalid option and its range
    */
@@ -127,10 +139,11 @@ export class RateLimiter implements AsyncDisposable {
     const onError = options.onError ?? (() => {});
     this.#store = options.store === undefined ? undefined : toStore(options.store);
     const closed = () => this.#closed;
-    this.local = Object.freeze({
-      absolute: new LocalAbsoluteRateLimiter(this.#cfg, closed),
-      suppressed: new LocalSuppressedRateLimiter(this.#cfg, closed),
-    });
+    this.#localImpl = [
+      new LocalAbsoluteRateLimiter(this.#cfg, closed),
+      new LocalSuppressedRateLimiter(this.#cfg, closed),
+    ];
+    this.local = Object.freeze({ absolute: this.#localImpl[0], suppressed: this.#localImpl[1] });
     if (this.#store !== undefined) {
       const store = this.#store;
       const guard = new StoreGuard(
@@ -149,9 +162,13 @@ export class RateLimiter implements AsyncDisposable {
       // short-circuit the store-backed provider's calls (and vice versa).
       const hguard = new StoreGuard(this.#cfg.storeTimeoutMs, false, (e) => onError(e));
       const hctx: StoreContext = { ...ctx, guard: hguard };
+      this.#hybridImpl = [
+        new HybridAbsoluteRateLimiter(hctx, fallbackA, onError),
+        new HybridSuppressedRateLimiter(hctx, fallbackS, onError),
+      ];
       this.#hybrid = Object.freeze({
-        absolute: new HybridAbsoluteRateLimiter(hctx, fallbackA, onError),
-        suppressed: new HybridSuppressedRateLimiter(hctx, fallbackS, onError),
+        absolute: this.#hybridImpl[0],
+        suppressed: this.#hybridImpl[1],
       });
     }
   }
@@ -176,7 +193,7 @@ export class RateLimiter implements AsyncDisposable {
    * await rl.redis.suppressed.inc("k", 5);
    * ```
    */
-  get redis(): Provider<RedisAbsoluteRateLimiter, RedisSuppressedRateLimiter> {
+  get redis(): Provider<AbsoluteMethods<true>, SuppressedMethods<true>> {
     return this.#need(this.#redis, "redis");
   }
 
@@ -190,7 +207,7 @@ export class RateLimiter implements AsyncDisposable {
    * await rl.hybrid.absolute.inc("k", 5);
    * ```
    */
-  get hybrid(): Provider<HybridAbsoluteRateLimiter, HybridSuppressedRateLimiter> {
+  get hybrid(): Provider<HybridAbsoluteLimiter, HybridSuppressedLimiter> {
     return this.#need(this.#hybrid, "hybrid");
   }
 
@@ -272,11 +289,11 @@ export class RateLimiter implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.stopCleanupLoop();
-    const h = this.#hybrid;
+    const h = this.#hybridImpl;
     this.#closed = true;
-    if (h !== undefined) await Promise.all([h.absolute.close(), h.suppressed.close()]);
-    this.local.absolute.reset();
-    this.local.suppressed.reset();
+    if (h !== undefined) await Promise.all([h[0].close(), h[1].close()]);
+    this.#localImpl[0].reset();
+    this.#localImpl[1].reset();
   }
 
   /** Same as {@linkcode RateLimiter.close}. @returns when closed */

@@ -21,7 +21,7 @@ import type {
   SuppressedSnapshot,
 } from "./types.ts";
 
-/** What a store-backed limiter needs from its `RateLimiter`. */
+/** What a store-backed limiter needs from its `RateLimiter`. @internal */
 export interface StoreContext {
   cfg: Config;
   store: () => Store;
@@ -54,15 +54,24 @@ function decodeSet(r: Reply): RateLimitSetResult {
   return { matched: Number(a[0]) === 1, previousTotal: Number(a[1]), total: Number(a[2]) };
 }
 
-abstract class StoreBase {
+/** What both store-backed strategies share: keys, the guarded call, failure answers. */
+export abstract class StoreBase {
+  /** The limiter's shared context. @internal */
   protected readonly ctx: StoreContext;
   readonly #kind: string;
   readonly #script: Script;
+  /**
+   * Built by {@linkcode RateLimiter}, not directly.
+   * @param ctx the limiter's shared context
+   * @param kind the key suffix of the strategy
+   * @param script the strategy's script
+   */
   constructor(ctx: StoreContext, kind: string, script: Script) {
     this.ctx = ctx;
     this.#kind = kind;
     this.#script = script;
   }
+  /** The entity's store keys. @internal */
   protected keys(key: string): string[] {
     return [`{${this.ctx.cfg.prefix}:${key}}:${this.#kind}`];
   }
@@ -79,9 +88,11 @@ abstract class StoreBase {
       ])
     );
   }
+  /** Reads need the store. @internal */
   protected unreachable(): never {
     throw new StoreError("Rate-limit store unreachable: reads need the store");
   }
+  /** The "deny" policy's answer. @internal */
   protected denied(): RateLimitDecision {
     return {
       kind: "rejected",
@@ -107,6 +118,7 @@ abstract class StoreBase {
 export class RedisAbsoluteRateLimiter extends StoreBase implements AbsoluteMethods<true> {
   #fallback: LocalAbsoluteRateLimiter;
   /**
+   * Built by {@linkcode RateLimiter} (use `rl.redis` / `rl.hybrid`), not directly.
    * @param ctx the limiter's shared context
    * @param fallback the local limiter the "local" policy uses during an outage
    */
@@ -224,6 +236,7 @@ export class RedisAbsoluteRateLimiter extends StoreBase implements AbsoluteMetho
 export class RedisSuppressedRateLimiter extends StoreBase implements SuppressedMethods<true> {
   #fallback: LocalSuppressedRateLimiter;
   /**
+   * Built by {@linkcode RateLimiter} (use `rl.redis` / `rl.hybrid`), not directly.
    * @param ctx the limiter's shared context
    * @param fallback the local limiter the "local" policy uses during an outage
    */

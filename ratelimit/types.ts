@@ -97,3 +97,34 @@ export interface SuppressedMethods<P extends boolean> {
 
 /** `T` for synchronous providers, `Promise<T>` for asynchronous ones. */
 export type Ret<P extends boolean, T> = P extends true ? Promise<T> : T;
+
+/** `rl.local.absolute`: synchronous, in-process. */
+export interface LocalAbsoluteLimiter extends AbsoluteMethods<false> {
+  /** Number of keys held in memory. */
+  readonly size: number;
+  /** Drops every key whose window has fully expired; returns how many. */
+  cleanup(): number;
+}
+
+/** `rl.local.suppressed`: synchronous, in-process. */
+export interface LocalSuppressedLimiter extends SuppressedMethods<false> {
+  /** Number of keys held in memory. */
+  readonly size: number;
+  /** Drops every key whose window has fully expired; returns how many. */
+  cleanup(): number;
+}
+
+/** `rl.hybrid.absolute` / `rl.hybrid.suppressed`: what the hybrid strategies add. */
+export interface HybridInfo {
+  /** Number of keys held in memory (idle keys are released and forgotten). */
+  readonly size: number;
+}
+
+/** `rl.hybrid.absolute`. */
+export interface HybridAbsoluteLimiter extends AbsoluteMethods<true>, HybridInfo {
+  /** This instance's id in the store (its reservations and sequence numbers carry it). */
+  readonly instanceId: string;
+}
+
+/** `rl.hybrid.suppressed`. */
+export interface HybridSuppressedLimiter extends SuppressedMethods<true>, HybridInfo {}
