@@ -17,9 +17,6 @@
 local lease, readers, queue, qexp, fence = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local mode, token = ARGV[1], ARGV[2]
 local ttl, wait = tonumber(ARGV[3]), tonumber(ARGV[4])
-local t = redis.call("TIME")
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-
 local function fmt(n) return string.format("%.0f", n) end
 local function extend(key, ms)
   if redis.call("PTTL", key) < ms then redis.call("PEXPIRE", key, ms) end
@@ -32,6 +29,9 @@ if not holder and mode == "write" and redis.call("EXISTS", readers, qexp) == 0 t
   redis.call("SET", lease, token, "PX", ttl)
   return {1, fmt(n)}
 end
+
+local t = redis.call("TIME")
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 
 redis.call("ZREMRANGEBYSCORE", readers, "-inf", fmt(now))
 local dead = redis.call("ZRANGEBYSCORE", qexp, "-inf", fmt(now), "LIMIT", 0, 100)
