@@ -191,7 +191,7 @@ Deno.test("onStoreError: throw, allow, deny, local — answered within the bound
         const d = await l.inc("k2", 1, 3);
         assert.equal(d.kind, policy === "deny" ? "rejected" : "allowed", policy);
       }
-      assert.ok(performance.now() - t0 < 200);
+      assert.ok(performance.now() - t0 < 1000); // bounded by storeTimeoutMs (50), not hanging
     }
     if (policy === "local") {
       // The fallback enforces the capacity in-process.
@@ -229,5 +229,5 @@ Deno.test("a timed-out store call is bounded by storeTimeoutMs", async () => {
   const t0 = performance.now();
   assert.equal((await rl.redis.absolute.inc("k", 1)).kind, "allowed");
   assert.equal((await rl.hybrid.absolute.inc("k", 1)).kind, "allowed");
-  assert.ok(performance.now() - t0 < 500);
+  assert.ok(performance.now() - t0 < 1500);
 });
