@@ -61,6 +61,9 @@ export class LockCore {
   readonly capMs: number;
   /** How long a waiting writer stays queued without trying again, ms. */
   readonly queueMs: number;
+  /** Random per lock object (a UUID v7): with a sequence number, each acquisition's own token. */
+  #tokenBase = newId();
+  #seq = 0;
 
   constructor(options: LockOptions, kind: "mutex" | "rw") {
     if (options === null || typeof options !== "object") {
@@ -87,7 +90,11 @@ export class LockCore {
   async acquire(plan: Plan): Promise<GuardInit | null> {
     const { mode, signal } = plan;
     signal?.throwIfAborted();
-    const token = newToken(newId(), this.ttlMs, this.ownerId);
+    const token = newToken(
+      `${this.#tokenBase}.${(this.#seq++).toString(36)}`,
+      this.ttlMs,
+      this.ownerId,
+    );
     const start = performance.now();
     const queueMs = mode === "write" && !plan.oneShot ? this.queueMs : 0;
     const waits = !plan.oneShot && plan.timeoutMs !== 0 && plan.retries !== 0;
