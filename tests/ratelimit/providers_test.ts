@@ -328,3 +328,25 @@ storeTest(
     }
   },
 );
+
+storeTest("reads of unknown keys create no state in the store", async (fx) => {
+  await using rl = make(fx);
+  assert.equal(await rl.redis.absolute.get("ghost"), 0);
+  assert.equal((await rl.redis.absolute.isAllowed("ghost")).kind, "allowed");
+  assert.deepEqual(await rl.redis.suppressed.get("ghost"), {
+    total: 0,
+    declined: 0,
+    suppressionFactor: 0,
+  });
+  assert.equal(await rl.redis.suppressed.getSuppressionFactor("ghost"), 0);
+  assert.equal(await rl.hybrid.absolute.get("ghost"), 0);
+  assert.equal((await rl.hybrid.suppressed.get("ghost")).total, 0);
+  assert.equal((await rl.redis.absolute.setIf("ghost", 10, Comparator.gt(5), 3)).matched, false);
+  const tag = `{${fx.prefix}:ghost}`;
+  const keys = [":ra", ":rs", ":ha", ":ha:z", ":ha:r", ":hs", ":hs:z", ":hs:r"].map((s) => tag + s);
+  if (fx.kind === "memory") {
+    assert.deepEqual(fx.memory!.db.dump(tag), []);
+  } else {
+    for (const k of keys) assert.equal(Number(await fx.raw.exists(k)), 0, k);
+  }
+});
