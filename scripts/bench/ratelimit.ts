@@ -28,7 +28,7 @@ interface Row {
   p50?: number;
   p99?: number;
   max?: number;
-  note?: string;
+  note?: string | undefined;
 }
 const rows: Row[] = [];
 
