@@ -213,11 +213,14 @@ export class InstanceCore {
       for (let i = 0; i === 0 || i < all.length; i += MAX_BATCH) {
         const chunk = all.slice(i, i + MAX_BATCH);
         const member = this.#member;
-        const reply = await this.store.run(
-          ICOUNTER_APPLY,
-          this.keys,
-          this.#argv("ops", [0, ...encode(chunk)], 0, true),
-        ) as Reply[];
+        const reply = checked(
+          await this.store.run(
+            ICOUNTER_APPLY,
+            this.keys,
+            this.#argv("ops", [0, ...encode(chunk)], 0, true),
+          ),
+          chunk.length,
+        );
         if (Number(reply[0]) === 0) {
           if (member === this.#member) this.#lost();
           lost = true;
@@ -252,11 +255,14 @@ export class InstanceCore {
       if (this.#needsRestore || this.#restoring) await this.#restore();
       const member = this.#member;
       const registering = !this.#registered;
-      const reply = await this.store.run(
-        ICOUNTER_APPLY,
-        this.keys,
-        this.#argv("ops", [0, ...encode(entries)], options.seq ?? 0, options.lenient ?? false),
-      ) as Reply[];
+      const reply = checked(
+        await this.store.run(
+          ICOUNTER_APPLY,
+          this.keys,
+          this.#argv("ops", [0, ...encode(entries)], options.seq ?? 0, options.lenient ?? false),
+        ),
+        entries.length,
+      );
       if (Number(reply[0]) === 0) {
         if (member === this.#member) this.#lost();
         continue;
@@ -276,11 +282,14 @@ export class InstanceCore {
       return;
     }
     for (;;) {
-      const reply = await this.store.run(
-        ICOUNTER_APPLY,
-        this.keys,
-        [this.#member, this.thresholdMs, 0, randomBase(), 0, 0, "drop", unregister ? 1 : 0],
-      ) as Reply[];
+      const reply = checked(
+        await this.store.run(
+          ICOUNTER_APPLY,
+          this.keys,
+          [this.#member, this.thresholdMs, 0, randomBase(), 0, 0, "drop", unregister ? 1 : 0],
+        ),
+        0,
+      );
       if (Number(reply[0]) === 0) {
         this.slices.clear();
         if (this.#registered) this.#lost();
@@ -297,6 +306,19 @@ export class InstanceCore {
     await this.store.run(ICOUNTER_CLEAR, this.keys, [randomBase()]);
     this.slices.clear();
   }
+}
+
+/**
+ * Checks a reply's shape: `{0}`, or `{1, x}` followed by 6 values per entry. Anything else (a
+ * client that handed us another command's reply after a dropped connection) is a failed call,
+ * never a source of NaN.
+ */
+function checked(reply: Reply, entries: number): Reply[] {
+  if (Array.isArray(reply)) {
+    if (reply.length === 1 && Number(reply[0]) === 0) return reply;
+    if (reply.length === 2 + 6 * entries && Number(reply[0]) === 1) return reply;
+  }
+  throw new StoreError(`Unexpected reply from icounter_apply: ${JSON.stringify(reply)}`);
 }
 
 function encode(entries: readonly Entry[]): Array<string | number> {

@@ -74,7 +74,7 @@ storeTest("lax: lost replies and requests during flushes lose and double nothing
     }
   }));
   for (const c of cs) await flushed(c);
-  assert.ok(stores.every((s) => s.lost > 0), "replies were lost");
+  assert.ok(stores.reduce((n, s) => n + s.lost, 0) > 0, "replies were lost");
   const reader = is.strict();
   assert.equal((await reader.get("shared")).total, W * ROUNDS);
   for (let w = 0; w < W; w++) assert.equal((await reader.get(`own${w}`)).total, 2 * ROUNDS);
