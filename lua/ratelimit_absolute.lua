@@ -15,35 +15,38 @@
 -- Returns  inc/check: {"allowed"} | {"rejected", retryAfterMs, remainingAfterWaiting}
 --          get: total; set: {matched (1|0), previous total, total}
 local H = KEYS[1]
+local call, tonumber, unpack = redis.call, tonumber, unpack
 local op = ARGV[1]
-local W, g = tonumber(ARGV[2]), tonumber(ARGV[3])
-local time = redis.call("TIME")
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local W, g = ARGV[2] + 0, ARGV[3] + 0
+local time = call("TIME")
+local now = time[1] * 1000 + (time[2] - time[2] % 1000) / 1000
 local HINT_BUCKETS, CHUNK = 64, 500
 
+-- Numbers go to redis.call as Lua numbers (Redis prints integers exactly); replies that may be
+-- large are formatted as strings.
 local function fmt(n) return string.format("%.0f", n) end
 
-local cur = math.floor(now / g)
-local st = redis.call("HMGET", H, "t", "o", "n", "c", fmt(cur))
-local total, origin, newest = tonumber(st[1] or "0"), tonumber(st[2]), tonumber(st[3])
-local stored, curCount = tonumber(st[4] or "0"), tonumber(st[5] or "0")
+local cur = (now - now % g) / g
+local st = call("HMGET", H, "t", "o", "n", "c", cur)
+local total, origin, newest = (st[1] or 0) + 0, tonumber(st[2]), tonumber(st[3])
+local stored, curCount = (st[4] or 0) + 0, (st[5] or 0) + 0
 local evicted = false -- t and o changed by eviction, not yet written
 
 -- Drops expired bucket slots [origin, limit] in chunks.
 local function evict()
   if not newest then return end
-  local limit = math.floor((now - W) / g) - 1
+  local limit = (now - W - (now - W) % g) / g - 1
   if newest <= limit then
-    redis.call("DEL", H)
+    call("DEL", H)
     total, origin, newest, stored, curCount, st[4] = 0, nil, nil, 0, 0, false
     return
   end
   if origin > limit then return end
   for a = origin, limit, CHUNK do
     local fields = {}
-    for i = a, math.min(a + CHUNK - 1, limit) do fields[#fields + 1] = fmt(i) end
-    for _, c in ipairs(redis.call("HMGET", H, unpack(fields))) do total = total - tonumber(c or "0") end
-    redis.call("HDEL", H, unpack(fields))
+    for i = a, math.min(a + CHUNK - 1, limit) do fields[#fields + 1] = i end
+    for _, c in ipairs(call("HMGET", H, unpack(fields))) do total = total - (c or 0) end
+    call("HDEL", H, unpack(fields))
   end
   origin = limit + 1
   evicted = true
@@ -51,35 +54,35 @@ end
 
 -- Writes what eviction changed when no recording write carries it.
 local function flush()
-  if evicted then redis.call("HSET", H, "t", fmt(total), "o", fmt(origin)) end
+  if evicted then call("HSET", H, "t", total, "o", origin) end
 end
 
 local function record(n, cap)
   local b, count = cur, curCount
   if newest and newest > cur then
     b = newest
-    count = tonumber(redis.call("HGET", H, fmt(b)) or "0")
+    count = (call("HGET", H, b) or 0) + 0
   end
   total = total + n
-  local fields = { fmt(b), fmt(count + n), "t", fmt(total) }
-  if cap ~= st[4] then
-    fields[#fields + 1] = "c"
-    fields[#fields + 1] = cap
+  if newest == b and not evicted and cap == st[4] then
+    call("HSET", H, b, count + n, "t", total) -- the hot path
+    return
   end
+  local fields = { b, count + n, "t", total, "c", cap }
   if evicted or newest ~= b then
     if not origin then origin = b end
     fields[#fields + 1] = "o"
-    fields[#fields + 1] = fmt(origin)
+    fields[#fields + 1] = origin
   end
   evicted = false
   if newest ~= b then
     newest = b
     fields[#fields + 1] = "n"
-    fields[#fields + 1] = fmt(b)
-    redis.call("HSET", H, unpack(fields))
-    redis.call("PEXPIREAT", H, fmt((b + 1) * g + W))
+    fields[#fields + 1] = b
+    call("HSET", H, unpack(fields))
+    call("PEXPIREAT", H, (b + 1) * g + W)
   else
-    redis.call("HSET", H, unpack(fields))
+    call("HSET", H, unpack(fields))
   end
 end
 
@@ -90,11 +93,11 @@ local function rejected(cap, n)
   if not newest then return { "rejected", fmt(math.max(1, W)), fmt(math.max(0, cap - total)) } end
   local last = math.min(origin + HINT_BUCKETS - 1, newest)
   local fields = {}
-  for i = origin, last do fields[#fields + 1] = fmt(i) end
-  local counts = redis.call("HMGET", H, unpack(fields))
+  for i = origin, last do fields[#fields + 1] = i end
+  local counts = call("HMGET", H, unpack(fields))
   local freed = 0
   for k = 1, #fields do
-    freed = freed + tonumber(counts[k] or "0")
+    freed = freed + (counts[k] or 0)
     if freed >= need or k == #fields then
       local retry = (origin + k) * g + W - now
       return { "rejected", fmt(math.max(1, retry)), fmt(math.max(0, cap - (total - freed))) }
@@ -103,7 +106,7 @@ local function rejected(cap, n)
 end
 
 if op == "inc" then
-  local cap, n = tonumber(ARGV[4]), tonumber(ARGV[5])
+  local cap, n = ARGV[4] + 0, ARGV[5] + 0
   evict()
   if total + n <= cap then
     if n > 0 then record(n, ARGV[4]) else flush() end
@@ -131,7 +134,7 @@ elseif op == "set" then
     flush()
     return { 0, fmt(previous), fmt(previous) }
   end
-  redis.call("DEL", H)
+  call("DEL", H)
   total, origin, newest, curCount, evicted, st[4] = 0, nil, nil, 0, false, nil
   if n > 0 then record(n, ARGV[4]) end
   return { 1, fmt(previous), fmt(n) }
