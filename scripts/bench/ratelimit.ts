@@ -160,19 +160,6 @@ async function storePhase(url: string): Promise<void> {
         f(ours.ops / theirsNr.ops)
       }× (node-redis) (target ≥ 1×)`,
     );
-    const coarse = new RateLimiter({
-      store,
-      prefix: "bench-rl-coarse",
-      windowSizeSeconds: 10,
-      rateGroupSizeMs: 1000,
-    });
-    const c = await load(
-      "distkit redis.absolute.inc, g = 1000 ms",
-      64,
-      (i) => coarse.redis.absolute.inc(KEYS[i % 1000]!, BIG),
-    );
-    console.log(`  ratio with 10 buckets per window: ${f(c.ops / theirs.ops)}× (ioredis)`);
-    await coarse.close();
     await load(
       "distkit redis.suppressed.inc, 64 callers",
       64,
