@@ -17,3 +17,4 @@ export * from "./store/mod.ts";
 export * from "./counter/mod.ts";
 export * from "./icounter/mod.ts";
 export * from "./locks/mod.ts";
+export * from "./ratelimit/mod.ts";
