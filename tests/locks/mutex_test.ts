@@ -7,6 +7,7 @@ import {
   Mutex,
 } from "../../mod.ts";
 import { WaitHub } from "../../locks/_hub.ts";
+import type { Script, Store, Unsubscribe } from "../../store/types.ts";
 import { storeTest, waitFor } from "../_support/stores.ts";
 import { keyOf, rawDel, rejects, sleep, traces, zmembers } from "./_helpers.ts";
 
@@ -262,4 +263,52 @@ Deno.test("Mutex on MemoryStore: a crashed holder's lease expires by itself", as
   assert.ok(g2 !== null, "the expired lease no longer blocks");
   assert.ok(g2.fencingToken > crashed.fencingToken);
   await crashed.release();
+});
+
+/** A store whose lock_acquire calls wait at a gate (before running) while `hold` is set. */
+class GateStore implements Store {
+  readonly isDistkitStore = true as const;
+  hold = false;
+  held = 0;
+  #open: Array<() => void> = [];
+  constructor(readonly inner: Store) {}
+  async run(script: Script, keys: readonly string[], argv: readonly (string | number)[]) {
+    if (this.hold && script.name === "lock_acquire") {
+      this.held++;
+      await new Promise<void>((resolve) => this.#open.push(resolve));
+    }
+    return await this.inner.run(script, keys, argv);
+  }
+  openGate(): void {
+    this.hold = false;
+    for (const f of this.#open.splice(0)) f();
+  }
+  subscribe(channel: string, listener: (message: string) => void): Promise<Unsubscribe> {
+    return this.inner.subscribe(channel, listener);
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+  [Symbol.asyncDispose](): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+Deno.test("Mutex: an attempt that lands after a grant keeps the granted lease", async () => {
+  const store = new MemoryStore();
+  const gate = new GateStore(store);
+  const holder = new Mutex({ key: "k", store });
+  const waiter = new Mutex({ key: "k", store: gate, retryIntervalMs: 1 });
+  const g = await holder.lock();
+  const waiting = waiter.lock();
+  await waitFor(() => store.db.zcard(keyOf("k", "mutex", "queue")) === 1, 2000, "queued");
+  gate.hold = true; // the next poll's attempt waits at the gate
+  await waitFor(() => gate.held > 0, 2000, "an attempt in flight");
+  await g.release(); // hands the lease to the waiter, by message
+  const granted = await waiting;
+  gate.openGate(); // the attempt now runs and finds the lease already ours
+  await sleep(20);
+  assert.equal(granted.state, "acquired");
+  assert.equal(await holder.tryLock(), null, "the granted lease was not released");
+  assert.equal(await granted.release(), "released");
 });
