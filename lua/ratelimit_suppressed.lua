@@ -16,28 +16,31 @@
 -- Returns  inc/check: {"allowed"} | {"suppressed", factor, isAllowed (1|0)}
 --          get: {observed, declined, factor}; factor: factor; set: {matched, previous, total}
 local H = KEYS[1]
+local call, tonumber, unpack = redis.call, tonumber, unpack
 local op = ARGV[1]
-local W, g = tonumber(ARGV[2]), tonumber(ARGV[3])
-local time = redis.call("TIME")
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local W, g = ARGV[2] + 0, ARGV[3] + 0
+local time = call("TIME")
+local now = time[1] * 1000 + (time[2] - time[2] % 1000) / 1000
 local CHUNK = 500
 
+-- Numbers go to redis.call as Lua numbers (Redis prints integers exactly); replies that may be
+-- large are formatted as strings.
 local function fmt(n) return string.format("%.0f", n) end
 local function ffmt(x) return string.format("%.17g", x) end
 
-local cur = math.floor(now / g)
-local st = redis.call("HMGET", H, "t", "d", "o", "n", "c", "h", fmt(cur), "x" .. fmt(cur))
-local total, declined = tonumber(st[1] or "0"), tonumber(st[2] or "0")
+local cur = (now - now % g) / g
+local st = call("HMGET", H, "t", "d", "o", "n", "c", "h", cur, "x" .. fmt(cur))
+local total, declined = (st[1] or 0) + 0, (st[2] or 0) + 0
 local origin, newest = tonumber(st[3]), tonumber(st[4])
-local soft, hard = tonumber(st[5] or "0"), tonumber(st[6] or "0")
-local curCount, curDeclined = tonumber(st[7] or "0"), tonumber(st[8] or "0")
+local soft, hard = (st[5] or 0) + 0, (st[6] or 0) + 0
+local curCount, curDeclined = (st[7] or 0) + 0, (st[8] or 0) + 0
 local evicted = false -- t, d and o changed by eviction, not yet written
 
 local function evict()
   if not newest then return end
-  local limit = math.floor((now - W) / g) - 1
+  local limit = (now - W - (now - W) % g) / g - 1
   if newest <= limit then
-    redis.call("DEL", H)
+    call("DEL", H)
     total, declined, origin, newest, soft, hard, curCount, curDeclined = 0, 0, nil, nil, 0, 0, 0, 0
     st[5], st[6] = false, false
     return
@@ -61,40 +64,38 @@ local function evict()
 end
 
 local function flush()
-  if evicted then redis.call("HSET", H, "t", fmt(total), "d", fmt(declined), "o", fmt(origin)) end
+  if evicted then call("HSET", H, "t", total, "d", declined, "o", origin) end
 end
 
 local function record(n, dn, c, h)
   local b, count, dcount = cur, curCount, curDeclined
   if newest and newest > cur then
     b = newest
-    local v = redis.call("HMGET", H, fmt(b), "x" .. fmt(b))
-    count, dcount = tonumber(v[1] or "0"), tonumber(v[2] or "0")
+    local v = call("HMGET", H, b, "x" .. fmt(b))
+    count, dcount = (v[1] or 0) + 0, (v[2] or 0) + 0
   end
   total = total + n
   declined = declined + dn
-  local f = fmt(b)
-  local fields = { f, fmt(count + n), "x" .. f, fmt(dcount + dn), "t", fmt(total), "d", fmt(declined) }
-  if c ~= st[5] or h ~= st[6] then
-    fields[#fields + 1] = "c"
-    fields[#fields + 1] = c
-    fields[#fields + 1] = "h"
-    fields[#fields + 1] = h
+  local x = "x" .. fmt(b)
+  if newest == b and not evicted and c == st[5] and h == st[6] then
+    call("HSET", H, b, count + n, x, dcount + dn, "t", total, "d", declined) -- the hot path
+    return
   end
+  local fields = { b, count + n, x, dcount + dn, "t", total, "d", declined, "c", c, "h", h }
   if evicted or newest ~= b then
     if not origin then origin = b end
     fields[#fields + 1] = "o"
-    fields[#fields + 1] = fmt(origin)
+    fields[#fields + 1] = origin
   end
   evicted = false
   if newest ~= b then
     newest = b
     fields[#fields + 1] = "n"
-    fields[#fields + 1] = f
-    redis.call("HSET", H, unpack(fields))
-    redis.call("PEXPIREAT", H, fmt((b + 1) * g + W))
+    fields[#fields + 1] = b
+    call("HSET", H, unpack(fields))
+    call("PEXPIREAT", H, (b + 1) * g + W)
   else
-    redis.call("HSET", H, unpack(fields))
+    call("HSET", H, unpack(fields))
   end
 end
 
@@ -111,7 +112,7 @@ local function admitP(o, d, s, hh, n)
 end
 
 if op == "inc" then
-  local s, hh, n, r = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+  local s, hh, n, r = ARGV[4] + 0, ARGV[5] + 0, ARGV[6] + 0, tonumber(ARGV[7])
   evict()
   local below = total - declined + n <= s
   local p = admitP(total, declined, s, hh, n)
@@ -148,7 +149,7 @@ elseif op == "set" then
     flush()
     return { 0, fmt(previous), fmt(previous) }
   end
-  redis.call("DEL", H)
+  call("DEL", H)
   total, declined, origin, newest, curCount, curDeclined, evicted = 0, 0, nil, nil, 0, 0, false
   st[5], st[6] = false, false
   if n > 0 then record(n, 0, ARGV[4], ARGV[5]) end
