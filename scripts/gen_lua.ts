@@ -24,7 +24,9 @@ body += "/** Every Lua script, by file name: its source and SHA-1. @internal */\
 body += "export const LUA: Readonly<Record<string, { source: string; sha1: string }>> = {\n";
 for (const name of names) {
   const source = await Deno.readTextFile(new URL(`${name}.lua`, dir));
-  body += `  ${JSON.stringify(name)}: {\n    source: ${JSON.stringify(source)},\n    sha1: "${await sha1(source)}",\n  },\n`;
+  body += `  ${JSON.stringify(name)}: {\n    source: ${
+    JSON.stringify(source)
+  },\n    sha1: "${await sha1(source)}",\n  },\n`;
 }
 body += "};\n";
 

@@ -9,6 +9,7 @@
 import type { Store } from "../../store/types.ts";
 import { MemoryStore } from "../../store/memory_store.ts";
 import { type RedisClientLike, RedisStore } from "../../store/redis_store.ts";
+import { createClient, createCluster } from "redis";
 import { clusterNodes, connectCluster, connectStandalone, redisUrl } from "./servers.ts";
 
 /** Where a test runs. */
@@ -28,9 +29,10 @@ export interface Fixture {
   prefix: string;
   /**
    * Another store on its own connection: a second "process". On memory it is the same keyspace
-   * (processes share one Redis), so it returns `store`.
+   * (processes share one Redis), so it returns `store`. With `name`, the connection is named
+   * (`CLIENT SETNAME`) so that {@linkcode killConnections} can kill it and nothing else.
    */
-  another(): Promise<Store>;
+  another(options?: { name?: string; commandTimeoutMs?: number }): Promise<Store>;
   /** The `MemoryStore` (memory kind only). */
   memory: MemoryStore | undefined;
   /** The raw client behind `store` (Redis kinds only). */
@@ -54,8 +56,54 @@ export function uniquePrefix(name: string): string {
   return `t${Date.now().toString(36)}${(counter++).toString(36)}-${clean}`;
 }
 
-async function connect(kind: "standalone" | "cluster"): Promise<RawClient> {
-  return kind === "standalone" ? await connectStandalone() : await connectCluster();
+const fastReconnect = {
+  connectTimeout: 2000,
+  reconnectStrategy: (n: number) => Math.min(10 * (n + 1), 100),
+};
+
+async function connect(kind: "standalone" | "cluster", name?: string): Promise<RawClient> {
+  if (name === undefined) {
+    return kind === "standalone" ? await connectStandalone() : await connectCluster();
+  }
+  const client = kind === "standalone"
+    ? createClient({ url: redisUrl()!, name, socket: fastReconnect })
+    : createCluster({
+      rootNodes: clusterNodes()!.map(({ host, port }) => ({ url: `redis://${host}:${port}` })),
+      defaults: { name, socket: fastReconnect },
+    });
+  client.on("error", () => {});
+  await client.connect();
+  return client;
+}
+
+/**
+ * Kills (`CLIENT KILL ID`) every connection named `name` on every primary the fixture's client
+ * reaches, and nothing else: other tests share these servers.
+ *
+ * @param fx a Redis fixture
+ * @param name the connection name given to `fx.another({ name })`
+ * @param type `pubsub` for the subscriber connections of stores opened with that name
+ * @returns how many connections were killed
+ */
+export async function killConnections(
+  fx: Fixture,
+  name: string,
+  type: "normal" | "pubsub" = "normal",
+): Promise<number> {
+  const nodes: RawClient[] = fx.kind === "cluster"
+    ? await Promise.all(fx.raw.masters.map((m: unknown) => fx.raw.nodeClient(m)))
+    : [fx.raw];
+  let killed = 0;
+  for (const node of nodes) {
+    const list = String(await node.sendCommand(["CLIENT", "LIST", "TYPE", type]));
+    for (const line of list.split("\n")) {
+      if (!line.includes(` name=${name} `)) continue;
+      const id = /(?:^|\s)id=(\d+)/.exec(line)?.[1];
+      if (id === undefined) continue;
+      killed += Number(await node.sendCommand(["CLIENT", "KILL", "ID", id]).catch(() => 0));
+    }
+  }
+  return killed;
 }
 
 async function closeRaw(c: RawClient): Promise<void> {
@@ -123,9 +171,12 @@ export async function runWith(
       });
       return;
     }
-    const open = async (): Promise<[Store, RawClient]> => {
-      const raw = await connect(kind);
-      const store = new RedisStore(raw as RedisClientLike);
+    const open = async (
+      name?: string,
+      commandTimeoutMs = 0,
+    ): Promise<[Store, RawClient]> => {
+      const raw = await connect(kind, name);
+      const store = new RedisStore(raw as RedisClientLike, { commandTimeoutMs });
       cleanups.push(async () => {
         await store.close();
         await closeRaw(raw);
@@ -137,7 +188,7 @@ export async function runWith(
       kind,
       store,
       prefix: uniquePrefix(name),
-      another: async () => (await open())[0],
+      another: async (options) => (await open(options?.name, options?.commandTimeoutMs))[0],
       memory: undefined,
       raw,
     });

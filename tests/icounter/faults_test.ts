@@ -4,19 +4,13 @@
  * threshold (every instance reaped, every one recovers), a Redis restart with and without its data.
  */
 import assert from "node:assert/strict";
-import { createClient, createCluster } from "redis";
 import { StoreError } from "../../core/errors.ts";
 import { LaxInstanceAwareCounter } from "../../icounter/lax.ts";
 import { StrictInstanceAwareCounter } from "../../icounter/strict.ts";
 import { RedisStore } from "../../store/redis_store.ts";
 import type { Reply, Script, Store } from "../../store/types.ts";
-import {
-  clusterNodes,
-  connectStandalone,
-  redisUrl,
-  startPrivateRedis,
-} from "../_support/servers.ts";
-import { type Fixture, type RawClient, storeTest, waitFor } from "../_support/stores.ts";
+import { connectStandalone, startPrivateRedis } from "../_support/servers.ts";
+import { type Fixture, killConnections, storeTest, waitFor } from "../_support/stores.ts";
 import { assertInvariant, Instances } from "./_support.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -81,55 +75,12 @@ storeTest("lax: lost replies and requests during flushes lose and double nothing
   await assertInvariant(fx, fx.prefix);
 });
 
-/** A raw connection of our own, named, so only our connections are killed. */
-async function namedClient(fx: Fixture, name: string): Promise<RawClient> {
-  const socket = { reconnectStrategy: (n: number) => Math.min(10 * (n + 1), 100) };
-  if (fx.kind === "standalone") {
-    const c = createClient({ url: redisUrl()!, name, socket }).on("error", () => {});
-    await c.connect();
-    return c;
-  }
-  const c = createCluster({
-    rootNodes: clusterNodes()!.map(({ host, port }) => ({ url: `redis://${host}:${port}` })),
-    defaults: { name, socket },
-  }).on("error", () => {});
-  await c.connect();
-  return c;
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error("timed out")), ms);
-  });
-  p.catch(() => {});
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}
-
-async function killNamed(fx: Fixture, name: string): Promise<number> {
-  const nodes: RawClient[] = fx.kind === "standalone"
-    ? [fx.raw]
-    : await Promise.all(fx.raw.masters.map((m: unknown) => fx.raw.nodeClient(m)));
-  let killed = 0;
-  for (const node of nodes) {
-    const list = String(await node.sendCommand(["CLIENT", "LIST", "TYPE", "normal"]));
-    for (const line of list.split("\n")) {
-      if (!line.includes(` name=${name} `)) continue;
-      const id = /(?:^|\s)id=(\d+)/.exec(line)?.[1];
-      if (id === undefined) continue;
-      killed += Number(await node.sendCommand(["CLIENT", "KILL", "ID", id]).catch(() => 0));
-    }
-  }
-  return killed;
-}
-
 storeTest(
   "lax: connections killed in a loop while instances flush: every total exact",
   async (fx) => {
-    const name = `victim${Math.floor(Math.random() * 1e9)}`;
-    const client = await namedClient(fx, name);
-    const store = new RedisStore(client, { commandTimeoutMs: 1000 });
-    try {
+    const name = `victim-${fx.prefix}`;
+    const store = await fx.another({ name, commandTimeoutMs: 1000 });
+    {
       await using is = new Instances(fx);
       const W = 3;
       const cs = Array.from(
@@ -141,7 +92,7 @@ storeTest(
       let killing = true, kills = 0;
       const killer = (async () => {
         while (killing) {
-          kills += await withTimeout(killNamed(fx, name), 1000).catch(() => 0);
+          kills += await killConnections(fx, name).catch(() => 0);
           await sleep(8);
         }
       })();
@@ -165,9 +116,6 @@ storeTest(
       for (let w = 0; w < W; w++) assert.equal((await reader.get(`own${w}`)).total, 3 * rounds[w]!);
       await assertInvariant(fx, fx.prefix);
       for (const c of cs) await c.close();
-    } finally {
-      await store.close();
-      await client.close();
     }
   },
   { kinds: ["standalone", "cluster"] },

@@ -1,23 +1,13 @@
 import assert from "node:assert/strict";
 import { Mutex, RwLock } from "../../mod.ts";
-import { type Fixture, storeTest } from "../_support/stores.ts";
+import { type Fixture, killConnections, storeTest } from "../_support/stores.ts";
 import { sleep, traces } from "./_helpers.ts";
 
-/** Kills every client connection of the given type (except the killer's own) on every primary. */
-async function killClients(fx: Fixture, type: "normal" | "pubsub"): Promise<void> {
-  const cmd = ["CLIENT", "KILL", "TYPE", type];
-  if (fx.kind === "standalone") {
-    await fx.raw.sendCommand(cmd);
-    return;
-  }
-  for (const master of fx.raw.masters) {
-    const client = await fx.raw.nodeClient(master);
-    await client.sendCommand(cmd);
-  }
-}
-
-/** Kills connections every `everyMs` until the returned function is called. */
-function chaos(fx: Fixture, everyMs: number): () => Promise<number> {
+/**
+ * Kills this test's connections (named `name`; other tests share the servers) every `everyMs`
+ * until the returned function is called.
+ */
+function chaos(fx: Fixture, name: string, everyMs: number): () => Promise<number> {
   if (fx.memory) return () => Promise.resolve(0);
   let stop = false;
   let kills = 0;
@@ -25,8 +15,8 @@ function chaos(fx: Fixture, everyMs: number): () => Promise<number> {
     while (!stop) {
       await sleep(everyMs);
       if (stop) break;
-      await killClients(fx, kills % 3 === 2 ? "pubsub" : "normal").catch(() => {});
-      kills++;
+      kills += await killConnections(fx, name, kills % 3 === 2 ? "pubsub" : "normal")
+        .catch(() => 0);
     }
   })();
   return async () => {
@@ -41,7 +31,13 @@ storeTest("Mutex mutual exclusion under stress, connections killed meanwhile", a
   const rounds = fx.memory ? 60 : 20;
   const locks = [];
   for (let i = 0; i < clients; i++) {
-    locks.push(new Mutex({ key: fx.prefix, store: await fx.another(), ttlMs: 500 }));
+    locks.push(
+      new Mutex({
+        key: fx.prefix,
+        store: await fx.another({ name: `victim-${fx.prefix}` }),
+        ttlMs: 500,
+      }),
+    );
   }
   let inside = 0;
   let overlaps = 0;
@@ -49,7 +45,7 @@ storeTest("Mutex mutual exclusion under stress, connections killed meanwhile", a
   let fenceRegressions = 0;
   let acquisitions = 0;
   let lostWhileInside = 0;
-  const stop = chaos(fx, 70);
+  const stop = chaos(fx, `victim-${fx.prefix}`, 70);
   await Promise.all(locks.map(async (m) => {
     for (let i = 0; i < rounds; i++) {
       const g = await m.lock({ timeoutMs: 20_000 });
@@ -82,10 +78,14 @@ storeTest("RwLock exclusion under stress, connections killed meanwhile", async (
   let violations = 0;
   let lastFence = 0;
   let fenceRegressions = 0;
-  const stop = chaos(fx, 90);
+  const stop = chaos(fx, `victim-${fx.prefix}`, 90);
   const work = [];
   for (let c = 0; c < clients; c++) {
-    const lock = new RwLock({ key: fx.prefix, store: await fx.another(), ttlMs: 500 });
+    const lock = new RwLock({
+      key: fx.prefix,
+      store: await fx.another({ name: `victim-${fx.prefix}` }),
+      ttlMs: 500,
+    });
     work.push((async () => {
       for (let i = 0; i < rounds; i++) {
         if ((i + c) % 3 === 0) {
