@@ -88,7 +88,8 @@ export function evict(s: Series, now: number, cfg: WindowConfig): number {
     k++;
   }
   if (k === s.idx.length) {
-    if (k > 0) Object.assign(s, newSeries());
+    // Emptied: the last limits stay (the hybrid keeps them beside its reservations).
+    if (k > 0) Object.assign(s, newSeries(), { capacity: s.capacity, hard: s.hard });
     return k;
   }
   if (k > 0) {

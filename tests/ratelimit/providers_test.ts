@@ -78,7 +78,9 @@ storeTest("every provider gives the same decisions for the same sequence", async
     "rejected",
   ];
   for (const p of PROVIDERS) assert.deepEqual(results[p], expected, p);
-  assert.deepEqual(remaining.redis, remaining.local);
+  // The hints depend on how real time split the usage into buckets; they are checked exactly
+  // with injected time in ratelimit/_model_test.ts and rate_limiter_test.ts.
+  for (const p of PROVIDERS) for (const r of remaining[p]!) assert.ok(r >= 0 && r <= 10, p);
 });
 
 storeTest("capacity is exact: perDay(11) over a day admits 11 (all providers)", async (fx) => {
