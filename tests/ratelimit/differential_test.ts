@@ -295,7 +295,7 @@ async function differential(
       close(dm, dr, "state", (p) => p.endsWith(".at") || p.includes(":ha:r.data"));
       for (const k of keys) await raw.del(k);
     }),
-    { numRuns: 60 },
+    { numRuns: Number(Deno.env.get("DIFF_RUNS") ?? 60) },
   );
 }
 
