@@ -1,8 +1,9 @@
 -- ratelimit_absolute: one call of the absolute sliding-window limiter on one entity (see
 -- ratelimit/_model.ts, the executable specification). Buckets are aligned: bucket i holds
 -- [i*g, (i+1)*g) and counts until (i+1)*g + W. The entity is one hash that expires by itself
--- when its newest bucket does. Work per call is bounded by W/g (at most 10 000 bucket slots,
--- read in chunks); the steady-state hot path is TIME, one HMGET and one HSET.
+-- when its newest bucket does. Expired buckets are evicted when they could change the answer
+-- or once the buckets span two windows, so work per call is bounded by 2W/g slots (read in
+-- chunks) and the usual call is TIME, one HMGET and one HSET (+ PEXPIREAT for a new bucket).
 -- KEYS[1]  H: hash {t = total, c = capacity, o = origin (lower bound of bucket indexes),
 --             n = newest bucket index, <i> = count of bucket i}
 -- ARGV[1]  op: "inc" | "check" | "get" | "set"
@@ -105,9 +106,14 @@ local function rejected(cap, n)
   end
 end
 
+-- Lazy eviction (see absoluteInc): only when it could change the answer, or when the bucket
+-- span reaches two windows' worth of slots.
+local SPAN = 2 * math.ceil(W / g)
+local function tooWide() return newest ~= nil and cur - origin >= SPAN end
+
 if op == "inc" then
   local cap, n = ARGV[4] + 0, ARGV[5] + 0
-  evict()
+  if total + n > cap or tooWide() then evict() end
   if total + n <= cap then
     if n > 0 then record(n, ARGV[4]) else flush() end
     return { "allowed" }
@@ -115,7 +121,8 @@ if op == "inc" then
   flush()
   return rejected(cap, n)
 elseif op == "check" then
-  evict()
+  if not newest then return { "allowed" } end
+  if total + 1 > stored or tooWide() then evict() end
   flush()
   if not newest or total + 1 <= stored then return { "allowed" } end
   return rejected(stored, 1)

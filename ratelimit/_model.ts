@@ -143,6 +143,19 @@ export function expiresAt(s: Series, cfg: WindowConfig): number {
   return n === 0 ? -1 : (s.idx[n - 1]! + 1) * cfg.groupMs + cfg.windowMs;
 }
 
+/**
+ * Whether the series spans two windows' worth of bucket slots from its origin (the absolute
+ * strategy then evicts even when under capacity).
+ * @param s the series
+ * @param now ms
+ * @param cfg the window
+ * @returns true when an eviction is due
+ */
+export function tooWide(s: Series, now: number, cfg: WindowConfig): boolean {
+  return s.idx.length > 0 &&
+    Math.floor(now / cfg.groupMs) - s.origin >= 2 * Math.ceil(cfg.windowMs / cfg.groupMs);
+}
+
 /** The hints of a rejection. */
 export interface Hint {
   /** ms until the request may fit (≥ 1). */
@@ -225,7 +238,9 @@ export function absoluteInc(
   cap: number,
   n: number,
 ): ModelDecision {
-  evict(s, now, cfg);
+  // Lazy eviction: expired usage only matters when it could change the answer, or when the
+  // bucket span grows past two windows (which bounds the state and the work of one eviction).
+  if (s.total + n > cap || tooWide(s, now, cfg)) evict(s, now, cfg);
   if (s.total + n <= cap) {
     if (n > 0) {
       record(s, now, cfg, n, 0);
@@ -245,7 +260,8 @@ export function absoluteInc(
  * @returns the decision
  */
 export function absoluteCheck(s: Series, now: number, cfg: WindowConfig): ModelDecision {
-  evict(s, now, cfg);
+  if (s.idx.length === 0) return { kind: "allowed" };
+  if (s.total + 1 > s.capacity || tooWide(s, now, cfg)) evict(s, now, cfg);
   if (s.idx.length === 0 || s.total + 1 <= s.capacity) return { kind: "allowed" };
   return { kind: "rejected", ...hint(s, now, cfg, s.capacity, 1) };
 }

@@ -37,7 +37,7 @@ interface Seed {
 
 const seedArb = fc.record({
   buckets: fc.uniqueArray(
-    fc.tuple(fc.integer({ min: 0, max: 14 }), fc.integer({ min: 1, max: 20 }), fc.nat(20)),
+    fc.tuple(fc.integer({ min: 0, max: 24 }), fc.integer({ min: 1, max: 20 }), fc.nat(20)),
     { selector: (b) => b[0], maxLength: 6 },
   ).map((bs) => bs.map(([a, c, d]): [number, number, number] => [a, c, Math.min(c, d)])),
   cap: fc.integer({ min: 1, max: 40 }),
@@ -190,7 +190,7 @@ const rnd = fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true });
 
 const absOps = fc.array(
   fc.oneof(
-    fc.tuple(fc.constant("inc"), fc.integer({ min: 1, max: 30 }), fc.integer({ min: 0, max: 12 }))
+    fc.tuple(fc.constant("inc"), fc.integer({ min: 1, max: 200 }), fc.integer({ min: 0, max: 12 }))
       .map(([op, cap, n]) => [op, cap, n]),
     fc.constant<Array<string | number>>(["check"]),
     fc.constant<Array<string | number>>(["get"]),
