@@ -28,7 +28,8 @@ local HINT_BUCKETS, CHUNK = 64, 500
 local function fmt(n) return string.format("%.0f", n) end
 
 local cur = (now - now % g) / g
-local st = call("HMGET", H, "t", "o", "n", "c", cur)
+local curS = fmt(cur)
+local st = call("HMGET", H, "t", "o", "n", "c", curS)
 local total, origin, newest = (st[1] or 0) + 0, tonumber(st[2]), tonumber(st[3])
 local stored, curCount = (st[4] or 0) + 0, (st[5] or 0) + 0
 local evicted = false -- t and o changed by eviction, not yet written
@@ -65,8 +66,10 @@ local function record(n, cap)
     count = (call("HGET", H, b) or 0) + 0
   end
   total = total + n
-  if newest == b and not evicted and cap == st[4] then
-    call("HSET", H, b, count + n, "t", total) -- the hot path
+  if newest == b and b == cur and not evicted and cap == st[4] then
+    -- The hot path: no number is converted to a string (ARGV[5] is n).
+    call("HINCRBY", H, curS, ARGV[5])
+    call("HINCRBY", H, "t", ARGV[5])
     return
   end
   local fields = { b, count + n, "t", total, "c", cap }
