@@ -1,0 +1,363 @@
+#!/usr/bin/env node
+/**
+ * The whole test suite, as CI runs it: static checks, throwaway Redis servers, the Deno tests
+ * (doc tests included), the npm package under Node and Bun, and the JSR publish dry run. Fails
+ * fast; ends with one line `N passed, N failed` (a failed check that is not a test counts as one
+ * failure).
+ *
+ *   npm test                  everything
+ *   npm test -- --quick       skip the npm/Bun package and the publish dry run
+ *   npm test -- <filter>      only Deno tests whose name matches <filter> (implies --quick)
+ *   npm test -- --serial      Deno test files one at a time (default: --parallel, 1 per core)
+ *
+ * Environment: REDIS_URL and REDIS_CLUSTER_NODES (host:port,...) use running servers instead of
+ * starting them. Tests get REDIS_URL, REDIS_CLUSTER_NODES, DISTKIT_REDIS_SERVER and
+ * DISTKIT_REDIS_CLI (binaries for fault tests that start private servers).
+ */
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { stripVTControlCharacters as stripAnsi } from "node:util";
+import { startCluster, startStandalone, sweepStale, which } from "./redis/launcher.mjs";
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+const BIN = path.join(ROOT, "node_modules", ".bin");
+const DENO = path.join(BIN, "deno");
+const BUN = path.join(BIN, "bun");
+
+/**
+ * The test runners: how to start them, read their summary, and how long they may take (a hung
+ * test then fails the run instead of eating CI's time; Deno names it "has been running for").
+ */
+const RUNNERS = {
+  deno: { cmd: DENO, parse: parseDeno, timeoutMs: 8 * 60_000 },
+  node: { cmd: process.execPath, parse: parseNode, timeoutMs: 2 * 60_000 },
+  bun: { cmd: BUN, parse: parseBun, timeoutMs: 2 * 60_000 },
+};
+
+const tally = { passed: 0, failed: 0 };
+const timings = [];
+const cleanups = [];
+let current; // the running child process, killed on a signal
+let stopping = false; // a signal arrived: start nothing new
+
+class StepFailed extends Error {}
+
+// ---------------------------------------------------------------- arguments
+
+function parseArgs(argv) {
+  const opts = { quick: false, serial: false, filter: undefined, help: false };
+  for (const arg of argv) {
+    if (arg === "--quick") opts.quick = true;
+    else if (arg === "--serial") opts.serial = true;
+    else if (arg === "--help" || arg === "-h") opts.help = true;
+    else if (arg.startsWith("--filter=")) opts.filter = arg.slice("--filter=".length);
+    else if (!arg.startsWith("-")) opts.filter = arg;
+    else throw new Error(`unknown option ${arg} (try --help)`);
+  }
+  if (opts.filter) opts.quick = true;
+  return opts;
+}
+
+function usage() {
+  const text = fs.readFileSync(import.meta.filename, "utf8");
+  console.log(text.slice(text.indexOf("/**") + 3, text.indexOf("*/")).replace(/^ \* ?/gm, ""));
+}
+
+// ---------------------------------------------------------------- processes
+
+/**
+ * Runs a command from the repo root with stdin closed. Output goes to the terminal; with
+ * `capture` it is also returned, for parsing summaries.
+ * @returns {Promise<{ code: number, output: string }>}
+ */
+function run(cmd, args, { env = {}, capture = false, timeoutMs = 0 } = {}) {
+  return new Promise((resolve) => {
+    if (stopping) return resolve({ code: 130, output: "" });
+    const child = spawn(cmd, args, {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", capture ? "pipe" : "inherit", capture ? "pipe" : "inherit"],
+    });
+    current = child;
+    let output = "";
+    const tee = (stream, sink) =>
+      stream?.on("data", (chunk) => {
+        sink.write(chunk);
+        output += chunk;
+      });
+    tee(child.stdout, process.stdout);
+    tee(child.stderr, process.stderr);
+    child.on("error", (err) => {
+      output += `\n${err.message}`;
+      console.error(`cannot run ${cmd}: ${err.message}`);
+    });
+    const timer = timeoutMs > 0 && setTimeout(() => {
+      console.error(`\n${path.basename(cmd)} timed out after ${seconds(timeoutMs)}: stopping it`);
+      output += "\n(timed out)";
+      child.kill("SIGTERM");
+      setTimeout(() => child.kill("SIGKILL"), 5000).unref();
+    }, timeoutMs);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      current = undefined;
+      resolve({ code: code ?? (signal ? 128 : 1), output });
+    });
+  });
+}
+
+/** Runs a command that must exit 0. */
+async function check(cmd, args, opts) {
+  const { code } = await run(cmd, args, opts);
+  if (code !== 0) throw new Error(`exit code ${code}`);
+}
+
+// ---------------------------------------------------------------- steps
+
+function seconds(ms) {
+  return `${(ms / 1000).toFixed(1)}s`;
+}
+
+/** Runs one titled step, timing it; a failure counts once and stops the run. */
+async function step(title, fn) {
+  console.log(`\n━━━ ${title}`);
+  const start = Date.now();
+  try {
+    const result = await fn();
+    const took = Date.now() - start;
+    timings.push([title, took]);
+    console.log(`✔ ${title} (${seconds(took)})`);
+    return result;
+  } catch (err) {
+    const took = Date.now() - start;
+    timings.push([title, took]);
+    console.log(`✘ ${title} (${seconds(took)}): ${err.message}`);
+    if (!(err instanceof TestsFailed)) tally.failed += 1;
+    throw new StepFailed(title);
+  }
+}
+
+/** Tests ran and some failed: already counted from the runner's summary. */
+class TestsFailed extends Error {}
+
+// ---------------------------------------------------------------- prerequisites
+
+function findRedis() {
+  const tools = { redisServer: which("redis-server"), redisCli: which("redis-cli") };
+  const external = process.env.REDIS_URL && process.env.REDIS_CLUSTER_NODES;
+  if ((!tools.redisServer || !tools.redisCli) && !external) {
+    console.error(
+      [
+        "redis-server and redis-cli are needed to run the tests. Install them:",
+        "  Debian/Ubuntu: sudo apt-get install redis-server redis-tools",
+        "  macOS:         brew install redis",
+        "or point the suite at running servers:",
+        "  REDIS_URL=redis://127.0.0.1:6379 REDIS_CLUSTER_NODES=127.0.0.1:7000,127.0.0.1:7001,...",
+      ].join("\n"),
+    );
+    process.exit(1);
+  }
+  for (const bin of [DENO, BUN]) {
+    if (!fs.existsSync(bin)) {
+      console.error(`${path.relative(ROOT, bin)} is missing: run \`npm ci\` first`);
+      process.exit(1);
+    }
+  }
+  return tools;
+}
+
+// ---------------------------------------------------------------- static checks
+
+function denoConfig() {
+  return JSON.parse(fs.readFileSync(path.join(ROOT, "deno.json"), "utf8"));
+}
+
+function denoExports() {
+  const { exports } = denoConfig();
+  return Object.values(typeof exports === "string" ? { ".": exports } : exports);
+}
+
+async function staticChecks() {
+  await step(
+    "lua sources up to date",
+    () => check(DENO, ["run", "-A", "scripts/gen_lua.ts", "--check"]),
+  );
+  await step("deno fmt --check", () => check(DENO, ["fmt", "--check"]));
+  await step("deno lint", () => check(DENO, ["lint"]));
+  await step("deno check", () => check(DENO, ["check"]));
+  await step("deno doc --lint", () => check(DENO, ["doc", "--lint", ...denoExports()]));
+}
+
+// ---------------------------------------------------------------- servers
+
+/** Starts whatever REDIS_URL / REDIS_CLUSTER_NODES do not provide; returns the tests' env. */
+async function startServers({ redisServer, redisCli }) {
+  sweepStale();
+  const env = {};
+  if (redisServer) env.DISTKIT_REDIS_SERVER = redisServer;
+  if (redisCli) env.DISTKIT_REDIS_CLI = redisCli;
+  const [standalone, cluster] = await Promise.all([
+    process.env.REDIS_URL ? undefined : startStandalone({ redisServer }),
+    process.env.REDIS_CLUSTER_NODES ? undefined : startCluster({ redisServer, redisCli }),
+  ]);
+  if (standalone) cleanups.push(() => standalone.stop());
+  if (cluster) cleanups.push(() => cluster.stop());
+  env.REDIS_URL = standalone?.url ?? process.env.REDIS_URL;
+  env.REDIS_CLUSTER_NODES = cluster?.nodes.map((n) => `${n.host}:${n.port}`).join(",") ??
+    process.env.REDIS_CLUSTER_NODES;
+  console.log(`REDIS_URL=${env.REDIS_URL}${standalone ? "" : " (given)"}`);
+  console.log(`REDIS_CLUSTER_NODES=${env.REDIS_CLUSTER_NODES}${cluster ? "" : " (given)"}`);
+  return env;
+}
+
+let stopped;
+/** Stops every server this run started (once, whoever asks first), then sweeps the private
+ * servers of test processes that died without stopping theirs. */
+function stopServers() {
+  stopped ??= (async () => {
+    while (cleanups.length) {
+      try {
+        await cleanups.pop()();
+      } catch (err) {
+        console.error(`stopping servers: ${err.message}`);
+      }
+    }
+    sweepStale();
+  })();
+  return stopped;
+}
+
+// ---------------------------------------------------------------- test runners
+
+/** `ok | 12 passed (3 steps) | 0 failed (1s)` */
+function parseDeno(text) {
+  const m = [...text.matchAll(/(\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed/g)].at(-1);
+  return m && { passed: Number(m[1]), failed: Number(m[2]) };
+}
+
+/** node --test: `ℹ pass 9` / `# pass 9`, `ℹ fail 0`, `ℹ cancelled 0` */
+function parseNode(text) {
+  const num = (name) => Number(text.match(new RegExp(`^[ℹ#] ${name} (\\d+)$`, "m"))?.[1]);
+  const passed = num("pass");
+  if (Number.isNaN(passed)) return undefined;
+  return { passed, failed: num("fail") + (num("cancelled") || 0) };
+}
+
+/** bun test: ` 9 pass`, ` 0 fail` */
+function parseBun(text) {
+  const passed = text.match(/^\s*(\d+) pass$/m);
+  const failed = text.match(/^\s*(\d+) fail$/m);
+  return passed && { passed: Number(passed[1]), failed: Number(failed?.[1] ?? 0) };
+}
+
+/** Runs a test runner, adds its summary to the tally, fails the step when a test failed. */
+async function testRun(runner, args, env) {
+  const { cmd, parse, timeoutMs } = RUNNERS[runner];
+  const { code, output } = await run(cmd, args, { env, capture: true, timeoutMs });
+  const counts = parse(stripAnsi(output));
+  if (!counts) throw new Error(`exit code ${code}, no ${runner} summary found`);
+  tally.passed += counts.passed;
+  tally.failed += counts.failed;
+  console.log(`${runner}: ${counts.passed} passed, ${counts.failed} failed`);
+  if (counts.failed > 0) throw new TestsFailed(`${counts.failed} failed`);
+  if (code !== 0) throw new Error(`exit code ${code}`);
+}
+
+/** `--ignore` replaces deno.json's excludes, so it repeats them, plus the npm smoke tests. */
+function denoTestIgnores() {
+  const config = denoConfig();
+  const ignores = [...(config.exclude ?? []), ...(config.test?.exclude ?? []), "tests/npm/"];
+  return `--ignore=${[...new Set(ignores)].join(",")}`;
+}
+
+function denoTest(env, { filter, serial }) {
+  const args = ["test", "-A", "--doc", denoTestIgnores()];
+  if (!serial) args.push("--parallel");
+  if (filter) args.push("--filter", filter);
+  return step(`deno test${filter ? ` --filter ${filter}` : ""}`, () => testRun("deno", args, env));
+}
+
+async function npmPackage(env) {
+  await step("build npm package", () => check(process.execPath, ["scripts/build_npm.mjs"]));
+  const nodeArgs = ["--test", "--test-reporter=spec", "tests/npm/"];
+  await step("node --test tests/npm/", () => testRun("node", nodeArgs, env));
+  await step("bun test tests/npm/", () => testRun("bun", ["test", "./tests/npm/"], env));
+}
+
+// ---------------------------------------------------------------- publish dry run
+
+/** What Deno prints when it cannot reach a registry (not: slow types, type errors, ...). */
+const NETWORK_ERRORS = [
+  /error sending request/i,
+  /dns error|failed to lookup address/i,
+  /tcp connect error|connection (refused|reset)|network is unreachable|operation timed out/i,
+  /Import 'https?:\/\/[^']+' failed/, // "JSR package manifest for '@std/x' failed to load"
+];
+
+/** JSR publish dry run; a network failure (JSR unreachable) is a skip, anything else fails. */
+function publishDryRun() {
+  return step("deno publish --dry-run", async () => {
+    const { code, output } = await run(DENO, ["publish", "--dry-run", "--allow-dirty"], {
+      capture: true,
+    });
+    if (code === 0) return;
+    if (NETWORK_ERRORS.some((re) => re.test(stripAnsi(output)))) {
+      console.log("skipped: JSR unreachable");
+      return;
+    }
+    throw new Error(`exit code ${code}`);
+  });
+}
+
+// ---------------------------------------------------------------- main
+
+function report() {
+  console.log("\n━━━ timings");
+  for (const [title, ms] of timings) console.log(`${seconds(ms).padStart(7)}  ${title}`);
+  const total = timings.reduce((sum, [, ms]) => sum + ms, 0);
+  console.log(`${seconds(total).padStart(7)}  total`);
+  console.log(`\n${tally.passed} passed, ${tally.failed} failed`);
+}
+
+function onSignal(signal) {
+  if (stopping) return;
+  stopping = true;
+  console.error(`\n${signal}: stopping test processes and Redis servers`);
+  current?.kill(signal);
+  stopServers().finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
+}
+
+async function main() {
+  let opts;
+  try {
+    opts = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    console.error(err.message);
+    process.exit(2);
+  }
+  if (opts.help) return usage();
+  if (process.env.CI) process.env.NO_COLOR ??= "1";
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  const tools = findRedis();
+  try {
+    await staticChecks();
+    const env = await step("start Redis servers", () => startServers(tools));
+    await denoTest(env, opts);
+    if (!opts.quick) {
+      await npmPackage(env);
+      await publishDryRun();
+    }
+  } catch (err) {
+    if (!(err instanceof StepFailed)) {
+      console.error(err);
+      tally.failed += 1;
+    }
+  } finally {
+    await stopServers();
+  }
+  report();
+  process.exitCode = tally.failed > 0 ? 1 : 0;
+}
+
+await main();
