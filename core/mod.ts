@@ -17,3 +17,5 @@ export * from "./int.ts";
 export * from "./comparator.ts";
 export * from "./delay.ts";
 export * from "./backoff.ts";
+export * from "./serial_queue.ts";
+export * from "./flush_timer.ts";

@@ -13,6 +13,8 @@ import {
 } from "../core/errors.ts";
 import { intInRange, safeInt } from "../core/int.ts";
 import { validateKey, validateKeys } from "../core/keys.ts";
+import { FlushTimer } from "../core/flush_timer.ts";
+import { SerialQueue } from "../core/serial_queue.ts";
 import { newId } from "../core/uuid.ts";
 import { type StoreLike, toStore } from "../store/to_store.ts";
 import type { Reply, Store } from "../store/types.ts";
@@ -109,9 +111,10 @@ export class LaxCounter implements Counter, AsyncDisposable {
   #dirty = new Set<string>();
   #batch: Batch | undefined;
   #seq = 0;
-  #queue: Promise<unknown> = Promise.resolve();
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #timerDue = Infinity;
+  #serial = new SerialQueue();
+  #timer = new FlushTimer(() => {
+    this.#sync([]).catch(() => {/* reported through onError, retried */});
+  });
   #dirtySince = 0;
   #failures = 0;
   #sweepAt = 1024;
@@ -192,7 +195,7 @@ export class LaxCounter implements Counter, AsyncDisposable {
     e.pending += n;
     if (this.#dirty.size === 0) {
       this.#dirtySince = now();
-      this.#schedule(this.allowedLagMs);
+      this.#timer.schedule(this.allowedLagMs);
     }
     this.#dirty.add(key);
     return value;
@@ -200,29 +203,9 @@ export class LaxCounter implements Counter, AsyncDisposable {
 
   // ---------------------------------------------------------------- flushing
 
-  #schedule(ms: number): void {
-    if (this.#closed) return;
-    const due = now() + ms;
-    if (this.#timer !== undefined && this.#timerDue <= due) return;
-    clearTimeout(this.#timer);
-    this.#timerDue = due;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#timerDue = Infinity;
-      this.#sync([]).catch(() => {/* reported through onError, retried */});
-    }, Math.max(0, ms));
-  }
-
-  /** Runs `fn` after every earlier store call of this counter: one at a time, in order. */
-  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(fn, fn);
-    this.#queue = run.catch(() => {});
-    return run;
-  }
-
   /** Flushes (exactly once) and reads `reads` back, one script call. */
   #sync(reads: readonly string[]): Promise<void> {
-    return this.#exclusive(() => this.#syncNow(reads));
+    return this.#serial.run(() => this.#syncNow(reads));
   }
 
   async #syncNow(reads: readonly string[]): Promise<void> {
@@ -240,7 +223,7 @@ export class LaxCounter implements Counter, AsyncDisposable {
     } catch (e) {
       this.#failures++;
       if (this.#batch !== undefined || this.#dirty.size > 0) {
-        this.#schedule(backoff(this.#failures, { baseMs: this.allowedLagMs, maxMs: 1000 }));
+        this.#timer.reschedule(backoff(this.#failures, { baseMs: this.allowedLagMs, maxMs: 1000 }));
       }
       const err = e instanceof StoreError ? e : new StoreError("Lax counter flush failed", e);
       this.#onError(err);
@@ -261,7 +244,7 @@ export class LaxCounter implements Counter, AsyncDisposable {
       this.#onError(new CounterOverflowError(`${k}: a flushed delta was dropped by the store`));
     }
     // Changes made during this call (or left over from a full batch) keep their deadline.
-    if (this.#dirty.size > 0) this.#schedule(this.#dirtySince + this.allowedLagMs - now());
+    if (this.#dirty.size > 0) this.#timer.schedule(this.#dirtySince + this.allowedLagMs - now());
   }
 
   /** Moves every pending delta into a new batch with the next sequence number. */
@@ -286,7 +269,7 @@ export class LaxCounter implements Counter, AsyncDisposable {
   #absolute<T extends { key: string; value: number }>(
     op: () => Promise<T[]>,
   ): Promise<T[]> {
-    return this.#exclusive(async () => {
+    return this.#serial.run(async () => {
       while (this.#batch !== undefined || this.#dirty.size > 0) await this.#syncNow([]);
       const results = await op();
       const t = now();
@@ -622,7 +605,7 @@ export class LaxCounter implements Counter, AsyncDisposable {
    * ```
    */
   async flush(): Promise<void> {
-    await this.#exclusive(async () => {
+    await this.#serial.run(async () => {
       while (this.#batch !== undefined || this.#dirty.size > 0) await this.#syncNow([]);
     });
   }
@@ -645,8 +628,7 @@ export class LaxCounter implements Counter, AsyncDisposable {
       await this.flush();
     } finally {
       this.#closed = true;
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
+      this.#timer.close();
     }
   }
 

@@ -8,7 +8,9 @@ import { backoff } from "../core/backoff.ts";
 import type { Comparator } from "../core/comparator.ts";
 import { CounterOverflowError, type DistkitError, StoreError } from "../core/errors.ts";
 import { intInRange, safeInt } from "../core/int.ts";
+import { FlushTimer } from "../core/flush_timer.ts";
 import { validateKey } from "../core/keys.ts";
+import { SerialQueue } from "../core/serial_queue.ts";
 import type { ConditionalEntry, CounterEntry } from "../counter/types.ts";
 import type { StoreLike } from "../store/to_store.ts";
 import { type Entry, type EntryResult, InstanceCore, MAX_BATCH } from "./_core.ts";
@@ -98,8 +100,10 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
   #dirty = new Set<string>();
   #batch: Batch | undefined;
   #seq = 0;
-  #queue: Promise<unknown> = Promise.resolve();
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #serial = new SerialQueue();
+  #timer = new FlushTimer(() => {
+    this.#sync([]).catch(() => {/* reported through onError, retried */});
+  });
   #failures = 0;
   #sweepAt = 1024;
 
@@ -195,7 +199,9 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
   }
 
   #touch(key: string): void {
-    if (this.#dirty.size === 0 && this.#timer === undefined) this.#schedule(this.flushIntervalMs);
+    if (this.#dirty.size === 0 && !this.#timer.scheduled) {
+      this.#timer.schedule(this.flushIntervalMs);
+    }
     this.#dirty.add(key);
   }
 
@@ -228,23 +234,8 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
 
   // ---------------------------------------------------------------- flushing
 
-  #schedule(ms: number): void {
-    if (this.#core.closed) return;
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#sync([]).catch(() => {/* reported through onError, retried */});
-    }, Math.max(0, ms));
-  }
-
-  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(fn, fn);
-    this.#queue = run.catch(() => {});
-    return run;
-  }
-
   #sync(reads: readonly string[]): Promise<void> {
-    return this.#exclusive(() => this.#syncNow(reads));
+    return this.#serial.run(() => this.#syncNow(reads));
   }
 
   async #syncNow(reads: readonly string[]): Promise<void> {
@@ -263,7 +254,9 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
     } catch (e) {
       this.#failures++;
       if (this.#batch !== undefined || this.#dirty.size > 0) {
-        this.#schedule(backoff(this.#failures, { baseMs: this.flushIntervalMs, maxMs: 1000 }));
+        this.#timer.reschedule(
+          backoff(this.#failures, { baseMs: this.flushIntervalMs, maxMs: 1000 }),
+        );
       }
       const err = e instanceof StoreError ? e : new StoreError("Lax flush failed", e);
       this.#onError(err);
@@ -281,7 +274,7 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
       }
       this.#base(r);
     });
-    if (this.#dirty.size > 0 && this.#timer === undefined) this.#schedule(this.flushIntervalMs);
+    if (this.#dirty.size > 0 && !this.#timer.scheduled) this.#timer.schedule(this.flushIntervalMs);
   }
 
   #takeBatch(): void {
@@ -311,7 +304,7 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
   #absolute(entries: Entry[]): Promise<EntryResult[]> {
     this.#core.open();
     if (entries.length === 0) return Promise.resolve([]);
-    return this.#exclusive(async () => {
+    return this.#serial.run(async () => {
       await this.#settle();
       const { results } = await this.#core.apply(entries);
       for (const r of results) this.#base(r);
@@ -567,7 +560,7 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
    */
   async clear(): Promise<void> {
     this.#core.open();
-    await this.#exclusive(async () => {
+    await this.#serial.run(async () => {
       await this.#settle();
       await this.#core.clear();
       this.#forget(true);
@@ -589,7 +582,7 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
    */
   async clearOnInstance(): Promise<void> {
     this.#core.open();
-    await this.#exclusive(async () => {
+    await this.#serial.run(async () => {
       await this.#settle();
       await this.#core.drop(false);
       this.#forget(false);
@@ -766,7 +759,7 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
    * ```
    */
   async flush(): Promise<void> {
-    await this.#exclusive(() => this.#settle());
+    await this.#serial.run(() => this.#settle());
   }
 
   /**
@@ -791,12 +784,9 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
     } catch (e) {
       failure = e;
     }
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#timer.close();
     await this.#core.stop();
-    await this.#queue;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    await this.#serial.run(() => Promise.resolve()); // every queued store call has settled
     if (options.leave ?? true) await this.#core.drop(true);
     if (failure !== undefined) throw failure;
   }
