@@ -4,16 +4,12 @@
  *
  * @module
  */
-import { Comparator, validateComparator } from "../core/comparator.ts";
-import { InvalidArgumentError } from "../core/errors.ts";
-import { safeInt } from "../core/int.ts";
-import { validateKey } from "../core/keys.ts";
+import { toConditionalEntries, toEntries, type ValidEntry } from "../core/entries.ts";
 import type { Reply, Store } from "../store/types.ts";
 import { COUNTER_APPLY, COUNTER_CLEAR, COUNTER_DEL, COUNTER_GET } from "./_scripts.ts";
 import type { ConditionalEntry, CounterEntry, KeyedConditionalResult } from "./types.ts";
 
-/** The most entries one batch call may carry (one script call stays short). */
-export const MAX_BATCH = 1000;
+export { checkBatch, MAX_BATCH } from "../core/entries.ts";
 
 /** The hash holding every counter of a prefix. */
 export function counterHash(prefix: string): string {
@@ -21,32 +17,11 @@ export function counterHash(prefix: string): string {
 }
 
 /** One validated write. */
-export interface Write {
-  op: "inc" | "set";
-  key: string;
-  cmp: Comparator;
-  amount: number;
-}
-
-/** Validates a batch's size before anything else. */
-export function checkBatch(entries: readonly unknown[], what: string): void {
-  if (!Array.isArray(entries)) throw new InvalidArgumentError(`'${what}' must be an array`);
-  if (entries.length > MAX_BATCH) {
-    throw new InvalidArgumentError(
-      `'${what}' must have at most ${MAX_BATCH} entries: current length is ${entries.length}`,
-    );
-  }
-}
+export type Write = ValidEntry<"inc" | "set">;
 
 /** Validates `[key, n]` entries (all of them, before any I/O). */
 export function toWrites(op: "inc" | "set", entries: readonly CounterEntry[]): Write[] {
-  checkBatch(entries, "entries");
-  return entries.map((e) => {
-    if (!Array.isArray(e)) {
-      throw new InvalidArgumentError("Each entry must be a [key, amount] pair");
-    }
-    return { op, key: validateKey(e[0]), cmp: Comparator.always, amount: safeInt(e[1], "amount") };
-  });
+  return toEntries(op, entries);
 }
 
 /** Validates `[key, cmp, n]` entries (all of them, before any I/O). */
@@ -54,18 +29,7 @@ export function toConditionalWrites(
   op: "inc" | "set",
   entries: readonly ConditionalEntry[],
 ): Write[] {
-  checkBatch(entries, "entries");
-  return entries.map((e) => {
-    if (!Array.isArray(e)) {
-      throw new InvalidArgumentError("Each entry must be a [key, comparator, amount] triple");
-    }
-    return {
-      op,
-      key: validateKey(e[0]),
-      cmp: validateComparator(e[1]),
-      amount: safeInt(e[2], "amount"),
-    };
-  });
+  return toConditionalEntries(op, entries);
 }
 
 /** Runs writes atomically; positional results. */

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { MAX_BATCH } from "../core/entries.ts";
 import type { Comparator } from "../core/comparator.ts";
 import { ClosedError, type DistkitError, StoreError } from "../core/errors.ts";
 import { intInRange } from "../core/int.ts";
@@ -22,7 +23,7 @@ import type { Reply, Store } from "../store/types.ts";
 import { ICOUNTER_APPLY, ICOUNTER_CLEAR } from "./_scripts.ts";
 
 /** The most entries one call carries. */
-export const MAX_BATCH = 1000;
+export { MAX_BATCH };
 /** The smallest `deadInstanceThresholdMs`: heartbeats every threshold/3 need some slack. */
 export const MIN_THRESHOLD_MS = 150;
 const MAX_THRESHOLD_MS = 86_400_000;
