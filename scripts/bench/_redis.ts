@@ -16,11 +16,7 @@ export async function benchRedis(): Promise<BenchRedis> {
   return { url: server.url, stop: () => server.stop() };
 }
 
-/** Percentile of sorted samples. */
-export function pct(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
+export { pct } from "./_measure.ts";
 
 /** Formats a number with 2 significant decimals. */
 export function f(n: number, digits = 2): string {

@@ -6,31 +6,10 @@
 import { createClient } from "redis";
 import { LaxCounter, MemoryStore, RedisStore, StrictCounter } from "../../mod.ts";
 import type { Reply, Script, Store, Unsubscribe } from "../../store/types.ts";
-import { benchRedis, f, pct } from "./_redis.ts";
+import { compareLatency, compareThroughput, compareWithMap } from "./_measure.ts";
+import { benchRedis, f } from "./_redis.ts";
 
 const ROUNDS = 5;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-// ---- 1. lax inc on a warm key vs a bare awaited Map increment -----------------------------
-async function mapIncNs(n: number): Promise<number> {
-  const m = new Map<string, number>([["k", 0]]);
-  // An async function on purpose: the baseline has the same shape as LaxCounter.inc.
-  // deno-lint-ignore require-await
-  const inc = async (k: string, d = 1) => {
-    const v = (m.get(k) ?? 0) + d;
-    m.set(k, v);
-    return v;
-  };
-  const t = performance.now();
-  for (let i = 0; i < n; i++) await inc("k");
-  return ((performance.now() - t) * 1e6) / n;
-}
-
-async function laxIncNs(lax: LaxCounter, n: number): Promise<number> {
-  const t = performance.now();
-  for (let i = 0; i < n; i++) await lax.inc("k");
-  return ((performance.now() - t) * 1e6) / n;
-}
 
 // ---- counting wrapper for store calls ----------------------------------------------------
 class Counting implements Store {
@@ -65,24 +44,16 @@ async function main() {
   const store = new RedisStore(client);
   const rows: string[][] = [];
   try {
-    // 1
-    const N = 300_000;
+    // 1. lax inc on a warm key vs a bare awaited Map increment
     const laxMem = new LaxCounter({ prefix: "bench-lax", store: new MemoryStore() });
     await laxMem.get("k");
-    await mapIncNs(N);
-    await laxIncNs(laxMem, N); // warm-up (JIT)
-    const mapNs: number[] = [], laxNs: number[] = [];
-    for (let r = 0; r < ROUNDS; r++) {
-      mapNs.push(await mapIncNs(N));
-      laxNs.push(await laxIncNs(laxMem, N));
-    }
+    const inMemory = await compareWithMap(() => laxMem.inc("k"));
     await laxMem.close();
-    const lm = median(laxNs), mm = median(mapNs);
     rows.push([
       "lax inc, warm key (ns/op)",
-      f(lm, 1),
-      `awaited Map inc ${f(mm, 1)}`,
-      `${f(lm / mm)}×`,
+      f(inMemory.ours, 1),
+      `awaited Map inc ${f(inMemory.map, 1)}`,
+      `${f(inMemory.ours / inMemory.map)}×`,
       "≤ 2×",
     ]);
 
@@ -91,64 +62,27 @@ async function main() {
     const strict = new StrictCounter({ prefix: "bench-strict", store });
     const raw = () => client.evalSha(sha, { keys: ["{bench-raw}:counter"], arguments: ["k", "1"] });
     const ours = () => strict.inc("k");
-    const throughput = async (fn: () => Promise<unknown>, callers: number, ms: number) => {
-      let ops = 0;
-      const end = performance.now() + ms;
-      await Promise.all(Array.from({ length: callers }, async () => {
-        while (performance.now() < end) {
-          await fn();
-          ops++;
-        }
-      }));
-      return (ops * 1000) / ms;
-    };
-    const latency = async (fn: () => Promise<unknown>, n: number) => {
-      const xs: number[] = [];
-      for (let i = 0; i < n; i++) {
-        const t = performance.now();
-        await fn();
-        xs.push(performance.now() - t);
-      }
-      return xs.sort((a, b) => a - b);
-    };
-    await throughput(raw, 64, 300);
-    await throughput(ours, 64, 300);
-    const rawOps: number[] = [], ourOps: number[] = [];
-    for (let r = 0; r < ROUNDS; r++) {
-      rawOps.push(await throughput(raw, 64, 700));
-      ourOps.push(await throughput(ours, 64, 700));
-    }
-    const ro = median(rawOps), oo = median(ourOps);
+    const tp = await compareThroughput(ours, raw, 64, ROUNDS);
     rows.push([
       "strict inc, 64 callers (ops/s)",
-      f(oo, 0),
-      `raw evalSha ${f(ro, 0)}`,
-      `${f(oo / ro)}×`,
+      f(tp.ours, 0),
+      `raw evalSha ${f(tp.raw, 0)}`,
+      `${f(tp.ours / tp.raw)}×`,
       "≥ 0.9×",
     ]);
-    const rawP50: number[] = [],
-      ourP50: number[] = [],
-      rawP99: number[] = [],
-      ourP99: number[] = [];
-    for (let r = 0; r < ROUNDS; r++) {
-      const a = await latency(raw, 2000), b = await latency(ours, 2000);
-      rawP50.push(pct(a, 50));
-      rawP99.push(pct(a, 99));
-      ourP50.push(pct(b, 50));
-      ourP99.push(pct(b, 99));
-    }
+    const lat = await compareLatency(ours, raw, 2000, ROUNDS);
     rows.push([
       "strict inc, 1 caller p50 (µs)",
-      f(median(ourP50) * 1000, 0),
-      `raw evalSha ${f(median(rawP50) * 1000, 0)}`,
-      `${f(median(ourP50) / median(rawP50))}×`,
+      f(lat.ours.p50 * 1000, 0),
+      `raw evalSha ${f(lat.raw.p50 * 1000, 0)}`,
+      `${f(lat.ours.p50 / lat.raw.p50)}×`,
       "≤ 1.15×",
     ]);
     rows.push([
       "strict inc, 1 caller p99 (µs)",
-      f(median(ourP99) * 1000, 0),
-      `raw evalSha ${f(median(rawP99) * 1000, 0)}`,
-      `${f(median(ourP99) / median(rawP99))}×`,
+      f(lat.ours.p99 * 1000, 0),
+      `raw evalSha ${f(lat.raw.p99 * 1000, 0)}`,
+      `${f(lat.ours.p99 / lat.raw.p99)}×`,
       "",
     ]);
 
