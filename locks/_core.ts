@@ -96,8 +96,10 @@ export class LockCore {
       this.ownerId,
     );
     const start = performance.now();
-    const queueMs = mode === "write" && !plan.oneShot ? this.queueMs : 0;
     const waits = !plan.oneShot && plan.timeoutMs !== 0 && plan.retries !== 0;
+    // A waiting writer queues; a waiting reader keeps the read-waiters marker alive (so releases
+    // publish wake-ups). A single attempt leaves nothing behind.
+    const queueMs = waits ? this.queueMs : 0;
     if (waits) {
       // Under contention this process is usually subscribed already: park first, then try.
       const hub = WaitHub.ready(this.store, this.keys.channel);
@@ -123,7 +125,6 @@ export class LockCore {
       return this.init(mode, token, 0, first.fence, start);
     }
     if (!waits) {
-      if (queueMs > 0) await this.abandon(mode, token);
       if (plan.oneShot) return null;
       if (plan.retries === 0) throw new LockRetriesExhaustedError(this.key, 0);
       throw new LockTimeoutError(this.key, Math.round(performance.now() - start));

@@ -30,11 +30,6 @@ const IDLE = new WeakMap<Store, Set<WaitHub>>();
 /** How many idle subscriptions a store keeps at most. */
 const MAX_IDLE = 8;
 
-/** Unrefs a timer on runtimes that have the notion (Node, Bun); a no-op on Deno. */
-export function unref(timer: unknown): void {
-  (timer as { unref?: () => void })?.unref?.();
-}
-
 /** The waiters of one channel on one store. */
 export class WaitHub {
   #store: Store;

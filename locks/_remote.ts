@@ -21,6 +21,8 @@ export interface LockKeys {
   readonly queueExp: string;
   /** The fencing-token counter (never expires: one small key per lock). */
   readonly fence: string;
+  /** A marker that readers are waiting (so a release publishes a wake-up), with an expiry. */
+  readonly waiters: string;
   /** The sharded pub/sub channel a release publishes wake-ups on. */
   readonly channel: string;
 }
@@ -40,6 +42,7 @@ export function lockKeys(namespace: string, key: string, kind: "mutex" | "rw"): 
     queue: `${base}:queue`,
     queueExp: `${base}:queue-exp`,
     fence: `${base}:fence`,
+    waiters: `${base}:read-waiters`,
     channel: `${base}:wake`,
   };
 }
@@ -87,7 +90,7 @@ export async function acquireOnce(
 ): Promise<AttemptResult> {
   const reply = await store.run(
     LOCK_ACQUIRE,
-    [k.lease, k.readers, k.queue, k.queueExp, k.fence],
+    [k.lease, k.readers, k.queue, k.queueExp, k.fence, k.waiters],
     [mode, token, ttlMs, queueMs],
   ) as Reply[];
   return Number(reply[0]) === 1
@@ -121,7 +124,7 @@ export async function releaseOnce(
 ): Promise<boolean> {
   const reply = await store.run(
     LOCK_RELEASE,
-    [k.lease, k.readers, k.queue, k.queueExp, k.fence],
+    [k.lease, k.readers, k.queue, k.queueExp, k.fence, k.waiters],
     [mode, token, k.channel],
   );
   return Number(reply) === 1;

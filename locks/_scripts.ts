@@ -9,6 +9,9 @@ import { defineScript } from "../store/script.ts";
 
 const str = (n: number): string => n.toFixed(0);
 
+/** lease, readers, queue, queue expiries, fence, read waiters marker. */
+type Six = [string, string, string, string, string, string];
+
 /** `PEXPIRE key ms` unless the key already lives at least that long. */
 function extend(db: MemoryDb, key: string, ms: number): void {
   if (db.pttl(key) < ms) db.pexpire(key, ms);
@@ -26,17 +29,17 @@ function hint(db: MemoryDb, lease: string, readers: string, holder: string | nul
 
 /** See lua/lock_acquire.lua. */
 export const LOCK_ACQUIRE = defineScript("lock_acquire", ({ db, nowMs: now }, keys, argv) => {
-  const [lease, readers, queue, qexp, fence] = keys as [string, string, string, string, string];
+  const [lease, readers, queue, qexp, fence, waiters] = keys as Six;
   const [mode, token] = argv as [string, string];
   const ttl = Number(argv[2]);
   const wait = Number(argv[3]);
-  const holder = db.get(lease);
-  if (holder === token) return [1, db.get(fence) ?? "0"];
-  if (holder === null && mode === "write" && db.exists(readers) + db.exists(qexp) === 0) {
+  if (mode === "write" && db.exists(lease) + db.exists(readers) + db.exists(qexp) === 0) {
     const n = db.incrby(fence, 1);
     db.set(lease, token, { px: ttl });
-    return [1, str(n)];
+    return [1, n];
   }
+  const holder = db.get(lease);
+  if (holder === token) return [1, db.get(fence) ?? "0"];
 
   db.zremRangeByScore(readers, -Infinity, now);
   const dead = db.zrangeByScore(qexp, -Infinity, now, 100).map(([m]) => m);
@@ -48,6 +51,7 @@ export const LOCK_ACQUIRE = defineScript("lock_acquire", ({ db, nowMs: now }, ke
 
   if (mode === "read") {
     if (holder !== null || front !== undefined) {
+      if (wait > 0 && db.pttl(waiters) < wait) db.set(waiters, "1", { px: wait });
       return [0, hint(db, lease, readers, holder, now)];
     }
     db.zadd(readers, now + ttl, token);
@@ -108,7 +112,7 @@ export function tokenTtl(token: string): number | undefined {
 export const LOCK_RELEASE = defineScript(
   "lock_release",
   ({ db, nowMs: now, publish }, keys, argv) => {
-    const [lease, readers, queue, qexp, fence] = keys as [string, string, string, string, string];
+    const [lease, readers, queue, qexp, fence, waiters] = keys as Six;
     const [mode, token, channel] = argv as [string, string, string];
     const handOff = (): boolean => {
       if (db.exists(queue) === 0) return false;
@@ -133,7 +137,7 @@ export const LOCK_RELEASE = defineScript(
     if (mode === "write") {
       if (db.get(lease) === token) {
         db.del(lease);
-        if (!handOff()) publish(channel, "f");
+        if (db.exists(queue) + db.exists(waiters) > 0 && !handOff()) publish(channel, "f");
         return 1;
       }
       const queued = db.zrem(queue, token);

@@ -7,7 +7,7 @@
  */
 import { LockLostError } from "../core/errors.ts";
 import type { Store } from "../store/types.ts";
-import { unref } from "./_hub.ts";
+import { CLOCK, type ClockEntry } from "./_clock.ts";
 import { type LockKeys, type Mode, releaseOnce, renewOnce } from "./_remote.ts";
 
 /** A guard's lifecycle: held, lost (the lease may be gone), or released. */
@@ -60,7 +60,8 @@ export abstract class LockGuard implements AsyncDisposable {
   #state: GuardState = "acquired";
   #controller: AbortController | undefined;
   #lostReason: LockLostError | undefined;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Its place on the shared clock (one process-wide timer for every guard). */
+  #entry: ClockEntry = { onTime: () => this.#onTimer() };
   #renewDue: number;
   #renewing = false;
   #lastOk: number;
@@ -107,18 +108,14 @@ export abstract class LockGuard implements AsyncDisposable {
     return this.#lastOk + ttl - Math.min(Math.floor(ttl / 10), 100);
   }
 
-  /** Arms the guard's one timer for its next renewal or its loss deadline, whichever is first. */
+  /** Schedules the guard's next renewal or its loss deadline, whichever is first. */
   #plan(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    if (this.#state !== "acquired") return;
+    if (this.#state !== "acquired") return CLOCK.cancel(this.#entry);
     const next = this.#renewing ? this.#lossAt : Math.min(this.#renewDue, this.#lossAt);
-    this.#timer = setTimeout(() => this.#onTimer(), Math.max(0, next - performance.now()));
-    unref(this.#timer);
+    CLOCK.schedule(this.#entry, next);
   }
 
   #onTimer(): void {
-    this.#timer = undefined;
     const now = performance.now();
     if (now >= this.#lossAt) {
       return this.#lose(`no renewal succeeded for ${this.#init.ttlMs} ms`);
@@ -154,8 +151,7 @@ export abstract class LockGuard implements AsyncDisposable {
   #lose(detail: string): void {
     if (this.#state !== "acquired") return;
     this.#state = "lost";
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    CLOCK.cancel(this.#entry);
     this.#lostReason = new LockLostError(this.#init.key, detail, this.#lastError);
     this.#controller?.abort(this.#lostReason);
   }
@@ -177,8 +173,7 @@ export abstract class LockGuard implements AsyncDisposable {
     if (this.#released !== undefined) return this.#released;
     const wasLost = this.#state === "lost";
     this.#state = "released";
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    CLOCK.cancel(this.#entry);
     const { store, keys, mode, token } = this.#init;
     this.#released = releaseOnce(store, keys, mode, token).then((held) =>
       held && !wasLost ? "released" : "lost"

@@ -8,14 +8,26 @@
 -- KEYS[3]  queue: zset token -> ticket (FIFO order of waiting writers)
 -- KEYS[4]  queue expiries: zset token -> expiry ms
 -- KEYS[5]  fence: the fencing-token counter (persistent)
+-- KEYS[6]  read waiters: a marker ("1", PX) that readers are waiting, so a release wakes them
 -- ARGV[1]  mode: "write" | "read"
 -- ARGV[2]  token (one per acquisition): "<uuid>/<ttl ms>/<owner id>"
 -- ARGV[3]  ttl ms of the lease
--- ARGV[4]  ms a failed writer stays queued ("0": do not queue)
+-- ARGV[4]  ms a failed writer stays queued, or a failed reader keeps the waiters marker alive
+--          ("0": the caller does not wait)
 -- Returns  {1, fence} on success (fence "0" for a reader); {0, hint} on failure, where hint is
---          the ms until the blocking holders' leases run out (-1 when a queued writer blocks)
+--          the ms until the blocking holders' leases run out (-1 when a queued writer blocks).
+--          The uncontended path returns the fence as an integer reply (INCR's own value; a fence
+--          never comes near 2^53): a number-to-string conversion costs more than the rest of it.
 local lease, readers, queue, qexp, fence = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local mode, token = ARGV[1], ARGV[2]
+
+-- The uncontended path: three commands, no TIME, no conversions.
+if mode == "write" and redis.call("EXISTS", lease, readers, qexp) == 0 then
+  local n = redis.call("INCR", fence)
+  redis.call("SET", lease, token, "PX", ARGV[3])
+  return {1, n}
+end
+
 local ttl, wait = tonumber(ARGV[3]), tonumber(ARGV[4])
 local function fmt(n) return string.format("%.0f", n) end
 local function extend(key, ms)
@@ -24,11 +36,6 @@ end
 
 local holder = redis.call("GET", lease)
 if holder == token then return {1, redis.call("GET", fence) or "0"} end
-if not holder and mode == "write" and redis.call("EXISTS", readers, qexp) == 0 then
-  local n = redis.call("INCR", fence)  -- the uncontended path: nothing to purge
-  redis.call("SET", lease, token, "PX", ttl)
-  return {1, fmt(n)}
-end
 
 local t = redis.call("TIME")
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -50,7 +57,12 @@ local function hint()
 end
 
 if mode == "read" then
-  if holder or front then return {0, hint()} end
+  if holder or front then
+    if wait > 0 and redis.call("PTTL", KEYS[6]) < wait then
+      redis.call("SET", KEYS[6], "1", "PX", wait)
+    end
+    return {0, hint()}
+  end
   redis.call("ZADD", readers, fmt(now + ttl), token)
   extend(readers, ttl)
   return {1, "0"}

@@ -1,12 +1,15 @@
 -- lock_release: the owner-checked release (also how a waiter that gives up leaves the queue).
 -- When the lease becomes free and no live reader remains, it is handed to the first live queued
 -- writer at once (with its own ttl, read from its token, and the next fencing token), and the
--- grant is published so that writer need not ask again. Otherwise a "free" wake-up is published.
+-- grant is published so that writer need not ask again. Otherwise a "free" wake-up is published,
+-- if anyone can be waiting: a queue exists or waiting readers keep their marker alive (an
+-- uncontended release publishes nothing).
 -- KEYS[1]  lease
 -- KEYS[2]  readers: zset token -> expiry ms
 -- KEYS[3]  queue: zset token -> ticket
 -- KEYS[4]  queue expiries: zset token -> expiry ms
 -- KEYS[5]  fence: the fencing-token counter (persistent)
+-- KEYS[6]  read waiters marker (see lua/lock_acquire.lua)
 -- ARGV[1]  mode: "write" | "read"
 -- ARGV[2]  token
 -- ARGV[3]  the wake-up channel (sharded; carries the keys' hash tag)
@@ -44,7 +47,9 @@ end
 if mode == "write" then
   if redis.call("GET", lease) == token then
     redis.call("DEL", lease)
-    if not handOff() then redis.call("SPUBLISH", channel, "f") end
+    if redis.call("EXISTS", queue, KEYS[6]) > 0 and not handOff() then
+      redis.call("SPUBLISH", channel, "f")
+    end
     return 1
   end
   local queued = redis.call("ZREM", queue, token)

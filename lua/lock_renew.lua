@@ -9,7 +9,7 @@ local lease, readers = KEYS[1], KEYS[2]
 local mode, token, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 if mode == "write" then
   if redis.call("GET", lease) ~= token then return 0 end
-  redis.call("PEXPIRE", lease, ttl)
+  redis.call("PEXPIRE", lease, ARGV[3])
   return 1
 end
 local t = redis.call("TIME")

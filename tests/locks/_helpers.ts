@@ -3,7 +3,7 @@ import type { Fixture } from "../_support/stores.ts";
 import { lockKeys } from "../../locks/_remote.ts";
 
 /** The suffixes a lock may leave in the store. */
-export const PARTS = ["lease", "readers", "queue", "queue-exp", "fence"] as const;
+export const PARTS = ["lease", "readers", "queue", "queue-exp", "fence", "read-waiters"] as const;
 
 /** The Redis name of one part of lock `key`. */
 export function keyOf(key: string, kind: "mutex" | "rw", part: (typeof PARTS)[number]): string {
@@ -14,6 +14,7 @@ export function keyOf(key: string, kind: "mutex" | "rw", part: (typeof PARTS)[nu
     queue: k.queue,
     "queue-exp": k.queueExp,
     fence: k.fence,
+    "read-waiters": k.waiters,
   }[part];
 }
 
@@ -38,6 +39,18 @@ export async function traces(
     if (t !== -2) out[part] = t;
   }
   return out;
+}
+
+/**
+ * The parts of an RwLock that exist, with their PTTL, except the read-waiters marker, which
+ * waiting readers leave behind on purpose: it must expire by itself (checked here).
+ */
+export async function rwTraces(fx: Fixture, key: string): Promise<Record<string, number>> {
+  const t = await traces(fx, key, "rw");
+  const marker = t["read-waiters"];
+  if (marker !== undefined && !(marker > 0)) throw new Error(`marker does not expire: ${marker}`);
+  delete t["read-waiters"];
+  return t;
 }
 
 /** Deletes a raw key behind the library's back. */

@@ -7,6 +7,7 @@ import {
   Mutex,
 } from "../../mod.ts";
 import { WaitHub } from "../../locks/_hub.ts";
+import { lockKeys } from "../../locks/_remote.ts";
 import type { Script, Store, Unsubscribe } from "../../store/types.ts";
 import { storeTest, waitFor } from "../_support/stores.ts";
 import { keyOf, rawDel, rejects, sleep, traces, zmembers } from "./_helpers.ts";
@@ -311,4 +312,37 @@ Deno.test("Mutex: an attempt that lands after a grant keeps the granted lease", 
   assert.equal(granted.state, "acquired");
   assert.equal(await holder.tryLock(), null, "the granted lease was not released");
   assert.equal(await granted.release(), "released");
+});
+
+storeTest("Mutex uncontended acquisitions and releases publish nothing", async (fx) => {
+  const a = new Mutex({ key: fx.prefix, store: fx.store });
+  const b = new Mutex({ key: fx.prefix, store: await fx.another(), retryIntervalMs: 60_000 });
+  const got: string[] = [];
+  const unsubscribe = await fx.store.subscribe(
+    lockKeys("distkit-locks", fx.prefix, "mutex").channel,
+    (m) => got.push(m),
+  );
+  try {
+    const handOff = async () => {
+      const g = await a.lock();
+      const waiting = b.lock();
+      await waitFor(
+        async () => (await zmembers(fx, keyOf(fx.prefix, "mutex", "queue"))).length === 1,
+        2000,
+        "queued",
+      );
+      await g.release(); // publishes the grant
+      await (await waiting).release(); // nobody waits: silent
+    };
+    for (let i = 0; i < 3; i++) await (await a.tryLock())!.release();
+    await handOff();
+    for (let i = 0; i < 3; i++) await (await a.lock()).release();
+    await handOff(); // a channel keeps its order: a stray message would arrive before this grant
+    await waitFor(() => got.length >= 2, 2000, "two grants");
+    await sleep(20);
+    assert.equal(got.length, 2, got.join(", "));
+    assert.ok(got.every((m) => m.startsWith("g ")), got.join(", "));
+  } finally {
+    await unsubscribe();
+  }
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { LockLostError, LockRetriesExhaustedError, LockTimeoutError, RwLock } from "../../mod.ts";
 import { storeTest, waitFor } from "../_support/stores.ts";
-import { keyOf, rawDel, rejects, sleep, traces, zmembers } from "./_helpers.ts";
+import { keyOf, rawDel, rejects, rwTraces, sleep, traces, zmembers } from "./_helpers.ts";
 
 const queued = (fx: Parameters<Parameters<typeof storeTest>[1]>[0], n: number) =>
   waitFor(
@@ -167,7 +167,7 @@ storeTest("RwLock timeouts: tryReadWithTimeout / tryWriteWithTimeout", async (fx
   await rejects(b.tryWriteWithTimeout(30), LockTimeoutError);
   await rejects(b.read(), LockTimeoutError);
   await rejects(b.write({ timeoutMs: 1000 }), LockTimeoutError);
-  assert.deepEqual(Object.keys(await traces(fx, fx.prefix, "rw")).sort(), ["fence", "lease"]);
+  assert.deepEqual(Object.keys(await rwTraces(fx, fx.prefix)).sort(), ["fence", "lease"]);
   await w.release();
 });
 
@@ -183,7 +183,7 @@ storeTest("RwLock an aborted waiting writer leaves the queue and unblocks reader
   ctrl.abort(new Error("cancelled"));
   await assert.rejects(writing, /cancelled/);
   await using _r2 = await reading; // woken by the writer leaving
-  assert.deepEqual(Object.keys(await traces(fx, fx.prefix, "rw")), ["readers"]);
+  assert.deepEqual(Object.keys(await rwTraces(fx, fx.prefix)), ["readers"]);
   await r.release();
 });
 
@@ -222,4 +222,24 @@ storeTest("RwLock mixed ttlMs: a short-ttl caller never evicts a long-ttl reader
   assert.equal(await short.tryWrite(), null, "the long reader still counts");
   await rejects(short.tryWriteWithTimeout(60), LockTimeoutError);
   assert.equal(r.state, "acquired");
+});
+
+storeTest("RwLock a waiting reader is woken by the release (pub/sub, not polling)", async (fx) => {
+  const a = new RwLock({ key: fx.prefix, store: fx.store });
+  const b = new RwLock({ key: fx.prefix, store: await fx.another(), retryIntervalMs: 60_000 });
+  const w = await a.write();
+  const reading = b.read();
+  // The waiting reader keeps the marker alive: that is what makes the release publish.
+  await waitFor(
+    async () => (await traces(fx, fx.prefix, "rw"))["read-waiters"] !== undefined,
+    2000,
+    "read-waiters marker",
+  );
+  await sleep(20); // let the post-subscribe attempt settle
+  const t0 = performance.now();
+  await w.release();
+  await using r = await reading;
+  const ms = performance.now() - t0;
+  assert.ok(ms < 500, `wake-up took ${ms} ms`);
+  assert.ok(r.onAttempt >= 1);
 });

@@ -1,0 +1,88 @@
+import assert from "node:assert/strict";
+import { Clock, type ClockEntry } from "./_clock.ts";
+
+function recorder(log: string[], name: string, then?: () => void): ClockEntry {
+  return {
+    onTime() {
+      log.push(name);
+      then?.();
+    },
+  };
+}
+
+const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+Deno.test("Clock runs entries in time order, each once, and stops when empty", async () => {
+  const clock = new Clock();
+  const log: string[] = [];
+  const now = performance.now();
+  clock.schedule(recorder(log, "c"), now + 30);
+  clock.schedule(recorder(log, "a"), now + 5);
+  clock.schedule(recorder(log, "b"), now + 15);
+  assert.equal(clock.size, 3);
+  await settle(60);
+  assert.deepEqual(log, ["a", "b", "c"]);
+  assert.equal(clock.size, 0);
+});
+
+Deno.test("Clock: rescheduling moves an entry; cancel forgets it and clears the timer", async () => {
+  const clock = new Clock();
+  const log: string[] = [];
+  const now = performance.now();
+  const a = recorder(log, "a");
+  const b = recorder(log, "b");
+  clock.schedule(a, now + 5);
+  clock.schedule(b, now + 10);
+  clock.schedule(a, now + 25); // later than b now
+  clock.cancel(b);
+  clock.cancel(b); // idempotent
+  await settle(50);
+  assert.deepEqual(log, ["a"]);
+  const c = recorder(log, "c");
+  clock.schedule(c, performance.now() + 10_000);
+  clock.cancel(c); // the sanitizer fails this test if the timer stayed armed
+  assert.equal(clock.size, 0);
+});
+
+Deno.test("Clock: an entry that schedules itself again runs again; a throwing one stops only itself", async () => {
+  const clock = new Clock();
+  const log: string[] = [];
+  let n = 0;
+  const again: ClockEntry = {
+    onTime() {
+      log.push("again");
+      if (++n < 3) clock.schedule(again, performance.now() + 2);
+    },
+  };
+  const bad: ClockEntry = {
+    onTime() {
+      throw new Error("boom");
+    },
+  };
+  clock.schedule(bad, performance.now() + 1);
+  clock.schedule(again, performance.now() + 1);
+  await settle(60);
+  assert.deepEqual(log, ["again", "again", "again"]);
+  assert.equal(clock.size, 0);
+});
+
+Deno.test("Clock: many entries keep heap order under random operations", async () => {
+  const clock = new Clock();
+  const fired: number[] = [];
+  const base = performance.now() + 20;
+  const entries = Array.from({ length: 200 }, (_, i) => ({
+    at: 0,
+    onTime() {
+      fired.push(this.at);
+    },
+    i,
+  }));
+  for (const e of entries) clock.schedule(e, e.at = base + Math.random() * 20);
+  for (const e of entries.filter((_, i) => i % 3 === 0)) clock.cancel(e);
+  for (const e of entries.filter((_, i) => i % 5 === 0 && i % 3 !== 0)) {
+    clock.schedule(e, e.at = base + Math.random() * 20);
+  }
+  const expected = entries.filter((_, i) => i % 3 !== 0).map((e) => e.at).sort((a, b) => a - b);
+  await settle(80);
+  assert.deepEqual(fired, expected);
+});
