@@ -4,8 +4,10 @@
  * ioredis) on the same Redis (REDIS_URL, or a throwaway redis-server), in one run:
  *   1. local decisions/s, 1 000 keys, limit never reached: rl.local.absolute.inc vs
  *      RateLimiterMemory.consume (target ≥ 2×);
- *   2. store-backed ops/s, 64 concurrent callers, 1 000 keys: rl.redis.absolute.inc vs
- *      RateLimiterRedis.consume (target ≥ 1×), p50/p99/max;
+ *   2. store-backed ops/s, 64 concurrent callers, 1 000 keys: rl.redis.absolute.inc (and
+ *      suppressed.inc) vs RateLimiterRedis.consume (target ≥ 1×), p50/p99/max, in BENCH_ROUNDS
+ *      interleaved rounds (default 3; medians), with Redis's own cost per script call
+ *      (INFO commandstats) and Redis CPU per operation (INFO cpu);
  *   3. hybrid ops/s, same load, p50/p99/max;
  *   4. hybrid fleet overshoot: 4 instances (own connections) on one hot key, capacity 1 000 per
  *      10 s window, 2 s of 4 × 16 callers: admitted vs capacity, and latency.
@@ -18,6 +20,7 @@ import { RateLimit, RateLimiter, RedisStore } from "../../mod.ts";
 import { benchRedis, f, pct } from "./_redis.ts";
 
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 2);
+const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 3);
 const KEYS = Array.from({ length: 1000 }, (_, i) => `user${i}`);
 const BIG = RateLimit.perSecond(1e9); // never reached
 const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
@@ -85,6 +88,7 @@ async function load(
   callers: number,
   call: (i: number) => Promise<unknown>,
   note?: string,
+  quiet = false,
 ): Promise<Row> {
   const lat: number[] = [];
   const end = performance.now() + SECONDS * 1000;
@@ -111,12 +115,34 @@ async function load(
     max: s[s.length - 1]!,
     note,
   };
+  if (quiet) return row;
   report(row);
   return row;
 }
 
+/** Redis's CPU time so far, µs (INFO cpu). */
+async function serverCpu(admin: ReturnType<typeof createClient>): Promise<number> {
+  const cpu = await admin.info("cpu");
+  return (Number(/used_cpu_user:([\d.]+)/.exec(cpu)?.[1]) +
+    Number(/used_cpu_sys:([\d.]+)/.exec(cpu)?.[1])) * 1e6;
+}
+
+/** Redis's µs per script call since the last CONFIG RESETSTAT (INFO commandstats). */
+async function serverUsPerCall(admin: ReturnType<typeof createClient>): Promise<number> {
+  const stats = await admin.info("commandstats");
+  let calls = 0, usec = 0;
+  for (const m of stats.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+),usec=(\d+)/g)) {
+    calls += Number(m[1]);
+    usec += Number(m[2]);
+  }
+  return calls ? usec / calls : NaN;
+}
+
+const median = (xs: number[]) => sorted(xs)[Math.floor((xs.length - 1) / 2)]!;
+
 async function storePhase(url: string): Promise<void> {
   const client = await createClient({ url }).connect();
+  const admin = await createClient({ url }).connect();
   const store = new RedisStore(client);
   const io = new Redis(url, { enableAutoPipelining: false });
   const rl = new RateLimiter({ store, prefix: "bench-rl", windowSizeSeconds: 10 });
@@ -134,36 +160,64 @@ async function storePhase(url: string): Promise<void> {
     points: 1e9,
     duration: 10,
   });
+  // The machine's load varies (a shared box): the contenders run in interleaved rounds, in a
+  // rotating order, and the medians are compared (the ratio is the median of per-round ratios).
+  const contenders: Array<[string, (i: number) => Promise<unknown>]> = [
+    ["distkit redis.absolute.inc", (i) => rl.redis.absolute.inc(KEYS[i % 1000]!, BIG)],
+    ["RateLimiterRedis (ioredis)", (i) => flex.consume(KEYS[i % 1000]!)],
+    ["RateLimiterRedis (node-redis)", (i) => flexNr.consume(KEYS[i % 1000]!)],
+    ["distkit redis.suppressed.inc", (i) => rl.redis.suppressed.inc(KEYS[i % 1000]!, BIG)],
+  ];
   try {
-    // warm up (scripts loaded, connections hot)
-    await load("(warm-up distkit)", 64, (i) => rl.redis.absolute.inc(KEYS[i % 1000]!, BIG));
-    rows.pop();
-    await load("(warm-up rate-limiter-flexible)", 64, (i) => flex.consume(KEYS[i % 1000]!));
-    rows.pop();
-    const ours = await load(
-      "distkit redis.absolute.inc, 64 callers",
-      64,
-      (i) => rl.redis.absolute.inc(KEYS[i % 1000]!, BIG),
+    // warm up (scripts loaded, connections hot, every key live)
+    for (const [name, call] of contenders) {
+      await load(`(warm-up ${name})`, 64, call, undefined, true);
+    }
+    const runs = new Map<string, Row[]>(contenders.map(([name]) => [name, []]));
+    const cost = new Map<string, Array<{ usPerCall: number; cpuPerOp: number }>>(
+      contenders.map(([name]) => [name, []]),
     );
-    const theirs = await load(
-      "RateLimiterRedis (ioredis), 64 callers",
-      64,
-      (i) => flex.consume(KEYS[i % 1000]!),
-    );
-    const theirsNr = await load(
-      "RateLimiterRedis (node-redis), 64 callers",
-      64,
-      (i) => flexNr.consume(KEYS[i % 1000]!),
-    );
+    for (let r = 0; r < ROUNDS; r++) {
+      for (let k = 0; k < contenders.length; k++) {
+        const [name, call] = contenders[(k + r) % contenders.length]!;
+        await admin.configResetStat();
+        const cpu0 = await serverCpu(admin);
+        const row = await load(name, 64, call, undefined, true);
+        const cpuPerOp = (await serverCpu(admin) - cpu0) / (row.ops * SECONDS);
+        runs.get(name)!.push(row);
+        cost.get(name)!.push({ usPerCall: await serverUsPerCall(admin), cpuPerOp });
+      }
+    }
+    for (const [name] of contenders) {
+      const rs = runs.get(name)!;
+      const cs = cost.get(name)!;
+      report({
+        name: `${name}, 64 callers`,
+        ops: median(rs.map((x) => x.ops)),
+        p50: median(rs.map((x) => x.p50!)),
+        p99: median(rs.map((x) => x.p99!)),
+        max: median(rs.map((x) => x.max!)),
+        note: `[${rs.map((x) => f(x.ops, 0)).join(" ")}] Redis ${
+          f(median(cs.map((c) => c.usPerCall)), 1)
+        } µs/call, ${f(median(cs.map((c) => c.cpuPerOp)), 1)} µs CPU/op`,
+      });
+    }
+    const ratio = (a: string, b: string) => {
+      const xs = runs.get(a)!, ys = runs.get(b)!;
+      return median(xs.map((x, i) => x.ops / ys[i]!.ops));
+    };
+    const [ours, io1, nr, sup] = contenders.map(([name]) => name) as [
+      string,
+      string,
+      string,
+      string,
+    ];
     console.log(
-      `  ratio redis/RateLimiterRedis: ${f(ours.ops / theirs.ops)}× (ioredis), ${
-        f(ours.ops / theirsNr.ops)
-      }× (node-redis) (target ≥ 1×)`,
-    );
-    await load(
-      "distkit redis.suppressed.inc, 64 callers",
-      64,
-      (i) => rl.redis.suppressed.inc(KEYS[i % 1000]!, BIG),
+      `  ratio redis/RateLimiterRedis (median of ${ROUNDS} interleaved rounds): ${
+        f(ratio(ours, io1))
+      }× (ioredis), ${f(ratio(ours, nr))}× (node-redis) (target ≥ 1×); suppressed: ${
+        f(ratio(sup, io1))
+      }×, ${f(ratio(sup, nr))}×`,
     );
     console.log();
     await load(
@@ -180,6 +234,7 @@ async function storePhase(url: string): Promise<void> {
     await rl.close();
     await store.close();
     await client.close();
+    await admin.close();
     io.disconnect();
     await flexClient.close();
   }

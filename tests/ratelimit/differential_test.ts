@@ -40,8 +40,10 @@ const seedArb = fc.record({
     fc.tuple(fc.integer({ min: 0, max: 24 }), fc.integer({ min: 1, max: 20 }), fc.nat(20)),
     { selector: (b) => b[0], maxLength: 6 },
   ).map((bs) => bs.map(([a, c, d]): [number, number, number] => [a, c, Math.min(c, d)])),
-  cap: fc.integer({ min: 1, max: 40 }),
-  hard: fc.integer({ min: 0, max: 20 }),
+  // Often the limits the operations below use too, so that the scripts' fast paths (same
+  // limits as the stored ones) are exercised.
+  cap: fc.oneof(fc.integer({ min: 1, max: 40 }), fc.constant(40)),
+  hard: fc.oneof(fc.integer({ min: 0, max: 20 }), fc.constant(20)),
   res: fc.uniqueArray(
     fc.tuple(fc.constantFrom("a", "b", "c"), fc.integer({ min: 1, max: 8 }), fc.boolean()),
     { selector: (r) => r[0], maxLength: 3 },
@@ -190,8 +192,11 @@ const rnd = fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true });
 
 const absOps = fc.array(
   fc.oneof(
-    fc.tuple(fc.constant("inc"), fc.integer({ min: 1, max: 200 }), fc.integer({ min: 0, max: 12 }))
-      .map(([op, cap, n]) => [op, cap, n]),
+    fc.tuple(
+      fc.constant("inc"),
+      fc.oneof(fc.integer({ min: 1, max: 200 }), fc.constantFrom(40, 200)),
+      fc.integer({ min: 0, max: 12 }),
+    ).map(([op, cap, n]) => [op, cap, n]),
     fc.constant<Array<string | number>>(["check"]),
     fc.constant<Array<string | number>>(["get"]),
     fc.tuple(fc.integer({ min: 1, max: 30 }), fc.integer({ min: 0, max: 30 }), cmpArb)
@@ -202,8 +207,14 @@ const absOps = fc.array(
 
 const supOps = fc.array(
   fc.oneof(
-    fc.tuple(fc.integer({ min: 1, max: 20 }), fc.nat(20), fc.integer({ min: 0, max: 8 }), rnd)
-      .map(([soft, extra, n, r]) => ["inc", soft, soft + extra, n, r]),
+    fc.tuple(
+      fc.oneof(
+        fc.tuple(fc.integer({ min: 1, max: 20 }), fc.nat(20)),
+        fc.constant<[number, number]>([40, 20]),
+      ),
+      fc.integer({ min: 0, max: 8 }),
+      rnd,
+    ).map(([[soft, extra], n, r]) => ["inc", soft, soft + extra, n, r]),
     rnd.map((r) => ["check", 0, 0, 0, r]),
     fc.constant<Array<string | number>>(["get"]),
     fc.constant<Array<string | number>>(["factor"]),
