@@ -215,3 +215,17 @@ export async function waitFor(
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+/**
+ * Retries `c.flush()` until one succeeds (a store that is back after a fault).
+ *
+ * @param c a lax primitive
+ * @param timeoutMs how long to keep trying
+ */
+export async function flushed(c: { flush(): Promise<void> }, timeoutMs = 10_000): Promise<void> {
+  await waitFor(
+    () => c.flush().then(() => true, () => false),
+    timeoutMs,
+    "a successful flush",
+  );
+}

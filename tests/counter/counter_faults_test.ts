@@ -6,7 +6,7 @@ import { StrictCounter } from "../../counter/strict_counter.ts";
 import type { Counter } from "../../counter/types.ts";
 import { RedisStore } from "../../store/redis_store.ts";
 import { connectStandalone, startPrivateRedis } from "../_support/servers.ts";
-import { killConnections, storeTest, waitFor } from "../_support/stores.ts";
+import { flushed, killConnections, storeTest } from "../_support/stores.ts";
 
 storeTest(
   "LaxCounter: CLIENT KILL in a loop while four counters flush: every total exact",
@@ -40,18 +40,7 @@ storeTest(
       await killer;
     }
     for (const c of counters) {
-      await waitFor(
-        async () => {
-          try {
-            await c.flush();
-            return true;
-          } catch {
-            return false;
-          }
-        },
-        10_000,
-        "a flush after the kills",
-      );
+      await flushed(c);
       await c.close();
     }
     const strict = new StrictCounter({ prefix: fx.prefix, store: fx.store });
@@ -74,18 +63,7 @@ Deno.test("LaxCounter: a Redis restart while deltas are pending loses nothing", 
     const restarted = server.restart({ keepData: true });
     for (let i = 0; i < 50; i++) await lax.inc("k"); // during the restart
     await restarted;
-    await waitFor(
-      async () => {
-        try {
-          await lax.flush();
-          return true;
-        } catch {
-          return false;
-        }
-      },
-      10_000,
-      "a flush after the restart (the script cache is empty: NOSCRIPT → EVAL)",
-    );
+    await flushed(lax); // the script cache is empty after the restart: NOSCRIPT → EVAL
     await lax.close();
     const strict = new StrictCounter({ prefix: "restart", store });
     assert.equal(await strict.get("k"), 200);

@@ -10,7 +10,7 @@ import { StrictInstanceAwareCounter } from "../../icounter/strict.ts";
 import { RedisStore } from "../../store/redis_store.ts";
 import type { Reply, Script, Store } from "../../store/types.ts";
 import { connectStandalone, startPrivateRedis } from "../_support/servers.ts";
-import { type Fixture, killConnections, storeTest, waitFor } from "../_support/stores.ts";
+import { type Fixture, flushed, killConnections, storeTest, waitFor } from "../_support/stores.ts";
 import { assertInvariant, Instances } from "./_support.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -38,21 +38,6 @@ class Lossy implements Store {
   [Symbol.asyncDispose]() {
     return this.close();
   }
-}
-
-async function flushed(c: LaxInstanceAwareCounter): Promise<void> {
-  await waitFor(
-    async () => {
-      try {
-        await c.flush();
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    10_000,
-    "a successful flush",
-  );
 }
 
 storeTest("lax: lost replies and requests during flushes lose and double nothing", async (fx) => {
