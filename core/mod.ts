@@ -17,5 +17,3 @@ export * from "./int.ts";
 export * from "./comparator.ts";
 export * from "./delay.ts";
 export * from "./backoff.ts";
-export * from "./serial_queue.ts";
-export * from "./flush_timer.ts";
