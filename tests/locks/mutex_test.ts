@@ -271,9 +271,12 @@ class GateStore implements Store {
   readonly isDistkitStore = true as const;
   hold = false;
   held = 0;
+  /** The scripts run, in order. */
+  names: string[] = [];
   #open: Array<() => void> = [];
   constructor(readonly inner: Store) {}
   async run(script: Script, keys: readonly string[], argv: readonly (string | number)[]) {
+    this.names.push(script.name);
     if (this.hold && script.name === "lock_acquire") {
       this.held++;
       await new Promise<void>((resolve) => this.#open.push(resolve));
@@ -312,6 +315,38 @@ Deno.test("Mutex: an attempt that lands after a grant keeps the granted lease", 
   assert.equal(granted.state, "acquired");
   assert.equal(await holder.tryLock(), null, "the granted lease was not released");
   assert.equal(await granted.release(), "released");
+});
+
+Deno.test("Mutex: a handed-over guard anchors on its failed attempt, without a renewal", async () => {
+  const store = new MemoryStore();
+  const gate = new GateStore(store);
+  const holder = new Mutex({ key: "k", store });
+  const waiter = new Mutex({ key: "k", store: gate, ttlMs: 3000, retryIntervalMs: 60_000 });
+  const g = await holder.lock();
+  const waiting = waiter.lock();
+  await waitFor(() => store.db.zcard(keyOf("k", "mutex", "queue")) === 1, 2000, "queued");
+  await sleep(5); // the failed attempt's reply is in
+  await g.release();
+  await using granted = await waiting;
+  await sleep(30);
+  assert.equal(granted.state, "acquired");
+  assert.deepEqual(gate.names.filter((n) => n === "lock_renew"), []);
+});
+
+Deno.test("Mutex: a handed-over guard whose failed attempt is old renews at once", async () => {
+  const store = new MemoryStore();
+  const gate = new GateStore(store);
+  const holder = new Mutex({ key: "k", store });
+  const waiter = new Mutex({ key: "k", store: gate, ttlMs: 30, retryIntervalMs: 60_000 });
+  const g = await holder.lock();
+  const waiting = waiter.lock();
+  await waitFor(() => store.db.zcard(keyOf("k", "mutex", "queue")) === 1, 2000, "queued");
+  await sleep(40); // older than ttlMs: anchoring there would presume the lease lost
+  await g.release();
+  await using granted = await waiting;
+  await waitFor(() => gate.names.includes("lock_renew"), 1000, "renewed at once");
+  await sleep(60);
+  assert.equal(granted.state, "acquired");
 });
 
 storeTest("Mutex uncontended acquisitions and releases publish nothing", async (fx) => {
