@@ -16,24 +16,53 @@
 -- Returns  inc/check: {"allowed"} | {"suppressed", factor, isAllowed (1|0)}
 --          get: {observed, declined, factor}; factor: factor; set: {matched, previous, total}
 local H = KEYS[1]
-local call, tonumber, unpack = redis.call, tonumber, unpack
+local call = redis.call
 local op = ARGV[1]
 local W, g = ARGV[2] + 0, ARGV[3] + 0
 local time = call("TIME")
-local now = time[1] * 1000 + (time[2] - time[2] % 1000) / 1000
-local CHUNK = 500
+local us = time[2] + 0
+local now = time[1] * 1000 + (us - us % 1000) / 1000
+local cur = (now - now % g) / g
+local st = call("HMGET", H, "t", "d", "o", "n", "c", "h")
 
--- Numbers go to redis.call as Lua numbers (Redis prints integers exactly); replies that may be
--- large are formatted as strings.
+-- The hot path, before anything else is defined (closures cost): an inc that stays within the
+-- soft limit even counting expired usage (so eviction cannot change the answer: allowed) on a
+-- live key under the same limits, not due for eviction, whose newest bucket is the current one
+-- (two HINCRBYs by the request's own string) or an older one (the current bucket opens: HSET
+-- and PEXPIREAT). Numbers reach Redis as %d strings. It leaves exactly the state the general
+-- path below would.
+local curS = string.format("%d", cur)
+if op == "inc" and st[4] then
+  local n = ARGV[6] + 0
+  local total = st[1] + n
+  if n > 0 and total - st[2] <= ARGV[4] + 0 and st[5] == ARGV[4] and st[6] == ARGV[5]
+    and cur - st[3] < 2 * math.ceil(W / g) then
+    local newest = st[4] + 0
+    if newest == cur then
+      call("HINCRBY", H, curS, ARGV[6])
+      call("HINCRBY", H, "t", ARGV[6])
+      return { "allowed" }
+    elseif newest < cur then
+      call("HSET", H, curS, ARGV[6], "x" .. curS, "0", "t", string.format("%d", total), "n", curS)
+      call("PEXPIREAT", H, string.format("%d", (cur + 1) * g + W))
+      return { "allowed" }
+    end
+  end
+end
+
+local tonumber, unpack = tonumber, unpack
+local CHUNK = 500
+-- Replies that may be large are formatted as strings.
 local function fmt(n) return string.format("%.0f", n) end
 local function ffmt(x) return string.format("%.17g", x) end
-
-local cur = (now - now % g) / g
-local st = call("HMGET", H, "t", "d", "o", "n", "c", "h", cur, "x" .. fmt(cur))
 local total, declined = (st[1] or 0) + 0, (st[2] or 0) + 0
 local origin, newest = tonumber(st[3]), tonumber(st[4])
 local soft, hard = (st[5] or 0) + 0, (st[6] or 0) + 0
-local curCount, curDeclined = (st[7] or 0) + 0, (st[8] or 0) + 0
+local curCount, curDeclined = 0, 0
+if newest and newest >= cur then
+  local v = call("HMGET", H, curS, "x" .. curS)
+  curCount, curDeclined = (v[1] or 0) + 0, (v[2] or 0) + 0
+end
 local evicted = false -- t, d and o changed by eviction, not yet written
 
 local function evict()
@@ -111,9 +140,14 @@ local function admitP(o, d, s, hh, n)
   return p
 end
 
+-- Lazy eviction (see suppressedInc): only when it could change the answer (beyond the soft
+-- limit counting expired usage), or when the bucket span reaches two windows' worth of slots.
+local SPAN = 2 * math.ceil(W / g)
+local function tooWide() return newest ~= nil and cur - origin >= SPAN end
+
 if op == "inc" then
   local s, hh, n, r = ARGV[4] + 0, ARGV[5] + 0, ARGV[6] + 0, tonumber(ARGV[7])
-  evict()
+  if total - declined + n > s or tooWide() then evict() end
   local below = total - declined + n <= s
   local p = admitP(total, declined, s, hh, n)
   local ok = p == 1 or r < p

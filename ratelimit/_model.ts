@@ -144,8 +144,8 @@ export function expiresAt(s: Series, cfg: WindowConfig): number {
 }
 
 /**
- * Whether the series spans two windows' worth of bucket slots from its origin (the absolute
- * strategy then evicts even when under capacity).
+ * Whether the series spans two windows' worth of bucket slots from its origin (an inc then
+ * evicts even when eviction could not change its answer).
  * @param s the series
  * @param now ms
  * @param cfg the window
@@ -317,7 +317,9 @@ export function suppressedInc(
   n: number,
   random: number,
 ): ModelDecision {
-  evict(s, now, cfg);
+  // Lazy eviction, as in absoluteInc: within the soft limit even counting expired usage, the
+  // call is allowed whatever has expired; beyond it the probability needs the exact window.
+  if (s.total - s.declinedTotal + n > soft || tooWide(s, now, cfg)) evict(s, now, cfg);
   const below = s.total - s.declinedTotal + n <= soft;
   const p = admitProbability(s.total, s.declinedTotal, soft, hard, n);
   const ok = p === 1 || random < p;
