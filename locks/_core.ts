@@ -182,8 +182,6 @@ class Waiter implements HubWaiter {
   #again = false;
   #settled = false;
   #won = false;
-  /** When the latest attempt that the store answered with a failure was sent (see granted). */
-  #failedAt: number | undefined;
   #hub: Promise<WaitHub> | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #resolve!: (init: GuardInit) => void;
@@ -255,31 +253,21 @@ class Waiter implements HubWaiter {
     const sentAt = performance.now();
     const { store, keys, ttlMs } = this.#core;
     acquireOnce(store, keys, this.#plan.mode, this.token, ttlMs, this.#queueMs).then(
-      (r) => {
-        if (!r.ok) this.#failedAt = Math.max(this.#failedAt ?? sentAt, sentAt);
-        this.#after(n, sentAt, r);
-      },
+      (r) => this.#after(n, sentAt, r),
       () => this.#after(n, sentAt, { ok: false, hintMs: -1 }),
     );
   }
 
   /**
-   * A release handed the lease over. It was set after every attempt the store answered with a
-   * failure had run, so the lease lasts at least ttlMs from when the latest of them was sent: the
-   * guard anchors its deadlines there, conservatively, with no call of its own. Without such an
-   * attempt (or an old one) the guard renews at once to anchor them.
+   * A release handed the lease over: the guard renews at once to anchor its deadlines on a call
+   * of its own. (Anchoring on the latest failed attempt instead would save that call, but is not
+   * safe: with the grant message delayed past ttlMs, a failed attempt may have run after the
+   * granted lease had already expired.)
    */
   granted(fence: number, at: number): void {
     if (this.#settled) return; // gave up: its clean-up call releases the granted lease
     this.#finish(true);
-    const { mode } = this.#plan;
-    const anchor = this.#failedAt;
-    const fresh = anchor !== undefined && at - anchor < Math.floor(this.#core.ttlMs / 3);
-    this.#resolve(
-      fresh
-        ? this.#core.init(mode, this.token, this.#next, fence, anchor)
-        : this.#core.init(mode, this.token, this.#next, fence, at, true),
-    );
+    this.#resolve(this.#core.init(this.#plan.mode, this.token, this.#next, fence, at, true));
   }
 
   #after(n: number, sentAt: number, r: AttemptResult): void {

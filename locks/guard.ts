@@ -33,8 +33,7 @@ export interface GuardInit {
   readonly fence: number;
   /**
    * `performance.now()` when the winning attempt was sent: the lease runs at least ttlMs from it
-   * (for a lease handed over by a release: when the waiter's latest failed attempt was sent, or,
-   * with `renewNow`, when the grant arrived).
+   * (for a lease handed over by a release: when the grant arrived).
    */
   readonly sentAt: number;
   /** Renew at once (a handed-over lease: anchor its deadline on a call of our own). */

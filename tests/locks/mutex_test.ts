@@ -317,23 +317,7 @@ Deno.test("Mutex: an attempt that lands after a grant keeps the granted lease", 
   assert.equal(await granted.release(), "released");
 });
 
-Deno.test("Mutex: a handed-over guard anchors on its failed attempt, without a renewal", async () => {
-  const store = new MemoryStore();
-  const gate = new GateStore(store);
-  const holder = new Mutex({ key: "k", store });
-  const waiter = new Mutex({ key: "k", store: gate, ttlMs: 3000, retryIntervalMs: 60_000 });
-  const g = await holder.lock();
-  const waiting = waiter.lock();
-  await waitFor(() => store.db.zcard(keyOf("k", "mutex", "queue")) === 1, 2000, "queued");
-  await sleep(5); // the failed attempt's reply is in
-  await g.release();
-  await using granted = await waiting;
-  await sleep(30);
-  assert.equal(granted.state, "acquired");
-  assert.deepEqual(gate.names.filter((n) => n === "lock_renew"), []);
-});
-
-Deno.test("Mutex: a handed-over guard whose failed attempt is old renews at once", async () => {
+Deno.test("Mutex: a handed-over guard renews at once to anchor its deadlines", async () => {
   const store = new MemoryStore();
   const gate = new GateStore(store);
   const holder = new Mutex({ key: "k", store });
@@ -341,7 +325,7 @@ Deno.test("Mutex: a handed-over guard whose failed attempt is old renews at once
   const g = await holder.lock();
   const waiting = waiter.lock();
   await waitFor(() => store.db.zcard(keyOf("k", "mutex", "queue")) === 1, 2000, "queued");
-  await sleep(40); // older than ttlMs: anchoring there would presume the lease lost
+  await sleep(40); // older than ttlMs: anchoring on the failed attempt would presume it lost
   await g.release();
   await using granted = await waiting;
   await waitFor(() => gate.names.includes("lock_renew"), 1000, "renewed at once");
