@@ -3,10 +3,12 @@
 -- [i*g, (i+1)*g) and counts until (i+1)*g + W. The entity is one hash that expires by itself
 -- when its newest bucket does. Expired buckets are evicted when they could change the answer
 -- or once the buckets span two windows, so work per call is bounded by 2W/g slots (read in
--- chunks) and the usual call is TIME, one HMGET of four fields and two HINCRBYs (an HSET and a
--- PEXPIREAT when it opens a bucket).
--- KEYS[1]  H: hash {t = total, c = capacity, o = origin (lower bound of bucket indexes),
---             n = newest bucket index, <i> = count of bucket i}
+-- chunks). The newest bucket's count lives in its own field N and t sums the older ones, so
+-- the usual call is TIME, one HMGET of five fields and one HINCRBY of N (an HSET and a
+-- PEXPIREAT when it opens a bucket, closing the previous newest into its indexed field).
+-- KEYS[1]  H: hash {t = total of the older buckets, N = count of the newest bucket,
+--             n = newest bucket index, c = capacity, o = origin (lower bound of bucket
+--             indexes), <i> = count of bucket i (every bucket but the newest)}
 -- ARGV[1]  op: "inc" | "check" | "get" | "set"
 -- ARGV[2]  W, the window, ms
 -- ARGV[3]  g, the bucket size, ms
@@ -16,6 +18,8 @@
 -- ARGV[7]  comparator operand (set)
 -- Returns  inc/check: {"allowed"} | {"rejected", retryAfterMs, remainingAfterWaiting}
 --          get: total; set: {matched (1|0), previous total, total}
+-- Numbers reach Redis as %d strings on the hot path (integer formatting; %.0f and Redis's own
+-- %.17g of a Lua number argument cost several times more).
 local H = KEYS[1]
 local call = redis.call
 local op = ARGV[1]
@@ -24,29 +28,24 @@ local time = call("TIME")
 local us = time[2] + 0
 local now = time[1] * 1000 + (us - us % 1000) / 1000
 local cur = (now - now % g) / g
-local st = call("HMGET", H, "t", "o", "n", "c")
+local st = call("HMGET", H, "t", "o", "n", "c", "N")
 
 -- The hot path, before anything else is defined (closures cost): an admitted inc on a live key
--- under the same capacity, not due for eviction, whose newest bucket is the current one (two
--- HINCRBYs by the request's own string) or an older one (the current bucket opens: HSET and
--- PEXPIREAT). Numbers reach Redis as strings formatted with %d (integer formatting; %.0f and
--- Redis's own %.17g of a Lua number cost several times more). It leaves exactly the state the
--- general path below would.
-local curS = string.format("%d", cur)
-if op == "inc" and st[3] then
+-- under the same capacity, not due for eviction. Its bucket is the newest one when that is the
+-- current one (or later: the clock went back), else the current bucket opens. It leaves exactly
+-- the state the general path below would.
+if op == "inc" and st[5] then
   local n = ARGV[5] + 0
-  local total = st[1] + n
-  if n > 0 and total <= ARGV[4] + 0 and st[4] == ARGV[4] and cur - st[2] < 2 * math.ceil(W / g) then
-    local newest = st[3] + 0
-    if newest == cur then
-      call("HINCRBY", H, curS, ARGV[5])
-      call("HINCRBY", H, "t", ARGV[5])
-      return { "allowed" }
-    elseif newest < cur then
-      call("HSET", H, curS, ARGV[5], "t", string.format("%d", total), "n", curS)
+  if n > 0 and st[1] + st[5] + n <= ARGV[4] + 0 and st[4] == ARGV[4]
+    and cur - st[2] < 2 * math.ceil(W / g) then
+    if st[3] + 0 >= cur then
+      call("HINCRBY", H, "N", ARGV[5])
+    else
+      call("HSET", H, st[3], st[5], "t", string.format("%d", st[1] + st[5]), "N", ARGV[5], "n",
+        string.format("%d", cur))
       call("PEXPIREAT", H, string.format("%d", (cur + 1) * g + W))
-      return { "allowed" }
     end
+    return { "allowed" }
   end
 end
 
@@ -54,26 +53,26 @@ local tonumber, unpack = tonumber, unpack
 local HINT_BUCKETS, CHUNK = 64, 500
 -- Replies that may be large are formatted as strings.
 local function fmt(n) return string.format("%.0f", n) end
-local total, origin, newest = (st[1] or 0) + 0, tonumber(st[2]), tonumber(st[3])
+local older, origin, newest = (st[1] or 0) + 0, tonumber(st[2]), tonumber(st[3])
+local last = (st[5] or 0) + 0 -- the newest bucket's count
 local stored = (st[4] or 0) + 0
-local curCount = 0
-if newest and newest >= cur then curCount = (call("HGET", H, curS) or 0) + 0 end
 local evicted = false -- t and o changed by eviction, not yet written
 
--- Drops expired bucket slots [origin, limit] in chunks.
+-- Drops expired bucket slots [origin, limit] in chunks (all older than the newest bucket, else
+-- the whole key goes).
 local function evict()
   if not newest then return end
   local limit = (now - W - (now - W) % g) / g - 1
   if newest <= limit then
     call("DEL", H)
-    total, origin, newest, stored, curCount, st[4] = 0, nil, nil, 0, 0, false
+    older, origin, newest, stored, last, st[4] = 0, nil, nil, 0, 0, false
     return
   end
   if origin > limit then return end
   for a = origin, limit, CHUNK do
     local fields = {}
     for i = a, math.min(a + CHUNK - 1, limit) do fields[#fields + 1] = i end
-    for _, c in ipairs(call("HMGET", H, unpack(fields))) do total = total - (c or 0) end
+    for _, c in ipairs(call("HMGET", H, unpack(fields))) do older = older - (c or 0) end
     call("HDEL", H, unpack(fields))
   end
   origin = limit + 1
@@ -82,49 +81,49 @@ end
 
 -- Writes what eviction changed when no recording write carries it.
 local function flush()
-  if evicted then call("HSET", H, "t", total, "o", origin) end
+  if evicted then call("HSET", H, "t", older, "o", origin) end
 end
 
+-- Adds n to the newest bucket when it is the current one or later (the clock went back), else
+-- opens the current bucket; records the caller's capacity.
 local function record(n, cap)
-  local b, count = cur, curCount
-  if newest and newest > cur then
-    b = newest
-    count = (call("HGET", H, b) or 0) + 0
-  end
-  total = total + n
-  if newest == b and b == cur and not evicted and cap == st[4] then
-    -- The hot path: no number is converted to a string (ARGV[5] is n).
-    call("HINCRBY", H, curS, ARGV[5])
-    call("HINCRBY", H, "t", ARGV[5])
+  local fields
+  if newest and newest >= cur then
+    last = last + n
+    fields = { "N", last, "c", cap }
+    if evicted then
+      fields[5], fields[6], fields[7], fields[8] = "t", older, "o", origin
+    end
+    evicted = false
+    call("HSET", H, unpack(fields))
     return
   end
-  local fields = { b, count + n, "t", total, "c", cap }
-  if evicted or newest ~= b then
-    if not origin then origin = b end
-    fields[#fields + 1] = "o"
-    fields[#fields + 1] = origin
-  end
-  evicted = false
-  if newest ~= b then
-    newest = b
-    fields[#fields + 1] = "n"
-    fields[#fields + 1] = b
-    call("HSET", H, unpack(fields))
-    call("PEXPIREAT", H, (b + 1) * g + W)
+  if newest then
+    older = older + last
+    fields = { newest, last }
   else
-    call("HSET", H, unpack(fields))
+    origin = cur
+    fields = {}
   end
+  for _, v in ipairs({ "N", n, "c", cap, "n", cur, "t", older, "o", origin }) do
+    fields[#fields + 1] = v
+  end
+  last, newest, evicted = n, cur, false
+  call("HSET", H, unpack(fields))
+  call("PEXPIREAT", H, (cur + 1) * g + W)
 end
 
 -- The rejection hint for n: scan bucket slots from the origin until enough expires for n.
 local function rejected(cap, n)
+  local total = older + last
   if n > cap then return { "rejected", fmt(W + g), fmt(cap) } end
   local need = total + n - cap
   if not newest then return { "rejected", fmt(math.max(1, W)), fmt(math.max(0, cap - total)) } end
-  local last = math.min(origin + HINT_BUCKETS - 1, newest)
+  local top = math.min(origin + HINT_BUCKETS - 1, newest)
   local fields = {}
-  for i = origin, last do fields[#fields + 1] = i end
+  for i = origin, top do fields[#fields + 1] = i end
   local counts = call("HMGET", H, unpack(fields))
+  if top == newest then counts[#fields] = last end
   local freed = 0
   for k = 1, #fields do
     freed = freed + (counts[k] or 0)
@@ -142,8 +141,8 @@ local function tooWide() return newest ~= nil and cur - origin >= SPAN end
 
 if op == "inc" then
   local cap, n = ARGV[4] + 0, ARGV[5] + 0
-  if total + n > cap or tooWide() then evict() end
-  if total + n <= cap then
+  if older + last + n > cap or tooWide() then evict() end
+  if older + last + n <= cap then
     if n > 0 then record(n, ARGV[4]) else flush() end
     return { "allowed" }
   end
@@ -151,17 +150,18 @@ if op == "inc" then
   return rejected(cap, n)
 elseif op == "check" then
   if not newest then return { "allowed" } end
-  if total + 1 > stored or tooWide() then evict() end
+  if older + last + 1 > stored or tooWide() then evict() end
   flush()
-  if not newest or total + 1 <= stored then return { "allowed" } end
+  if not newest or older + last + 1 <= stored then return { "allowed" } end
   return rejected(stored, 1)
 elseif op == "get" then
   evict()
   flush()
-  return fmt(total)
+  return fmt(older + last)
 elseif op == "set" then
   local n = tonumber(ARGV[5])
   evict()
+  local total = older + last
   local cmp, operand, previous = ARGV[6], tonumber(ARGV[7]), total
   local ok = cmp == "always" or (cmp == "eq" and total == operand) or (cmp == "ne" and total ~= operand)
     or (cmp == "lt" and total < operand) or (cmp == "le" and total <= operand)
@@ -171,7 +171,7 @@ elseif op == "set" then
     return { 0, fmt(previous), fmt(previous) }
   end
   call("DEL", H)
-  total, origin, newest, curCount, evicted, st[4] = 0, nil, nil, 0, false, nil
+  older, origin, newest, last, evicted, st[4] = 0, nil, nil, 0, false, nil
   if n > 0 then record(n, ARGV[4]) end
   return { 1, fmt(previous), fmt(n) }
 end

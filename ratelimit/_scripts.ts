@@ -38,7 +38,10 @@ function unknownOp(op: string | undefined): never {
   throw new ScriptFailure(`${ARGUMENT_REPLY} Unknown rate-limit operation: ${op}`);
 }
 
-/** Loads an absolute or suppressed entity (one hash). */
+/**
+ * Loads an absolute or suppressed entity (one hash). The absolute layout keeps the newest
+ * bucket's count in `N` (not under its index) and the older buckets' sum in `t`.
+ */
 function load(db: MemoryDb, h: string, suppressed: boolean): Series {
   const s = newSeries();
   const all = db.hgetall(h);
@@ -47,12 +50,16 @@ function load(db: MemoryDb, h: string, suppressed: boolean): Series {
   s.declinedTotal = suppressed ? num(all.get("d")) : 0;
   s.hard = suppressed ? num(all.get("h")) : s.capacity;
   s.origin = all.has("o") ? Number(all.get("o")) : NaN;
-  const idx = [...all.keys()].filter((f) => /^-?\d+$/.test(f)).map(Number).sort((a, b) => a - b);
+  const idx = [...all.keys()].filter((f) => /^-?\d+$/.test(f)).map(Number);
+  const newest = !suppressed && all.has("N") ? Number(all.get("n")) : NaN;
+  if (!Number.isNaN(newest)) idx.push(newest);
+  idx.sort((a, b) => a - b);
   for (const i of idx) {
     s.idx.push(i);
-    s.count.push(num(all.get(str(i))));
+    s.count.push(num(all.get(i === newest ? "N" : str(i))));
     s.declined.push(suppressed ? num(all.get(`x${str(i)}`)) : 0);
   }
+  if (!Number.isNaN(newest)) s.total += num(all.get("N"));
   return s;
 }
 
@@ -60,15 +67,20 @@ function load(db: MemoryDb, h: string, suppressed: boolean): Series {
 function store(db: MemoryDb, h: string, s: Series, cfg: WindowConfig, suppressed: boolean): void {
   db.del(h);
   if (s.idx.length === 0) return;
-  db.hset(h, "t", str(s.total));
+  const last = s.idx.length - 1;
   db.hset(h, "c", str(s.capacity));
   db.hset(h, "o", str(s.origin));
-  db.hset(h, "n", str(s.idx[s.idx.length - 1]!));
+  db.hset(h, "n", str(s.idx[last]!));
   if (suppressed) {
+    db.hset(h, "t", str(s.total));
     db.hset(h, "d", str(s.declinedTotal));
     db.hset(h, "h", str(s.hard));
+  } else {
+    db.hset(h, "t", str(s.total - s.count[last]!));
+    db.hset(h, "N", str(s.count[last]!));
   }
   s.idx.forEach((i, k) => {
+    if (!suppressed && k === last) return;
     db.hset(h, str(i), str(s.count[k]!));
     if (suppressed) db.hset(h, `x${str(i)}`, str(s.declined[k]!));
   });

@@ -91,6 +91,12 @@ async function seed(
     fields.o = String(Math.min(...s.buckets.map(([age]) => cur - age)) - s.slack);
     fields.n = String(newest);
   }
+  if (kind === "absolute" && s.buckets.length > 0) {
+    // The newest bucket's count lives in N, and t sums the older ones.
+    fields.N = fields[String(newest)]!;
+    fields.t = String(t - Number(fields.N));
+    delete fields[String(newest)];
+  }
   let at = newest < 0 ? -1 : (newest + 1) * G + W;
   let reserved = 0;
   const zres: Array<[string, number]> = [];
