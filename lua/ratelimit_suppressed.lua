@@ -78,8 +78,9 @@ local function evict()
   for a = origin, limit, CHUNK do
     local fields = {}
     for i = a, math.min(a + CHUNK - 1, limit) do
-      fields[#fields + 1] = fmt(i)
-      fields[#fields + 1] = "x" .. fmt(i)
+      local f = string.format("%d", i) -- integer formatting, once per slot (%.0f costs twice)
+      fields[#fields + 1] = f
+      fields[#fields + 1] = "x" .. f
     end
     local counts = redis.call("HMGET", H, unpack(fields))
     for k = 1, #counts, 2 do
