@@ -1,9 +1,12 @@
 -- ratelimit_suppressed: one call of the suppressed (probabilistic) limiter on one entity (see
 -- ratelimit/_model.ts). Every call is recorded as observed usage, a refused one also as declined.
 -- The random draw comes from the client (ARGV), never from math.random. Same layout and bounds
--- as ratelimit_absolute.lua.
--- KEYS[1]  H: hash {t = observed, d = declined, c = soft limit, h = hard limit, o = origin,
---             n = newest bucket index, <i> = observed in bucket i, x<i> = declined in bucket i}
+-- as ratelimit_absolute.lua: the newest bucket's observed count lives in N and t sums the older
+-- buckets', so the usual call is TIME, one HMGET of seven fields and one HINCRBY of N.
+-- KEYS[1]  H: hash {t = observed in the older buckets, N = observed in the newest bucket,
+--             d = declined, c = soft limit, h = hard limit, o = origin, n = newest bucket
+--             index, <i> = observed in bucket i (every bucket but the newest),
+--             x<i> = declined in bucket i (every bucket)}
 -- ARGV[1]  op: "inc" | "check" | "get" | "factor" | "set"
 -- ARGV[2]  W, the window, ms
 -- ARGV[3]  g, the bucket size, ms
@@ -23,30 +26,26 @@ local time = call("TIME")
 local us = time[2] + 0
 local now = time[1] * 1000 + (us - us % 1000) / 1000
 local cur = (now - now % g) / g
-local st = call("HMGET", H, "t", "d", "o", "n", "c", "h")
+local st = call("HMGET", H, "t", "d", "o", "n", "c", "h", "N")
 
 -- The hot path, before anything else is defined (closures cost): an inc that stays within the
 -- soft limit even counting expired usage (so eviction cannot change the answer: allowed) on a
--- live key under the same limits, not due for eviction, whose newest bucket is the current one
--- (two HINCRBYs by the request's own string) or an older one (the current bucket opens: HSET
--- and PEXPIREAT). Numbers reach Redis as %d strings. It leaves exactly the state the general
--- path below would.
-local curS = string.format("%d", cur)
-if op == "inc" and st[4] then
+-- live key under the same limits, not due for eviction. Its bucket is the newest one when that
+-- is the current one (or later: the clock went back), else the current bucket opens. Numbers
+-- reach Redis as %d strings. It leaves exactly the state the general path below would.
+if op == "inc" and st[7] then
   local n = ARGV[6] + 0
-  local total = st[1] + n
-  if n > 0 and total - st[2] <= ARGV[4] + 0 and st[5] == ARGV[4] and st[6] == ARGV[5]
+  if n > 0 and st[1] + st[7] + n - st[2] <= ARGV[4] + 0 and st[5] == ARGV[4] and st[6] == ARGV[5]
     and cur - st[3] < 2 * math.ceil(W / g) then
-    local newest = st[4] + 0
-    if newest == cur then
-      call("HINCRBY", H, curS, ARGV[6])
-      call("HINCRBY", H, "t", ARGV[6])
-      return { "allowed" }
-    elseif newest < cur then
-      call("HSET", H, curS, ARGV[6], "x" .. curS, "0", "t", string.format("%d", total), "n", curS)
+    if st[4] + 0 >= cur then
+      call("HINCRBY", H, "N", ARGV[6])
+    else
+      local curS = string.format("%d", cur)
+      call("HSET", H, st[4], st[7], "t", string.format("%d", st[1] + st[7]), "N", ARGV[6],
+        "x" .. curS, "0", "n", curS)
       call("PEXPIREAT", H, string.format("%d", (cur + 1) * g + W))
-      return { "allowed" }
     end
+    return { "allowed" }
   end
 end
 
@@ -55,22 +54,25 @@ local CHUNK = 500
 -- Replies that may be large are formatted as strings.
 local function fmt(n) return string.format("%.0f", n) end
 local function ffmt(x) return string.format("%.17g", x) end
-local total, declined = (st[1] or 0) + 0, (st[2] or 0) + 0
+local last = (st[7] or 0) + 0 -- observed in the newest bucket
+local total, declined = (st[1] or 0) + last, (st[2] or 0) + 0 -- total: all buckets
 local origin, newest = tonumber(st[3]), tonumber(st[4])
 local soft, hard = (st[5] or 0) + 0, (st[6] or 0) + 0
-local curCount, curDeclined = 0, 0
-if newest and newest >= cur then
-  local v = call("HMGET", H, curS, "x" .. curS)
-  curCount, curDeclined = (v[1] or 0) + 0, (v[2] or 0) + 0
-end
 local evicted = false -- t, d and o changed by eviction, not yet written
+if newest and not st[7] then
+  -- Written by the previous layout (the newest bucket under its index, t the whole total):
+  -- converted in place.
+  last = (call("HGET", H, st[4]) or 0) + 0
+  call("HDEL", H, st[4])
+  call("HSET", H, "t", total - last, "N", last)
+end
 
 local function evict()
   if not newest then return end
   local limit = (now - W - (now - W) % g) / g - 1
   if newest <= limit then
     call("DEL", H)
-    total, declined, origin, newest, soft, hard, curCount, curDeclined = 0, 0, nil, nil, 0, 0, 0, 0
+    total, declined, origin, newest, soft, hard, last = 0, 0, nil, nil, 0, 0, 0
     st[5], st[6] = false, false
     return
   end
@@ -94,39 +96,44 @@ local function evict()
 end
 
 local function flush()
-  if evicted then call("HSET", H, "t", total, "d", declined, "o", origin) end
+  if evicted then call("HSET", H, "t", total - last, "d", declined, "o", origin) end
 end
 
+-- Adds n observed (dn of them declined) to the newest bucket when it is the current one or later
+-- (the clock went back), else opens the current bucket; records the caller's limits.
 local function record(n, dn, c, h)
-  local b, count, dcount = cur, curCount, curDeclined
-  if newest and newest > cur then
-    b = newest
-    local v = call("HMGET", H, b, "x" .. fmt(b))
-    count, dcount = (v[1] or 0) + 0, (v[2] or 0) + 0
-  end
   total = total + n
   declined = declined + dn
-  local x = "x" .. fmt(b)
-  if newest == b and not evicted and c == st[5] and h == st[6] then
-    call("HSET", H, b, count + n, x, dcount + dn, "t", total, "d", declined) -- the hot path
+  local fields
+  if newest and newest >= cur then
+    last = last + n
+    fields = { "N", last, "d", declined, "c", c, "h", h }
+    if dn > 0 then
+      local x = "x" .. string.format("%d", newest)
+      fields[#fields + 1] = x
+      fields[#fields + 1] = (call("HGET", H, x) or 0) + dn
+    end
+    if evicted then
+      for _, v in ipairs({ "t", total - last, "o", origin }) do fields[#fields + 1] = v end
+    end
+    evicted = false
+    call("HSET", H, unpack(fields))
     return
   end
-  local fields = { b, count + n, x, dcount + dn, "t", total, "d", declined, "c", c, "h", h }
-  if evicted or newest ~= b then
-    if not origin then origin = b end
-    fields[#fields + 1] = "o"
-    fields[#fields + 1] = origin
-  end
-  evicted = false
-  if newest ~= b then
-    newest = b
-    fields[#fields + 1] = "n"
-    fields[#fields + 1] = b
-    call("HSET", H, unpack(fields))
-    call("PEXPIREAT", H, (b + 1) * g + W)
+  if newest then
+    fields = { newest, last }
   else
-    call("HSET", H, unpack(fields))
+    origin = cur
+    fields = {}
   end
+  last = n
+  for _, v in ipairs({ "N", n, "x" .. string.format("%d", cur), dn, "t", total - last, "d", declined,
+    "c", c, "h", h, "n", cur, "o", origin }) do
+    fields[#fields + 1] = v
+  end
+  newest, evicted = cur, false
+  call("HSET", H, unpack(fields))
+  call("PEXPIREAT", H, (cur + 1) * g + W)
 end
 
 -- The probability of admitting n more (see admitProbability in ratelimit/_model.ts).
@@ -185,7 +192,7 @@ elseif op == "set" then
     return { 0, fmt(previous), fmt(previous) }
   end
   call("DEL", H)
-  total, declined, origin, newest, curCount, curDeclined, evicted = 0, 0, nil, nil, 0, 0, false
+  total, declined, origin, newest, last, evicted = 0, 0, nil, nil, 0, false
   st[5], st[6] = false, false
   if n > 0 then record(n, 0, ARGV[4], ARGV[5]) end
   return { 1, fmt(previous), fmt(n) }

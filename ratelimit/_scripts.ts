@@ -39,8 +39,10 @@ function unknownOp(op: string | undefined): never {
 }
 
 /**
- * Loads an absolute or suppressed entity (one hash). The absolute layout keeps the newest
- * bucket's count in `N` (not under its index) and the older buckets' sum in `t`.
+ * Loads an absolute or suppressed entity (one hash). The newest bucket's (observed) count lives
+ * in `N`, not under its index, and `t` sums the older buckets'; a hash without `N` is read in
+ * the previous layout (every bucket under its index, `t` the whole total), which the scripts
+ * convert.
  */
 function load(db: MemoryDb, h: string, suppressed: boolean): Series {
   const s = newSeries();
@@ -51,7 +53,7 @@ function load(db: MemoryDb, h: string, suppressed: boolean): Series {
   s.hard = suppressed ? num(all.get("h")) : s.capacity;
   s.origin = all.has("o") ? Number(all.get("o")) : NaN;
   const idx = [...all.keys()].filter((f) => /^-?\d+$/.test(f)).map(Number);
-  const newest = !suppressed && all.has("N") ? Number(all.get("n")) : NaN;
+  const newest = all.has("N") ? Number(all.get("n")) : NaN;
   if (!Number.isNaN(newest)) idx.push(newest);
   idx.sort((a, b) => a - b);
   for (const i of idx) {
@@ -71,17 +73,14 @@ function store(db: MemoryDb, h: string, s: Series, cfg: WindowConfig, suppressed
   db.hset(h, "c", str(s.capacity));
   db.hset(h, "o", str(s.origin));
   db.hset(h, "n", str(s.idx[last]!));
+  db.hset(h, "t", str(s.total - s.count[last]!));
+  db.hset(h, "N", str(s.count[last]!));
   if (suppressed) {
-    db.hset(h, "t", str(s.total));
     db.hset(h, "d", str(s.declinedTotal));
     db.hset(h, "h", str(s.hard));
-  } else {
-    db.hset(h, "t", str(s.total - s.count[last]!));
-    db.hset(h, "N", str(s.count[last]!));
   }
   s.idx.forEach((i, k) => {
-    if (!suppressed && k === last) return;
-    db.hset(h, str(i), str(s.count[k]!));
+    if (k !== last) db.hset(h, str(i), str(s.count[k]!));
     if (suppressed) db.hset(h, `x${str(i)}`, str(s.declined[k]!));
   });
   db.pexpireat(h, expiresAt(s, cfg));
