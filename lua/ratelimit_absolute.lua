@@ -57,14 +57,6 @@ local older, origin, newest = (st[1] or 0) + 0, tonumber(st[2]), tonumber(st[3])
 local last = (st[5] or 0) + 0 -- the newest bucket's count
 local stored = (st[4] or 0) + 0
 local evicted = false -- t and o changed by eviction, not yet written
-if newest and not st[5] then
-  -- Written by the previous layout (the newest bucket under its index, t the whole total):
-  -- converted in place.
-  last = (call("HGET", H, st[3]) or 0) + 0
-  older = older - last
-  call("HDEL", H, st[3])
-  call("HSET", H, "t", older, "N", last)
-end
 
 -- Drops expired bucket slots [origin, limit] in chunks (all older than the newest bucket, else
 -- the whole key goes).

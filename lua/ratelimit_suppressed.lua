@@ -59,13 +59,6 @@ local total, declined = (st[1] or 0) + last, (st[2] or 0) + 0 -- total: all buck
 local origin, newest = tonumber(st[3]), tonumber(st[4])
 local soft, hard = (st[5] or 0) + 0, (st[6] or 0) + 0
 local evicted = false -- t, d and o changed by eviction, not yet written
-if newest and not st[7] then
-  -- Written by the previous layout (the newest bucket under its index, t the whole total):
-  -- converted in place.
-  last = (call("HGET", H, st[4]) or 0) + 0
-  call("HDEL", H, st[4])
-  call("HSET", H, "t", total - last, "N", last)
-end
 
 local function evict()
   if not newest then return end

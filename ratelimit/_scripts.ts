@@ -40,9 +40,7 @@ function unknownOp(op: string | undefined): never {
 
 /**
  * Loads an absolute or suppressed entity (one hash). The newest bucket's (observed) count lives
- * in `N`, not under its index, and `t` sums the older buckets'; a hash without `N` is read in
- * the previous layout (every bucket under its index, `t` the whole total), which the scripts
- * convert.
+ * in `N`, not under its index, and `t` sums the older buckets'.
  */
 function load(db: MemoryDb, h: string, suppressed: boolean): Series {
   const s = newSeries();

@@ -34,7 +34,6 @@ interface Seed {
   res: Array<[string, number, boolean]>; // [id, r, lapsed]
   seqs: Array<[string, number]>;
   slack: number; // how far the origin lies below the oldest bucket
-  legacy: boolean; // absolute, suppressed: the layout before N
 }
 
 const seedArb = fc.record({
@@ -55,9 +54,6 @@ const seedArb = fc.record({
     maxLength: 3,
   }),
   slack: fc.nat(3),
-  // absolute, suppressed: the layout before N (the newest bucket under its index, t the whole
-  // total)
-  legacy: fc.boolean(),
 });
 
 type Kind = "absolute" | "suppressed" | "hybrid";
@@ -95,7 +91,7 @@ async function seed(
     fields.o = String(Math.min(...s.buckets.map(([age]) => cur - age)) - s.slack);
     fields.n = String(newest);
   }
-  if (kind !== "hybrid" && s.buckets.length > 0 && !s.legacy) {
+  if (kind !== "hybrid" && s.buckets.length > 0) {
     // The newest bucket's count lives in N, and t sums the older ones.
     fields.N = fields[String(newest)]!;
     fields.t = String(t - Number(fields.N));
@@ -340,7 +336,6 @@ const oneBucket = (age: number, count: number, declined = 0): SeedValue => ({
   res: [],
   seqs: [],
   slack: 0,
-  legacy: false,
 });
 
 /**
