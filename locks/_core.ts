@@ -157,14 +157,26 @@ export class LockCore {
 
   /**
    * Removes every trace of `token` (a queued entry, or a lease won by an attempt whose reply came
-   * too late). Best effort: a failure leaves entries that expire by themselves.
+   * too late). Best effort: a failure leaves entries that expire by themselves. The caller waits
+   * at most `ABANDON_WAIT_MS`; the call itself may finish later.
    */
   async abandon(mode: Mode, token: string): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const call = releaseOnce(this.store, this.keys, mode, token).catch(() => false);
     const timeout = new Promise<void>((resolve) => timer = setTimeout(resolve, ABANDON_WAIT_MS));
-    await Promise.race([call, timeout]);
+    await Promise.race([this.#cleanUp(mode, token), timeout]);
     clearTimeout(timer);
+  }
+
+  /**
+   * The same clean-up when nobody waits for it: no timer (one left running would outlive its
+   * owner); the store call settles by itself, or when the store closes.
+   */
+  abandonInBackground(mode: Mode, token: string): void {
+    void this.#cleanUp(mode, token);
+  }
+
+  #cleanUp(mode: Mode, token: string): Promise<unknown> {
+    return releaseOnce(this.store, this.keys, mode, token).catch(() => false);
   }
 }
 
@@ -275,7 +287,7 @@ class Waiter implements HubWaiter {
     if (this.#settled) {
       // Gave up meanwhile: the clean-up normally runs after this attempt, but be sure. (Won
       // meanwhile, by a grant: this attempt found the same lease, which is ours to keep.)
-      if (r.ok && !this.#won) void this.#core.abandon(this.#plan.mode, this.token);
+      if (r.ok && !this.#won) this.#core.abandonInBackground(this.#plan.mode, this.token);
       return;
     }
     if (r.ok) {

@@ -129,3 +129,54 @@ Deno.test({
     }
   },
 });
+
+Deno.test("a waiter's late win is cleaned up in the background without a timer that outlives it", async () => {
+  // Acquire replies arrive late and release calls never answer (a connection just killed):
+  // the waiter times out with its winning attempt in flight, and the late win must be
+  // abandoned without arming a timer that nothing owns.
+  const { MemoryStore } = await import("../../mod.ts");
+  const memory = new MemoryStore();
+  let releases = 0; // release calls made, never answered
+  const slow = new SpyStore(memory);
+  const run = slow.run.bind(slow);
+  slow.run = async (script, keys, argv) => {
+    if (script.name === "lock_release") {
+      releases++;
+      return await new Promise<never>(() => {});
+    }
+    const reply = await run(script, keys, argv);
+    if (script.name === "lock_acquire") await sleep(40);
+    return reply;
+  };
+  // Track the timers armed from here on (pending = armed, neither fired nor cleared).
+  const pending = new Set<unknown>();
+  const { setTimeout: realSet, clearTimeout: realClear } = globalThis;
+  globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+    const id = realSet(() => {
+      pending.delete(id);
+      fn();
+    }, ms);
+    pending.add(id);
+    return id;
+  }) as typeof setTimeout;
+  globalThis.clearTimeout = ((id: number | undefined) => {
+    pending.delete(id);
+    realClear(id);
+  }) as typeof clearTimeout;
+  try {
+    const m = new Mutex({ key: "late-win", store: slow, retryIntervalMs: 5 });
+    const holder = new Mutex({ key: "late-win", store: memory });
+    const g = await holder.lock();
+    const waiting = m.lock({ timeoutMs: 60 });
+    await sleep(20);
+    await g.release(); // the waiter's next attempt wins, but its reply comes after the timeout
+    await assert.rejects(waiting, { code: "LOCK_TIMEOUT" });
+    await waitFor(() => releases >= 2, 2000, "the background clean-up call");
+    await sleep(1); // let the clean-up start
+    assert.equal(pending.size, 0, "no timer is left running for the background clean-up");
+  } finally {
+    globalThis.setTimeout = realSet;
+    globalThis.clearTimeout = realClear;
+    await memory.close();
+  }
+});
