@@ -147,21 +147,26 @@ export class RedisStore implements Store {
   ): Promise<Reply> {
     if (this.#closed) return Promise.reject(new ClosedError("RedisStore"));
     const options: EvalOptions = { keys: keys as string[], arguments: argv.map(toArg) };
-    const call = this.client.evalSha(script.sha1, options).then(
-      (r) => r as Reply,
-      (e) => this.#onEvalShaError(e, script, options),
+    // One reaction on the success path: an uncontended lock pays for every promise hop.
+    const call = (this.client.evalSha(script.sha1, options) as Promise<Reply>).catch((e) =>
+      this.#onEvalShaError(e, script, options)
     );
-    return (this.#timeoutMs === 0 ? call : this.#bounded(call)).catch((e) => {
+    return this.#timeoutMs === 0 ? call : this.#bounded(call).catch((e) => {
       throw toDistkitError(e, script);
     });
   }
 
-  /** NOSCRIPT (after `SCRIPT FLUSH` or a restart): send the source, which also caches it. */
+  /**
+   * NOSCRIPT (after `SCRIPT FLUSH` or a restart): send the source, which also caches it. Any
+   * other failure becomes a distkit error.
+   */
   #onEvalShaError(e: unknown, script: Script, options: EvalOptions): Promise<Reply> {
     if (isErrorReply(e) && errorText(e).startsWith("NOSCRIPT")) {
-      return this.client.eval(script.source, options) as Promise<Reply>;
+      return (this.client.eval(script.source, options) as Promise<Reply>).catch((e2) => {
+        throw toDistkitError(e2, script);
+      });
     }
-    throw e;
+    throw toDistkitError(e, script);
   }
 
   #bounded<T>(p: Promise<T>): Promise<T> {
