@@ -25,6 +25,8 @@ export interface LockKeys {
   readonly waiters: string;
   /** The sharded pub/sub channel a release publishes wake-ups on. */
   readonly channel: string;
+  /** The six keys in the order acquire and release take them (one array, built once). */
+  readonly all: readonly string[];
 }
 
 /**
@@ -36,7 +38,7 @@ export interface LockKeys {
  */
 export function lockKeys(namespace: string, key: string, kind: "mutex" | "rw"): LockKeys {
   const base = `{${namespace}:${key}}:${kind}`;
-  return {
+  const names = {
     lease: `${base}:lease`,
     readers: `${base}:readers`,
     queue: `${base}:queue`,
@@ -45,6 +47,8 @@ export function lockKeys(namespace: string, key: string, kind: "mutex" | "rw"): 
     waiters: `${base}:read-waiters`,
     channel: `${base}:wake`,
   };
+  const { lease, readers, queue, queueExp, fence, waiters } = names;
+  return { ...names, all: Object.freeze([lease, readers, queue, queueExp, fence, waiters]) };
 }
 
 /**
@@ -80,7 +84,7 @@ export type AttemptResult =
  * @param queueMs how long a failed writer stays queued (0: not queued)
  * @returns the fencing token, or a hint of when to try again
  */
-export async function acquireOnce(
+export function acquireOnce(
   store: Store,
   k: LockKeys,
   mode: Mode,
@@ -88,14 +92,14 @@ export async function acquireOnce(
   ttlMs: number,
   queueMs: number,
 ): Promise<AttemptResult> {
-  const reply = await store.run(
-    LOCK_ACQUIRE,
-    [k.lease, k.readers, k.queue, k.queueExp, k.fence, k.waiters],
-    [mode, token, ttlMs, queueMs],
-  ) as Reply[];
-  return Number(reply[0]) === 1
-    ? { ok: true, fence: Number(reply[1]) }
-    : { ok: false, hintMs: Number(reply[1]) };
+  return store.run(LOCK_ACQUIRE, k.all, [mode, token, ttlMs, queueMs]).then(decodeAttempt);
+}
+
+/** The fence (an integer reply) on success, else `[0, hint]`. */
+function decodeAttempt(reply: Reply): AttemptResult {
+  return typeof reply === "number"
+    ? { ok: true, fence: reply }
+    : { ok: false, hintMs: Number((reply as Reply[])[1]) };
 }
 
 /**
@@ -116,16 +120,17 @@ export async function renewOnce(
  * The owner-checked release; also removes the token from the writers' queue.
  * @returns whether the token held the lease
  */
-export async function releaseOnce(
+export function releaseOnce(
   store: Store,
   k: LockKeys,
   mode: Mode,
   token: string,
 ): Promise<boolean> {
-  const reply = await store.run(
+  return store.run(
     LOCK_RELEASE,
-    [k.lease, k.readers, k.queue, k.queueExp, k.fence, k.waiters],
+    k.all,
     [mode, token, k.channel],
-  );
-  return Number(reply) === 1;
+  ).then(isOne);
 }
+
+const isOne = (reply: Reply): boolean => Number(reply) === 1;

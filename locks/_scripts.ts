@@ -36,10 +36,10 @@ export const LOCK_ACQUIRE = defineScript("lock_acquire", ({ db, nowMs: now }, ke
   if (mode === "write" && db.exists(lease) + db.exists(readers) + db.exists(qexp) === 0) {
     const n = db.incrby(fence, 1);
     db.set(lease, token, { px: ttl });
-    return [1, n];
+    return n;
   }
   const holder = db.get(lease);
-  if (holder === token) return [1, db.get(fence) ?? "0"];
+  if (holder === token) return Number(db.get(fence) ?? "0");
 
   db.zremRangeByScore(readers, -Infinity, now);
   const dead = db.zrangeByScore(qexp, -Infinity, now, 100).map(([m]) => m);
@@ -56,7 +56,7 @@ export const LOCK_ACQUIRE = defineScript("lock_acquire", ({ db, nowMs: now }, ke
     }
     db.zadd(readers, now + ttl, token);
     extend(db, readers, ttl);
-    return [1, "0"];
+    return 0;
   }
 
   if (holder !== null || (front !== undefined && front !== token) || db.zcard(readers) > 0) {
@@ -81,7 +81,7 @@ export const LOCK_ACQUIRE = defineScript("lock_acquire", ({ db, nowMs: now }, ke
     db.zrem(queue, token);
     db.zrem(qexp, token);
   }
-  return [1, str(n)];
+  return n;
 });
 
 /** See lua/lock_renew.lua. */

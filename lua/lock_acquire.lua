@@ -14,10 +14,10 @@
 -- ARGV[3]  ttl ms of the lease
 -- ARGV[4]  ms a failed writer stays queued, or a failed reader keeps the waiters marker alive
 --          ("0": the caller does not wait)
--- Returns  {1, fence} on success (fence "0" for a reader); {0, hint} on failure, where hint is
---          the ms until the blocking holders' leases run out (-1 when a queued writer blocks).
---          The uncontended path returns the fence as an integer reply (INCR's own value; a fence
---          never comes near 2^53): a number-to-string conversion costs more than the rest of it.
+-- Returns  the fence (an integer reply, 0 for a reader) on success; {0, hint} on failure, where
+--          hint is the ms until the blocking holders' leases run out (-1 when a queued writer
+--          blocks). An integer, not a table: the uncontended path's reply is INCR's own value (a
+--          fence never comes near 2^53), with no table or number-to-string conversion to pay for.
 local lease, readers, queue, qexp, fence = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local mode, token = ARGV[1], ARGV[2]
 
@@ -25,7 +25,7 @@ local mode, token = ARGV[1], ARGV[2]
 if mode == "write" and redis.call("EXISTS", lease, readers, qexp) == 0 then
   local n = redis.call("INCR", fence)
   redis.call("SET", lease, token, "PX", ARGV[3])
-  return {1, n}
+  return n
 end
 
 local ttl, wait = tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -35,7 +35,7 @@ local function extend(key, ms)
 end
 
 local holder = redis.call("GET", lease)
-if holder == token then return {1, redis.call("GET", fence) or "0"} end
+if holder == token then return tonumber(redis.call("GET", fence) or "0") end
 
 local t = redis.call("TIME")
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -65,7 +65,7 @@ if mode == "read" then
   end
   redis.call("ZADD", readers, fmt(now + ttl), token)
   extend(readers, ttl)
-  return {1, "0"}
+  return 0
 end
 
 if holder or (front and front ~= token) or redis.call("ZCARD", readers) > 0 then
@@ -89,4 +89,4 @@ if front then
   redis.call("ZREM", queue, token)
   redis.call("ZREM", qexp, token)
 end
-return {1, fmt(n)}
+return n

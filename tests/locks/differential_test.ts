@@ -54,7 +54,7 @@ async function snapshot(read: (name: string) => Promise<unknown>, key: string) {
   const k = lockKeys("distkit-locks", key, "rw");
   const out: Record<string, unknown> = {};
   for (const [part, name] of Object.entries(k)) {
-    if (part === "channel") continue;
+    if (part === "channel" || part === "all") continue;
     const v = await read(name) as { value: unknown } | null;
     // Expiry-ordered sets depend on each store's clock; only the queue's order is specified.
     if (v !== null && (part === "readers" || part === "queueExp")) {
