@@ -16,7 +16,7 @@
 -- ARGV[5]  n, the request or the new total (inc, set)
 -- ARGV[6]  comparator op (set)
 -- ARGV[7]  comparator operand (set)
--- Returns  inc/check: {"allowed"} | {"rejected", retryAfterMs, remainingAfterWaiting}
+-- Returns  inc/check: 1 (allowed: an integer, the cheapest reply) | {"rejected", retryAfterMs, remainingAfterWaiting}
 --          get: total; set: {matched (1|0), previous total, total}
 -- Numbers reach Redis as %d strings on the hot path (integer formatting; %.0f and Redis's own
 -- %.17g of a Lua number argument cost several times more).
@@ -45,7 +45,7 @@ if op == "inc" and st[5] then
         string.format("%d", cur))
       call("PEXPIREAT", H, string.format("%d", (cur + 1) * g + W))
     end
-    return { "allowed" }
+    return 1
   end
 end
 
@@ -144,15 +144,15 @@ if op == "inc" then
   if older + last + n > cap or tooWide() then evict() end
   if older + last + n <= cap then
     if n > 0 then record(n, ARGV[4]) else flush() end
-    return { "allowed" }
+    return 1
   end
   flush()
   return rejected(cap, n)
 elseif op == "check" then
-  if not newest then return { "allowed" } end
+  if not newest then return 1 end
   if older + last + 1 > stored or tooWide() then evict() end
   flush()
-  if not newest or older + last + 1 <= stored then return { "allowed" } end
+  if not newest or older + last + 1 <= stored then return 1 end
   return rejected(stored, 1)
 elseif op == "get" then
   evict()

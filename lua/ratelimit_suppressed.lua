@@ -16,7 +16,7 @@
 -- ARGV[7]  a random number in [0, 1) (inc, check)
 -- ARGV[8]  comparator op (set)
 -- ARGV[9]  comparator operand (set)
--- Returns  inc/check: {"allowed"} | {"suppressed", factor, isAllowed (1|0)}
+-- Returns  inc/check: 1 (allowed: an integer, the cheapest reply) | {"suppressed", factor, isAllowed (1|0)}
 --          get: {observed, declined, factor}; factor: factor; set: {matched, previous, total}
 local H = KEYS[1]
 local call = redis.call
@@ -45,7 +45,7 @@ if op == "inc" and st[7] then
         "x" .. curS, "0", "n", curS)
       call("PEXPIREAT", H, string.format("%d", (cur + 1) * g + W))
     end
-    return { "allowed" }
+    return 1
   end
 end
 
@@ -157,12 +157,12 @@ if op == "inc" then
   else
     flush()
   end
-  if below then return { "allowed" } end
+  if below then return 1 end
   return { "suppressed", ffmt(1 - p), ok and 1 or 0 }
 elseif op == "check" then
   evict()
   flush()
-  if not newest or total - declined + 1 <= soft then return { "allowed" } end
+  if not newest or total - declined + 1 <= soft then return 1 end
   local p = admitP(total, declined, soft, hard, 1)
   local ok = p == 1 or tonumber(ARGV[7]) < p
   return { "suppressed", ffmt(1 - p), ok and 1 or 0 }

@@ -48,28 +48,49 @@ export class StoreGuard {
    * @returns its result, or DOWN
    * @throws {StoreError} with the "throw" policy; any non-store error of `fn`
    */
-  async run<T>(fn: () => Promise<T>): Promise<T | typeof DOWN> {
-    if (this.#failures > 0 && (this.#probing || Date.now() < this.#downUntil)) {
-      return this.#down(this.#lastError!);
-    }
-    const probe = this.#failures > 0;
-    if (probe) this.#probing = true;
+  run<T>(fn: () => Promise<T>): Promise<T | typeof DOWN> {
+    if (this.#failures > 0) return this.#probe(fn);
+    // The usual path: one reaction per call, no async frame.
+    let p: Promise<T>;
     try {
-      const v = await this.#bounded(fn());
-      this.#failures = 0;
-      this.#lastError = undefined;
-      return v;
+      p = fn();
     } catch (e) {
-      if (!(e instanceof StoreError)) throw e;
-      this.#failures++;
-      this.#downUntil = Date.now() + Math.min(1000, 25 * 2 ** Math.min(this.#failures, 6));
-      this.#lastError = e;
-      this.#onError(e);
-      return this.#down(e);
+      return Promise.reject(e);
+    }
+    return this.#bounded(p).then(this.#ok, this.#failed) as Promise<T | typeof DOWN>;
+  }
+
+  /** While the store is known down: answer at once, or let one call through as the probe. */
+  async #probe<T>(fn: () => Promise<T>): Promise<T | typeof DOWN> {
+    if (this.#probing || Date.now() < this.#downUntil) return this.#down(this.#lastError!);
+    this.#probing = true;
+    try {
+      return this.#ok(await this.#bounded(fn()));
+    } catch (e) {
+      return this.#failed(e);
     } finally {
-      if (probe) this.#probing = false;
+      this.#probing = false;
     }
   }
+
+  /** A call succeeded: the store is up. */
+  #ok = <T>(v: T): T => {
+    if (this.#failures > 0) {
+      this.#failures = 0;
+      this.#lastError = undefined;
+    }
+    return v;
+  };
+
+  /** A call failed: a store error opens the breaker (and answers per policy); others rethrow. */
+  #failed = (e: unknown): typeof DOWN => {
+    if (!(e instanceof StoreError)) throw e;
+    this.#failures++;
+    this.#downUntil = Date.now() + Math.min(1000, 25 * 2 ** Math.min(this.#failures, 6));
+    this.#lastError = e;
+    this.#onError(e);
+    return this.#down(e);
+  };
 
   #down(e: StoreError): typeof DOWN {
     if (this.#throw) throw new StoreError(`Rate-limit store unreachable: ${e.message}`, e);

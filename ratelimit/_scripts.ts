@@ -89,7 +89,7 @@ function cfgOf(argv: readonly string[]): WindowConfig {
 }
 
 function absoluteReply(d: ModelDecision): Reply {
-  if (d.kind === "allowed") return ["allowed"];
+  if (d.kind === "allowed") return 1;
   if (d.kind === "rejected") {
     return ["rejected", str(d.retryAfterMs), str(d.remainingAfterWaiting)];
   }

@@ -8,7 +8,7 @@
 import { type Comparator, validateComparator } from "../core/comparator.ts";
 import { ClosedError, StoreError } from "../core/errors.ts";
 import type { Reply, Script, Store } from "../store/types.ts";
-import { checkN, type Config, limitsOf, validateKey } from "./_config.ts";
+import { capOf, checkN, type Config, limitsOf, validateKey } from "./_config.ts";
 import { DOWN, type StoreGuard } from "./_guard.ts";
 import { RL_ABSOLUTE, RL_SUPPRESSED } from "./_scripts.ts";
 import type { LocalAbsoluteRateLimiter, LocalSuppressedRateLimiter } from "./local.ts";
@@ -29,15 +29,17 @@ export interface StoreContext {
   closed: () => boolean;
 }
 
+const ALLOWED: RateLimitDecision = Object.freeze({ kind: "allowed" }) as RateLimitDecision;
+
 /**
- * Decodes an `{"allowed"} | {"rejected", …} | {"suppressed", …}` reply.
+ * Decodes a `1` (allowed) | `{"rejected", …}` | `{"suppressed", …}` reply.
  * @param r the reply
  * @param windowSizeSeconds the window
  * @returns the decision
  */
 export function decodeDecision(r: Reply, windowSizeSeconds: number): RateLimitDecision {
+  if (typeof r === "number") return ALLOWED;
   const a = r as string[];
-  if (a[0] === "allowed") return { kind: "allowed" };
   if (a[0] === "rejected") {
     return {
       kind: "rejected",
@@ -60,6 +62,8 @@ export abstract class StoreBase {
   protected readonly ctx: StoreContext;
   readonly #kind: string;
   readonly #script: Script;
+  readonly #w: string;
+  readonly #g: string;
   /**
    * Built by {@linkcode RateLimiter}, not directly.
    * @param ctx the limiter's shared context
@@ -70,23 +74,24 @@ export abstract class StoreBase {
     this.ctx = ctx;
     this.#kind = kind;
     this.#script = script;
+    this.#w = String(ctx.cfg.windowMs);
+    this.#g = String(ctx.cfg.groupMs);
   }
   /** The entity's store keys. @internal */
   protected keys(key: string): string[] {
     return [`{${this.ctx.cfg.prefix}:${key}}:${this.#kind}`];
   }
-  /** Runs one script call under the guard. */
+  /**
+   * Runs one script call under the guard.
+   * @param argv the operation and its arguments (a fresh array: the window and bucket size are
+   *   inserted after the operation, in place)
+   */
   protected call(key: string, argv: Array<string | number>): Promise<Reply | typeof DOWN> {
     if (this.ctx.closed()) throw new ClosedError("RateLimiter");
-    const { windowMs, groupMs } = this.ctx.cfg;
-    return this.ctx.guard.run(() =>
-      this.ctx.store().run(this.#script, this.keys(key), [
-        argv[0]!,
-        windowMs,
-        groupMs,
-        ...argv.slice(1),
-      ])
-    );
+    argv.splice(1, 0, this.#w, this.#g);
+    const store = this.ctx.store();
+    const keys = this.keys(key);
+    return this.ctx.guard.run(() => store.run(this.#script, keys, argv));
   }
   /** Reads need the store. @internal */
   protected unreachable(): never {
@@ -144,8 +149,7 @@ export class RedisAbsoluteRateLimiter extends StoreBase implements AbsoluteMetho
   async inc(key: string, rate: Rate, n = 1): Promise<RateLimitDecision> {
     validateKey(key);
     checkN(n);
-    const { cap } = limitsOf(this.ctx.cfg, rate, false);
-    const r = await this.call(key, ["inc", cap, n]);
+    const r = await this.call(key, ["inc", capOf(this.ctx.cfg, rate), n]);
     if (r !== DOWN) return decodeDecision(r, this.ctx.cfg.windowSizeSeconds);
     const p = this.ctx.cfg.onStoreError;
     if (p === "allow") return { kind: "allowed" };
