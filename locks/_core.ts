@@ -129,20 +129,14 @@ export class LockCore {
       if (plan.retries === 0) throw new LockRetriesExhaustedError(this.key, 0);
       throw new LockTimeoutError(this.key, Math.round(performance.now() - start));
     }
-    return await new Waiter(this, plan, token, start, queueMs).run(first.hintMs);
+    const waiter = new Waiter(this, plan, token, start, queueMs);
+    waiter.noteTicket(first.ticket, start);
+    return await waiter.run(first.hintMs);
   }
 
   /** The guard's birth certificate. */
-  init(
-    mode: Mode,
-    token: string,
-    onAttempt: number,
-    fence: number,
-    sentAt: number,
-    renewNow = false,
-  ): GuardInit {
+  init(mode: Mode, token: string, onAttempt: number, fence: number, sentAt: number): GuardInit {
     return {
-      renewNow,
       store: this.store,
       keys: this.keys,
       key: this.key,
@@ -196,6 +190,10 @@ class Waiter implements HubWaiter {
   #won = false;
   #hub: Promise<WaitHub> | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** The ticket of this waiter's queue entry, as the latest attempt that reported one saw it. */
+  #ticket: string | undefined;
+  /** When the latest attempt that found (or made) that entry was sent. */
+  #ticketAt = 0;
   #resolve!: (init: GuardInit) => void;
   #reject!: (reason: unknown) => void;
 
@@ -271,15 +269,34 @@ class Waiter implements HubWaiter {
   }
 
   /**
-   * A release handed the lease over: the guard renews at once to anchor its deadlines on a call
-   * of its own. (Anchoring on the latest failed attempt instead would save that call, but is not
-   * safe: with the grant message delayed past ttlMs, a failed attempt may have run after the
-   * granted lease had already expired.)
+   * Records that an attempt sent at `sentAt` found (or made) this waiter's queue entry `ticket`.
+   * The store ran that attempt before any grant of that entry (a grant removes the entry, and a
+   * ticket is never reused), so a lease granted from it runs at least ttlMs from `sentAt`.
    */
-  granted(fence: number, at: number): void {
+  noteTicket(ticket: string | undefined, sentAt: number): void {
+    if (ticket === undefined) return;
+    this.#ticket = ticket;
+    this.#ticketAt = sentAt; // attempts are sequential: the latest is the best anchor
+  }
+
+  /**
+   * A release handed the lease to this waiter's queue entry `ticket`. With a recent attempt that
+   * saw that entry, the guard's deadlines are anchored on it at once (no extra call). Otherwise
+   * (the grant names an older entry, one whose lease may have lapsed while the message was on its
+   * way; or the last attempt is older than a renewal interval) an attempt confirms first: it finds
+   * the lease still ours, or the waiter goes on waiting.
+   */
+  granted(fence: number, ticket: string): void {
     if (this.#settled) return; // gave up: its clean-up call releases the granted lease
-    this.#finish(true);
-    this.#resolve(this.#core.init(this.#plan.mode, this.token, this.#next, fence, at, true));
+    const { ttlMs } = this.#core;
+    if (ticket === this.#ticket && performance.now() - this.#ticketAt < ttlMs / 3) {
+      this.#finish(true);
+      this.#resolve(
+        this.#core.init(this.#plan.mode, this.token, this.#next, fence, this.#ticketAt),
+      );
+      return;
+    }
+    this.attempt();
   }
 
   #after(n: number, sentAt: number, r: AttemptResult): void {
@@ -295,6 +312,7 @@ class Waiter implements HubWaiter {
       this.#resolve(this.#core.init(this.#plan.mode, this.token, n, r.fence, sentAt));
       return;
     }
+    this.noteTicket(r.ticket, sentAt);
     const { retries } = this.#plan;
     if (retries !== undefined && n >= retries) {
       return void this.#giveUp(new LockRetriesExhaustedError(this.#core.key, retries));

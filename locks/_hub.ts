@@ -16,8 +16,8 @@ export interface HubWaiter {
   readonly token: string;
   /** Try once now (a no-op while an attempt is in flight, which then retries once more). */
   attempt(): void;
-  /** A release handed the lease to this waiter, with this fencing token. */
-  granted(fence: number, at: number): void;
+  /** A release handed the lease to this waiter's queue entry `ticket`, with fencing token `fence`. */
+  granted(fence: number, ticket: string): void;
   /** The poll's first delay bound, ms. */
   readonly baseMs: number;
   /** The poll's delay cap, ms. */
@@ -110,7 +110,7 @@ export class WaitHub {
   /** A grant settles its waiter (if it is ours); a "free" wake-up lets every waiter try once. */
   #onMessage(message: string): void {
     const wake = parseWake(message);
-    if (wake.grant) this.#waiters.get(wake.token)?.granted(wake.fence, performance.now());
+    if (wake.grant) this.#waiters.get(wake.token)?.granted(wake.fence, wake.ticket);
     else this.#kick();
   }
 

@@ -59,20 +59,34 @@ export function newToken(id: string, ttlMs: number, ownerId: string): string {
   return `${id}/${ttlMs}/${ownerId}`;
 }
 
-/** A wake-up message: a grant of the lease to `token` with fencing token `fence`, or "free". */
-export type Wake = { grant: true; fence: number; token: string } | { grant: false };
+/**
+ * A wake-up message: a grant of the lease to `token` (whose queue entry had `ticket`) with
+ * fencing token `fence`, or "free".
+ */
+export type Wake = { grant: true; fence: number; ticket: string; token: string } | {
+  grant: false;
+};
 
-/** Parses a message of lua/lock_release.lua. */
+/** Parses a message of lua/lock_release.lua: `g <fence> <ticket> <token>` or `f`. */
 export function parseWake(message: string): Wake {
   if (!message.startsWith("g ")) return { grant: false };
-  const space = message.indexOf(" ", 2);
-  return { grant: true, fence: Number(message.slice(2, space)), token: message.slice(space + 1) };
+  const a = message.indexOf(" ", 2);
+  const b = message.indexOf(" ", a + 1);
+  return {
+    grant: true,
+    fence: Number(message.slice(2, a)),
+    ticket: message.slice(a + 1, b),
+    token: message.slice(b + 1),
+  };
 }
 
-/** What one acquisition attempt found. */
+/**
+ * What one acquisition attempt found: the fence, or a hint of when to try again (and, for a
+ * queued writer, its queue entry's ticket).
+ */
 export type AttemptResult =
   | { ok: true; fence: number }
-  | { ok: false; hintMs: number };
+  | { ok: false; hintMs: number; ticket?: string | undefined };
 
 /**
  * One acquisition attempt.
@@ -95,11 +109,11 @@ export function acquireOnce(
   return store.run(LOCK_ACQUIRE, k.all, [mode, token, ttlMs, queueMs]).then(decodeAttempt);
 }
 
-/** The fence (an integer reply) on success, else `[0, hint]`. */
+/** The fence (an integer reply) on success, else `[0, hint]` or `[0, hint, ticket]`. */
 function decodeAttempt(reply: Reply): AttemptResult {
-  return typeof reply === "number"
-    ? { ok: true, fence: reply }
-    : { ok: false, hintMs: Number((reply as Reply[])[1]) };
+  if (typeof reply === "number") return { ok: true, fence: reply };
+  const [, hint, ticket] = reply as Reply[];
+  return { ok: false, hintMs: Number(hint), ticket: ticket == null ? undefined : String(ticket) };
 }
 
 /**

@@ -61,16 +61,15 @@ export const LOCK_ACQUIRE = defineScript("lock_acquire", ({ db, nowMs: now }, ke
 
   if (holder !== null || (front !== undefined && front !== token) || db.zcard(readers) > 0) {
     if (wait > 0) {
-      if (db.zscore(queue, token) === null) {
-        let ticket = now;
-        const all = db.zrangeAll(queue);
-        const last = all[all.length - 1];
-        if (last !== undefined && last[1] >= ticket) ticket = last[1] + 1;
+      let ticket = db.zscore(queue, token);
+      if (ticket === null) {
+        ticket = db.incrby(fence, 1);
         db.zadd(queue, ticket, token);
       }
       db.zadd(qexp, now + wait, token);
       extend(db, queue, wait);
       extend(db, qexp, wait);
+      return [0, hint(db, lease, readers, holder, now), str(ticket)];
     }
     return [0, hint(db, lease, readers, holder, now)];
   }
@@ -123,7 +122,7 @@ export const LOCK_RELEASE = defineScript(
         db.zrem(queue, ...dead);
         db.zrem(qexp, ...dead);
       }
-      const front = db.zrangeAll(queue)[0]?.[0];
+      const [front, ticket] = db.zrangeAll(queue)[0] ?? [];
       if (front === undefined) return false;
       const ttl = tokenTtl(front);
       if (ttl === undefined) return false;
@@ -131,7 +130,7 @@ export const LOCK_RELEASE = defineScript(
       db.set(lease, front, { px: ttl });
       db.zrem(queue, front);
       db.zrem(qexp, front);
-      publish(channel, `g ${str(n)} ${front}`);
+      publish(channel, `g ${str(n)} ${str(ticket!)} ${front}`);
       return true;
     };
     if (mode === "write") {

@@ -32,12 +32,11 @@ export interface GuardInit {
   /** The fencing token (0 for readers). */
   readonly fence: number;
   /**
-   * `performance.now()` when the winning attempt was sent: the lease runs at least ttlMs from it
-   * (for a lease handed over by a release: when the grant arrived).
+   * `performance.now()` when an attempt that the store ran before the lease was set was sent: the
+   * lease runs at least ttlMs from it (the winning attempt, or for a lease handed over by a
+   * release, the latest attempt that found the queue entry the grant consumed).
    */
   readonly sentAt: number;
-  /** Renew at once (a handed-over lease: anchor its deadline on a call of our own). */
-  readonly renewNow?: boolean;
 }
 
 /**
@@ -76,7 +75,7 @@ export abstract class LockGuard implements AsyncDisposable {
     this.#init = init;
     this.onAttempt = init.onAttempt;
     this.#lastOk = init.sentAt;
-    this.#renewDue = init.renewNow ? init.sentAt : init.sentAt + this.#interval;
+    this.#renewDue = init.sentAt + this.#interval;
     this.#plan();
   }
 

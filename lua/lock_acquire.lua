@@ -5,9 +5,10 @@
 -- and crashed holders and waiters disappear by themselves. The fence counter never expires.
 -- KEYS[1]  lease: string, the writer's token, PX ttl
 -- KEYS[2]  readers: zset token -> expiry ms
--- KEYS[3]  queue: zset token -> ticket (FIFO order of waiting writers)
+-- KEYS[3]  queue: zset token -> ticket (FIFO order of waiting writers; tickets come from the
+--          fence counter)
 -- KEYS[4]  queue expiries: zset token -> expiry ms
--- KEYS[5]  fence: the fencing-token counter (persistent)
+-- KEYS[5]  fence: the fencing-token counter (persistent; also numbers queue tickets)
 -- KEYS[6]  read waiters: a marker ("1", PX) that readers are waiting, so a release wakes them
 -- ARGV[1]  mode: "write" | "read"
 -- ARGV[2]  token (one per acquisition): "<uuid>/<ttl ms>/<owner id>"
@@ -16,7 +17,9 @@
 --          ("0": the caller does not wait)
 -- Returns  the fence (an integer reply, 0 for a reader) on success; {0, hint} on failure, where
 --          hint is the ms until the blocking holders' leases run out (-1 when a queued writer
---          blocks). An integer, not a table: the uncontended path's reply is INCR's own value (a
+--          blocks), and {0, hint, ticket} when the writer is queued: its queue entry's ticket,
+--          drawn from the fence counter, so never reused (a grant names the ticket it consumed:
+--          see lua/lock_release.lua). An integer, not a table: the uncontended path's reply is INCR's own value (a
 --          fence never comes near 2^53), with no table or number-to-string conversion to pay for.
 local lease, readers, queue, qexp, fence = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local mode, token = ARGV[1], ARGV[2]
@@ -70,15 +73,15 @@ end
 
 if holder or (front and front ~= token) or redis.call("ZCARD", readers) > 0 then
   if wait > 0 then
-    if not redis.call("ZSCORE", queue, token) then
-      local ticket = now
-      local last = redis.call("ZRANGE", queue, -1, -1, "WITHSCORES")[2]
-      if last and tonumber(last) >= ticket then ticket = tonumber(last) + 1 end
-      redis.call("ZADD", queue, fmt(ticket), token)
+    local ticket = redis.call("ZSCORE", queue, token)
+    if not ticket then
+      ticket = fmt(redis.call("INCR", fence))
+      redis.call("ZADD", queue, ticket, token)
     end
     redis.call("ZADD", qexp, fmt(now + wait), token)
     extend(queue, wait)
     extend(qexp, wait)
+    return {0, hint(), ticket}
   end
   return {0, hint()}
 end

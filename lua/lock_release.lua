@@ -14,7 +14,8 @@
 -- ARGV[2]  token
 -- ARGV[3]  the wake-up channel (sharded; carries the keys' hash tag)
 -- Returns  1 if the token held the lease (write) or was a live reader (read), else 0
--- Publishes "g <fence> <token>" (a grant) or "f" (free: waiters should try)
+-- Publishes "g <fence> <ticket> <token>" (a grant of the queue entry with that ticket) or "f"
+-- (free: waiters should try)
 local lease, readers, queue, qexp, fence = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local mode, token, channel = ARGV[1], ARGV[2], ARGV[3]
 
@@ -32,7 +33,8 @@ local function handOff()
     redis.call("ZREM", queue, unpack(dead))
     redis.call("ZREM", qexp, unpack(dead))
   end
-  local front = redis.call("ZRANGE", queue, 0, 0)[1]
+  local first = redis.call("ZRANGE", queue, 0, 0, "WITHSCORES")
+  local front, ticket = first[1], first[2]
   if not front then return false end
   local ttl = tonumber(string.match(front, "^[^/]*/(%d+)/"))
   if not ttl or ttl <= 0 then return false end
@@ -40,7 +42,7 @@ local function handOff()
   redis.call("SET", lease, front, "PX", ttl)
   redis.call("ZREM", queue, front)
   redis.call("ZREM", qexp, front)
-  redis.call("SPUBLISH", channel, "g " .. fmt(n) .. " " .. front)
+  redis.call("SPUBLISH", channel, "g " .. fmt(n) .. " " .. ticket .. " " .. front)
   return true
 end
 

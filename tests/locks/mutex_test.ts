@@ -5,6 +5,7 @@ import {
   LockTimeoutError,
   MemoryStore,
   Mutex,
+  type MutexGuard,
 } from "../../mod.ts";
 import { WaitHub } from "../../locks/_hub.ts";
 import { lockKeys } from "../../locks/_remote.ts";
@@ -317,7 +318,24 @@ Deno.test("Mutex: an attempt that lands after a grant keeps the granted lease", 
   assert.equal(await granted.release(), "released");
 });
 
-Deno.test("Mutex: a handed-over guard renews at once to anchor its deadlines", async () => {
+Deno.test("Mutex: a hand-off anchors the guard on the waiter's own recent attempt, with no extra call", async () => {
+  const store = new MemoryStore();
+  const gate = new GateStore(store);
+  const holder = new Mutex({ key: "k", store });
+  const waiter = new Mutex({ key: "k", store: gate, ttlMs: 3000, retryIntervalMs: 60_000 });
+  const g = await holder.lock();
+  const waiting = waiter.lock();
+  await waitFor(() => store.db.zcard(keyOf("k", "mutex", "queue")) === 1, 2000, "queued");
+  // Its first attempt queued it; a second one follows once its subscription is active.
+  await waitFor(() => gate.names.length === 2, 2000, "both attempts");
+  const before = gate.names.length;
+  await g.release();
+  await using granted = await waiting;
+  assert.equal(granted.state, "acquired");
+  assert.deepEqual(gate.names.slice(before), [], "resolved from the grant alone");
+});
+
+Deno.test("Mutex: a hand-off whose waiter's last attempt is older than a renewal interval confirms the lease first", async () => {
   const store = new MemoryStore();
   const gate = new GateStore(store);
   const holder = new Mutex({ key: "k", store });
@@ -325,12 +343,49 @@ Deno.test("Mutex: a handed-over guard renews at once to anchor its deadlines", a
   const g = await holder.lock();
   const waiting = waiter.lock();
   await waitFor(() => store.db.zcard(keyOf("k", "mutex", "queue")) === 1, 2000, "queued");
-  await sleep(40); // older than ttlMs: anchoring on the failed attempt would presume it lost
+  await sleep(40); // older than ttlMs: anchoring on that attempt would presume the lease lost
+  const before = gate.names.length;
   await g.release();
   await using granted = await waiting;
-  await waitFor(() => gate.names.includes("lock_renew"), 1000, "renewed at once");
+  assert.equal(gate.names[before], "lock_acquire", "an attempt confirmed the granted lease");
   await sleep(60);
-  assert.equal(granted.state, "acquired");
+  assert.equal(granted.state, "acquired", "anchored on the confirming attempt, and renewed");
+});
+
+Deno.test("Mutex: a grant that arrives after its lease lapsed and another owner took the lock is not a win", async () => {
+  // The grant message is held back past the waiter's ttl. Meanwhile the granted lease lapses and
+  // a third owner takes the lock. When the late grant arrives, the waiter must confirm, find the
+  // lock taken, and keep waiting for its real turn.
+  const store = new MemoryStore();
+  let delayGrants = true;
+  const late: Array<() => void> = [];
+  const slowPubSub = new GateStore(store);
+  slowPubSub.subscribe = (channel, listener) =>
+    store.subscribe(channel, (m) => {
+      if (delayGrants && m.startsWith("g ")) late.push(() => listener(m));
+      else listener(m);
+    });
+  const holder = new Mutex({ key: "k", store });
+  const waiter = new Mutex({ key: "k", store: slowPubSub, ttlMs: 60, retryIntervalMs: 60_000 });
+  const third = new Mutex({ key: "k", store });
+  const g = await holder.lock();
+  let won = false;
+  const waiting = waiter.lock().then((w) => (won = true, w));
+  // Queued by its first attempt; a second one follows once its subscription is active.
+  await waitFor(() => slowPubSub.names.length === 2, 2000, "both attempts");
+  await g.release(); // grants the lease (ttl 60 ms) to the waiter; the message is held back
+  await waitFor(() => late.length === 1, 2000, "the grant");
+  let taken: MutexGuard | null = null;
+  await waitFor(async () => (taken = await third.tryLock()) !== null, 2000, "the lapsed lease");
+  delayGrants = false;
+  for (const deliver of late.splice(0)) deliver();
+  await sleep(50);
+  assert.equal(won, false, "the stale grant did not make the waiter a holder");
+  const thirdFence = taken!.fencingToken;
+  await taken!.release();
+  const w = await waiting;
+  assert.ok(w.fencingToken > thirdFence, "the waiter's real turn came after the third owner's");
+  assert.equal(await w.release(), "released");
 });
 
 storeTest("Mutex uncontended acquisitions and releases publish nothing", async (fx) => {
