@@ -2,6 +2,7 @@
  * Benchmarks' Redis: `REDIS_URL` when set, else a throwaway redis-server on a free port, stopped
  * by `stop()`.
  */
+import process from "node:process";
 import { startStandalone } from "../redis/launcher.mjs";
 
 export interface BenchRedis {
@@ -10,13 +11,21 @@ export interface BenchRedis {
 }
 
 export async function benchRedis(): Promise<BenchRedis> {
-  const url = Deno.env.get("REDIS_URL");
+  const url = process.env.REDIS_URL;
   if (url) return { url, stop: () => Promise.resolve() };
   const server = await startStandalone();
   return { url: server.url, stop: () => server.stop() };
 }
 
 export { pct } from "./_measure.ts";
+
+/** The runtime running the benchmark, with its version (Deno, Bun or Node). */
+export function runtime(): string {
+  const v = process.versions as Record<string, string | undefined>;
+  if (v.deno) return `Deno ${v.deno}`;
+  if (v.bun) return `Bun ${v.bun}`;
+  return `Node ${v.node}`;
+}
 
 /** Formats a number with 2 significant decimals. */
 export function f(n: number, digits = 2): string {

@@ -1,5 +1,6 @@
 /**
- * Lock benchmarks (a script, not a test): `deno run -A scripts/bench/locks.ts`.
+ * Lock benchmarks (a script, not a test): `deno run -A scripts/bench/locks.ts` (or, to compare
+ * runtimes, `bun scripts/bench/locks.ts`).
  * distkit's Mutex side by side with redis-semaphore's Mutex and @sesamecare-oss/redlock (single
  * instance), all on the same Redis (REDIS_URL, or a throwaway redis-server) in one run:
  *   1. uncontended acquire + release, against two raw round trips (SET NX PX + DEL);
@@ -14,7 +15,8 @@ import { Redis } from "ioredis";
 import { createClient } from "redis";
 import { Mutex as SemMutex } from "redis-semaphore";
 import { Mutex, RedisStore } from "../../mod.ts";
-import { benchRedis, f, pct } from "./_redis.ts";
+import process from "node:process";
+import { benchRedis, f, pct, runtime } from "./_redis.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
@@ -165,7 +167,7 @@ async function hot(cs: Contender[], ms: number): Promise<number[]> {
 
 async function main() {
   const redis = await benchRedis();
-  const quick = Deno.args.includes("--quick");
+  const quick = process.argv.includes("--quick");
   const N1 = quick ? 300 : 2000;
   const N2 = quick ? 30 : 200;
   const HOT_MS = quick ? 1500 : 4000;
@@ -224,7 +226,7 @@ async function main() {
     for (const c of closers) await c().catch(() => {});
     await redis.stop();
   }
-  console.log(`\nlocks (one run, same Redis, loopback; Deno ${Deno.version.deno})\n`);
+  console.log(`\nlocks (one run, same Redis, loopback; ${runtime()})\n`);
   console.log("| what | library | result | ratio | target |\n|---|---|---|---|---|");
   for (const r of rows) console.log(`| ${r.join(" | ")} |`);
 }
