@@ -16,7 +16,7 @@ import { validateKey } from "../core/keys.ts";
 import { newId } from "../core/uuid.ts";
 import { toStore } from "../store/to_store.ts";
 import type { Store } from "../store/types.ts";
-import { type HubWaiter, WaitHub } from "./_hub.ts";
+import { type HubWaiter, routeOf, WaitHub } from "./_hub.ts";
 import {
   acquireOnce,
   type AttemptResult,
@@ -93,6 +93,7 @@ export class LockCore {
     const token = newToken(
       `${this.#tokenBase}.${(this.#seq++).toString(36)}`,
       this.ttlMs,
+      routeOf(this.store),
       this.ownerId,
     );
     const start = performance.now();

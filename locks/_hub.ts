@@ -7,8 +7,9 @@
  * @module
  */
 import { backoff } from "../core/backoff.ts";
+import { newId } from "../core/uuid.ts";
 import type { Store, Unsubscribe } from "../store/types.ts";
-import { parseWake } from "./_remote.ts";
+import { grantChannel, parseWake } from "./_remote.ts";
 
 /** A parked acquisition, as the hub sees it. */
 export interface HubWaiter {
@@ -25,6 +26,20 @@ export interface HubWaiter {
 }
 
 const HUBS = new WeakMap<Store, Map<string, WaitHub>>();
+const ROUTES = new WeakMap<Store, string>();
+
+/**
+ * This process's route on `store`: the tokens it makes carry it, and a release publishes a grant
+ * to one of them on `<lock channel>:<route>`, which only this process's hubs subscribe to (a
+ * hand-off then wakes one process, not every process waiting on the lock).
+ * @param store the store
+ * @returns a short random id, the same for every lock on that store object
+ */
+export function routeOf(store: Store): string {
+  let route = ROUTES.get(store);
+  if (route === undefined) ROUTES.set(store, route = newId().replaceAll("-", "").slice(-12));
+  return route;
+}
 /** Hubs with no waiter left after a success, kept subscribed (oldest first) for the next wait. */
 const IDLE = new WeakMap<Store, Set<WaitHub>>();
 /** How many idle subscriptions a store keeps at most. */
@@ -91,14 +106,23 @@ export class WaitHub {
     return this.#waiters.size;
   }
 
+  /** Subscribes to the lock's channel ("free" wake-ups) and this process's grant channel. */
   #subscribe(): Promise<Unsubscribe | undefined> {
     if (this.#unsubscribe === undefined) {
-      const p = this.#store.subscribe(this.#channel, (m) => this.#onMessage(m))
-        .then((unsubscribe) => {
-          this.#subscribed = true;
-          return unsubscribe;
-        }, () => {
+      const listener = (m: string) => this.#onMessage(m);
+      const channels = [this.#channel, grantChannel(this.#channel, routeOf(this.#store))];
+      const p = Promise.allSettled(channels.map((c) => this.#store.subscribe(c, listener)))
+        .then(async (results) => {
+          const done = results.flatMap((r) => r.status === "fulfilled" ? [r.value] : []);
+          const unsubscribe = async () => {
+            for (const u of done) await u();
+          };
+          if (done.length === channels.length) {
+            this.#subscribed = true;
+            return unsubscribe;
+          }
           // Polling covers it; the next poll subscribes again.
+          await unsubscribe().catch(() => {});
           if (this.#unsubscribe === p) this.#unsubscribe = undefined;
           return undefined;
         });

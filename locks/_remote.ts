@@ -52,11 +52,20 @@ export function lockKeys(namespace: string, key: string, kind: "mutex" | "rw"): 
 }
 
 /**
- * A new acquisition token: `<uuid>/<ttl ms>/<owner id>` (a release that hands the lease to a
- * queued writer reads the writer's ttl from it).
+ * A new acquisition token: `<uuid>/<ttl ms>/<route>/<owner id>`. A release that hands the lease
+ * to a queued writer reads the writer's ttl from it, and publishes the grant on the writer's
+ * route channel ({@linkcode grantChannel}), which only its process listens to.
  */
-export function newToken(id: string, ttlMs: number, ownerId: string): string {
-  return `${id}/${ttlMs}/${ownerId}`;
+export function newToken(id: string, ttlMs: number, route: string, ownerId: string): string {
+  return `${id}/${ttlMs}/${route}/${ownerId}`;
+}
+
+/**
+ * The channel grants to tokens of `route` are published on: the lock's channel plus the route
+ * (same hash tag, so the same cluster slot).
+ */
+export function grantChannel(channel: string, route: string): string {
+  return `${channel}:${route}`;
 }
 
 /**

@@ -100,11 +100,16 @@ export const LOCK_RENEW = defineScript("lock_renew", ({ db, nowMs: now }, keys, 
   return 1;
 });
 
-/** The ttl a writer's token carries (`<uuid>/<ttl ms>/<owner id>`), or undefined. */
+/** The ttl a writer's token carries (`<uuid>/<ttl ms>/<route>/<owner id>`), or undefined. */
 export function tokenTtl(token: string): number | undefined {
   const m = /^[^/]*\/(\d+)\//.exec(token);
   const ttl = m === null ? NaN : Number(m[1]);
   return ttl > 0 ? ttl : undefined;
+}
+
+/** The route a token carries, or undefined (a token without one is granted on the lock's channel). */
+export function tokenRoute(token: string): string | undefined {
+  return /^[^/]*\/\d+\/([^/]+)\//.exec(token)?.[1];
 }
 
 /** See lua/lock_release.lua. */
@@ -130,7 +135,11 @@ export const LOCK_RELEASE = defineScript(
       db.set(lease, front, { px: ttl });
       db.zrem(queue, front);
       db.zrem(qexp, front);
-      publish(channel, `g ${str(n)} ${str(ticket!)} ${front}`);
+      const route = tokenRoute(front);
+      publish(
+        route === undefined ? channel : `${channel}:${route}`,
+        `g ${str(n)} ${str(ticket!)} ${front}`,
+      );
       return true;
     };
     if (mode === "write") {

@@ -12,10 +12,12 @@
 -- KEYS[6]  read waiters marker (see lua/lock_acquire.lua)
 -- ARGV[1]  mode: "write" | "read"
 -- ARGV[2]  token
--- ARGV[3]  the wake-up channel (sharded; carries the keys' hash tag)
+-- ARGV[3]  the wake-up channel (sharded; carries the keys' hash tag, as route channels do)
 -- Returns  1 if the token held the lease (write) or was a live reader (read), else 0
--- Publishes "g <fence> <ticket> <token>" (a grant of the queue entry with that ticket) or "f"
--- (free: waiters should try)
+-- Publishes "g <fence> <ticket> <token>" (a grant of the queue entry with that ticket) on the
+-- grantee's route channel "<channel>:<route>" (the route is its token's third part; the lock's
+-- channel for a token without one), so only its process hears it; or "f" (free: waiters should
+-- try) on the lock's channel
 local lease, readers, queue, qexp, fence = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local mode, token, channel = ARGV[1], ARGV[2], ARGV[3]
 
@@ -42,7 +44,10 @@ local function handOff()
   redis.call("SET", lease, front, "PX", ttl)
   redis.call("ZREM", queue, front)
   redis.call("ZREM", qexp, front)
-  redis.call("SPUBLISH", channel, "g " .. fmt(n) .. " " .. ticket .. " " .. front)
+  local route = string.match(front, "^[^/]*/%d+/([^/]+)/")
+  local to = channel
+  if route then to = channel .. ":" .. route end
+  redis.call("SPUBLISH", to, "g " .. fmt(n) .. " " .. ticket .. " " .. front)
   return true
 end
 

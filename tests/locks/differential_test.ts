@@ -36,7 +36,9 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 
 async function apply(store: Store, key: string, op: Op): Promise<unknown> {
   const k = lockKeys("distkit-locks", key, "rw");
-  const token = `t${op.who}/${[20_000, 40_000, 60_000, 30_000][op.who]}/owner`;
+  // Two of the four carry a route (their grants go to "<channel>:<route>"), two do not.
+  const route = ["/ra", "/rb", "", ""][op.who];
+  const token = `t${op.who}/${[20_000, 40_000, 60_000, 30_000][op.who]}${route}/owner`;
   switch (op.op) {
     case "acquire": {
       const r = await acquireOnce(store, k, op.mode, token, op.ttl, op.queue ? 30_000 : 0);
@@ -80,10 +82,11 @@ Deno.test({
           const key = `${base}-${run++}`;
           const channel = lockKeys("distkit-locks", key, "rw").channel;
           const got: Record<string, string[]> = { memory: [], redis: [] };
-          const unsubs = [
-            await memory.subscribe(channel, (m) => got.memory!.push(m)),
-            await redis.subscribe(channel, (m) => got.redis!.push(m)),
-          ];
+          const unsubs = [];
+          for (const c of [channel, `${channel}:ra`, `${channel}:rb`]) {
+            unsubs.push(await memory.subscribe(c, (m) => got.memory!.push(`${c} ${m}`)));
+            unsubs.push(await redis.subscribe(c, (m) => got.redis!.push(`${c} ${m}`)));
+          }
           try {
             for (const op of ops) {
               const [m, r] = [await apply(memory, key, op), await apply(redis, key, op)];

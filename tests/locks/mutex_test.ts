@@ -7,8 +7,8 @@ import {
   Mutex,
   type MutexGuard,
 } from "../../mod.ts";
-import { WaitHub } from "../../locks/_hub.ts";
-import { lockKeys } from "../../locks/_remote.ts";
+import { routeOf, WaitHub } from "../../locks/_hub.ts";
+import { grantChannel, lockKeys } from "../../locks/_remote.ts";
 import type { Script, Store, Unsubscribe } from "../../store/types.ts";
 import { storeTest, waitFor } from "../_support/stores.ts";
 import { keyOf, rawDel, rejects, sleep, traces, zmembers } from "./_helpers.ts";
@@ -234,11 +234,12 @@ storeTest("Mutex waiters of one process share one subscription", async (fx) => {
     "queued",
   );
   await waitFor(() => WaitHub.count(bStore) === 1, 2000, "one hub");
-  if (fx.memory) assert.equal(fx.memory.subscriptionCount, 1);
+  // One hub: the lock's channel and this process's grant channel.
+  if (fx.memory) assert.equal(fx.memory.subscriptionCount, 2);
   await g.release();
   for (const w of waits) await (await w).release();
   assert.equal(WaitHub.count(bStore), 1, "idle after a success, kept for the next wait");
-  if (fx.memory) assert.equal(fx.memory.subscriptionCount, 1);
+  if (fx.memory) assert.equal(fx.memory.subscriptionCount, 2);
   // The next wait on this lock parks on the idle subscription; a timeout then drops it.
   const g2 = await a.lock();
   await rejects(
@@ -390,12 +391,19 @@ Deno.test("Mutex: a grant that arrives after its lease lapsed and another owner 
 
 storeTest("Mutex uncontended acquisitions and releases publish nothing", async (fx) => {
   const a = new Mutex({ key: fx.prefix, store: fx.store });
-  const b = new Mutex({ key: fx.prefix, store: await fx.another(), retryIntervalMs: 60_000 });
+  const bStore = await fx.another();
+  const b = new Mutex({ key: fx.prefix, store: bStore, retryIntervalMs: 60_000 });
   const got: string[] = [];
-  const unsubscribe = await fx.store.subscribe(
-    lockKeys("distkit-locks", fx.prefix, "mutex").channel,
-    (m) => got.push(m),
-  );
+  const grants: string[] = [];
+  const channel = lockKeys("distkit-locks", fx.prefix, "mutex").channel;
+  // One connection for both channels: it receives messages in publish order.
+  const unsubscribes = [
+    await fx.store.subscribe(channel, (m) => got.push(m)),
+    await fx.store.subscribe(grantChannel(channel, routeOf(bStore)), (m) => grants.push(m)),
+  ];
+  const unsubscribe = async () => {
+    for (const u of unsubscribes) await u();
+  };
   try {
     const handOff = async () => {
       const g = await a.lock();
@@ -411,11 +419,12 @@ storeTest("Mutex uncontended acquisitions and releases publish nothing", async (
     for (let i = 0; i < 3; i++) await (await a.tryLock())!.release();
     await handOff();
     for (let i = 0; i < 3; i++) await (await a.lock()).release();
-    await handOff(); // a channel keeps its order: a stray message would arrive before this grant
-    await waitFor(() => got.length >= 2, 2000, "two grants");
+    await handOff(); // a connection keeps its order: a stray message would arrive before this grant
+    await waitFor(() => grants.length >= 2, 2000, "two grants");
     await sleep(20);
-    assert.equal(got.length, 2, got.join(", "));
-    assert.ok(got.every((m) => m.startsWith("g ")), got.join(", "));
+    assert.equal(grants.length, 2, grants.join(", "));
+    assert.ok(grants.every((m) => m.startsWith("g ")), grants.join(", "));
+    assert.deepEqual(got, [], "grants go to the grantee's route, not to every waiter");
   } finally {
     await unsubscribe();
   }
