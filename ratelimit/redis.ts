@@ -62,8 +62,10 @@ export abstract class StoreBase {
   protected readonly ctx: StoreContext;
   readonly #kind: string;
   readonly #script: Script;
-  readonly #w: string;
-  readonly #g: string;
+  /** The window, ms, formatted once. @internal */
+  protected readonly w: string;
+  /** The bucket size, ms, formatted once. @internal */
+  protected readonly g: string;
   /**
    * Built by {@linkcode RateLimiter}, not directly.
    * @param ctx the limiter's shared context
@@ -74,8 +76,8 @@ export abstract class StoreBase {
     this.ctx = ctx;
     this.#kind = kind;
     this.#script = script;
-    this.#w = String(ctx.cfg.windowMs);
-    this.#g = String(ctx.cfg.groupMs);
+    this.w = String(ctx.cfg.windowMs);
+    this.g = String(ctx.cfg.groupMs);
   }
   /** The entity's store keys. @internal */
   protected keys(key: string): string[] {
@@ -83,12 +85,11 @@ export abstract class StoreBase {
   }
   /**
    * Runs one script call under the guard.
-   * @param argv the operation and its arguments (a fresh array: the window and bucket size are
-   *   inserted after the operation, in place)
+   * @param argv the operation, the window and bucket size ({@linkcode w}, {@linkcode g}), then
+   *   the operation's arguments
    */
   protected call(key: string, argv: Array<string | number>): Promise<Reply | typeof DOWN> {
     if (this.ctx.closed()) throw new ClosedError("RateLimiter");
-    argv.splice(1, 0, this.#w, this.#g);
     const store = this.ctx.store();
     const keys = this.keys(key);
     return this.ctx.guard.run(() => store.run(this.#script, keys, argv));
@@ -149,7 +150,7 @@ export class RedisAbsoluteRateLimiter extends StoreBase implements AbsoluteMetho
   async inc(key: string, rate: Rate, n = 1): Promise<RateLimitDecision> {
     validateKey(key);
     checkN(n);
-    const r = await this.call(key, ["inc", capOf(this.ctx.cfg, rate), n]);
+    const r = await this.call(key, ["inc", this.w, this.g, capOf(this.ctx.cfg, rate), n]);
     if (r !== DOWN) return decodeDecision(r, this.ctx.cfg.windowSizeSeconds);
     const p = this.ctx.cfg.onStoreError;
     if (p === "allow") return { kind: "allowed" };
@@ -171,7 +172,7 @@ export class RedisAbsoluteRateLimiter extends StoreBase implements AbsoluteMetho
    */
   async isAllowed(key: string): Promise<RateLimitDecision> {
     validateKey(key);
-    const r = await this.call(key, ["check"]);
+    const r = await this.call(key, ["check", this.w, this.g]);
     if (r !== DOWN) return decodeDecision(r, this.ctx.cfg.windowSizeSeconds);
     const p = this.ctx.cfg.onStoreError;
     if (p === "allow") return { kind: "allowed" };
@@ -193,7 +194,7 @@ export class RedisAbsoluteRateLimiter extends StoreBase implements AbsoluteMetho
    */
   async get(key: string): Promise<number> {
     validateKey(key);
-    const r = await this.call(key, ["get"]);
+    const r = await this.call(key, ["get", this.w, this.g]);
     if (r !== DOWN) return Number(r);
     if (this.ctx.cfg.onStoreError === "local") return this.#fallback.get(key);
     return this.unreachable();
@@ -219,7 +220,7 @@ export class RedisAbsoluteRateLimiter extends StoreBase implements AbsoluteMetho
     validateComparator(cmp);
     checkN(n);
     const { cap } = limitsOf(this.ctx.cfg, rate, false);
-    const r = await this.call(key, ["set", cap, n, cmp.op, cmp.operand]);
+    const r = await this.call(key, ["set", this.w, this.g, cap, n, cmp.op, cmp.operand]);
     if (r === DOWN) return this.unreachable();
     return decodeSet(r);
   }
@@ -274,7 +275,7 @@ export class RedisSuppressedRateLimiter extends StoreBase implements SuppressedM
     validateKey(key);
     checkN(n);
     const { cap, hard } = limitsOf(this.ctx.cfg, rate, true);
-    const r = await this.call(key, ["inc", cap, hard, n, this.ctx.cfg.random()]);
+    const r = await this.call(key, ["inc", this.w, this.g, cap, hard, n, this.ctx.cfg.random()]);
     if (r !== DOWN) return decodeDecision(r, this.ctx.cfg.windowSizeSeconds);
     return this.#policy(() => this.#fallback.inc(key, rate, n));
   }
@@ -293,7 +294,7 @@ export class RedisSuppressedRateLimiter extends StoreBase implements SuppressedM
    */
   async isAllowed(key: string): Promise<RateLimitDecision> {
     validateKey(key);
-    const r = await this.call(key, ["check", 0, 0, 0, this.ctx.cfg.random()]);
+    const r = await this.call(key, ["check", this.w, this.g, 0, 0, 0, this.ctx.cfg.random()]);
     if (r !== DOWN) return decodeDecision(r, this.ctx.cfg.windowSizeSeconds);
     return this.#policy(() => this.#fallback.isAllowed(key));
   }
@@ -312,7 +313,7 @@ export class RedisSuppressedRateLimiter extends StoreBase implements SuppressedM
    */
   async get(key: string): Promise<SuppressedSnapshot> {
     validateKey(key);
-    const r = await this.call(key, ["get"]);
+    const r = await this.call(key, ["get", this.w, this.g]);
     if (r === DOWN) {
       if (this.ctx.cfg.onStoreError === "local") return this.#fallback.get(key);
       return this.unreachable();
@@ -335,7 +336,7 @@ export class RedisSuppressedRateLimiter extends StoreBase implements SuppressedM
    */
   async getSuppressionFactor(key: string): Promise<number> {
     validateKey(key);
-    const r = await this.call(key, ["factor"]);
+    const r = await this.call(key, ["factor", this.w, this.g]);
     if (r === DOWN) {
       if (this.ctx.cfg.onStoreError === "local") return this.#fallback.getSuppressionFactor(key);
       return this.unreachable();
@@ -363,7 +364,7 @@ export class RedisSuppressedRateLimiter extends StoreBase implements SuppressedM
     validateComparator(cmp);
     checkN(n);
     const { cap, hard } = limitsOf(this.ctx.cfg, rate, true);
-    const r = await this.call(key, ["set", cap, hard, n, 0, cmp.op, cmp.operand]);
+    const r = await this.call(key, ["set", this.w, this.g, cap, hard, n, 0, cmp.op, cmp.operand]);
     if (r === DOWN) return this.unreachable();
     return decodeSet(r);
   }
