@@ -40,6 +40,7 @@ export function routeOf(store: Store): string {
   if (route === undefined) ROUTES.set(store, route = newId().replaceAll("-", "").slice(-12));
   return route;
 }
+
 /** Hubs with no waiter left after a success, kept subscribed (oldest first) for the next wait. */
 const IDLE = new WeakMap<Store, Set<WaitHub>>();
 /** How many idle subscriptions a store keeps at most. */

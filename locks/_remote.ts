@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Reply, Store } from "../store/types.ts";
+import type { Reply, Script, Store } from "../store/types.ts";
 import { LOCK_ACQUIRE, LOCK_RELEASE, LOCK_RENEW } from "./_scripts.ts";
 
 /** Write mode (Mutex, RwLock write) or read mode (RwLock read). */
@@ -115,7 +115,21 @@ export function acquireOnce(
   ttlMs: number,
   queueMs: number,
 ): Promise<AttemptResult> {
-  return store.run(LOCK_ACQUIRE, k.all, [mode, token, ttlMs, queueMs]).then(decodeAttempt);
+  return run(store, LOCK_ACQUIRE, k.all, [mode, token, ttlMs, queueMs]).then(decodeAttempt);
+}
+
+/** `store.run`, with a synchronous throw (a Store breaking its contract) as a rejection. */
+function run(
+  store: Store,
+  script: Script,
+  keys: readonly string[],
+  argv: readonly (string | number)[],
+): Promise<Reply> {
+  try {
+    return store.run(script, keys, argv);
+  } catch (e) {
+    return Promise.reject(e);
+  }
 }
 
 /** The fence (an integer reply) on success, else `[0, hint]` or `[0, hint, ticket]`. */
@@ -149,11 +163,7 @@ export function releaseOnce(
   mode: Mode,
   token: string,
 ): Promise<boolean> {
-  return store.run(
-    LOCK_RELEASE,
-    k.all,
-    [mode, token, k.channel],
-  ).then(isOne);
+  return run(store, LOCK_RELEASE, k.all, [mode, token, k.channel]).then(isOne);
 }
 
 const isOne = (reply: Reply): boolean => Number(reply) === 1;

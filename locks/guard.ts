@@ -32,9 +32,9 @@ export interface GuardInit {
   /** The fencing token (0 for readers). */
   readonly fence: number;
   /**
-   * `performance.now()` when an attempt that the store ran before the lease was set was sent: the
-   * lease runs at least ttlMs from it (the winning attempt, or for a lease handed over by a
-   * release, the latest attempt that found the queue entry the grant consumed).
+   * `performance.now()` when an attempt was sent that the store ran no later than it set the
+   * lease, so the lease runs at least ttlMs from it: the winning attempt, or for a lease handed
+   * over by a release, the latest attempt that found the queue entry the grant consumed.
    */
   readonly sentAt: number;
 }

@@ -55,7 +55,7 @@ export class StoreGuard {
     try {
       p = fn();
     } catch (e) {
-      return Promise.reject(e);
+      p = Promise.reject(e); // judged like a rejection
     }
     return this.#bounded(p).then(this.#ok, this.#failed) as Promise<T | typeof DOWN>;
   }
