@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { LockLostError, Mutex, RedisStore, RwLock, StoreError } from "../../mod.ts";
+import type { Store } from "../../store/types.ts";
 import { SpyStore } from "../_support/spy_store.ts";
 import { connectStandalone, startPrivateRedis } from "../_support/servers.ts";
 import { storeTest, waitFor } from "../_support/stores.ts";
@@ -179,4 +180,30 @@ Deno.test("a waiter's late win is cleaned up in the background without a timer t
     globalThis.clearTimeout = realClear;
     await memory.close();
   }
+});
+
+Deno.test("a Store that throws synchronously makes lock attempts fail, not throw", async () => {
+  const { MemoryStore, LockTimeoutError } = await import("../../mod.ts");
+  const memory = new MemoryStore();
+  let acquires = 0;
+  const broken: Store = {
+    isDistkitStore: true,
+    run(script, keys, argv) {
+      // The first attempt runs (and queues); the waiter's later attempts throw synchronously.
+      if (script.name === "lock_acquire" && acquires++ > 0) throw new StoreError("sync failure");
+      return memory.run(script, keys, argv);
+    },
+    subscribe: (channel, listener) => memory.subscribe(channel, listener),
+    close: () => Promise.resolve(),
+    [Symbol.asyncDispose]: () => Promise.resolve(),
+  };
+  const holder = await new Mutex({ key: "sync-throw", store: memory }).lock();
+  const m = new Mutex({ key: "sync-throw", store: broken, retryIntervalMs: 5 });
+  const p = m.tryLock();
+  assert.ok(p instanceof Promise);
+  assert.equal(await p, null);
+  await assert.rejects(m.lock({ timeoutMs: 100 }), LockTimeoutError);
+  assert.ok(acquires > 2, "the waiter kept trying");
+  await holder.release();
+  await memory.close();
 });

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { StoreError } from "../../core/errors.ts";
 import { RateLimiter, type StoreErrorPolicy } from "../../ratelimit/rate_limiter.ts";
 import { RedisStore } from "../../store/redis_store.ts";
+import type { Store } from "../../store/types.ts";
 import { connectStandalone, startPrivateRedis } from "../_support/servers.ts";
 import { waitFor } from "../_support/stores.ts";
 
@@ -91,4 +92,25 @@ Deno.test("Redis killed and restarted under load: policy 'local' answers, waits 
 
 Deno.test("Redis killed and restarted under load: policy 'throw' fails fast and recovers", async () => {
   await underOutage("throw");
+});
+
+Deno.test("a Store that throws synchronously is judged by the failure policy, like a rejection", async () => {
+  const { MemoryStore } = await import("../../store/memory_store.ts");
+  const memory = new MemoryStore();
+  const broken: Store = {
+    isDistkitStore: true,
+    run(): never {
+      throw new StoreError("sync failure");
+    },
+    subscribe: (channel, listener) => memory.subscribe(channel, listener),
+    close: () => Promise.resolve(),
+    [Symbol.asyncDispose]: () => Promise.resolve(),
+  };
+  await using allow = new RateLimiter({ store: broken, onStoreError: "allow" });
+  assert.equal((await allow.redis.absolute.inc("k", 10)).kind, "allowed");
+  await using strict = new RateLimiter({ store: broken, onStoreError: "throw" });
+  const p = strict.redis.absolute.inc("k", 10);
+  assert.ok(p instanceof Promise);
+  await assert.rejects(p, StoreError);
+  await memory.close();
 });
