@@ -23,7 +23,7 @@
 local H = KEYS[1]
 local call = redis.call
 local op = ARGV[1]
-local W, g = ARGV[2] + 0, ARGV[3] + 0
+local g = ARGV[3] + 0
 local time = call("TIME")
 local us = time[2] + 0
 local now = time[1] * 1000 + (us - us % 1000) / 1000
@@ -31,23 +31,28 @@ local cur = (now - now % g) / g
 local st = call("HMGET", H, "t", "o", "n", "c", "N")
 
 -- The hot path, before anything else is defined (closures cost): an admitted inc on a live key
--- under the same capacity, not due for eviction. Its bucket is the newest one when that is the
--- current one (or later: the clock went back), else the current bucket opens. It leaves exactly
--- the state the general path below would.
-if op == "inc" and st[5] then
+-- under the same capacity. Its bucket is the newest one when that is the current one (or later:
+-- the clock went back), which cannot widen the bucket span; else the current bucket opens, if
+-- that leaves the span under two windows (no eviction due). It leaves exactly the state the
+-- general path below would.
+if op == "inc" and st[5] and st[4] == ARGV[4] then
   local n = ARGV[5] + 0
-  if n > 0 and st[1] + st[5] + n <= ARGV[4] + 0 and st[4] == ARGV[4]
-    and cur - st[2] < 2 * math.ceil(W / g) then
+  if n > 0 and st[1] + st[5] + n <= ARGV[4] + 0 then
     if st[3] + 0 >= cur then
       call("HINCRBY", H, "N", ARGV[5])
-    else
+      return 1
+    end
+    local W = ARGV[2] + 0
+    if cur - st[2] < 2 * math.ceil(W / g) then
       call("HSET", H, st[3], st[5], "t", string.format("%d", st[1] + st[5]), "N", ARGV[5], "n",
         string.format("%d", cur))
       call("PEXPIREAT", H, string.format("%d", (cur + 1) * g + W))
+      return 1
     end
-    return 1
   end
 end
+
+local W = ARGV[2] + 0
 
 local tonumber, unpack = tonumber, unpack
 local HINT_BUCKETS, CHUNK = 64, 500
@@ -138,10 +143,12 @@ end
 -- span reaches two windows' worth of slots.
 local SPAN = 2 * math.ceil(W / g)
 local function tooWide() return newest ~= nil and cur - origin >= SPAN end
+-- An inc only widens the span when it opens a bucket.
+local function opens() return newest == nil or newest < cur end
 
 if op == "inc" then
   local cap, n = ARGV[4] + 0, ARGV[5] + 0
-  if older + last + n > cap or tooWide() then evict() end
+  if older + last + n > cap or (tooWide() and opens()) then evict() end
   if older + last + n <= cap then
     if n > 0 then record(n, ARGV[4]) else flush() end
     return 1

@@ -156,6 +156,19 @@ export function tooWide(s: Series, now: number, cfg: WindowConfig): boolean {
     Math.floor(now / cfg.groupMs) - s.origin >= 2 * Math.ceil(cfg.windowMs / cfg.groupMs);
 }
 
+/**
+ * Whether recording now opens a new bucket (none yet, or the newest is older than the current
+ * one).
+ * @param s the series
+ * @param now ms
+ * @param cfg the window
+ * @returns true unless the newest bucket is the current one (or later: the clock went back)
+ */
+export function opensBucket(s: Series, now: number, cfg: WindowConfig): boolean {
+  const n = s.idx.length;
+  return n === 0 || s.idx[n - 1]! < Math.floor(now / cfg.groupMs);
+}
+
 /** The hints of a rejection. */
 export interface Hint {
   /** ms until the request may fit (≥ 1). */
@@ -239,8 +252,9 @@ export function absoluteInc(
   n: number,
 ): ModelDecision {
   // Lazy eviction: expired usage only matters when it could change the answer, or when the
-  // bucket span grows past two windows (which bounds the state and the work of one eviction).
-  if (s.total + n > cap || tooWide(s, now, cfg)) evict(s, now, cfg);
+  // bucket span grows past two windows (which bounds the state and the work of one eviction):
+  // only an inc that opens a bucket can widen it.
+  if (s.total + n > cap || (tooWide(s, now, cfg) && opensBucket(s, now, cfg))) evict(s, now, cfg);
   if (s.total + n <= cap) {
     if (n > 0) {
       record(s, now, cfg, n, 0);
