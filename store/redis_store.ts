@@ -34,6 +34,12 @@ export interface RedisClientLike {
   sSubscribe(channel: string, listener: PubSubListener): Promise<unknown>;
   /** `SUNSUBSCRIBE channel` */
   sUnsubscribe(channel: string, listener?: PubSubListener): Promise<unknown>;
+  /**
+   * A raw command: `(args)` on a client, `(firstKey, isReadonly, args)` on a cluster. When
+   * present, scripts are sent with it (node-redis's own command layer costs about 0.4 µs of CPU a
+   * call more).
+   */
+  sendCommand?(...args: never[]): Promise<unknown>;
 }
 
 /** A standalone client: also knows how to open a second connection for subscriptions. */
@@ -146,23 +152,49 @@ export class RedisStore implements Store {
     argv: readonly (string | number)[],
   ): Promise<Reply> {
     if (this.#closed) return Promise.reject(new ClosedError("RedisStore"));
-    const options: EvalOptions = { keys: keys as string[], arguments: argv.map(toArg) };
     // One reaction on the success path: an uncontended lock pays for every promise hop.
-    const call = (this.client.evalSha(script.sha1, options) as Promise<Reply>).catch((e) =>
-      this.#onEvalShaError(e, script, options)
+    const call = this.#send("EVALSHA", script.sha1, keys, argv).catch((e) =>
+      this.#onEvalShaError(e, script, keys, argv)
     );
     return this.#timeoutMs === 0 ? call : this.#bounded(call).catch((e) => {
       throw toDistkitError(e, script);
     });
   }
 
+  /** `EVALSHA`/`EVAL` with the raw command when the client has one, else its own methods. */
+  #send(
+    command: "EVALSHA" | "EVAL",
+    body: string,
+    keys: readonly string[],
+    argv: readonly (string | number)[],
+  ): Promise<Reply> {
+    const client = this.client as RedisClientLike & {
+      sendCommand?: (...a: unknown[]) => Promise<Reply>;
+    };
+    if (typeof client.sendCommand !== "function") {
+      const options: EvalOptions = { keys: keys as string[], arguments: argv.map(toArg) };
+      return (command === "EVALSHA"
+        ? client.evalSha(body, options)
+        : client.eval(body, options)) as Promise<Reply>;
+    }
+    const args: string[] = [command, body, String(keys.length)];
+    for (const k of keys) args.push(k);
+    for (const a of argv) args.push(typeof a === "string" ? a : toArg(a));
+    return this.isCluster ? client.sendCommand(keys[0], false, args) : client.sendCommand(args);
+  }
+
   /**
    * NOSCRIPT (after `SCRIPT FLUSH` or a restart): send the source, which also caches it. Any
    * other failure becomes a distkit error.
    */
-  #onEvalShaError(e: unknown, script: Script, options: EvalOptions): Promise<Reply> {
+  #onEvalShaError(
+    e: unknown,
+    script: Script,
+    keys: readonly string[],
+    argv: readonly (string | number)[],
+  ): Promise<Reply> {
     if (isErrorReply(e) && errorText(e).startsWith("NOSCRIPT")) {
-      return (this.client.eval(script.source, options) as Promise<Reply>).catch((e2) => {
+      return this.#send("EVAL", script.source, keys, argv).catch((e2) => {
         throw toDistkitError(e2, script);
       });
     }
