@@ -7,13 +7,14 @@
  * @module
  */
 import { StoreError } from "../core/errors.ts";
+import { TimeoutQueue } from "../core/timeout_queue.ts";
 
 /** Returned instead of a result while the store is unreachable (and the policy is not "throw"). */
 export const DOWN: unique symbol = Symbol("store down");
 
 /** The store-call guard. */
 export class StoreGuard {
-  #timeoutMs: number;
+  #timeouts: TimeoutQueue;
   #throw: boolean;
   #onError: (e: StoreError) => void;
   #failures = 0;
@@ -27,7 +28,10 @@ export class StoreGuard {
    * @param onError told about every failure
    */
   constructor(timeoutMs: number, throwOnDown: boolean, onError: (e: StoreError) => void) {
-    this.#timeoutMs = timeoutMs;
+    this.#timeouts = new TimeoutQueue(
+      timeoutMs,
+      (ms) => new StoreError(`The store did not answer within ${ms} ms`),
+    );
     this.#throw = throwOnDown;
     this.#onError = onError;
   }
@@ -57,7 +61,7 @@ export class StoreGuard {
     } catch (e) {
       p = Promise.reject(e); // judged like a rejection
     }
-    return this.#bounded(p).then(this.#ok, this.#failed) as Promise<T | typeof DOWN>;
+    return this.#timeouts.bound(p).then(this.#ok, this.#failed) as Promise<T | typeof DOWN>;
   }
 
   /** While the store is known down: answer at once, or let one call through as the probe. */
@@ -65,7 +69,7 @@ export class StoreGuard {
     if (this.#probing || Date.now() < this.#downUntil) return this.#down(this.#lastError!);
     this.#probing = true;
     try {
-      return this.#ok(await this.#bounded(fn()));
+      return this.#ok(await this.#timeouts.bound(fn()));
     } catch (e) {
       return this.#failed(e);
     } finally {
@@ -95,68 +99,5 @@ export class StoreGuard {
   #down(e: StoreError): typeof DOWN {
     if (this.#throw) throw new StoreError(`Rate-limit store unreachable: ${e.message}`, e);
     return DOWN;
-  }
-
-  // One timer for all calls in flight: deadlines are FIFO (same timeout for every call), so the
-  // timer only ever waits for the oldest pending call.
-  #pending: Array<{ at: number; fail: (e: StoreError) => void; done: boolean }> = [];
-  #head = 0;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-
-  #bounded<T>(p: Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const entry = { at: Date.now() + this.#timeoutMs, fail: reject, done: false };
-      this.#pending.push(entry);
-      this.#live++;
-      if (this.#timer === undefined) this.#arm();
-      const settle = () => {
-        if (entry.done) return false;
-        entry.done = true;
-        if (--this.#live === 0) this.#idle();
-        return true;
-      };
-      p.then(
-        (v) => settle() && resolve(v),
-        (e) => settle() && reject(e),
-      );
-    });
-  }
-
-  #live = 0;
-
-  /** Nothing in flight: no timer may outlive the calls. */
-  #idle(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#pending = [];
-    this.#head = 0;
-  }
-
-  #arm(): void {
-    while (this.#head < this.#pending.length && this.#pending[this.#head]!.done) this.#head++;
-    if (this.#head >= 1024 || this.#head === this.#pending.length) {
-      this.#pending = this.#pending.slice(this.#head);
-      this.#head = 0;
-    }
-    const first = this.#pending[this.#head];
-    if (first === undefined) {
-      this.#timer = undefined;
-      return;
-    }
-    this.#timer = setTimeout(() => {
-      const now = Date.now();
-      while (this.#head < this.#pending.length) {
-        const e = this.#pending[this.#head]!;
-        if (!e.done && e.at > now) break;
-        this.#head++;
-        if (!e.done) {
-          e.done = true;
-          this.#live--;
-          e.fail(new StoreError(`The store did not answer within ${this.#timeoutMs} ms`));
-        }
-      }
-      if (this.#live === 0) this.#idle();
-      else this.#arm();
-    }, Math.max(0, first.at - Date.now()));
   }
 }

@@ -7,6 +7,7 @@
  */
 import { ClosedError, InvalidArgumentError, StoreError } from "../core/errors.ts";
 import { mapScriptError } from "./script_failure.ts";
+import { TimeoutQueue } from "../core/timeout_queue.ts";
 import { toArg } from "./script.ts";
 import type { Reply, Script, Store, Unsubscribe } from "./types.ts";
 
@@ -100,7 +101,8 @@ export class RedisStore implements Store {
   readonly client: RedisClientLike;
   /** Whether the client is a cluster. */
   readonly isCluster: boolean;
-  #timeoutMs: number;
+  /** Bounds calls when `commandTimeoutMs` > 0 (one timer for all calls in flight). */
+  #timeouts: TimeoutQueue | undefined;
   #subscriber:
     | Promise<
       RedisClientLike & {
@@ -136,7 +138,10 @@ export class RedisStore implements Store {
     }
     this.client = client;
     this.isCluster = isClusterClient(client);
-    this.#timeoutMs = t;
+    this.#timeouts = t === 0 ? undefined : new TimeoutQueue(
+      t,
+      (ms) => new StoreError(`Redis did not answer within ${ms} ms`),
+    );
   }
 
   /**
@@ -156,7 +161,7 @@ export class RedisStore implements Store {
     const call = this.#send("EVALSHA", script.sha1, keys, argv).catch((e) =>
       this.#onEvalShaError(e, script, keys, argv)
     );
-    return this.#timeoutMs === 0 ? call : this.#bounded(call).catch((e) => {
+    return this.#timeouts === undefined ? call : this.#timeouts.bound(call).catch((e) => {
       throw toDistkitError(e, script);
     });
   }
@@ -199,19 +204,6 @@ export class RedisStore implements Store {
       });
     }
     throw toDistkitError(e, script);
-  }
-
-  #bounded<T>(p: Promise<T>): Promise<T> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new StoreError(`Redis did not answer within ${this.#timeoutMs} ms`)),
-        this.#timeoutMs,
-      );
-    });
-    // The losing command may still settle later; swallow that so it is never unhandled.
-    p.catch(() => {});
-    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
   }
 
   /**

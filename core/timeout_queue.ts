@@ -1,0 +1,111 @@
+/**
+ * `TimeoutQueue`: bounds many calls that share one timeout with a single timer. Deadlines are
+ * first in, first out (the same timeout for every call), so the timer only ever waits for the
+ * oldest pending call; it is cleared as soon as nothing is in flight, so it never outlives the
+ * calls. (A timer per call costs a `setTimeout` and a `clearTimeout` each: on Deno, some 10 µs of
+ * latency.) Internal: used by `RedisStore` and the rate limiter's store guard.
+ *
+ * @module
+ */
+
+interface Entry {
+  at: number;
+  fail: (e: Error) => void;
+  done: boolean;
+}
+
+/**
+ * Rejects a bounded call `timeoutMs` after it started if it has not settled by then.
+ *
+ * @example
+ * ```ts
+ * import { TimeoutQueue } from "./timeout_queue.ts";
+ * const q = new TimeoutQueue(1000, (ms) => new Error(`no answer within ${ms} ms`));
+ * console.assert(await q.bound(Promise.resolve(42)) === 42);
+ * ```
+ */
+export class TimeoutQueue {
+  readonly #timeoutMs: number;
+  readonly #error: (timeoutMs: number) => Error;
+  #pending: Entry[] = [];
+  #head = 0;
+  #live = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  /**
+   * @param timeoutMs the bound of every call, ms
+   * @param error makes the rejection of a call that timed out
+   */
+  constructor(timeoutMs: number, error: (timeoutMs: number) => Error) {
+    this.#timeoutMs = timeoutMs;
+    this.#error = error;
+  }
+
+  /** Calls in flight (for tests). */
+  get size(): number {
+    return this.#live;
+  }
+
+  /**
+   * `p`, or a rejection once the timeout passes first (`p` may still settle later; that is
+   * ignored, never unhandled).
+   * @param p the call
+   * @returns its result
+   */
+  bound<T>(p: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const entry: Entry = { at: performance.now() + this.#timeoutMs, fail: reject, done: false };
+      this.#pending.push(entry);
+      this.#live++;
+      if (this.#timer === undefined) this.#arm();
+      const settle = () => {
+        if (entry.done) return false;
+        entry.done = true;
+        if (--this.#live === 0) this.#idle();
+        return true;
+      };
+      p.then(
+        (v) => settle() && resolve(v),
+        (e) => settle() && reject(e),
+      );
+    });
+  }
+
+  /** Nothing in flight: no timer may outlive the calls. */
+  #idle(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#pending = [];
+    this.#head = 0;
+  }
+
+  #arm(): void {
+    while (this.#head < this.#pending.length && this.#pending[this.#head]!.done) this.#head++;
+    if (this.#head >= 1024 || this.#head === this.#pending.length) {
+      this.#pending = this.#pending.slice(this.#head);
+      this.#head = 0;
+    }
+    const first = this.#pending[this.#head];
+    if (first === undefined) {
+      this.#timer = undefined;
+      return;
+    }
+    this.#timer = setTimeout(this.#fire, Math.max(0, Math.ceil(first.at - performance.now())));
+  }
+
+  #fire = (): void => {
+    const now = performance.now();
+    while (this.#head < this.#pending.length) {
+      const e = this.#pending[this.#head]!;
+      if (!e.done && e.at > now) break;
+      this.#head++;
+      if (!e.done) {
+        e.done = true;
+        this.#live--;
+        e.fail(this.#error(this.#timeoutMs));
+      }
+    }
+    if (this.#live === 0) this.#idle();
+    else this.#arm();
+  };
+}

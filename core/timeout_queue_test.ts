@@ -1,0 +1,52 @@
+import assert from "node:assert/strict";
+import { TimeoutQueue } from "./timeout_queue.ts";
+
+const timedOut = (ms: number) => new Error(`no answer within ${ms} ms`);
+
+Deno.test("TimeoutQueue passes results and failures through, and leaves no timer", async () => {
+  const q = new TimeoutQueue(1000, timedOut);
+  assert.equal(await q.bound(Promise.resolve(7)), 7);
+  await assert.rejects(q.bound(Promise.reject(new Error("boom"))), /boom/);
+  assert.equal(q.size, 0); // the sanitizer fails this test if a timer were left armed
+});
+
+Deno.test("TimeoutQueue rejects a call that does not settle in time; a late settle is ignored", async () => {
+  const q = new TimeoutQueue(30, timedOut);
+  let settle!: (v: number) => void;
+  const slow = new Promise<number>((r) => settle = r);
+  const started = performance.now();
+  await assert.rejects(q.bound(slow), /no answer within 30 ms/);
+  assert.ok(performance.now() - started >= 29);
+  settle(1); // after the timeout: nothing happens
+  const failing = new Promise<number>((_, reject) =>
+    setTimeout(() => reject(new Error("late")), 60)
+  );
+  await assert.rejects(q.bound(failing), /no answer within 30 ms/);
+  await new Promise((r) => setTimeout(r, 50)); // the late rejection is swallowed, never unhandled
+  assert.equal(q.size, 0);
+});
+
+Deno.test("TimeoutQueue arms one timer for many calls in flight, in order of their deadlines", async () => {
+  const q = new TimeoutQueue(40, timedOut);
+  let arms = 0;
+  const realSet = globalThis.setTimeout;
+  globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+    arms++;
+    return realSet(fn, ms);
+  }) as typeof setTimeout;
+  const settles: Array<() => void> = [];
+  const calls: Array<Promise<unknown>> = [];
+  try {
+    for (let i = 0; i < 100; i++) {
+      calls.push(q.bound(new Promise<void>((r) => settles.push(r))));
+    }
+    assert.equal(arms, 1);
+  } finally {
+    globalThis.setTimeout = realSet;
+  }
+  for (const s of settles.slice(0, 50)) s(); // half answer in time
+  const results = await Promise.allSettled(calls);
+  assert.equal(results.filter((r) => r.status === "fulfilled").length, 50);
+  assert.equal(results.filter((r) => r.status === "rejected").length, 50);
+  assert.equal(q.size, 0);
+});
