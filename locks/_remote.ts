@@ -4,7 +4,9 @@
  * @module
  */
 import type { Reply, Script, Store } from "../store/types.ts";
-import { LOCK_ACQUIRE, LOCK_RELEASE, LOCK_RENEW } from "./_scripts.ts";
+import { grantChannel, LOCK_ACQUIRE, LOCK_RELEASE, LOCK_RENEW } from "./_scripts.ts";
+
+export { grantChannel };
 
 /** Write mode (Mutex, RwLock write) or read mode (RwLock read). */
 export type Mode = "write" | "read";
@@ -58,14 +60,6 @@ export function lockKeys(namespace: string, key: string, kind: "mutex" | "rw"): 
  */
 export function newToken(id: string, ttlMs: number, route: string, ownerId: string): string {
   return `${id}/${ttlMs}/${route}/${ownerId}`;
-}
-
-/**
- * The channel grants to tokens of `route` are published on: the lock's channel plus the route
- * (same hash tag, so the same cluster slot).
- */
-export function grantChannel(channel: string, route: string): string {
-  return `${channel}:${route}`;
 }
 
 /**

@@ -107,6 +107,14 @@ export function tokenTtl(token: string): number | undefined {
   return ttl > 0 ? ttl : undefined;
 }
 
+/**
+ * The channel grants to tokens of `route` are published on: the lock's channel plus the route
+ * (same hash tag, so the same cluster slot).
+ */
+export function grantChannel(channel: string, route: string): string {
+  return `${channel}:${route}`;
+}
+
 /** The route a token carries, or undefined (a token without one is granted on the lock's channel). */
 export function tokenRoute(token: string): string | undefined {
   return /^[^/]*\/\d+\/([^/]+)\//.exec(token)?.[1];
@@ -137,7 +145,7 @@ export const LOCK_RELEASE = defineScript(
       db.zrem(qexp, front);
       const route = tokenRoute(front);
       publish(
-        route === undefined ? channel : `${channel}:${route}`,
+        route === undefined ? channel : grantChannel(channel, route),
         `g ${str(n)} ${str(ticket!)} ${front}`,
       );
       return true;
