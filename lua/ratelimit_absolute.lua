@@ -1,66 +1,90 @@
 -- ratelimit_absolute: one call of the absolute sliding-window limiter on one entity (see
 -- ratelimit/_model.ts, the executable specification). Buckets are aligned: bucket i holds
 -- [i*g, (i+1)*g) and counts until (i+1)*g + W. The entity is one hash that expires by itself
--- when its newest bucket does. Expired buckets are evicted when they could change the answer
--- or once the buckets span two windows, so work per call is bounded by 2W/g slots (read in
--- chunks). The newest bucket's count lives in its own field N and t sums the older ones, so
--- the usual call is TIME, one HMGET of five fields and one HINCRBY of N (an HSET and a
--- PEXPIREAT when it opens a bucket, closing the previous newest into its indexed field).
--- KEYS[1]  H: hash {t = total of the older buckets, N = count of the newest bucket,
---             n = newest bucket index, c = capacity, o = origin (lower bound of bucket
---             indexes), <i> = count of bucket i (every bucket but the newest)}
--- ARGV[1]  op: "inc" | "check" | "get" | "set"
--- ARGV[2]  W, the window, ms
--- ARGV[3]  g, the bucket size, ms
--- ARGV[4]  the caller's capacity (inc, set)
--- ARGV[5]  n, the request or the new total (inc, set)
+-- exactly when its newest bucket does, at e = (n+1)*g + W, and keeps e in a field, so PTTL tells
+-- the time (now = e - PTTL) and, on the hot path, whether the newest bucket is still the current
+-- one. Expired buckets are evicted when they could change the answer or once the buckets span two
+-- windows, so work per call is bounded by 2W/g slots (read in chunks).
+-- The total of every bucket lives in the field T<c>, named after the capacity c it was recorded
+-- under; t is the total of all but the newest bucket (whose count is T<c> - t). So the usual
+-- call is two commands: PTTL, and an HINCRBY of T<capacity> whose reply is the new total and
+-- proves the capacity unchanged (a live total is never 0, so a reply equal to the request means
+-- the field was just created: another capacity is stored). rate-limiter-flexible's fixed window
+-- pays three. Opening a bucket costs an HMGET, an HSET (closing the previous newest into its
+-- indexed field) and a PEXPIREAT. TIME is read only for a key without an expiry (a new one).
+-- KEYS[1]  H: hash {c = capacity, T<c> = total of all buckets, t = total of the older buckets,
+--             n = newest bucket index, e = the hash's expiry (ms), o = origin (lower bound of
+--             bucket indexes), <i> = count of bucket i (every bucket but the newest)}
+-- ARGV[1]  W, the window, ms
+-- ARGV[2]  g, the bucket size, ms
+-- ARGV[3]  the caller's capacity (inc, set; "" otherwise)
+-- ARGV[4]  n, the request or the new total (inc, set; absent: 1)
+-- ARGV[5]  op: "inc" (absent) | "check" | "get" | "set"
 -- ARGV[6]  comparator op (set)
 -- ARGV[7]  comparator operand (set)
+-- (The trailing arguments have defaults because every argument costs Redis about as much as a
+-- fifth of a command: the usual call sends three.)
 -- Returns  inc/check: 1 (allowed: an integer, the cheapest reply) | {"rejected", retryAfterMs, remainingAfterWaiting}
 --          get: total; set: {matched (1|0), previous total, total}
 -- Numbers reach Redis as %d strings on the hot path (integer formatting; %.0f and Redis's own
 -- %.17g of a Lua number argument cost several times more).
 local H = KEYS[1]
 local call = redis.call
-local op = ARGV[1]
-local g = ARGV[3] + 0
-local time = call("TIME")
-local us = time[2] + 0
-local now = time[1] * 1000 + (us - us % 1000) / 1000
-local cur = (now - now % g) / g
-local st = call("HMGET", H, "t", "o", "n", "c", "N")
+local W, g, capS = ARGV[1] + 0, ARGV[2] + 0, ARGV[3]
+local nS, op = ARGV[4] or "1", ARGV[5] or "inc"
+local n = ARGV[4] and ARGV[4] + 0 or 1
+local ttl = call("PTTL", H)
 
--- The hot path, before anything else is defined (closures cost): an admitted inc on a live key
--- under the same capacity. Its bucket is the newest one when that is the current one (or later:
--- the clock went back), which cannot widen the bucket span; else the current bucket opens, if
--- that leaves the span under two windows (no eviction due). It leaves exactly the state the
--- general path below would.
-if op == "inc" and st[5] and st[4] == ARGV[4] then
-  local n = ARGV[5] + 0
-  if n > 0 and st[1] + st[5] + n <= ARGV[4] + 0 then
-    if st[3] + 0 >= cur then
-      call("HINCRBY", H, "N", ARGV[5])
-      return 1
-    end
-    local W = ARGV[2] + 0
-    if cur - st[2] < 2 * math.ceil(W / g) then
-      call("HSET", H, st[3], st[5], "t", string.format("%d", st[1] + st[5]), "N", ARGV[5], "n",
-        string.format("%d", cur))
-      call("PEXPIREAT", H, string.format("%d", (cur + 1) * g + W))
-      return 1
-    end
+-- The hot path, before anything else is defined (closures cost): an admitted inc into the
+-- newest bucket, while it is the current one (PTTL in (W, W + g]; a key last written under a
+-- window more than g away does not qualify, one less than g longer may count into its newest
+-- bucket up to that much late), under the same capacity. Past the capacity the increment is
+-- taken back, and under another capacity the field just created is removed; the general path
+-- below decides then. It leaves exactly the state the general path would.
+if op == "inc" and n > 0 and ttl > W and ttl <= W + g then
+  local total = call("HINCRBY", H, "T" .. capS, nS)
+  if total > n then
+    if total <= capS + 0 then return 1 end
+    call("HINCRBY", H, "T" .. capS, "-" .. nS)
+  else
+    call("HDEL", H, "T" .. capS)
   end
 end
 
-local W = ARGV[2] + 0
+local st = call("HMGET", H, "c", "t", "n", "o", "e", "T" .. capS)
+local now
+if ttl > 0 and st[5] then
+  now = st[5] - ttl
+else
+  local time = call("TIME")
+  local us = time[2] + 0
+  now = time[1] * 1000 + (us - us % 1000) / 1000
+end
+local cur = (now - now % g) / g
+
+-- The next hottest: an admitted inc that opens the current bucket under the same capacity, if
+-- that leaves the span under two windows (no eviction due).
+if op == "inc" and st[6] then
+  if n > 0 and st[3] + 0 < cur and st[6] + n <= capS + 0 and cur - st[4] < 2 * math.ceil(W / g) then
+    local e = string.format("%d", (cur + 1) * g + W)
+    call("HSET", H, st[3], string.format("%d", st[6] - st[2]), "t", st[6], "T" .. capS,
+      string.format("%d", st[6] + n), "n", string.format("%d", cur), "e", e)
+    call("PEXPIREAT", H, e)
+    return 1
+  end
+end
+
+-- The stored capacity's total, when the caller's capacity differs (or is not given).
+if st[1] and st[1] ~= capS then st[6] = call("HGET", H, "T" .. st[1]) end
 
 local tonumber, unpack = tonumber, unpack
 local HINT_BUCKETS, CHUNK = 64, 500
 -- Replies that may be large are formatted as strings.
 local function fmt(n) return string.format("%.0f", n) end
-local older, origin, newest = (st[1] or 0) + 0, tonumber(st[2]), tonumber(st[3])
-local last = (st[5] or 0) + 0 -- the newest bucket's count
-local stored = (st[4] or 0) + 0
+local older, origin, newest = (st[2] or 0) + 0, tonumber(st[4]), tonumber(st[3])
+local last = (st[6] or 0) - older -- the newest bucket's count
+local storedS = st[1] -- the stored capacity, as written (names the total's field)
+local stored = (storedS or 0) + 0
 local evicted = false -- t and o changed by eviction, not yet written
 
 -- Drops expired bucket slots [origin, limit] in chunks (all older than the newest bucket, else
@@ -70,7 +94,7 @@ local function evict()
   local limit = (now - W - (now - W) % g) / g - 1
   if newest <= limit then
     call("DEL", H)
-    older, origin, newest, stored, last, st[4] = 0, nil, nil, 0, 0, false
+    older, origin, newest, stored, storedS, last = 0, nil, nil, 0, nil, 0
     return
   end
   if origin > limit then return end
@@ -86,16 +110,18 @@ end
 
 -- Writes what eviction changed when no recording write carries it.
 local function flush()
-  if evicted then call("HSET", H, "t", older, "o", origin) end
+  if evicted then call("HSET", H, "t", older, "T" .. storedS, older + last, "o", origin) end
 end
 
 -- Adds n to the newest bucket when it is the current one or later (the clock went back), else
--- opens the current bucket; records the caller's capacity.
+-- opens the current bucket; records the caller's capacity (and renames the total's field).
 local function record(n, cap)
   local fields
+  if storedS and storedS ~= cap then call("HDEL", H, "T" .. storedS) end
+  storedS = cap
   if newest and newest >= cur then
     last = last + n
-    fields = { "N", last, "c", cap }
+    fields = { "T" .. cap, older + last, "c", cap }
     if evicted then
       fields[5], fields[6], fields[7], fields[8] = "t", older, "o", origin
     end
@@ -110,12 +136,13 @@ local function record(n, cap)
     origin = cur
     fields = {}
   end
-  for _, v in ipairs({ "N", n, "c", cap, "n", cur, "t", older, "o", origin }) do
+  local e = (cur + 1) * g + W
+  for _, v in ipairs({ "T" .. cap, older + n, "c", cap, "n", cur, "t", older, "o", origin, "e", e }) do
     fields[#fields + 1] = v
   end
   last, newest, evicted = n, cur, false
   call("HSET", H, unpack(fields))
-  call("PEXPIREAT", H, (cur + 1) * g + W)
+  call("PEXPIREAT", H, e)
 end
 
 -- The rejection hint for n: scan bucket slots from the origin until enough expires for n.
@@ -147,10 +174,10 @@ local function tooWide() return newest ~= nil and cur - origin >= SPAN end
 local function opens() return newest == nil or newest < cur end
 
 if op == "inc" then
-  local cap, n = ARGV[4] + 0, ARGV[5] + 0
+  local cap = capS + 0
   if older + last + n > cap or (tooWide() and opens()) then evict() end
   if older + last + n <= cap then
-    if n > 0 then record(n, ARGV[4]) else flush() end
+    if n > 0 then record(n, capS) else flush() end
     return 1
   end
   flush()
@@ -166,7 +193,6 @@ elseif op == "get" then
   flush()
   return fmt(older + last)
 elseif op == "set" then
-  local n = tonumber(ARGV[5])
   evict()
   local total = older + last
   local cmp, operand, previous = ARGV[6], tonumber(ARGV[7]), total
@@ -178,8 +204,8 @@ elseif op == "set" then
     return { 0, fmt(previous), fmt(previous) }
   end
   call("DEL", H)
-  older, origin, newest, last, evicted, st[4] = 0, nil, nil, 0, false, nil
-  if n > 0 then record(n, ARGV[4]) end
+  older, origin, newest, last, evicted, storedS = 0, nil, nil, 0, false, nil
+  if n > 0 then record(n, capS) end
   return { 1, fmt(previous), fmt(n) }
 end
 return redis.error_reply("DISTKIT_ARGUMENT Unknown rate-limit operation: " .. tostring(op))

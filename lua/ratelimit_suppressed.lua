@@ -1,11 +1,12 @@
 -- ratelimit_suppressed: one call of the suppressed (probabilistic) limiter on one entity (see
 -- ratelimit/_model.ts). Every call is recorded as observed usage, a refused one also as declined.
 -- The random draw comes from the client (ARGV), never from math.random. Same layout and bounds
--- as ratelimit_absolute.lua: the newest bucket's observed count lives in N and t sums the older
--- buckets', so the usual call is TIME, one HMGET of seven fields and one HINCRBY of N.
--- KEYS[1]  H: hash {t = observed in the older buckets, N = observed in the newest bucket,
+-- as ratelimit_absolute.lua: T is the observed total, t that of the older buckets, and the hash
+-- expires with its newest bucket (at e, also a field, so now = e - PTTL), so the usual call is
+-- PTTL, one HMGET of four fields and one HINCRBY of T.
+-- KEYS[1]  H: hash {T = observed in every bucket, t = observed in the older buckets,
 --             d = declined, c = soft limit, h = hard limit, o = origin, n = newest bucket
---             index, <i> = observed in bucket i (every bucket but the newest),
+--             index, e = the hash's expiry (ms), <i> = observed in bucket i (every bucket but the newest),
 --             x<i> = declined in bucket i (every bucket)}
 -- ARGV[1]  op: "inc" | "check" | "get" | "factor" | "set"
 -- ARGV[2]  W, the window, ms
@@ -22,29 +23,43 @@ local H = KEYS[1]
 local call = redis.call
 local op = ARGV[1]
 local W, g = ARGV[2] + 0, ARGV[3] + 0
-local time = call("TIME")
-local us = time[2] + 0
-local now = time[1] * 1000 + (us - us % 1000) / 1000
-local cur = (now - now % g) / g
-local st = call("HMGET", H, "t", "d", "o", "n", "c", "h", "N")
+local ttl = call("PTTL", H)
 
--- The hot path, before anything else is defined (closures cost): an inc that stays within the
--- soft limit even counting expired usage (so eviction cannot change the answer: allowed) on a
--- live key under the same limits, not due for eviction. Its bucket is the newest one when that
--- is the current one (or later: the clock went back), else the current bucket opens. Numbers
--- reach Redis as %d strings. It leaves exactly the state the general path below would.
-if op == "inc" and st[7] then
+-- The hot path, before anything else is defined (closures cost): an inc into the newest bucket
+-- while it is the current one (PTTL in (W, W + g], as in ratelimit_absolute.lua), under the same
+-- limits, that stays within the soft limit even counting expired usage (so eviction cannot
+-- change the answer: allowed). It leaves exactly the state the general path below would.
+if op == "inc" and ttl > W and ttl <= W + g then
+  local st = call("HMGET", H, "c", "h", "d", "T")
   local n = ARGV[6] + 0
-  if n > 0 and st[1] + st[7] + n - st[2] <= ARGV[4] + 0 and st[5] == ARGV[4] and st[6] == ARGV[5]
-    and cur - st[3] < 2 * math.ceil(W / g) then
-    if st[4] + 0 >= cur then
-      call("HINCRBY", H, "N", ARGV[6])
-    else
-      local curS = string.format("%d", cur)
-      call("HSET", H, st[4], st[7], "t", string.format("%d", st[1] + st[7]), "N", ARGV[6],
-        "x" .. curS, "0", "n", curS)
-      call("PEXPIREAT", H, string.format("%d", (cur + 1) * g + W))
-    end
+  if n > 0 and st[1] == ARGV[4] and st[2] == ARGV[5] and st[4] + n - st[3] <= ARGV[4] + 0 then
+    call("HINCRBY", H, "T", ARGV[6])
+    return 1
+  end
+end
+
+local st = call("HMGET", H, "T", "t", "d", "o", "n", "c", "h", "e")
+local now -- e - PTTL, as in ratelimit_absolute.lua; TIME for a key without an expiry
+if ttl > 0 and st[8] then
+  now = st[8] - ttl
+else
+  local time = call("TIME")
+  local us = time[2] + 0
+  now = time[1] * 1000 + (us - us % 1000) / 1000
+end
+local cur = (now - now % g) / g
+
+-- The next hottest: such an inc that opens the current bucket, if that leaves the span under
+-- two windows (no eviction due). Numbers reach Redis as %d strings.
+if op == "inc" and st[5] and st[6] == ARGV[4] and st[7] == ARGV[5] then
+  local n = ARGV[6] + 0
+  if n > 0 and st[5] + 0 < cur and st[1] + n - st[3] <= ARGV[4] + 0
+    and cur - st[4] < 2 * math.ceil(W / g) then
+    local curS = string.format("%d", cur)
+    local e = string.format("%d", (cur + 1) * g + W)
+    call("HSET", H, st[5], string.format("%d", st[1] - st[2]), "t", st[1], "T",
+      string.format("%d", st[1] + n), "x" .. curS, "0", "n", curS, "e", e)
+    call("PEXPIREAT", H, e)
     return 1
   end
 end
@@ -54,10 +69,10 @@ local CHUNK = 500
 -- Replies that may be large are formatted as strings.
 local function fmt(n) return string.format("%.0f", n) end
 local function ffmt(x) return string.format("%.17g", x) end
-local last = (st[7] or 0) + 0 -- observed in the newest bucket
-local total, declined = (st[1] or 0) + last, (st[2] or 0) + 0 -- total: all buckets
-local origin, newest = tonumber(st[3]), tonumber(st[4])
-local soft, hard = (st[5] or 0) + 0, (st[6] or 0) + 0
+local total, declined = (st[1] or 0) + 0, (st[3] or 0) + 0 -- observed in every bucket
+local last = total - (st[2] or 0) -- observed in the newest bucket
+local origin, newest = tonumber(st[4]), tonumber(st[5])
+local soft, hard = (st[6] or 0) + 0, (st[7] or 0) + 0
 local evicted = false -- t, d and o changed by eviction, not yet written
 
 local function evict()
@@ -66,7 +81,7 @@ local function evict()
   if newest <= limit then
     call("DEL", H)
     total, declined, origin, newest, soft, hard, last = 0, 0, nil, nil, 0, 0, 0
-    st[5], st[6] = false, false
+    st[6], st[7] = false, false
     return
   end
   if origin > limit then return end
@@ -89,7 +104,7 @@ local function evict()
 end
 
 local function flush()
-  if evicted then call("HSET", H, "t", total - last, "d", declined, "o", origin) end
+  if evicted then call("HSET", H, "T", total, "t", total - last, "d", declined, "o", origin) end
 end
 
 -- Adds n observed (dn of them declined) to the newest bucket when it is the current one or later
@@ -100,7 +115,7 @@ local function record(n, dn, c, h)
   local fields
   if newest and newest >= cur then
     last = last + n
-    fields = { "N", last, "d", declined, "c", c, "h", h }
+    fields = { "T", total, "d", declined, "c", c, "h", h }
     if dn > 0 then
       local x = "x" .. string.format("%d", newest)
       fields[#fields + 1] = x
@@ -120,13 +135,14 @@ local function record(n, dn, c, h)
     fields = {}
   end
   last = n
-  for _, v in ipairs({ "N", n, "x" .. string.format("%d", cur), dn, "t", total - last, "d", declined,
-    "c", c, "h", h, "n", cur, "o", origin }) do
+  local e = (cur + 1) * g + W
+  for _, v in ipairs({ "T", total, "x" .. string.format("%d", cur), dn, "t", total - last, "d", declined,
+    "c", c, "h", h, "n", cur, "o", origin, "e", e }) do
     fields[#fields + 1] = v
   end
   newest, evicted = cur, false
   call("HSET", H, unpack(fields))
-  call("PEXPIREAT", H, (cur + 1) * g + W)
+  call("PEXPIREAT", H, e)
 end
 
 -- The probability of admitting n more (see admitProbability in ratelimit/_model.ts).
@@ -145,10 +161,12 @@ end
 -- limit counting expired usage), or when the bucket span reaches two windows' worth of slots.
 local SPAN = 2 * math.ceil(W / g)
 local function tooWide() return newest ~= nil and cur - origin >= SPAN end
+-- An inc only widens the span when it opens a bucket.
+local function opens() return newest == nil or newest < cur end
 
 if op == "inc" then
   local s, hh, n, r = ARGV[4] + 0, ARGV[5] + 0, ARGV[6] + 0, tonumber(ARGV[7])
-  if total - declined + n > s or tooWide() then evict() end
+  if total - declined + n > s or (tooWide() and opens()) then evict() end
   local below = total - declined + n <= s
   local p = admitP(total, declined, s, hh, n)
   local ok = p == 1 or r < p
@@ -186,7 +204,7 @@ elseif op == "set" then
   end
   call("DEL", H)
   total, declined, origin, newest, last, evicted = 0, 0, nil, nil, 0, false
-  st[5], st[6] = false, false
+  st[6], st[7] = false, false
   if n > 0 then record(n, 0, ARGV[4], ARGV[5]) end
   return { 1, fmt(previous), fmt(n) }
 end

@@ -333,7 +333,9 @@ export function suppressedInc(
 ): ModelDecision {
   // Lazy eviction, as in absoluteInc: within the soft limit even counting expired usage, the
   // call is allowed whatever has expired; beyond it the probability needs the exact window.
-  if (s.total - s.declinedTotal + n > soft || tooWide(s, now, cfg)) evict(s, now, cfg);
+  if (
+    s.total - s.declinedTotal + n > soft || (tooWide(s, now, cfg) && opensBucket(s, now, cfg))
+  ) evict(s, now, cfg);
   const below = s.total - s.declinedTotal + n <= soft;
   const p = admitProbability(s.total, s.declinedTotal, soft, hard, n);
   const ok = p === 1 || random < p;

@@ -87,20 +87,27 @@ Deno.test("record() keeps the newest bucket when the clock goes backwards", () =
   assert.deepEqual(s.declined, [1]);
 });
 
-Deno.test("absoluteInc() evicts a too-wide span only when it opens a bucket", () => {
-  // W1: 10 buckets per window, so a span of 20 bucket slots is too wide.
-  const s = newSeries();
-  record(s, T0, W1, 1, 0); // bucket b
-  record(s, T0 + 2500, W1, 1, 0); // bucket b + 25: the span is already wide
-  const origin = s.origin;
-  absoluteInc(s, T0 + 2550, W1, 100, 1); // the newest bucket again: nothing to widen
-  assert.equal(s.origin, origin, "no eviction while the newest bucket takes the request");
-  assert.equal(s.total, 3);
-  absoluteInc(s, T0 + 2600, W1, 100, 1); // opens b + 26: evicts first
-  assert.ok(s.origin > origin);
-  assert.equal(s.total, 3, "the bucket that expired at b + 11 is gone");
-  invariant(s);
-});
+for (
+  const [name, inc] of [
+    ["absoluteInc", (s: Series, now: number) => absoluteInc(s, now, W1, 100, 1)],
+    ["suppressedInc", (s: Series, now: number) => suppressedInc(s, now, W1, 100, 200, 1, 0.5)],
+  ] as const
+) {
+  Deno.test(`${name}() evicts a too-wide span only when it opens a bucket`, () => {
+    // W1: 10 buckets per window, so a span of 20 bucket slots is too wide.
+    const s = newSeries();
+    record(s, T0, W1, 1, 0); // bucket b
+    record(s, T0 + 2500, W1, 1, 0); // bucket b + 25: the span is already wide
+    const origin = s.origin;
+    inc(s, T0 + 2550); // the newest bucket again: nothing to widen
+    assert.equal(s.origin, origin, "no eviction while the newest bucket takes the request");
+    assert.equal(s.total, 3);
+    inc(s, T0 + 2600); // opens b + 26: evicts first
+    assert.ok(s.origin > origin);
+    assert.equal(s.total, 3, "the bucket that expired at b + 11 is gone");
+    invariant(s);
+  });
+}
 
 Deno.test("absoluteCheck(): unknown keys are allowed; uses the last capacity", () => {
   const s = newSeries();

@@ -39,27 +39,36 @@ function unknownOp(op: string | undefined): never {
 }
 
 /**
- * Loads an absolute or suppressed entity (one hash). The newest bucket's (observed) count lives
- * in `N`, not under its index, and `t` sums the older buckets'.
+ * The field of an entity's total: `T` (suppressed), or `T<capacity>` (absolute: its script's
+ * hot path proves the capacity unchanged by incrementing that field).
+ */
+function totalField(suppressed: boolean, capacity: string | undefined): string {
+  return suppressed ? "T" : `T${capacity}`;
+}
+
+/**
+ * Loads an absolute or suppressed entity (one hash). The total of every bucket (observed, for
+ * suppressed) is in {@linkcode totalField}, `t` is that of all but the newest, whose count is the
+ * difference and has no field of its own; `e` is the hash's expiry (written by
+ * {@linkcode store}).
  */
 function load(db: MemoryDb, h: string, suppressed: boolean): Series {
   const s = newSeries();
   const all = db.hgetall(h);
-  s.total = num(all.get("t"));
+  s.total = num(all.get(totalField(suppressed, all.get("c"))));
   s.capacity = num(all.get("c"));
   s.declinedTotal = suppressed ? num(all.get("d")) : 0;
   s.hard = suppressed ? num(all.get("h")) : s.capacity;
   s.origin = all.has("o") ? Number(all.get("o")) : NaN;
   const idx = [...all.keys()].filter((f) => /^-?\d+$/.test(f)).map(Number);
-  const newest = all.has("N") ? Number(all.get("n")) : NaN;
+  const newest = all.has("n") ? Number(all.get("n")) : NaN;
   if (!Number.isNaN(newest)) idx.push(newest);
   idx.sort((a, b) => a - b);
   for (const i of idx) {
     s.idx.push(i);
-    s.count.push(num(all.get(i === newest ? "N" : str(i))));
+    s.count.push(i === newest ? s.total - num(all.get("t")) : num(all.get(str(i))));
     s.declined.push(suppressed ? num(all.get(`x${str(i)}`)) : 0);
   }
-  if (!Number.isNaN(newest)) s.total += num(all.get("N"));
   return s;
 }
 
@@ -71,8 +80,8 @@ function store(db: MemoryDb, h: string, s: Series, cfg: WindowConfig, suppressed
   db.hset(h, "c", str(s.capacity));
   db.hset(h, "o", str(s.origin));
   db.hset(h, "n", str(s.idx[last]!));
+  db.hset(h, totalField(suppressed, str(s.capacity)), str(s.total));
   db.hset(h, "t", str(s.total - s.count[last]!));
-  db.hset(h, "N", str(s.count[last]!));
   if (suppressed) {
     db.hset(h, "d", str(s.declinedTotal));
     db.hset(h, "h", str(s.hard));
@@ -81,6 +90,8 @@ function store(db: MemoryDb, h: string, s: Series, cfg: WindowConfig, suppressed
     if (k !== last) db.hset(h, str(i), str(s.count[k]!));
     if (suppressed) db.hset(h, `x${str(i)}`, str(s.declined[k]!));
   });
+  // The expiry, also as a field: the scripts read the time as e - PTTL.
+  db.hset(h, "e", str(expiresAt(s, cfg)));
   db.pexpireat(h, expiresAt(s, cfg));
 }
 
@@ -96,15 +107,43 @@ function absoluteReply(d: ModelDecision): Reply {
   return ["suppressed", String(d.suppressionFactor), d.isAllowed ? 1 : 0];
 }
 
-/** See lua/ratelimit_absolute.lua. */
+/** An operation of the absolute script and its arguments (see lua/ratelimit_absolute.lua). */
+export type AbsoluteOp =
+  | { op: "inc"; cap: number; n: number }
+  | { op: "check" | "get" }
+  | { op: "set"; cap: number; n: number; cmp: string; operand: number };
+
+/**
+ * The absolute script's argv: the window and bucket size (ms, formatted once by the caller),
+ * the capacity, then `n` and the operation only when they differ from 1 and "inc" (each
+ * argument costs Redis about a fifth of a command).
+ * @param w the window, ms
+ * @param g the bucket size, ms
+ * @param o the operation
+ * @returns the argv
+ */
+export function absoluteArgv(w: string, g: string, o: AbsoluteOp): Array<string | number> {
+  switch (o.op) {
+    case "inc":
+      return o.n === 1 ? [w, g, o.cap] : [w, g, o.cap, o.n];
+    case "set":
+      return [w, g, o.cap, o.n, "set", o.cmp, o.operand];
+    default:
+      return [w, g, "", 1, o.op];
+  }
+}
+
+/** See lua/ratelimit_absolute.lua (and {@linkcode absoluteArgv}). */
 export const RL_ABSOLUTE = defineScript("ratelimit_absolute", ({ db, nowMs }, keys, argv) => {
   const h = keys[0]!;
-  const cfg = cfgOf(argv);
+  const cfg: WindowConfig = { windowMs: Number(argv[0]), groupMs: Number(argv[1]) };
+  const cap = Number(argv[2]);
+  const n = argv[3] === undefined ? 1 : Number(argv[3]);
   const s = load(db, h, false);
   let reply: Reply;
-  switch (argv[0]) {
+  switch (argv[4] ?? "inc") {
     case "inc":
-      reply = absoluteReply(absoluteInc(s, nowMs, cfg, Number(argv[3]), Number(argv[4])));
+      reply = absoluteReply(absoluteInc(s, nowMs, cfg, cap, n));
       break;
     case "check":
       reply = absoluteReply(absoluteCheck(s, nowMs, cfg));
@@ -114,14 +153,12 @@ export const RL_ABSOLUTE = defineScript("ratelimit_absolute", ({ db, nowMs }, ke
       reply = str(s.total);
       break;
     case "set": {
-      const n = Number(argv[4]);
-      const cap = Number(argv[3]);
       const o = setIf(s, nowMs, cfg, argv[5]!, Number(argv[6]), n, cap, cap);
       reply = [o.matched ? 1 : 0, str(o.previousTotal), str(o.total)];
       break;
     }
     default:
-      unknownOp(argv[0]);
+      unknownOp(argv[4]);
   }
   store(db, h, s, cfg, false);
   return reply;

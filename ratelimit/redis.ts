@@ -10,7 +10,7 @@ import { ClosedError, StoreError } from "../core/errors.ts";
 import type { Reply, Script, Store } from "../store/types.ts";
 import { capOf, checkN, type Config, limitsOf, validateKey } from "./_config.ts";
 import { DOWN, type StoreGuard } from "./_guard.ts";
-import { RL_ABSOLUTE, RL_SUPPRESSED } from "./_scripts.ts";
+import { absoluteArgv, RL_ABSOLUTE, RL_SUPPRESSED } from "./_scripts.ts";
 import type { LocalAbsoluteRateLimiter, LocalSuppressedRateLimiter } from "./local.ts";
 import type {
   AbsoluteMethods,
@@ -150,7 +150,8 @@ export class RedisAbsoluteRateLimiter extends StoreBase implements AbsoluteMetho
   async inc(key: string, rate: Rate, n = 1): Promise<RateLimitDecision> {
     validateKey(key);
     checkN(n);
-    const r = await this.call(key, ["inc", this.w, this.g, capOf(this.ctx.cfg, rate), n]);
+    const cap = capOf(this.ctx.cfg, rate);
+    const r = await this.call(key, absoluteArgv(this.w, this.g, { op: "inc", cap, n }));
     if (r !== DOWN) return decodeDecision(r, this.ctx.cfg.windowSizeSeconds);
     const p = this.ctx.cfg.onStoreError;
     if (p === "allow") return { kind: "allowed" };
@@ -172,7 +173,7 @@ export class RedisAbsoluteRateLimiter extends StoreBase implements AbsoluteMetho
    */
   async isAllowed(key: string): Promise<RateLimitDecision> {
     validateKey(key);
-    const r = await this.call(key, ["check", this.w, this.g]);
+    const r = await this.call(key, absoluteArgv(this.w, this.g, { op: "check" }));
     if (r !== DOWN) return decodeDecision(r, this.ctx.cfg.windowSizeSeconds);
     const p = this.ctx.cfg.onStoreError;
     if (p === "allow") return { kind: "allowed" };
@@ -194,7 +195,7 @@ export class RedisAbsoluteRateLimiter extends StoreBase implements AbsoluteMetho
    */
   async get(key: string): Promise<number> {
     validateKey(key);
-    const r = await this.call(key, ["get", this.w, this.g]);
+    const r = await this.call(key, absoluteArgv(this.w, this.g, { op: "get" }));
     if (r !== DOWN) return Number(r);
     if (this.ctx.cfg.onStoreError === "local") return this.#fallback.get(key);
     return this.unreachable();
@@ -220,7 +221,10 @@ export class RedisAbsoluteRateLimiter extends StoreBase implements AbsoluteMetho
     validateComparator(cmp);
     checkN(n);
     const { cap } = limitsOf(this.ctx.cfg, rate, false);
-    const r = await this.call(key, ["set", this.w, this.g, cap, n, cmp.op, cmp.operand]);
+    const r = await this.call(
+      key,
+      absoluteArgv(this.w, this.g, { op: "set", cap, n, cmp: cmp.op, operand: cmp.operand }),
+    );
     if (r === DOWN) return this.unreachable();
     return decodeSet(r);
   }

@@ -12,7 +12,13 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { MemoryStore } from "../../store/memory_store.ts";
 import type { Reply, Script, Store } from "../../store/types.ts";
-import { RL_ABSOLUTE, RL_HYBRID, RL_SUPPRESSED } from "../../ratelimit/_scripts.ts";
+import {
+  absoluteArgv,
+  type AbsoluteOp,
+  RL_ABSOLUTE,
+  RL_HYBRID,
+  RL_SUPPRESSED,
+} from "../../ratelimit/_scripts.ts";
 import { type RawClient, storeTest } from "../_support/stores.ts";
 
 const G = 3_600_000;
@@ -92,12 +98,14 @@ async function seed(
     fields.n = String(newest);
   }
   if (kind !== "hybrid" && s.buckets.length > 0) {
-    // The newest bucket's count lives in N, and t sums the older ones.
-    fields.N = fields[String(newest)]!;
-    fields.t = String(t - Number(fields.N));
+    // The total (T, or T<capacity> for absolute), t sums the older buckets, and the newest has no
+    // field of its own.
+    fields[kind === "absolute" ? `T${s.cap}` : "T"] = String(t);
+    fields.t = String(t - Number(fields[String(newest)]));
     delete fields[String(newest)];
   }
   let at = newest < 0 ? -1 : (newest + 1) * G + W;
+  if (kind !== "hybrid" && newest >= 0) fields.e = String(at);
   let reserved = 0;
   const zres: Array<[string, number]> = [];
   if (kind === "hybrid") {
@@ -283,6 +291,18 @@ const LOOSE: Record<Kind, (p: string, op: string) => boolean> = {
   hybrid: (p, op) => op === "sync" && p === "[7]",
 };
 
+/** The script's argv for one generated operation (absolute: as the limiter encodes it). */
+function argvOf(kind: Kind, op: ReadonlyArray<string | number>): Array<string | number> {
+  if (kind !== "absolute") return [op[0]!, W, G, ...op.slice(1)];
+  const [name, cap, n, cmp, operand] = op as [string, number, number, string, number];
+  const o: AbsoluteOp = name === "inc"
+    ? { op: "inc", cap, n }
+    : name === "set"
+    ? { op: "set", cap, n, cmp, operand }
+    : { op: name as "check" | "get" };
+  return absoluteArgv(String(W), String(G), o);
+}
+
 async function differential(
   kind: Kind,
   script: Script,
@@ -307,7 +327,7 @@ async function differential(
       await using mem = new MemoryStore({ now: () => Date.now() + offset });
       await seed(kind, s, keys, Date.now() + offset, raw, mem);
       for (const op of list) {
-        const argv = [op[0]!, W, G, ...op.slice(1)];
+        const argv = argvOf(kind, op);
         const r: Reply = await redis.run(script, keys, argv);
         const m: Reply = await mem.run(script, keys, argv);
         try {
