@@ -16,7 +16,7 @@ import { validateKey } from "../core/keys.ts";
 import { newId } from "../core/uuid.ts";
 import { toStore } from "../store/to_store.ts";
 import type { Store } from "../store/types.ts";
-import { type HubWaiter, routeOf, WaitHub } from "./_hub.ts";
+import { type HubWaiter, release, routeOf, WaitHub } from "./_hub.ts";
 import {
   acquireOnce,
   type AttemptResult,
@@ -24,7 +24,6 @@ import {
   lockKeys,
   type Mode,
   newToken,
-  releaseOnce,
 } from "./_remote.ts";
 import type { GuardInit } from "./guard.ts";
 import type { LockOptions } from "./options.ts";
@@ -171,7 +170,7 @@ export class LockCore {
   }
 
   #cleanUp(mode: Mode, token: string): Promise<unknown> {
-    return releaseOnce(this.store, this.keys, mode, token).catch(() => false);
+    return release(this.store, this.keys, mode, token).catch(() => false);
   }
 }
 

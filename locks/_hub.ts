@@ -9,7 +9,15 @@
 import { backoff } from "../core/backoff.ts";
 import { newId } from "../core/uuid.ts";
 import type { Store, Unsubscribe } from "../store/types.ts";
-import { grantChannel, parseWake } from "./_remote.ts";
+import {
+  grantChannel,
+  type LockKeys,
+  type Mode,
+  parseWake,
+  releaseOnce,
+  type ReleaseResult,
+} from "./_remote.ts";
+import { tokenRoute } from "./_scripts.ts";
 
 /** A parked acquisition, as the hub sees it. */
 export interface HubWaiter {
@@ -27,6 +35,9 @@ export interface HubWaiter {
 
 const HUBS = new WeakMap<Store, Map<string, WaitHub>>();
 const ROUTES = new WeakMap<Store, string>();
+/** The stores of this process by route, so a release can find a grantee's hub here. */
+const STORES = new Map<string, WeakRef<Store>>();
+const FORGET = new FinalizationRegistry<string>((route) => STORES.delete(route));
 
 /**
  * This process's route on `store`: the tokens it makes carry it, and a release publishes a grant
@@ -37,8 +48,34 @@ const ROUTES = new WeakMap<Store, string>();
  */
 export function routeOf(store: Store): string {
   let route = ROUTES.get(store);
-  if (route === undefined) ROUTES.set(store, route = newId().replaceAll("-", "").slice(-12));
+  if (route === undefined) {
+    ROUTES.set(store, route = newId().replaceAll("-", "").slice(-12));
+    STORES.set(route, new WeakRef(store));
+    FORGET.register(store, route);
+  }
   return route;
+}
+
+/**
+ * The owner-checked release ({@linkcode releaseOnce}); when it hands the lease to a waiter of this
+ * process (on any store), that waiter is told at once, with the message the release published:
+ * no pub/sub hop (the message, when it arrives, finds the waiter gone).
+ * @param store the store
+ * @param k the lock's names
+ * @param mode write or read
+ * @param token the releasing token
+ * @returns whether the token held the lease, and the grant made
+ */
+export function release(
+  store: Store,
+  k: LockKeys,
+  mode: Mode,
+  token: string,
+): Promise<ReleaseResult> {
+  return releaseOnce(store, k, mode, token).then((r) => {
+    if (r.grant !== undefined) WaitHub.deliver(k.channel, r.grant);
+    return r;
+  });
 }
 
 /** Hubs with no waiter left after a success, kept subscribed (oldest first) for the next wait. */
@@ -95,6 +132,19 @@ export class WaitHub {
     this.#waiters.set(waiter.token, waiter);
     if (this.#waiters.size === 1) this.#polls = 0;
     if (this.#subscribed) this.#arm();
+  }
+
+  /**
+   * Hands a grant message of a release on `channel` to the grantee's hub, if it is in this
+   * process (its token's route names one of our stores).
+   */
+  static deliver(channel: string, message: string): void {
+    const wake = parseWake(message);
+    if (!wake.grant) return;
+    const route = tokenRoute(wake.token);
+    const store = route === undefined ? undefined : STORES.get(route)?.deref();
+    const hub = store === undefined ? undefined : HUBS.get(store)?.get(channel);
+    if (hub !== undefined) hub.#onMessage(message);
   }
 
   /** How many hubs exist for `store` (tests check that waiters clean up). */

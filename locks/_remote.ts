@@ -147,17 +147,30 @@ export async function renewOnce(
   return Number(await store.run(LOCK_RENEW, [k.lease, k.readers], [mode, token, ttlMs])) === 1;
 }
 
+/** What a release did. */
+export interface ReleaseResult {
+  /** Whether the token held the lease (or was a live reader). */
+  held: boolean;
+  /** The grant it made to the first queued writer: the message it published to the grantee. */
+  grant?: string | undefined;
+}
+
 /**
- * The owner-checked release; also removes the token from the writers' queue.
- * @returns whether the token held the lease
+ * The owner-checked release; also removes the token from the writers' queue, and hands a freed
+ * lease to the first queued writer.
+ * @returns whether the token held the lease, and the grant it made
  */
 export function releaseOnce(
   store: Store,
   k: LockKeys,
   mode: Mode,
   token: string,
-): Promise<boolean> {
-  return run(store, LOCK_RELEASE, k.all, [mode, token, k.channel]).then(isOne);
+): Promise<ReleaseResult> {
+  return run(store, LOCK_RELEASE, k.all, [mode, token, k.channel]).then(decodeRelease);
 }
 
-const isOne = (reply: Reply): boolean => Number(reply) === 1;
+/** `1 | 0`, or `[1 | 0, grant message]`. */
+function decodeRelease(reply: Reply): ReleaseResult {
+  if (!Array.isArray(reply)) return { held: Number(reply) === 1 };
+  return { held: Number(reply[0]) === 1, grant: String(reply[1]) };
+}

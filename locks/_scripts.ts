@@ -126,44 +126,54 @@ export const LOCK_RELEASE = defineScript(
   ({ db, nowMs: now, publish }, keys, argv) => {
     const [lease, readers, queue, qexp, fence, waiters] = keys as Six;
     const [mode, token, channel] = argv as [string, string, string];
-    const handOff = (): boolean => {
-      if (db.exists(queue) === 0) return false;
+    /** The grant message, or undefined. */
+    const handOff = (): string | undefined => {
+      if (db.exists(queue) === 0) return undefined;
       db.zremRangeByScore(readers, -Infinity, now);
-      if (db.zcard(readers) > 0) return false;
+      if (db.zcard(readers) > 0) return undefined;
       const dead = db.zrangeByScore(qexp, -Infinity, now, 100).map(([m]) => m);
       if (dead.length > 0) {
         db.zrem(queue, ...dead);
         db.zrem(qexp, ...dead);
       }
       const [front, ticket] = db.zrangeAll(queue)[0] ?? [];
-      if (front === undefined) return false;
+      if (front === undefined) return undefined;
       const ttl = tokenTtl(front);
-      if (ttl === undefined) return false;
+      if (ttl === undefined) return undefined;
       const n = db.incrby(fence, 1);
       db.set(lease, front, { px: ttl });
       db.zrem(queue, front);
       db.zrem(qexp, front);
       const route = tokenRoute(front);
-      publish(
-        route === undefined ? channel : grantChannel(channel, route),
-        `g ${str(n)} ${str(ticket!)} ${front}`,
-      );
-      return true;
+      const message = `g ${str(n)} ${str(ticket!)} ${front}`;
+      publish(route === undefined ? channel : grantChannel(channel, route), message);
+      return message;
     };
     if (mode === "write") {
       if (db.get(lease) === token) {
         db.del(lease);
-        if (db.exists(queue) + db.exists(waiters) > 0 && !handOff()) publish(channel, "f");
+        if (db.exists(queue) + db.exists(waiters) > 0) {
+          const grant = handOff();
+          if (grant !== undefined) return [1, grant];
+          publish(channel, "f");
+        }
         return 1;
       }
       const queued = db.zrem(queue, token);
       db.zrem(qexp, token);
-      if (queued === 1 && db.exists(lease) === 0 && !handOff()) publish(channel, "f");
+      if (queued === 1 && db.exists(lease) === 0) {
+        const grant = handOff();
+        if (grant !== undefined) return [0, grant];
+        publish(channel, "f");
+      }
       return 0;
     }
     db.zremRangeByScore(readers, -Infinity, now);
     const held = db.zrem(readers, token);
-    if (held === 1 && db.zcard(readers) === 0 && db.exists(lease) === 0) handOff();
+    if (held === 1 && db.zcard(readers) === 0 && db.exists(lease) === 0) {
+      const grant = handOff();
+      if (grant !== undefined) return [held, grant];
+    }
     return held;
   },
 );

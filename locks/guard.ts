@@ -8,7 +8,8 @@
 import { LockLostError } from "../core/errors.ts";
 import type { Store } from "../store/types.ts";
 import { CLOCK, type ClockEntry } from "./_clock.ts";
-import { type LockKeys, type Mode, releaseOnce, renewOnce } from "./_remote.ts";
+import { type LockKeys, type Mode, renewOnce } from "./_remote.ts";
+import { release } from "./_hub.ts";
 
 /** A guard's lifecycle: held, lost (the lease may be gone), or released. */
 export type GuardState = "acquired" | "lost" | "released";
@@ -174,7 +175,7 @@ export abstract class LockGuard implements AsyncDisposable {
     this.#state = "released";
     CLOCK.cancel(this.#entry);
     const { store, keys, mode, token } = this.#init;
-    this.#released = releaseOnce(store, keys, mode, token).then((held) =>
+    this.#released = release(store, keys, mode, token).then(({ held }) =>
       held && !wasLost ? "released" : "lost"
     );
     return this.#released;

@@ -13,7 +13,9 @@
 -- ARGV[1]  mode: "write" | "read"
 -- ARGV[2]  token
 -- ARGV[3]  the wake-up channel (sharded; carries the keys' hash tag, as route channels do)
--- Returns  1 if the token held the lease (write) or was a live reader (read), else 0
+-- Returns  1 if the token held the lease (write) or was a live reader (read), else 0; as
+--          {1 | 0, message} when it granted the lease, with the grant message it published (so a
+--          grantee in the releaser's own process is told without the pub/sub hop)
 -- Publishes "g <fence> <ticket> <token>" (a grant of the queue entry with that ticket) on the
 -- grantee's route channel "<channel>:<route>" (the route is its token's third part; the lock's
 -- channel for a token without one), so only its process hears it; or "f" (free: waiters should
@@ -23,7 +25,8 @@ local mode, token, channel = ARGV[1], ARGV[2], ARGV[3]
 
 local function fmt(n) return string.format("%.0f", n) end
 
--- The lease is free: grant it to the first live queued writer, if no live reader holds.
+-- The lease is free: grant it to the first live queued writer, if no live reader holds. Returns
+-- the grant message, or false.
 local function handOff()
   if redis.call("EXISTS", queue) == 0 then return false end
   local t = redis.call("TIME")
@@ -47,14 +50,17 @@ local function handOff()
   local route = string.match(front, "^[^/]*/%d+/([^/]+)/")
   local to = channel
   if route then to = channel .. ":" .. route end
-  redis.call("SPUBLISH", to, "g " .. fmt(n) .. " " .. ticket .. " " .. front)
-  return true
+  local message = "g " .. fmt(n) .. " " .. ticket .. " " .. front
+  redis.call("SPUBLISH", to, message)
+  return message
 end
 
 if mode == "write" then
   if redis.call("GET", lease) == token then
     redis.call("DEL", lease)
-    if redis.call("EXISTS", queue, KEYS[6]) > 0 and not handOff() then
+    if redis.call("EXISTS", queue, KEYS[6]) > 0 then
+      local grant = handOff()
+      if grant then return {1, grant} end
       redis.call("SPUBLISH", channel, "f")
     end
     return 1
@@ -62,7 +68,9 @@ if mode == "write" then
   local queued = redis.call("ZREM", queue, token)
   redis.call("ZREM", qexp, token)
   if queued == 1 and redis.call("EXISTS", lease) == 0 then
-    if not handOff() then redis.call("SPUBLISH", channel, "f") end
+    local grant = handOff()
+    if grant then return {0, grant} end
+    redis.call("SPUBLISH", channel, "f")
   end
   return 0
 end
@@ -71,6 +79,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call("ZREMRANGEBYSCORE", readers, "-inf", fmt(now))
 local held = redis.call("ZREM", readers, token)
 if held == 1 and redis.call("ZCARD", readers) == 0 and redis.call("EXISTS", lease) == 0 then
-  handOff()
+  local grant = handOff()
+  if grant then return {held, grant} end
 end
 return held

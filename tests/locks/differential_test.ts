@@ -47,7 +47,7 @@ async function apply(store: Store, key: string, op: Op): Promise<unknown> {
     case "renew":
       return await renewOnce(store, k, op.mode, token, op.ttl);
     case "release":
-      return await releaseOnce(store, k, op.mode, token);
+      return await releaseOnce(store, k, op.mode, token); // the grant message too
   }
 }
 

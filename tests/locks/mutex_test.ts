@@ -8,7 +8,7 @@ import {
   type MutexGuard,
 } from "../../mod.ts";
 import { routeOf, WaitHub } from "../../locks/_hub.ts";
-import { grantChannel, lockKeys } from "../../locks/_remote.ts";
+import { grantChannel, lockKeys, releaseOnce } from "../../locks/_remote.ts";
 import type { Script, Store, Unsubscribe } from "../../store/types.ts";
 import { storeTest, waitFor } from "../_support/stores.ts";
 import { keyOf, rawDel, rejects, sleep, traces, zmembers } from "./_helpers.ts";
@@ -375,7 +375,10 @@ Deno.test("Mutex: a grant that arrives after its lease lapsed and another owner 
   const waiting = waiter.lock().then((w) => (won = true, w));
   // Queued by its first attempt; a second one follows once its subscription is active.
   await waitFor(() => slowPubSub.names.length === 2, 2000, "both attempts");
-  await g.release(); // grants the lease (ttl 60 ms) to the waiter; the message is held back
+  // The holder releases from another process: it grants the lease (ttl 60 ms) to the waiter,
+  // and only the message, held back, can tell the waiter so.
+  const keys = lockKeys("distkit-locks", "k", "mutex");
+  assert.ok((await releaseOnce(store, keys, "write", store.db.get(keys.lease)!)).held);
   await waitFor(() => late.length === 1, 2000, "the grant");
   let taken: MutexGuard | null = null;
   await waitFor(async () => (taken = await third.tryLock()) !== null, 2000, "the lapsed lease");
@@ -388,6 +391,26 @@ Deno.test("Mutex: a grant that arrives after its lease lapsed and another owner 
   const w = await waiting;
   assert.ok(w.fencingToken > thirdFence, "the waiter's real turn came after the third owner's");
   assert.equal(await w.release(), "released");
+  assert.equal(await g.release(), "lost", "the holder's guard: released elsewhere");
+});
+
+Deno.test("Mutex: a hand-off to a waiter of the same process needs no pub/sub message", async () => {
+  const store = new MemoryStore();
+  const deaf = new GateStore(store); // hears no grant message
+  deaf.subscribe = (channel, listener) =>
+    store.subscribe(channel, (m) => m.startsWith("g ") ? undefined : listener(m));
+  const holder = new Mutex({ key: "k", store });
+  const waiter = new Mutex({ key: "k", store: deaf, retryIntervalMs: 60_000 });
+  const g = await holder.lock();
+  let granted = false;
+  const waiting = waiter.lock().then((w) => (granted = true, w));
+  await waitFor(() => deaf.names.length === 2, 2000, "both attempts");
+  const before = deaf.names.length;
+  await g.release(); // its reply names the grant; the waiter is told at once
+  await waitFor(() => granted, 200, "the grant, with the next poll a minute away");
+  await using w = await waiting;
+  assert.equal(w.state, "acquired");
+  assert.deepEqual(deaf.names.slice(before), [], "no attempt was needed");
 });
 
 storeTest("Mutex uncontended acquisitions and releases publish nothing", async (fx) => {
