@@ -48,13 +48,33 @@ export class TimeoutQueue {
 
   /**
    * `p`, or a rejection once the timeout passes first (`p` may still settle later; that is
-   * ignored, never unhandled).
+   * ignored, never unhandled). `onValue` and `onError` map the outcome (a timeout included) in
+   * the same promise, saving the caller a `.then` per call; what they throw rejects it.
    * @param p the call
-   * @returns its result
+   * @param onValue maps its value
+   * @param onError maps its failure (or the timeout) to a value
+   * @returns its (mapped) result
    */
-  bound<T>(p: Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const entry: Entry = { at: performance.now() + this.#timeoutMs, fail: reject, done: false };
+  bound<T, U = T>(
+    p: Promise<T>,
+    onValue?: (v: T) => U,
+    onError?: (e: unknown) => U,
+  ): Promise<U> {
+    return new Promise<U>((resolve, reject) => {
+      const finish = (ok: boolean, x: unknown): void => {
+        try {
+          if (ok) resolve(onValue === undefined ? x as U : onValue(x as T));
+          else if (onError !== undefined) resolve(onError(x));
+          else reject(x);
+        } catch (e) {
+          reject(e);
+        }
+      };
+      const entry: Entry = {
+        at: performance.now() + this.#timeoutMs,
+        fail: (e) => finish(false, e),
+        done: false,
+      };
       this.#pending.push(entry);
       this.#live++;
       if (this.#timer === undefined) this.#arm();
@@ -65,8 +85,8 @@ export class TimeoutQueue {
         return true;
       };
       p.then(
-        (v) => settle() && resolve(v),
-        (e) => settle() && reject(e),
+        (v) => settle() && finish(true, v),
+        (e) => settle() && finish(false, e),
       );
     });
   }

@@ -10,6 +10,22 @@ Deno.test("TimeoutQueue passes results and failures through, and leaves no timer
   assert.equal(q.size, 0); // the sanitizer fails this test if a timer were left armed
 });
 
+Deno.test("TimeoutQueue maps results, failures and timeouts in the same promise", async () => {
+  const q = new TimeoutQueue(30, timedOut);
+  const double = (v: number): number | string => v * 2;
+  const caught = (e: unknown): number | string => `caught ${(e as Error).message}`;
+  assert.equal(await q.bound(Promise.resolve(7), double, caught), 14);
+  assert.equal(await q.bound(Promise.reject(new Error("boom")), double, caught), "caught boom");
+  const never = new Promise<number>(() => {});
+  assert.equal(await q.bound(never, double, caught), "caught no answer within 30 ms");
+  const thrower = (): number | string => {
+    throw new Error("mapper");
+  };
+  await assert.rejects(q.bound(Promise.resolve(1), thrower), /mapper/);
+  await assert.rejects(q.bound(Promise.reject(new Error("x")), double, thrower), /mapper/);
+  assert.equal(q.size, 0);
+});
+
 Deno.test("TimeoutQueue rejects a call that does not settle in time; a late settle is ignored", async () => {
   const q = new TimeoutQueue(30, timedOut);
   let settle!: (v: number) => void;

@@ -61,7 +61,7 @@ export class StoreGuard {
     } catch (e) {
       p = Promise.reject(e); // judged like a rejection
     }
-    return this.#timeouts.bound(p).then(this.#ok, this.#failed) as Promise<T | typeof DOWN>;
+    return this.#timeouts.bound<T, T | typeof DOWN>(p, this.#ok, this.#failed);
   }
 
   /** While the store is known down: answer at once, or let one call through as the probe. */
