@@ -66,3 +66,35 @@ Deno.test("TimeoutQueue arms one timer for many calls in flight, in order of the
   assert.equal(results.filter((r) => r.status === "rejected").length, 50);
   assert.equal(q.size, 0);
 });
+
+Deno.test("TimeoutQueue keeps its timer for callers that settle and call again in the same tick, and clears it within that tick", async () => {
+  const q = new TimeoutQueue(1000, timedOut);
+  let arms = 0;
+  let clears = 0;
+  const realSet = globalThis.setTimeout;
+  const realClear = globalThis.clearTimeout;
+  globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+    arms++;
+    return realSet(fn, ms);
+  }) as typeof setTimeout;
+  globalThis.clearTimeout = ((id?: number) => {
+    clears++;
+    realClear(id);
+  }) as typeof clearTimeout;
+  try {
+    // Eight callers in lockstep, each calling again a few reactions after its call settles (as
+    // a caller awaiting an async API does): the queue drains between rounds, within the tick.
+    const caller = async () => {
+      for (let i = 0; i < 20; i++) await (async () => await q.bound(Promise.resolve(i)))();
+    };
+    await Promise.all(Array.from({ length: 8 }, caller));
+    assert.equal(arms, 1, `one timer for all 160 calls, not ${arms}`);
+    await Promise.resolve(); // the idle clear runs a few microtask hops later, in this tick
+    for (let i = 0; i < 10; i++) await null;
+    assert.equal(clears, 1, "cleared once the burst is over");
+  } finally {
+    globalThis.setTimeout = realSet;
+    globalThis.clearTimeout = realClear;
+  }
+  assert.equal(q.size, 0); // and the sanitizer sees no timer left
+});
