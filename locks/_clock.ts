@@ -28,12 +28,16 @@ function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
   if (typeof timer === "number") deno?.unrefTimer?.(timer);
 }
 
+/** How many microtask hops an empty clock waits before it stops its timer. */
+const IDLE_HOPS = 8;
+
 /** A min-heap of entries by time, with one shared timer. */
 export class Clock {
   #heap: Slot[] = [];
   #index = new Map<ClockEntry, number>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #armedAt = Infinity;
+  #stopping = false;
 
   /** Entries scheduled (for tests). */
   get size(): number {
@@ -56,22 +60,37 @@ export class Clock {
     if (at < this.#armedAt) this.#arm(at);
   }
 
-  /** Forgets `entry`; stops the timer when nothing is left (an earlier timer just fires early). */
+  /**
+   * Forgets `entry`; stops the timer when nothing is left (an earlier timer just fires early). The
+   * stop waits a few microtask hops, so a guard that ends just as another begins in the same tick
+   * (a hand-off inside this process) keeps the timer rather than clearing and re-arming it; it
+   * still happens within the tick.
+   */
   cancel(entry: ClockEntry): void {
     const i = this.#index.get(entry);
     if (i === undefined) return;
     this.#index.delete(entry);
     const last = this.#heap.pop()!;
-    if (this.#heap.length === 0 && this.#timer !== undefined) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-      this.#armedAt = Infinity;
+    if (this.#heap.length === 0 && this.#timer !== undefined && !this.#stopping) {
+      this.#stopping = true;
+      this.#stopAfter(IDLE_HOPS);
     }
     if (i === this.#heap.length) return;
     this.#heap[i] = last;
     this.#index.set(last.entry, i);
     this.#up(i);
     this.#down(i);
+  }
+
+  #stopAfter(hops: number): void {
+    queueMicrotask(() => {
+      if (this.#heap.length > 0) return void (this.#stopping = false);
+      if (hops > 1) return this.#stopAfter(hops - 1);
+      this.#stopping = false;
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.#armedAt = Infinity;
+    });
   }
 
   #arm(at: number): void {

@@ -86,3 +86,37 @@ Deno.test("Clock: many entries keep heap order under random operations", async (
   await settle(80);
   assert.deepEqual(fired, expected);
 });
+
+Deno.test("Clock: an entry that replaces the last one in the same tick keeps the timer; an empty clock stops it within the tick", async () => {
+  const clock = new Clock();
+  let arms = 0;
+  let clears = 0;
+  const realSet = globalThis.setTimeout;
+  const realClear = globalThis.clearTimeout;
+  globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+    arms++;
+    return realSet(fn, ms);
+  }) as typeof setTimeout;
+  globalThis.clearTimeout = ((id?: number) => {
+    clears++;
+    realClear(id);
+  }) as typeof clearTimeout;
+  try {
+    const now = performance.now();
+    const a: ClockEntry = { onTime() {} };
+    const b: ClockEntry = { onTime() {} };
+    clock.schedule(a, now + 1000);
+    clock.cancel(a); // a hand-off: the old guard leaves...
+    await Promise.resolve();
+    await Promise.resolve();
+    clock.schedule(b, now + 2000); // ...and the new one starts a few reactions later
+    assert.equal(arms, 1, "the timer was kept");
+    assert.equal(clears, 0);
+    clock.cancel(b);
+    for (let i = 0; i < 10; i++) await null;
+    assert.equal(clears, 1, "stopped once empty, within the tick");
+  } finally {
+    globalThis.setTimeout = realSet;
+    globalThis.clearTimeout = realClear;
+  }
+});

@@ -116,6 +116,7 @@ export abstract class LockGuard implements AsyncDisposable {
   }
 
   #onTimer(): void {
+    if (this.#state !== "acquired") return; // released: its entry leaves at the reply
     const now = performance.now();
     if (now >= this.#lossAt) {
       return this.#lose(`no renewal succeeded for ${this.#init.ttlMs} ms`);
@@ -173,11 +174,18 @@ export abstract class LockGuard implements AsyncDisposable {
     if (this.#released !== undefined) return this.#released;
     const wasLost = this.#state === "lost";
     this.#state = "released";
-    CLOCK.cancel(this.#entry);
     const { store, keys, mode, token } = this.#init;
-    this.#released = release(store, keys, mode, token).then(({ held }) =>
-      held && !wasLost ? "released" : "lost"
-    );
+    // The clock entry goes after the reply (a renewal due meanwhile does nothing): a lease handed
+    // to a waiter of this process then starts its guard before this one leaves the shared clock,
+    // which keeps its timer.
+    const done = () => CLOCK.cancel(this.#entry);
+    this.#released = release(store, keys, mode, token).then(({ held }) => {
+      done();
+      return held && !wasLost ? "released" : "lost";
+    }, (e) => {
+      done();
+      throw e;
+    });
     return this.#released;
   }
 

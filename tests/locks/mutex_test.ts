@@ -300,6 +300,24 @@ class GateStore implements Store {
   }
 }
 
+Deno.test("Mutex: a renewal that falls due while the release is in flight sends nothing", async () => {
+  const store = new MemoryStore();
+  const gate = new GateStore(store);
+  let open!: () => void;
+  const slow = Object.assign(Object.create(gate) as GateStore, {
+    async run(script: Script, keys: readonly string[], argv: readonly (string | number)[]) {
+      if (script.name === "lock_release") await new Promise<void>((r) => open = r);
+      return await gate.run(script, keys, argv);
+    },
+  });
+  const g = await new Mutex({ key: "k", store: slow, ttlMs: 30 }).lock(); // renews every 10 ms
+  const released = g.release();
+  await sleep(35); // three renewals would have fallen due
+  open();
+  assert.equal(await released, "lost", "the lease lapsed while the release waited");
+  assert.deepEqual(gate.names, ["lock_acquire", "lock_release"], "no renewal after release()");
+});
+
 Deno.test("Mutex: an attempt that lands after a grant keeps the granted lease", async () => {
   const store = new MemoryStore();
   const gate = new GateStore(store);
