@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { watchTimers } from "../tests/_support/timers.ts";
 import { TimeoutQueue } from "./timeout_queue.ts";
 
 const timedOut = (ms: number) => new Error(`no answer within ${ms} ms`);
@@ -44,21 +45,16 @@ Deno.test("TimeoutQueue rejects a call that does not settle in time; a late sett
 
 Deno.test("TimeoutQueue arms one timer for many calls in flight, in order of their deadlines", async () => {
   const q = new TimeoutQueue(40, timedOut);
-  let arms = 0;
-  const realSet = globalThis.setTimeout;
-  globalThis.setTimeout = ((fn: () => void, ms?: number) => {
-    arms++;
-    return realSet(fn, ms);
-  }) as typeof setTimeout;
+  const timers = watchTimers();
   const settles: Array<() => void> = [];
   const calls: Array<Promise<unknown>> = [];
   try {
     for (let i = 0; i < 100; i++) {
       calls.push(q.bound(new Promise<void>((r) => settles.push(r))));
     }
-    assert.equal(arms, 1);
+    assert.equal(timers.arms, 1);
   } finally {
-    globalThis.setTimeout = realSet;
+    timers.restore();
   }
   for (const s of settles.slice(0, 50)) s(); // half answer in time
   const results = await Promise.allSettled(calls);
@@ -69,18 +65,7 @@ Deno.test("TimeoutQueue arms one timer for many calls in flight, in order of the
 
 Deno.test("TimeoutQueue keeps its timer for callers that settle and call again in the same tick, and clears it within that tick", async () => {
   const q = new TimeoutQueue(1000, timedOut);
-  let arms = 0;
-  let clears = 0;
-  const realSet = globalThis.setTimeout;
-  const realClear = globalThis.clearTimeout;
-  globalThis.setTimeout = ((fn: () => void, ms?: number) => {
-    arms++;
-    return realSet(fn, ms);
-  }) as typeof setTimeout;
-  globalThis.clearTimeout = ((id?: number) => {
-    clears++;
-    realClear(id);
-  }) as typeof clearTimeout;
+  const timers = watchTimers();
   try {
     // Eight callers in lockstep, each calling again a few reactions after its call settles (as
     // a caller awaiting an async API does): the queue drains between rounds, within the tick.
@@ -88,13 +73,12 @@ Deno.test("TimeoutQueue keeps its timer for callers that settle and call again i
       for (let i = 0; i < 20; i++) await (async () => await q.bound(Promise.resolve(i)))();
     };
     await Promise.all(Array.from({ length: 8 }, caller));
-    assert.equal(arms, 1, `one timer for all 160 calls, not ${arms}`);
+    assert.equal(timers.arms, 1, `one timer for all 160 calls, not ${timers.arms}`);
     await Promise.resolve(); // the idle clear runs a few microtask hops later, in this tick
     for (let i = 0; i < 10; i++) await null;
-    assert.equal(clears, 1, "cleared once the burst is over");
+    assert.equal(timers.clears, 1, "cleared once the burst is over");
   } finally {
-    globalThis.setTimeout = realSet;
-    globalThis.clearTimeout = realClear;
+    timers.restore();
   }
   assert.equal(q.size, 0); // and the sanitizer sees no timer left
 });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { watchTimers } from "../tests/_support/timers.ts";
 import { Clock, type ClockEntry } from "./_clock.ts";
 
 function recorder(log: string[], name: string, then?: () => void): ClockEntry {
@@ -89,18 +90,7 @@ Deno.test("Clock: many entries keep heap order under random operations", async (
 
 Deno.test("Clock: an entry that replaces the last one in the same tick keeps the timer; an empty clock stops it within the tick", async () => {
   const clock = new Clock();
-  let arms = 0;
-  let clears = 0;
-  const realSet = globalThis.setTimeout;
-  const realClear = globalThis.clearTimeout;
-  globalThis.setTimeout = ((fn: () => void, ms?: number) => {
-    arms++;
-    return realSet(fn, ms);
-  }) as typeof setTimeout;
-  globalThis.clearTimeout = ((id?: number) => {
-    clears++;
-    realClear(id);
-  }) as typeof clearTimeout;
+  const timers = watchTimers();
   try {
     const now = performance.now();
     const a: ClockEntry = { onTime() {} };
@@ -110,13 +100,12 @@ Deno.test("Clock: an entry that replaces the last one in the same tick keeps the
     await Promise.resolve();
     await Promise.resolve();
     clock.schedule(b, now + 2000); // ...and the new one starts a few reactions later
-    assert.equal(arms, 1, "the timer was kept");
-    assert.equal(clears, 0);
+    assert.equal(timers.arms, 1, "the timer was kept");
+    assert.equal(timers.clears, 0);
     clock.cancel(b);
     for (let i = 0; i < 10; i++) await null;
-    assert.equal(clears, 1, "stopped once empty, within the tick");
+    assert.equal(timers.clears, 1, "stopped once empty, within the tick");
   } finally {
-    globalThis.setTimeout = realSet;
-    globalThis.clearTimeout = realClear;
+    timers.restore();
   }
 });

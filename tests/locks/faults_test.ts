@@ -4,6 +4,7 @@ import type { Store } from "../../store/types.ts";
 import { SpyStore } from "../_support/spy_store.ts";
 import { connectStandalone, startPrivateRedis } from "../_support/servers.ts";
 import { storeTest, waitFor } from "../_support/stores.ts";
+import { watchTimers } from "../_support/timers.ts";
 import { keyOf, sleep, traces, zmembers } from "./_helpers.ts";
 
 storeTest("Mutex partitioned holder: its signal aborts before another enters", async (fx) => {
@@ -149,21 +150,7 @@ Deno.test("a waiter's late win is cleaned up in the background without a timer t
     if (script.name === "lock_acquire") await sleep(40);
     return reply;
   };
-  // Track the timers armed from here on (pending = armed, neither fired nor cleared).
-  const pending = new Set<unknown>();
-  const { setTimeout: realSet, clearTimeout: realClear } = globalThis;
-  globalThis.setTimeout = ((fn: () => void, ms?: number) => {
-    const id = realSet(() => {
-      pending.delete(id);
-      fn();
-    }, ms);
-    pending.add(id);
-    return id;
-  }) as typeof setTimeout;
-  globalThis.clearTimeout = ((id: number | undefined) => {
-    pending.delete(id);
-    realClear(id);
-  }) as typeof clearTimeout;
+  const timers = watchTimers(); // pending: armed, neither fired nor cleared
   try {
     const m = new Mutex({ key: "late-win", store: slow, retryIntervalMs: 5 });
     const holder = new Mutex({ key: "late-win", store: memory });
@@ -174,10 +161,9 @@ Deno.test("a waiter's late win is cleaned up in the background without a timer t
     await assert.rejects(waiting, { code: "LOCK_TIMEOUT" });
     await waitFor(() => releases >= 2, 2000, "the background clean-up call");
     await sleep(1); // let the clean-up start
-    assert.equal(pending.size, 0, "no timer is left running for the background clean-up");
+    assert.equal(timers.pending.size, 0, "no timer is left running for the background clean-up");
   } finally {
-    globalThis.setTimeout = realSet;
-    globalThis.clearTimeout = realClear;
+    timers.restore();
     await memory.close();
   }
 });
