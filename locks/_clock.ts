@@ -38,6 +38,7 @@ export class Clock {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #armedAt = Infinity;
   #stopping = false;
+  #holds = 0;
 
   /** Entries scheduled (for tests). */
   get size(): number {
@@ -82,9 +83,27 @@ export class Clock {
     this.#down(i);
   }
 
+  /**
+   * An acquisition is in flight: if it wins, its guard will need the timer, so an empty clock keeps
+   * it until {@linkcode unhold} (an uncontended acquire + release loop then arms it once, not once
+   * per guard). The timer still never outlives the calls: it stops once nothing holds it.
+   */
+  hold(): void {
+    this.#holds++;
+  }
+
+  /** The acquisition has settled (its guard, if any, is scheduled within the tick). */
+  unhold(): void {
+    if (--this.#holds > 0) return;
+    if (this.#heap.length === 0 && this.#timer !== undefined && !this.#stopping) {
+      this.#stopping = true;
+      this.#stopAfter(IDLE_HOPS);
+    }
+  }
+
   #stopAfter(hops: number): void {
     queueMicrotask(() => {
-      if (this.#heap.length > 0) return void (this.#stopping = false);
+      if (this.#heap.length > 0 || this.#holds > 0) return void (this.#stopping = false);
       if (hops > 1) return this.#stopAfter(hops - 1);
       this.#stopping = false;
       clearTimeout(this.#timer);

@@ -109,3 +109,30 @@ Deno.test("Clock: an entry that replaces the last one in the same tick keeps the
     timers.restore();
   }
 });
+
+Deno.test("Clock: an acquisition in flight keeps an empty clock's timer across ticks; it stops once nothing holds it", async () => {
+  const clock = new Clock();
+  const realSetTimeout = globalThis.setTimeout;
+  const timers = watchTimers();
+  try {
+    const now = performance.now();
+    const a: ClockEntry = { onTime() {} };
+    const b: ClockEntry = { onTime() {} };
+    clock.schedule(a, now + 1000);
+    clock.cancel(a); // released...
+    clock.hold(); // ...and the next acquisition is on its way
+    await new Promise((r) => realSetTimeout(r, 5)); // its round trip: ticks pass
+    assert.equal(timers.clears, 0, "kept while the acquisition is in flight");
+    clock.unhold(); // it won: its guard starts a reaction later
+    await Promise.resolve();
+    clock.schedule(b, now + 2000);
+    assert.equal(timers.arms, 1, "one timer for both guards");
+    clock.cancel(b);
+    clock.hold();
+    clock.unhold(); // an acquisition that lost: nothing holds the timer any more
+    for (let i = 0; i < 10; i++) await null;
+    assert.equal(timers.clears, 1, "stopped within the tick");
+  } finally {
+    timers.restore();
+  }
+});

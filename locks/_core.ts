@@ -16,6 +16,7 @@ import { validateKey } from "../core/keys.ts";
 import { newId } from "../core/uuid.ts";
 import { toStore } from "../store/to_store.ts";
 import type { Store } from "../store/types.ts";
+import { CLOCK } from "./_clock.ts";
 import { type HubWaiter, release, routeOf, WaitHub } from "./_hub.ts";
 import {
   acquireOnce,
@@ -108,15 +109,18 @@ export class LockCore {
       }
     }
     let first: AttemptResult;
+    CLOCK.hold(); // a win's guard will want the shared timer: keep it meanwhile
     try {
       first = await acquireOnce(this.store, this.keys, mode, token, this.ttlMs, queueMs);
     } catch (e) {
       if (!waits) {
+        CLOCK.unhold();
         await this.abandon(mode, token); // a lost reply may have acquired or queued
         throw e;
       }
       first = { ok: false, hintMs: -1 }; // transient: keep waiting
     }
+    CLOCK.unhold();
     if (first.ok) {
       if (signal?.aborted) {
         await this.abandon(mode, token);
