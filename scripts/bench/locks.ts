@@ -3,7 +3,8 @@
  * runtimes, `bun scripts/bench/locks.ts`).
  * distkit's Mutex side by side with redis-semaphore's Mutex and @sesamecare-oss/redlock (single
  * instance), all on the same Redis (REDIS_URL, or a throwaway redis-server) in one run:
- *   1. uncontended acquire + release, against two raw round trips (SET NX PX + DEL);
+ *   1. uncontended acquire + release, against two raw round trips (SET NX PX + DEL), the
+ *      libraries interleaved call by call, then in blocks of 100 pairs;
  *   2. contended hand-off: holder releases -> the parked waiter holds, p50/p99/max;
  *   3. one hot lock, 4 clients taking turns, each holding 1 ms: acquisitions/s and fairness
  *      (fewest / most acquisitions of a client), the libraries in interleaved rounds.
@@ -119,15 +120,21 @@ async function baselines(url: string, key: string): Promise<Contender[]> {
   ];
 }
 
-/** Acquire + release latencies, the contenders interleaved call by call (load drift cancels). */
-async function uncontended(cs: Contender[], n: number): Promise<number[][]> {
+/**
+ * Acquire + release latencies, the contenders interleaved (load drift cancels): call by call
+ * (`block` 1: every pair starts cold, after the other libraries' calls), or in blocks of `block`
+ * pairs per contender (a process that takes the lock again and again).
+ */
+async function uncontended(cs: Contender[], n: number, block = 1): Promise<number[][]> {
   const out: number[][] = cs.map(() => []);
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < n; i += block) {
     for (let j = 0; j < cs.length; j++) {
-      const t = performance.now();
-      const release = await cs[j]!.acquire();
-      await release();
-      out[j]!.push(performance.now() - t);
+      for (let k = 0; k < block; k++) {
+        const t = performance.now();
+        const release = await cs[j]!.acquire();
+        await release();
+        out[j]!.push(performance.now() - t);
+      }
     }
   }
   return out;
@@ -175,23 +182,29 @@ async function main() {
   const rows: string[][] = [];
   try {
     const run = `bench-${Date.now().toString(36)}`;
-    // 1. uncontended, interleaved call by call
+    // 1. uncontended: interleaved call by call, then in blocks of 100 pairs
     const all = libs(redis.url);
     const base = await baselines(redis.url, `${run}-raw`);
     const solo = await Promise.all(all.map((l) => l.client(`${run}-solo-${l.name.length}`)));
-    const times = (await uncontended([...base, ...solo], N1)).map(sorted);
-    const rawP50 = pct(times[0]!, 50);
-    const evalP50 = pct(times[1]!, 50);
-    [...base, ...solo].forEach((c, i) => {
-      const s = times[i]!;
-      rows.push([
-        i === 0 ? "uncontended acquire+release p50 / p99 (ms)" : "",
-        c.name,
-        `${f(pct(s, 50), 3)} / ${f(pct(s, 99), 3)}`,
-        `${f(pct(s, 50) / rawP50)}× raw, ${f(pct(s, 50) / evalP50)}× EVALSHA`,
-        c.name === "distkit" ? "≤ 1.1× two raw round trips" : "",
-      ]);
-    });
+    for (const block of [1, 100]) {
+      const times = (await uncontended([...base, ...solo], N1, block)).map(sorted);
+      const rawP50 = pct(times[0]!, 50);
+      const evalP50 = pct(times[1]!, 50);
+      [...base, ...solo].forEach((c, i) => {
+        const s = times[i]!;
+        rows.push([
+          i > 0
+            ? ""
+            : block === 1
+            ? "uncontended acquire+release p50 / p99 (ms), interleaved call by call"
+            : `the same, in blocks of ${block} pairs per library`,
+          c.name,
+          `${f(pct(s, 50), 3)} / ${f(pct(s, 99), 3)}`,
+          `${f(pct(s, 50) / rawP50)}× raw, ${f(pct(s, 50) / evalP50)}× EVALSHA`,
+          c.name === "distkit" ? "≤ 1.1× two raw round trips" : "",
+        ]);
+      });
+    }
     // 2. hand-off
     for (const lib of all) {
       const key = `${run}-handoff-${lib.name.length}`;
