@@ -11,10 +11,63 @@
 /** How many microtask hops an idle queue waits before it clears its timer. */
 const IDLE_HOPS = 8;
 
-interface Entry {
-  at: number;
-  fail: (e: Error) => void;
-  done: boolean;
+/** One bounded call: its deadline, its promise's settle functions and its mappers. */
+class Entry {
+  readonly at: number;
+  done = false;
+  readonly #resolve: (v: unknown) => void;
+  readonly #reject: (e: unknown) => void;
+  readonly #onValue: ((v: never) => unknown) | undefined;
+  readonly #onError: ((e: unknown) => unknown) | undefined;
+  readonly #then: ((u: never) => unknown) | undefined;
+  readonly #queue: TimeoutQueue;
+
+  constructor(
+    queue: TimeoutQueue,
+    at: number,
+    onValue: ((v: never) => unknown) | undefined,
+    onError: ((e: unknown) => unknown) | undefined,
+    then: ((u: never) => unknown) | undefined,
+  ) {
+    this.#queue = queue;
+    this.at = at;
+    this.#resolve = settlers.resolve;
+    this.#reject = settlers.reject;
+    this.#onValue = onValue;
+    this.#onError = onError;
+    this.#then = then;
+  }
+
+  /** The call settled: the first of this and a timeout wins. */
+  settle(ok: boolean, x: unknown): void {
+    if (this.done) return;
+    this.done = true;
+    this.#queue.left();
+    this.finish(ok, x);
+  }
+
+  /** Settles the caller's promise, mapped. */
+  finish(ok: boolean, x: unknown): void {
+    try {
+      let u: unknown;
+      if (ok) u = this.#onValue === undefined ? x : this.#onValue(x as never);
+      else if (this.#onError !== undefined) u = this.#onError(x);
+      else return this.#reject(x);
+      this.#resolve(this.#then === undefined ? u : this.#then(u as never));
+    } catch (e) {
+      this.#reject(e);
+    }
+  }
+}
+
+/** Where the shared executor leaves a new promise's settle functions (no closure per call). */
+const settlers: { resolve: (v: unknown) => void; reject: (e: unknown) => void } = {
+  resolve: () => {},
+  reject: () => {},
+};
+function executor(resolve: (v: unknown) => void, reject: (e: unknown) => void): void {
+  settlers.resolve = resolve;
+  settlers.reject = reject;
 }
 
 /**
@@ -53,46 +106,38 @@ export class TimeoutQueue {
   /**
    * `p`, or a rejection once the timeout passes first (`p` may still settle later; that is
    * ignored, never unhandled). `onValue` and `onError` map the outcome (a timeout included) in
-   * the same promise, saving the caller a `.then` per call; what they throw rejects it.
+   * the same promise, saving the caller a `.then` per call, and `then` maps what either
+   * returned (a second stage without a second promise); what they throw rejects it.
    * @param p the call
    * @param onValue maps its value
    * @param onError maps its failure (or the timeout) to a value
+   * @param then maps what `onValue` or `onError` returned
    * @returns its (mapped) result
    */
-  bound<T, U = T>(
+  bound<T, U = T, V = U>(
     p: Promise<T>,
     onValue?: (v: T) => U,
     onError?: (e: unknown) => U,
-  ): Promise<U> {
-    return new Promise<U>((resolve, reject) => {
-      const finish = (ok: boolean, x: unknown): void => {
-        try {
-          if (ok) resolve(onValue === undefined ? x as U : onValue(x as T));
-          else if (onError !== undefined) resolve(onError(x));
-          else reject(x);
-        } catch (e) {
-          reject(e);
-        }
-      };
-      const entry: Entry = {
-        at: performance.now() + this.#timeoutMs,
-        fail: (e) => finish(false, e),
-        done: false,
-      };
-      this.#pending.push(entry);
-      this.#live++;
-      if (this.#timer === undefined) this.#arm();
-      const settle = () => {
-        if (entry.done) return false;
-        entry.done = true;
-        if (--this.#live === 0) this.#idle();
-        return true;
-      };
-      p.then(
-        (v) => settle() && finish(true, v),
-        (e) => settle() && finish(false, e),
-      );
-    });
+    then?: (u: U) => V,
+  ): Promise<V> {
+    const out = new Promise<unknown>(executor) as Promise<V>;
+    const entry = new Entry(
+      this,
+      performance.now() + this.#timeoutMs,
+      onValue as ((v: never) => unknown) | undefined,
+      onError,
+      then as ((u: never) => unknown) | undefined,
+    );
+    this.#pending.push(entry);
+    this.#live++;
+    if (this.#timer === undefined) this.#arm();
+    p.then((v) => entry.settle(true, v), (e) => entry.settle(false, e));
+    return out;
+  }
+
+  /** A call settled before its deadline. @internal */
+  left(): void {
+    if (--this.#live === 0) this.#idle();
   }
 
   /**
@@ -145,7 +190,7 @@ export class TimeoutQueue {
       if (!e.done) {
         e.done = true;
         this.#live--;
-        e.fail(this.#error(this.#timeoutMs));
+        e.finish(false, this.#error(this.#timeoutMs));
       }
     }
     if (this.#live === 0) this.#idle();

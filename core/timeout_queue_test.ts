@@ -27,6 +27,27 @@ Deno.test("TimeoutQueue maps results, failures and timeouts in the same promise"
   assert.equal(q.size, 0);
 });
 
+Deno.test("TimeoutQueue's second stage maps what either mapper returned, a timeout included", async () => {
+  const q = new TimeoutQueue(30, timedOut);
+  const double = (v: number): number | string => v * 2;
+  const caught = (e: unknown): number | string => `caught ${(e as Error).message}`;
+  const tag = (u: number | string): string => `[${u}]`;
+  assert.equal(await q.bound(Promise.resolve(7), double, caught, tag), "[14]");
+  assert.equal(
+    await q.bound(Promise.reject(new Error("boom")), double, caught, tag),
+    "[caught boom]",
+  );
+  const never = new Promise<number>(() => {});
+  assert.equal(await q.bound(never, double, caught, tag), "[caught no answer within 30 ms]");
+  // Without onError a failure skips the second stage and rejects as it is.
+  await assert.rejects(q.bound(Promise.reject(new Error("raw")), double, undefined, tag), /raw/);
+  const thrower = (): string => {
+    throw new Error("stage");
+  };
+  await assert.rejects(q.bound(Promise.resolve(1), double, caught, thrower), /stage/);
+  assert.equal(q.size, 0);
+});
+
 Deno.test("TimeoutQueue rejects a call that does not settle in time; a late settle is ignored", async () => {
   const q = new TimeoutQueue(30, timedOut);
   let settle!: (v: number) => void;

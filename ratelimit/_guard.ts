@@ -52,8 +52,22 @@ export class StoreGuard {
    * @returns its result, or DOWN
    * @throws {StoreError} with the "throw" policy; any non-store error of `fn`
    */
-  run<T>(fn: () => Promise<T>): Promise<T | typeof DOWN> {
-    if (this.#failures > 0) return this.#probe(fn);
+  run<T>(fn: () => Promise<T>): Promise<T | typeof DOWN>;
+  /**
+   * The same, with the answer mapped by `map` in the same promise.
+   * @param fn the store call
+   * @param map maps its result, or DOWN
+   * @returns what `map` returned
+   */
+  run<T, V>(fn: () => Promise<T>, map: (r: T | typeof DOWN) => V): Promise<V>;
+  run<T, V>(
+    fn: () => Promise<T>,
+    map?: (r: T | typeof DOWN) => V,
+  ): Promise<T | typeof DOWN | V> {
+    if (this.#failures > 0) {
+      const r = this.#probe(fn);
+      return map === undefined ? r : r.then(map);
+    }
     // The usual path: one reaction per call, no async frame.
     let p: Promise<T>;
     try {
@@ -61,7 +75,12 @@ export class StoreGuard {
     } catch (e) {
       p = Promise.reject(e); // judged like a rejection
     }
-    return this.#timeouts.bound<T, T | typeof DOWN>(p, this.#ok, this.#failed);
+    return this.#timeouts.bound<T, T | typeof DOWN, T | typeof DOWN | V>(
+      p,
+      this.#ok,
+      this.#failed,
+      map,
+    );
   }
 
   /** While the store is known down: answer at once, or let one call through as the probe. */

@@ -88,11 +88,27 @@ export abstract class StoreBase {
    * @param argv the operation, the window and bucket size ({@linkcode w}, {@linkcode g}), then
    *   the operation's arguments
    */
-  protected call(key: string, argv: Array<string | number>): Promise<Reply | typeof DOWN> {
+  protected call(key: string, argv: Array<string | number>): Promise<Reply | typeof DOWN>;
+  /**
+   * The same, with the reply (or DOWN) mapped by `map` in the same promise.
+   * @param argv as above
+   * @param map maps the reply, or DOWN
+   */
+  protected call<V>(
+    key: string,
+    argv: Array<string | number>,
+    map: (r: Reply | typeof DOWN) => V,
+  ): Promise<V>;
+  protected call<V>(
+    key: string,
+    argv: Array<string | number>,
+    map?: (r: Reply | typeof DOWN) => V,
+  ): Promise<Reply | typeof DOWN | V> {
     if (this.ctx.closed()) throw new ClosedError("RateLimiter");
     const store = this.ctx.store();
     const keys = this.keys(key);
-    return this.ctx.guard.run(() => store.run(this.#script, keys, argv));
+    const fn = () => store.run(this.#script, keys, argv);
+    return map === undefined ? this.ctx.guard.run(fn) : this.ctx.guard.run(fn, map);
   }
   /** Reads need the store. @internal */
   protected unreachable(): never {
@@ -153,8 +169,11 @@ export class RedisAbsoluteRateLimiter extends StoreBase implements AbsoluteMetho
       validateKey(key);
       checkN(n);
       const cap = capOf(this.ctx.cfg, rate);
-      return this.call(key, absoluteArgv(this.w, this.g, { op: "inc", cap, n })).then((r) =>
-        r !== DOWN ? decodeDecision(r, this.ctx.cfg.windowSizeSeconds) : this.#down(key, rate, n)
+      return this.call(
+        key,
+        absoluteArgv(this.w, this.g, { op: "inc", cap, n }),
+        (r) =>
+          r !== DOWN ? decodeDecision(r, this.ctx.cfg.windowSizeSeconds) : this.#down(key, rate, n),
       );
     } catch (e) {
       return Promise.reject(e);
@@ -285,13 +304,23 @@ export class RedisSuppressedRateLimiter extends StoreBase implements SuppressedM
    * console.assert((await rl.redis.suppressed.inc("k", 1)).kind === "allowed");
    * ```
    */
-  async inc(key: string, rate: Rate, n = 1): Promise<RateLimitDecision> {
-    validateKey(key);
-    checkN(n);
-    const { cap, hard } = limitsOf(this.ctx.cfg, rate, true);
-    const r = await this.call(key, ["inc", this.w, this.g, cap, hard, n, this.ctx.cfg.random()]);
-    if (r !== DOWN) return decodeDecision(r, this.ctx.cfg.windowSizeSeconds);
-    return this.#policy(() => this.#fallback.inc(key, rate, n));
+  inc(key: string, rate: Rate, n = 1): Promise<RateLimitDecision> {
+    // Not async, like the absolute inc: one promise per decision.
+    try {
+      validateKey(key);
+      checkN(n);
+      const { cap, hard } = limitsOf(this.ctx.cfg, rate, true);
+      return this.call(
+        key,
+        ["inc", this.w, this.g, cap, hard, n, this.ctx.cfg.random()],
+        (r) =>
+          r !== DOWN
+            ? decodeDecision(r, this.ctx.cfg.windowSizeSeconds)
+            : this.#policy(() => this.#fallback.inc(key, rate, n)),
+      );
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /**
