@@ -28,6 +28,8 @@
 --          get: total; set: {matched (1|0), previous total, total}
 -- Numbers reach Redis as %d strings on the hot path (integer formatting; %.0f and Redis's own
 -- %.17g of a Lua number argument cost several times more).
+-- distkit:batch (RedisStore may run several calls of one tick as one EVALSHA of the batch
+-- form, each with its own KEYS and ARGV: see scripts/gen_lua.ts)
 local H = KEYS[1]
 local call = redis.call
 local W, g, capS = ARGV[1] + 0, ARGV[2] + 0, ARGV[3]

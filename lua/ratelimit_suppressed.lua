@@ -19,6 +19,8 @@
 -- ARGV[9]  comparator operand (set)
 -- Returns  inc/check: 1 (allowed: an integer, the cheapest reply) | {"suppressed", factor, isAllowed (1|0)}
 --          get: {observed, declined, factor}; factor: factor; set: {matched, previous, total}
+-- distkit:batch (RedisStore may run several calls of one tick as one EVALSHA of the batch
+-- form, each with its own KEYS and ARGV: see scripts/gen_lua.ts)
 local H = KEYS[1]
 local call = redis.call
 local op = ARGV[1]

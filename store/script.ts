@@ -23,7 +23,8 @@ import type { Script, ScriptModel } from "./types.ts";
 export function defineScript(name: string, model: ScriptModel): Script {
   const lua = LUA[name];
   if (lua === undefined) throw new Error(`No Lua script named '${name}': run 'deno task lua'`);
-  return Object.freeze({ name, source: lua.source, sha1: lua.sha1, model });
+  const batch = LUA[`${name}.batch`];
+  return Object.freeze({ name, source: lua.source, sha1: lua.sha1, model, batch });
 }
 
 /**

@@ -47,6 +47,11 @@ export interface Script {
   readonly sha1: string;
   /** The executable specification. */
   readonly model: ScriptModel;
+  /**
+   * The batch form of a single-key script (several calls, one EVALSHA; each call runs as the
+   * script would), when it has one.
+   */
+  readonly batch?: { readonly source: string; readonly sha1: string } | undefined;
 }
 
 /** Unsubscribes a pub/sub listener. */

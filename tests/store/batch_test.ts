@@ -1,0 +1,167 @@
+/** RedisStore's call batching: one EVALSHA per tick, script and slot; each call as if alone. */
+import assert from "node:assert/strict";
+import { RL_ABSOLUTE, RL_SUPPRESSED } from "../../ratelimit/_scripts.ts";
+import { RedisStore } from "../../store/redis_store.ts";
+import { slotOf } from "../../store/slot.ts";
+import { type Fixture, type RawClient, storeTest } from "../_support/stores.ts";
+
+/** Loads the rate-limit scripts and their batch forms on every primary (no NOSCRIPT to count). */
+async function loadScripts(fx: Fixture): Promise<void> {
+  const nodes = fx.kind === "cluster"
+    ? await Promise.all(fx.raw.masters.map((m: unknown) => fx.raw.nodeClient(m)))
+    : [fx.raw];
+  for (const node of nodes) {
+    for (const s of [RL_ABSOLUTE, RL_SUPPRESSED]) {
+      for (const src of [s.source, s.batch!.source]) {
+        await node.sendCommand(["SCRIPT", "LOAD", src]);
+      }
+    }
+  }
+}
+
+/** The node-redis client behind `fx`, with every script command it sends recorded. */
+function recording(fx: Fixture): { client: RawClient; sent: string[][] } {
+  const raw = fx.raw;
+  const cluster = fx.kind === "cluster";
+  const sent: string[][] = [];
+  const client = {
+    evalSha: (sha: string, o: unknown) => raw.evalSha(sha, o),
+    eval: (src: string, o: unknown) => raw.eval(src, o),
+    sSubscribe: () => Promise.reject(new Error("not in this test")),
+    sUnsubscribe: () => Promise.resolve(),
+    sendCommand: (...a: unknown[]) => {
+      const args = (cluster ? a[2] : a[0]) as string[];
+      sent.push(args);
+      return raw.sendCommand(...a);
+    },
+    ...(cluster ? { masters: raw.masters } : {}),
+  };
+  return { client, sent };
+}
+
+const inc = (cap: number, n = 1) => ["10000", "100", String(cap), String(n)];
+const scriptCalls = (sent: string[][]) => sent.filter((a) => a[0] === "EVALSHA" || a[0] === "EVAL");
+
+storeTest(
+  "RedisStore sends a tick's calls to a batchable script as one EVALSHA, in order",
+  async (fx) => {
+    await loadScripts(fx);
+    const { client, sent } = recording(fx);
+    const store = new RedisStore(client);
+    const key = `{${fx.prefix}:a}:ra`;
+    const replies = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => store.run(RL_ABSOLUTE, [key], inc(40, i < 45 ? 1 : 0))),
+    );
+    // 40 admitted, then rejected (in order: the first 40 unit calls), and the n = 0 calls admitted.
+    assert.deepEqual(replies.slice(0, 40), Array(40).fill(1));
+    for (const r of replies.slice(40, 45)) assert.equal((r as string[])[0], "rejected");
+    assert.deepEqual(replies.slice(45), Array(5).fill(1));
+    const calls = scriptCalls(sent);
+    assert.equal(calls.length, 1, "one script call for the tick");
+    assert.equal(calls[0]![1], RL_ABSOLUTE.batch!.sha1, "the batch form");
+    assert.equal(await store.run(RL_ABSOLUTE, [key], ["10000", "100", "", "1", "get"]), "40");
+    assert.equal(scriptCalls(sent)[1]![1], RL_ABSOLUTE.sha1, "a lone call is sent as the script");
+  },
+  { kinds: ["standalone", "cluster"] },
+);
+
+storeTest("RedisStore batches per script, and per slot on a cluster", async (fx) => {
+  await loadScripts(fx);
+  const { client, sent } = recording(fx);
+  const store = new RedisStore(client);
+  // Two entities in different slots.
+  let b = 0;
+  const a = `{${fx.prefix}:a}:ra`;
+  while (slotOf(`{${fx.prefix}:b${b}}:ra`) === slotOf(a)) b++;
+  const other = `{${fx.prefix}:b${b}}:ra`;
+  const sup = `{${fx.prefix}:a}:rs`;
+  await Promise.all([
+    ...Array.from({ length: 10 }, () => store.run(RL_ABSOLUTE, [a], inc(100))),
+    ...Array.from({ length: 10 }, () => store.run(RL_ABSOLUTE, [other], inc(100))),
+    ...Array.from(
+      { length: 10 },
+      () => store.run(RL_SUPPRESSED, [sup], ["inc", "10000", "100", "100", "100", "1", "0.5"]),
+    ),
+  ]);
+  const calls = scriptCalls(sent);
+  assert.equal(calls.length, fx.kind === "cluster" ? 3 : 2);
+  // A standalone server takes any keys in one script call; a cluster node one slot's.
+  const slots = calls.map((c) => new Set(c.slice(3, 3 + Number(c[2])).map(slotOf)).size);
+  assert.deepEqual(slots.sort(), fx.kind === "cluster" ? [1, 1, 1] : [1, 2]);
+}, { kinds: ["standalone", "cluster"] });
+
+storeTest(
+  "RedisStore caps a batch at 128 calls, and batch: false sends each call alone",
+  async (fx) => {
+    await loadScripts(fx);
+    const { client, sent } = recording(fx);
+    const key = `{${fx.prefix}:a}:ra`;
+    const store = new RedisStore(client);
+    await Promise.all(Array.from({ length: 300 }, () => store.run(RL_ABSOLUTE, [key], inc(1000))));
+    assert.deepEqual(scriptCalls(sent).map((c) => Number(c[2])), [128, 128, 44]);
+    sent.length = 0;
+    const alone = new RedisStore(client, { batch: false });
+    await Promise.all(Array.from({ length: 20 }, () => alone.run(RL_ABSOLUTE, [key], inc(1000))));
+    assert.equal(scriptCalls(sent).length, 20);
+    assert.ok(scriptCalls(sent).every((c) => c[1] === RL_ABSOLUTE.sha1));
+    assert.equal(await store.run(RL_ABSOLUTE, [key], ["10000", "100", "", "1", "get"]), "320");
+    assert.throws(
+      () => new RedisStore(client, { batch: "yes" as unknown as boolean }),
+      { code: "INVALID_ARGUMENT" },
+    );
+  },
+  { kinds: ["standalone"] },
+);
+
+storeTest(
+  "a batched call that fails fails alone, with the error it would get alone",
+  async (fx) => {
+    await loadScripts(fx);
+    const { client, sent } = recording(fx);
+    const store = new RedisStore(client);
+    const key = `{${fx.prefix}:a}:ra`;
+    const wrong = `{${fx.prefix}:a}:str`;
+    await fx.raw.set(wrong, "not a hash");
+    const results = await Promise.allSettled([
+      store.run(RL_ABSOLUTE, [key], inc(10)),
+      store.run(RL_ABSOLUTE, [key], ["10000", "100", "", "1", "bogus"]),
+      store.run(RL_ABSOLUTE, [wrong], inc(10)),
+      store.run(RL_ABSOLUTE, [key], inc(10, 2)),
+    ]);
+    assert.equal(scriptCalls(sent).length, 1);
+    assert.deepEqual(results[0], { status: "fulfilled", value: 1 });
+    assert.equal(results[1]!.status, "rejected");
+    assert.equal((results[1] as PromiseRejectedResult).reason.code, "INVALID_ARGUMENT");
+    assert.match(
+      (results[1] as PromiseRejectedResult).reason.message,
+      /Unknown rate-limit operation/,
+    );
+    assert.equal(results[2]!.status, "rejected");
+    assert.equal((results[2] as PromiseRejectedResult).reason.code, "STORE_ERROR");
+    assert.match((results[2] as PromiseRejectedResult).reason.message, /WRONGTYPE/);
+    assert.deepEqual(results[3], { status: "fulfilled", value: 1 });
+    assert.equal(await store.run(RL_ABSOLUTE, [key], ["10000", "100", "", "1", "get"]), "3");
+    assert.equal(await fx.raw.get(wrong), "not a hash", "nothing written to the wrong key");
+  },
+  { kinds: ["standalone", "cluster"] },
+);
+
+storeTest("a batch after SCRIPT FLUSH loads the batch form (NOSCRIPT → EVAL)", async (fx) => {
+  await loadScripts(fx);
+  const { client, sent } = recording(fx);
+  const store = new RedisStore(client);
+  const key = `{${fx.prefix}:a}:ra`;
+  await Promise.all(Array.from({ length: 5 }, () => store.run(RL_ABSOLUTE, [key], inc(100))));
+  if (fx.kind === "cluster") {
+    for (const m of fx.raw.masters) {
+      await (await fx.raw.nodeClient(m)).sendCommand(["SCRIPT", "FLUSH"]);
+    }
+  } else await fx.raw.sendCommand(["SCRIPT", "FLUSH"]);
+  sent.length = 0;
+  const replies = await Promise.all(
+    Array.from({ length: 5 }, () => store.run(RL_ABSOLUTE, [key], inc(100))),
+  );
+  assert.deepEqual(replies, [1, 1, 1, 1, 1]);
+  assert.deepEqual(scriptCalls(sent).map((c) => c[0]), ["EVALSHA", "EVAL"]);
+  assert.equal(await store.run(RL_ABSOLUTE, [key], ["10000", "100", "", "1", "get"]), "10");
+}, { kinds: ["standalone", "cluster"] });
