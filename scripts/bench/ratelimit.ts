@@ -5,9 +5,10 @@
  *   1. local decisions/s, 1 000 keys, limit never reached: rl.local.absolute.inc vs
  *      RateLimiterMemory.consume (target ≥ 2×);
  *   2. store-backed ops/s, 64 concurrent callers, 1 000 keys: rl.redis.absolute.inc (and
- *      suppressed.inc) vs RateLimiterRedis.consume (target ≥ 1×), p50/p99/max, in BENCH_ROUNDS
- *      interleaved rounds (default 3; medians), with Redis's own cost per script call
- *      (INFO commandstats) and Redis CPU per operation (INFO cpu);
+ *      suppressed.inc; and absolute.inc on a RedisStore with batch: false, each call its own
+ *      EVALSHA) vs RateLimiterRedis.consume (target ≥ 1×), p50/p99/max, in BENCH_ROUNDS
+ *      interleaved rounds (default 3; medians), with Redis's own script time per decision
+ *      (INFO commandstats) and Redis CPU per decision (INFO cpu);
  *   3. hybrid ops/s, same load, p50/p99/max;
  *   4. hybrid fleet overshoot: 4 instances (own connections) on one hot key, capacity 1 000 per
  *      10 s window, 2 s of 4 × 16 callers: admitted vs capacity, and latency.
@@ -127,15 +128,14 @@ async function serverCpu(admin: ReturnType<typeof createClient>): Promise<number
     Number(/used_cpu_sys:([\d.]+)/.exec(cpu)?.[1])) * 1e6;
 }
 
-/** Redis's µs per script call since the last CONFIG RESETSTAT (INFO commandstats). */
-async function serverUsPerCall(admin: ReturnType<typeof createClient>): Promise<number> {
+/** Redis's µs in scripts since the last CONFIG RESETSTAT (INFO commandstats). */
+async function serverScriptUs(admin: ReturnType<typeof createClient>): Promise<number> {
   const stats = await admin.info("commandstats");
-  let calls = 0, usec = 0;
-  for (const m of stats.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+),usec=(\d+)/g)) {
-    calls += Number(m[1]);
-    usec += Number(m[2]);
+  let usec = 0;
+  for (const m of stats.matchAll(/cmdstat_(?:evalsha|eval):calls=\d+,usec=(\d+)/g)) {
+    usec += Number(m[1]);
   }
-  return calls ? usec / calls : NaN;
+  return usec;
 }
 
 const median = (xs: number[]) => sorted(xs)[Math.floor((xs.length - 1) / 2)]!;
@@ -144,6 +144,11 @@ async function storePhase(url: string): Promise<void> {
   const client = await createClient({ url }).connect();
   const admin = await createClient({ url }).connect();
   const store = new RedisStore(client);
+  const unbatched = new RateLimiter({
+    store: new RedisStore(client, { batch: false }),
+    prefix: "bench-rl-single",
+    windowSizeSeconds: 10,
+  });
   const io = new Redis(url, { enableAutoPipelining: false });
   const rl = new RateLimiter({ store, prefix: "bench-rl", windowSizeSeconds: 10 });
   const flex = new RateLimiterRedis({
@@ -167,6 +172,10 @@ async function storePhase(url: string): Promise<void> {
     ["RateLimiterRedis (ioredis)", (i) => flex.consume(KEYS[i % 1000]!)],
     ["RateLimiterRedis (node-redis)", (i) => flexNr.consume(KEYS[i % 1000]!)],
     ["distkit redis.suppressed.inc", (i) => rl.redis.suppressed.inc(KEYS[i % 1000]!, BIG)],
+    [
+      "distkit absolute.inc, batch: false",
+      (i) => unbatched.redis.absolute.inc(KEYS[i % 1000]!, BIG),
+    ],
   ];
   try {
     // warm up (scripts loaded, connections hot, every key live)
@@ -174,7 +183,7 @@ async function storePhase(url: string): Promise<void> {
       await load(`(warm-up ${name})`, 64, call, undefined, true);
     }
     const runs = new Map<string, Row[]>(contenders.map(([name]) => [name, []]));
-    const cost = new Map<string, Array<{ usPerCall: number; cpuPerOp: number }>>(
+    const cost = new Map<string, Array<{ usPerOp: number; cpuPerOp: number }>>(
       contenders.map(([name]) => [name, []]),
     );
     for (let r = 0; r < ROUNDS; r++) {
@@ -183,9 +192,10 @@ async function storePhase(url: string): Promise<void> {
         await admin.configResetStat();
         const cpu0 = await serverCpu(admin);
         const row = await load(name, 64, call, undefined, true);
-        const cpuPerOp = (await serverCpu(admin) - cpu0) / (row.ops * SECONDS);
+        const ops = row.ops * SECONDS;
+        const cpuPerOp = (await serverCpu(admin) - cpu0) / ops;
         runs.get(name)!.push(row);
-        cost.get(name)!.push({ usPerCall: await serverUsPerCall(admin), cpuPerOp });
+        cost.get(name)!.push({ usPerOp: await serverScriptUs(admin) / ops, cpuPerOp });
       }
     }
     for (const [name] of contenders) {
@@ -198,15 +208,16 @@ async function storePhase(url: string): Promise<void> {
         p99: median(rs.map((x) => x.p99!)),
         max: median(rs.map((x) => x.max!)),
         note: `[${rs.map((x) => f(x.ops, 0)).join(" ")}] Redis ${
-          f(median(cs.map((c) => c.usPerCall)), 1)
-        } µs/call, ${f(median(cs.map((c) => c.cpuPerOp)), 1)} µs CPU/op`,
+          f(median(cs.map((c) => c.usPerOp)), 1)
+        } µs in scripts/op, ${f(median(cs.map((c) => c.cpuPerOp)), 1)} µs CPU/op`,
       });
     }
     const ratio = (a: string, b: string) => {
       const xs = runs.get(a)!, ys = runs.get(b)!;
       return median(xs.map((x, i) => x.ops / ys[i]!.ops));
     };
-    const [ours, io1, nr, sup] = contenders.map(([name]) => name) as [
+    const [ours, io1, nr, sup, single] = contenders.map(([name]) => name) as [
+      string,
       string,
       string,
       string,
@@ -217,7 +228,7 @@ async function storePhase(url: string): Promise<void> {
         f(ratio(ours, io1))
       }× (ioredis), ${f(ratio(ours, nr))}× (node-redis) (target ≥ 1×); suppressed: ${
         f(ratio(sup, io1))
-      }×, ${f(ratio(sup, nr))}×`,
+      }×, ${f(ratio(sup, nr))}×; batch: false: ${f(ratio(single, io1))}×, ${f(ratio(single, nr))}×`,
     );
     console.log();
     await load(
@@ -232,6 +243,7 @@ async function storePhase(url: string): Promise<void> {
     );
   } finally {
     await rl.close();
+    await unbatched.close();
     await store.close();
     await client.close();
     await admin.close();
