@@ -387,35 +387,10 @@ const SUPPRESSED_EXAMPLES: Example[] = [0, 1].map((age) => [
   [["inc", 15, 25, 7, 0.99], ["inc", 15, 25, 1, 0.99], ["inc", 15, 25, 1, 0]],
 ]);
 
-storeTest("ratelimit_absolute.lua agrees with its model", async (fx) => {
-  await differential(
-    "absolute",
-    RL_ABSOLUTE,
-    [":ra"],
-    absOps,
-    fx.raw,
-    fx.store,
-    fx.prefix,
-    ABSOLUTE_EXAMPLES,
-  );
-}, { kinds: ["standalone"] });
-
-storeTest("ratelimit_suppressed.lua agrees with its model", async (fx) => {
-  await differential(
-    "suppressed",
-    RL_SUPPRESSED,
-    [":rs"],
-    supOps,
-    fx.raw,
-    fx.store,
-    fx.prefix,
-    SUPPRESSED_EXAMPLES,
-  );
-}, { kinds: ["standalone"] });
-
-storeTest(
-  "ratelimit_absolute.lua's batch form (a tick's calls in one EVALSHA) agrees with its model",
-  async (fx) => {
+// Each call alone, then the batch form: a list's calls made in one tick, sent as one EVALSHA.
+for (const batched of [false, true]) {
+  const form = batched ? "'s batch form (a tick's calls in one EVALSHA)" : "";
+  storeTest(`ratelimit_absolute.lua${form} agrees with its model`, async (fx) => {
     await differential(
       "absolute",
       RL_ABSOLUTE,
@@ -425,25 +400,24 @@ storeTest(
       fx.store,
       fx.prefix,
       ABSOLUTE_EXAMPLES,
-      true,
+      batched,
     );
-  },
-  { kinds: ["standalone"] },
-);
+  }, { kinds: ["standalone"] });
 
-storeTest("ratelimit_suppressed.lua's batch form agrees with its model", async (fx) => {
-  await differential(
-    "suppressed",
-    RL_SUPPRESSED,
-    [":rs"],
-    supOps,
-    fx.raw,
-    fx.store,
-    fx.prefix,
-    SUPPRESSED_EXAMPLES,
-    true,
-  );
-}, { kinds: ["standalone"] });
+  storeTest(`ratelimit_suppressed.lua${form} agrees with its model`, async (fx) => {
+    await differential(
+      "suppressed",
+      RL_SUPPRESSED,
+      [":rs"],
+      supOps,
+      fx.raw,
+      fx.store,
+      fx.prefix,
+      SUPPRESSED_EXAMPLES,
+      batched,
+    );
+  }, { kinds: ["standalone"] });
+}
 
 storeTest("ratelimit_hybrid.lua agrees with its model", async (fx) => {
   await differential(

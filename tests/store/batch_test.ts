@@ -39,16 +39,20 @@ function recording(fx: Fixture): { client: RawClient; sent: string[][] } {
   return { client, sent };
 }
 
+/** A batching RedisStore on the recorded client, the scripts loaded, and an entity's key. */
+async function setup(fx: Fixture) {
+  await loadScripts(fx);
+  const { client, sent } = recording(fx);
+  return { client, sent, store: new RedisStore(client), key: `{${fx.prefix}:a}:ra` };
+}
+
 const inc = (cap: number, n = 1) => ["10000", "100", String(cap), String(n)];
 const scriptCalls = (sent: string[][]) => sent.filter((a) => a[0] === "EVALSHA" || a[0] === "EVAL");
 
 storeTest(
   "RedisStore sends a tick's calls to a batchable script as one EVALSHA, in order",
   async (fx) => {
-    await loadScripts(fx);
-    const { client, sent } = recording(fx);
-    const store = new RedisStore(client);
-    const key = `{${fx.prefix}:a}:ra`;
+    const { sent, store, key } = await setup(fx);
     const replies = await Promise.all(
       Array.from({ length: 50 }, (_, i) => store.run(RL_ABSOLUTE, [key], inc(40, i < 45 ? 1 : 0))),
     );
@@ -66,12 +70,9 @@ storeTest(
 );
 
 storeTest("RedisStore batches per script, and per slot on a cluster", async (fx) => {
-  await loadScripts(fx);
-  const { client, sent } = recording(fx);
-  const store = new RedisStore(client);
+  const { sent, store, key: a } = await setup(fx);
   // Two entities in different slots.
   let b = 0;
-  const a = `{${fx.prefix}:a}:ra`;
   while (slotOf(`{${fx.prefix}:b${b}}:ra`) === slotOf(a)) b++;
   const other = `{${fx.prefix}:b${b}}:ra`;
   const sup = `{${fx.prefix}:a}:rs`;
@@ -93,10 +94,7 @@ storeTest("RedisStore batches per script, and per slot on a cluster", async (fx)
 storeTest(
   "RedisStore caps a batch at 128 calls, and batch: false sends each call alone",
   async (fx) => {
-    await loadScripts(fx);
-    const { client, sent } = recording(fx);
-    const key = `{${fx.prefix}:a}:ra`;
-    const store = new RedisStore(client);
+    const { client, sent, store, key } = await setup(fx);
     await Promise.all(Array.from({ length: 300 }, () => store.run(RL_ABSOLUTE, [key], inc(1000))));
     assert.deepEqual(scriptCalls(sent).map((c) => Number(c[2])), [128, 128, 44]);
     sent.length = 0;
@@ -116,10 +114,7 @@ storeTest(
 storeTest(
   "a batched call that fails fails alone, with the error it would get alone",
   async (fx) => {
-    await loadScripts(fx);
-    const { client, sent } = recording(fx);
-    const store = new RedisStore(client);
-    const key = `{${fx.prefix}:a}:ra`;
+    const { sent, store, key } = await setup(fx);
     const wrong = `{${fx.prefix}:a}:str`;
     await fx.raw.set(wrong, "not a hash");
     const results = await Promise.allSettled([
@@ -147,10 +142,7 @@ storeTest(
 );
 
 storeTest("a batch after SCRIPT FLUSH loads the batch form (NOSCRIPT → EVAL)", async (fx) => {
-  await loadScripts(fx);
-  const { client, sent } = recording(fx);
-  const store = new RedisStore(client);
-  const key = `{${fx.prefix}:a}:ra`;
+  const { sent, store, key } = await setup(fx);
   await Promise.all(Array.from({ length: 5 }, () => store.run(RL_ABSOLUTE, [key], inc(100))));
   if (fx.kind === "cluster") {
     for (const m of fx.raw.masters) {
