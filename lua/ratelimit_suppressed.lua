@@ -7,7 +7,8 @@
 -- KEYS[1]  H: hash {T = observed in every bucket, t = observed in the older buckets,
 --             d = declined, c = soft limit, h = hard limit, o = origin, n = newest bucket
 --             index, e = the hash's expiry (ms), <i> = observed in bucket i (every bucket but the newest),
---             x<i> = declined in bucket i (every bucket)}
+--             x<i> = declined in bucket i (only when some were: absent means 0, which
+--             keeps a key that declines nothing at one field per bucket)}
 -- ARGV[1]  op: "inc" | "check" | "get" | "factor" | "set"
 -- ARGV[2]  W, the window, ms
 -- ARGV[3]  g, the bucket size, ms
@@ -60,7 +61,7 @@ if op == "inc" and st[5] and st[6] == ARGV[4] and st[7] == ARGV[5] then
     local curS = string.format("%d", cur)
     local e = string.format("%d", (cur + 1) * g + W)
     call("HSET", H, st[5], string.format("%d", st[1] - st[2]), "t", st[1], "T",
-      string.format("%d", st[1] + n), "x" .. curS, "0", "n", curS, "e", e)
+      string.format("%d", st[1] + n), "n", curS, "e", e)
     call("PEXPIREAT", H, e)
     return 1
   end
@@ -138,9 +139,13 @@ local function record(n, dn, c, h)
   end
   last = n
   local e = (cur + 1) * g + W
-  for _, v in ipairs({ "T", total, "x" .. string.format("%d", cur), dn, "t", total - last, "d", declined,
+  for _, v in ipairs({ "T", total, "t", total - last, "d", declined,
     "c", c, "h", h, "n", cur, "o", origin, "e", e }) do
     fields[#fields + 1] = v
+  end
+  if dn > 0 then
+    fields[#fields + 1] = "x" .. string.format("%d", cur)
+    fields[#fields + 1] = dn
   end
   newest, evicted = cur, false
   call("HSET", H, unpack(fields))

@@ -88,7 +88,8 @@ function store(db: MemoryDb, h: string, s: Series, cfg: WindowConfig, suppressed
   }
   s.idx.forEach((i, k) => {
     if (k !== last) db.hset(h, str(i), str(s.count[k]!));
-    if (suppressed) db.hset(h, `x${str(i)}`, str(s.declined[k]!));
+    // Declined counts only where nonzero (absent means 0).
+    if (suppressed && s.declined[k]! > 0) db.hset(h, `x${str(i)}`, str(s.declined[k]!));
   });
   // The expiry, also as a field: the scripts read the time as e - PTTL.
   db.hset(h, "e", str(expiresAt(s, cfg)));

@@ -80,7 +80,8 @@ async function seed(
   for (const [age, c, dc] of s.buckets) {
     const i = cur - age;
     fields[String(i)] = String(c);
-    if (kind !== "absolute") fields[`x${i}`] = String(kind === "suppressed" ? dc : dc);
+    // Suppressed keeps a declined count only where nonzero; hybrid keeps one per bucket.
+    if (kind === "hybrid" || (kind === "suppressed" && dc > 0)) fields[`x${i}`] = String(dc);
     t += c;
     d += kind === "absolute" ? 0 : dc;
     newest = Math.max(newest, i);
