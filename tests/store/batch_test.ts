@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { RL_ABSOLUTE, RL_SUPPRESSED } from "../../ratelimit/_scripts.ts";
 import { RedisStore } from "../../store/redis_store.ts";
 import { slotOf } from "../../store/slot.ts";
-import { type Fixture, type RawClient, storeTest } from "../_support/stores.ts";
+import { connectStandalone, startPrivateRedis } from "../_support/servers.ts";
+import { type Fixture, type RawClient, storeTest, waitFor } from "../_support/stores.ts";
 
 /** Loads the rate-limit scripts and their batch forms on every primary (no NOSCRIPT to count). */
 async function loadScripts(fx: Fixture): Promise<void> {
@@ -157,3 +158,41 @@ storeTest("a batch after SCRIPT FLUSH loads the batch form (NOSCRIPT → EVAL)",
   assert.deepEqual(scriptCalls(sent).map((c) => c[0]), ["EVALSHA", "EVAL"]);
   assert.equal(await store.run(RL_ABSOLUTE, [key], ["10000", "100", "", "1", "get"]), "10");
 }, { kinds: ["standalone", "cluster"] });
+
+Deno.test("a batch to a frozen server fails every call within commandTimeoutMs, and the next batch works", async () => {
+  await using server = await startPrivateRedis();
+  const client = await connectStandalone(server.url);
+  const store = new RedisStore(client, { commandTimeoutMs: 200 });
+  const key = "{frozen:a}:ra";
+  const batch = (n: number) =>
+    Promise.allSettled(Array.from({ length: n }, () => store.run(RL_ABSOLUTE, [key], inc(1000))));
+  try {
+    assert.ok((await batch(10)).every((r) => r.status === "fulfilled"));
+    server.pause();
+    const t = performance.now();
+    const during = await batch(20);
+    const waited = performance.now() - t;
+    assert.ok(waited < 1500, `bounded wait (${waited.toFixed(0)} ms)`);
+    for (const r of during) {
+      assert.equal(r.status, "rejected");
+      assert.equal((r as PromiseRejectedResult).reason.code, "STORE_ERROR");
+    }
+    server.resume();
+    // node-redis still delivers the frozen batch once the server answers: the calls timed out for
+    // their callers, but they may have been applied (as for any call that times out).
+    await waitFor(
+      async () => {
+        const rs = await batch(10);
+        return rs.every((r) => r.status === "fulfilled");
+      },
+      5000,
+      "a batch after recovery",
+    );
+    const total = Number(await store.run(RL_ABSOLUTE, [key], ["10000", "100", "", "1", "get"]));
+    assert.ok(total >= 20 && total <= 60, `total ${total}`);
+  } finally {
+    server.resume();
+    await store.close();
+    await client.close();
+  }
+});
