@@ -31,6 +31,11 @@ export interface BatchSender {
   batch(script: Script, keys: string[], argv: string[]): Promise<Reply>;
   /** The error a failed item rejects with. */
   itemError(message: string, script: Script): unknown;
+  /**
+   * Whether a failed batch should be sent again call by call (a server that refuses keys of
+   * several slots in one call, as a sharding proxy does).
+   */
+  split(error: unknown): boolean;
 }
 
 let resolveNext: (r: Reply) => void = () => {};
@@ -121,23 +126,30 @@ export class Batcher {
     } catch (e) {
       p = Promise.reject(e);
     }
-    p.then((replies) => {
-      if (!Array.isArray(replies) || replies.length !== items.length) {
-        const e = s.itemError(`unexpected batch reply for '${script.name}'`, script);
-        for (const it of items) it.reject(e);
+    p.then((replies) => this.#settle(script, items, replies), (e) => {
+      if (s.split(e)) {
+        for (const it of items) this.#send(script, [it]);
         return;
       }
-      const rs = replies as Reply[];
-      for (let i = 0; i < items.length; i++) {
-        const r = rs[i] as Reply;
-        if (Array.isArray(r) && r[0] === "!err") {
-          items[i]!.reject(s.itemError(String(r[1]), script));
-        } else {
-          items[i]!.resolve(r);
-        }
-      }
-    }, (e) => {
       for (const it of items) it.reject(e);
     });
+  }
+
+  /** Hands each item its reply from the batch form's (a failed item its error). */
+  #settle(script: Script, items: Item[], replies: Reply): void {
+    const s = this.#sender;
+    if (!Array.isArray(replies) || replies.length !== items.length) {
+      const e = s.itemError(`unexpected batch reply for '${script.name}'`, script);
+      for (const it of items) it.reject(e);
+      return;
+    }
+    for (let i = 0; i < items.length; i++) {
+      const r = replies[i] as Reply;
+      if (Array.isArray(r) && r[0] === "!err") {
+        items[i]!.reject(s.itemError(String(r[1]), script));
+      } else {
+        items[i]!.resolve(r);
+      }
+    }
   }
 }

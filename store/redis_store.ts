@@ -67,7 +67,9 @@ export interface RedisStoreOptions {
   /**
    * Send the calls of one tick to a batchable script (the rate limiter's) as one EVALSHA per
    * script (and slot, on a cluster). Each call still runs, and replies or fails, as it would
-   * alone, in the order made; a lone call is sent as itself. `false` sends every call by itself.
+   * alone, in the order made; a lone call is sent as itself. A server that refuses one call on
+   * keys of several slots (a sharding proxy) gets that batch call by call, and batches per slot
+   * from then on. `false` sends every call by itself.
    * @default {true}
    */
   batch?: boolean;
@@ -125,6 +127,8 @@ export class RedisStore implements Store {
   #closed = false;
   /** Collects calls to batchable scripts (undefined: batching off). */
   #batcher: Batcher | undefined;
+  /** Batch per slot: a cluster, or a server that refused a batch across slots. */
+  #bySlot = false;
 
   /**
    * Wraps a connected client; the client stays yours to close.
@@ -149,6 +153,7 @@ export class RedisStore implements Store {
     }
     this.client = client;
     this.isCluster = isClusterClient(client);
+    this.#bySlot = this.isCluster;
     this.#timeouts = t === 0 ? undefined : new TimeoutQueue(
       t,
       (ms) => new StoreError(`Redis did not answer within ${ms} ms`),
@@ -171,6 +176,15 @@ export class RedisStore implements Store {
           });
         },
         itemError: (message) => mapScriptError(message),
+        // A server behind a sharding proxy refuses a script call on keys of several slots even
+        // without cluster mode: send that batch call by call, and batch per slot from then on.
+        split: (e) => {
+          if (this.#bySlot || !(e instanceof StoreError) || !e.message.includes("CROSSSLOT")) {
+            return false;
+          }
+          this.#bySlot = true;
+          return true;
+        },
       });
     }
   }
@@ -198,7 +212,7 @@ export class RedisStore implements Store {
 
   /** A call's batch: per script, and per slot on a cluster. */
   #route(script: Script, key: string): string {
-    return this.isCluster ? `${script.name} ${slotOf(key)}` : script.name;
+    return this.#bySlot ? `${script.name} ${slotOf(key)}` : script.name;
   }
 
   /** One call by itself: EVALSHA, then EVAL on NOSCRIPT. */

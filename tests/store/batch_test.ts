@@ -198,3 +198,52 @@ Deno.test("a batch to a frozen server fails every call within commandTimeoutMs, 
     await client.close();
   }
 });
+
+storeTest(
+  "a server that refuses a batch across slots gets it call by call, then batches per slot",
+  async (fx) => {
+    await loadScripts(fx);
+    const { client: recorded, sent } = recording(fx);
+    // A sharding proxy's answer to a script call on keys of several slots.
+    class SimpleError extends Error {}
+    let refused = 0;
+    const proxy = {
+      ...recorded,
+      sendCommand: (args: string[]) => {
+        const keys = args[0] === "EVALSHA" || args[0] === "EVAL"
+          ? args.slice(3, 3 + Number(args[2]))
+          : [];
+        if (new Set(keys.map(slotOf)).size > 1) {
+          refused++;
+          return Promise.reject(
+            new SimpleError("CROSSSLOT Keys in request don't hash to the same slot"),
+          );
+        }
+        return recorded.sendCommand(args);
+      },
+    };
+    const store = new RedisStore(proxy);
+    const a = `{${fx.prefix}:a}:ra`;
+    let b = 0;
+    while (slotOf(`{${fx.prefix}:b${b}}:ra`) === slotOf(a)) b++;
+    const other = `{${fx.prefix}:b${b}}:ra`;
+    const both = () =>
+      Promise.all([
+        ...Array.from({ length: 3 }, () => store.run(RL_ABSOLUTE, [a], inc(100))),
+        ...Array.from({ length: 3 }, () => store.run(RL_ABSOLUTE, [other], inc(100))),
+      ]);
+    assert.deepEqual(await both(), [1, 1, 1, 1, 1, 1]);
+    assert.equal(refused, 1, "one batch of both slots, refused");
+    assert.deepEqual(scriptCalls(sent).map((c) => Number(c[2])), [1, 1, 1, 1, 1, 1], "then alone");
+    sent.length = 0;
+    assert.deepEqual(await both(), [1, 1, 1, 1, 1, 1]);
+    assert.deepEqual(scriptCalls(sent).map((c) => Number(c[2])), [3, 3], "per slot from then on");
+    assert.equal(refused, 1);
+    const get = ["10000", "100", "", "1", "get"];
+    assert.deepEqual(
+      await Promise.all([store.run(RL_ABSOLUTE, [a], get), store.run(RL_ABSOLUTE, [other], get)]),
+      ["6", "6"],
+    );
+  },
+  { kinds: ["standalone"] },
+);
