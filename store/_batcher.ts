@@ -13,7 +13,7 @@ import type { Reply, Script } from "./types.ts";
 /** How many microtask hops a batch stays open for more calls of the same tick. */
 const OPEN_HOPS = 8;
 /** The most calls one batch carries (bounded work per script call). */
-export const BATCH_MAX = 128;
+const BATCH_MAX = 128;
 
 /** One call waiting in a batch. */
 interface Item {
