@@ -7,11 +7,11 @@
 /** Options for {@linkcode backoff}. */
 export interface BackoffOptions {
   /** The first delay's upper bound. @default {10} */
-  baseMs?: number;
+  baseMs?: number | undefined;
   /** The cap on any delay. @default {1000} */
-  maxMs?: number;
+  maxMs?: number | undefined;
   /** Source of randomness in [0, 1). @default {Math.random} */
-  random?: () => number;
+  random?: (() => number) | undefined;
 }
 
 /**

@@ -52,12 +52,12 @@ export interface LaxCounterOptions {
    * the store is served from memory. From 1 to 60 000.
    * @default {20}
    */
-  allowedLagMs?: number;
+  allowedLagMs?: number | undefined;
   /**
    * Called with background failures: a flush that failed (it is retried with backoff) or a delta
    * the store refused because the total would leave the safe-integer range (it is dropped).
    */
-  onError?: (error: DistkitError) => void;
+  onError?: ((error: DistkitError) => void) | undefined;
 }
 
 /** What this process knows of one counter. */

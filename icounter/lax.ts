@@ -34,15 +34,15 @@ export interface LaxInstanceAwareCounterOptions {
    * every third of it. At least 150.
    * @default {30000}
    */
-  deadInstanceThresholdMs?: number;
+  deadInstanceThresholdMs?: number | undefined;
   /** The longest a change waits in memory before its flush starts, ms (1 to 60 000). @default {20} */
-  flushIntervalMs?: number;
+  flushIntervalMs?: number | undefined;
   /** How long a value read from the store is served from memory, ms (1 to 60 000). @default {20} */
-  allowedLagMs?: number;
+  allowedLagMs?: number | undefined;
   /** This instance's id (a valid key). @default a UUID v7 */
-  instanceId?: string;
+  instanceId?: string | undefined;
   /** Called with background failures (a flush or heartbeat that failed is retried). */
-  onError?: (error: DistkitError) => void;
+  onError?: ((error: DistkitError) => void) | undefined;
 }
 
 /** What this process knows of one key. */

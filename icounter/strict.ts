@@ -29,11 +29,11 @@ export interface StrictInstanceAwareCounterOptions {
    * the totals. Heartbeats run every third of it. At least 150.
    * @default {30000}
    */
-  deadInstanceThresholdMs?: number;
+  deadInstanceThresholdMs?: number | undefined;
   /** This instance's id (a valid key). @default a UUID v7 */
-  instanceId?: string;
+  instanceId?: string | undefined;
   /** Called with background failures (a heartbeat that could not reach the store). */
-  onError?: (error: DistkitError) => void;
+  onError?: ((error: DistkitError) => void) | undefined;
 }
 
 const count = (r: EntryResult): InstanceCount => ({ total: r.total, mine: r.mine });

@@ -41,7 +41,7 @@ export interface InstanceCloseOptions {
    * passed.
    * @default {true}
    */
-  leave?: boolean;
+  leave?: boolean | undefined;
 }
 
 /**

@@ -12,34 +12,34 @@ export interface LockOptions {
   /** A {@linkcode Store}, or a connected node-redis v5 client or cluster. */
   store: StoreLike;
   /** Namespace of the lock's Redis keys (a valid key). @default {"distkit-locks"} */
-  namespace?: string;
+  namespace?: string | undefined;
   /**
    * Lease length, ms: a holder that stops renewing (crash, partition) loses the lock after this
    * long. Renewed every `ttlMs / 3` while held. From 10 to 2 147 483 647.
    * @default {30000}
    */
-  ttlMs?: number;
+  ttlMs?: number | undefined;
   /**
    * Names this process in the store for debugging (each lease stores `<ownerId>/<token>`); the
    * per-acquisition token is what owns a lease. A non-empty string of at most 200 characters.
    * @default a new UUID v7 per lock object
    */
-  ownerId?: string;
+  ownerId?: string | undefined;
   /** Bounds every `lock()` / `read()` / `write()` wait, ms. @default unbounded */
-  maxWaitMs?: number;
+  maxWaitMs?: number | undefined;
   /**
    * The first fallback poll's bound, ms; later polls back off (full jitter) up to
    * `max(retryIntervalMs, min(1000, ttlMs / 3))`. Wake-ups come by pub/sub, so this is rarely
    * what decides a hand-off. From 1 to 60 000.
    * @default {50}
    */
-  retryIntervalMs?: number;
+  retryIntervalMs?: number | undefined;
 }
 
 /** Options of a waiting acquisition (`lock`, `read`, `write`). */
 export interface WaitOptions {
   /** Give up after this many ms (also bounded by the lock's `maxWaitMs`). */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** Aborting rejects the wait with `signal.reason`; nothing is left in the store. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }

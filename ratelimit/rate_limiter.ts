@@ -35,52 +35,52 @@ export type { StoreErrorPolicy };
 /** Options for {@linkcode RateLimiter}. */
 export interface RateLimiterOptions {
   /** A Store or a connected node-redis v5 client or cluster; needed by `redis` and `hybrid`. */
-  store?: StoreLike;
+  store?: StoreLike | undefined;
   /** Namespace of the store keys (a valid key). @default {"distkit-rl"} */
-  prefix?: string;
+  prefix?: string | undefined;
   /** The sliding window, whole seconds, from 1 to 2 592 000 (30 days). @default {10} */
-  windowSizeSeconds?: number;
+  windowSizeSeconds?: number | undefined;
   /**
    * The bucket size, ms: from `windowSizeSeconds × 1000 / 10 000` (at most 10 000 buckets per
    * window) to the window. Usage counts until its bucket's end plus the window, so it may count up
    * to this long after the window (never less).
    * @default {100}
    */
-  rateGroupSizeMs?: number;
+  rateGroupSizeMs?: number | undefined;
   /** The suppressed strategy's hard limit as a multiple of the rate, from 1 to 1000. @default {1} */
-  hardLimitFactor?: number;
+  hardLimitFactor?: number | undefined;
   /**
    * The hybrid suppressed limiter refreshes its view of the store before deciding on one older
    * than this, ms (1 to 3 600 000). The other providers compute the factor on every call.
    * @default {100}
    */
-  suppressionFactorCacheMs?: number;
+  suppressionFactorCacheMs?: number | undefined;
   /** How often the hybrid provider commits and renews its reservations, ms (1 to 60 000). @default {10} */
-  syncIntervalMs?: number;
+  syncIntervalMs?: number | undefined;
   /**
    * What a `redis` or `hybrid` call does while the store is unreachable: `"throw"` a
    * `StoreError`, `"allow"`, `"deny"`, or decide with a `"local"` in-process limiter.
    * @default {"throw"}
    */
-  onStoreError?: StoreErrorPolicy;
+  onStoreError?: StoreErrorPolicy | undefined;
   /**
    * The longest a call waits for the store, ms (1 to 60 000). After a failure, calls answer at
    * once by the policy until a probe (one call at a time, with capped backoff) succeeds.
    * @default {1000}
    */
-  storeTimeoutMs?: number;
+  storeTimeoutMs?: number | undefined;
   /** Clock for local and hybrid decisions, ms (tests inject one). @default {Date.now} */
-  now?: () => number;
+  now?: (() => number) | undefined;
   /** Randomness in [0, 1) for the suppressed strategy. @default {Math.random} */
-  random?: () => number;
+  random?: (() => number) | undefined;
   /** Told about store failures (hybrid background syncs included). */
-  onError?: (error: DistkitError) => void;
+  onError?: ((error: DistkitError) => void) | undefined;
 }
 
 /** Options of {@linkcode RateLimiter.runCleanupLoop}. */
 export interface CleanupOptions {
   /** How often to sweep, ms (10 to 86 400 000). @default {30000} */
-  intervalMs?: number;
+  intervalMs?: number | undefined;
 }
 
 /** The two strategies of one provider. */

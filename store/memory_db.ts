@@ -145,7 +145,12 @@ export class MemoryDb {
   set(
     key: string,
     value: string | number,
-    opts: { px?: number; nx?: boolean; xx?: boolean; keepTtl?: boolean } = {},
+    opts: {
+      px?: number | undefined;
+      nx?: boolean | undefined;
+      xx?: boolean | undefined;
+      keepTtl?: boolean | undefined;
+    } = {},
   ): boolean {
     const e = this.#entry(key);
     if (opts.nx && e !== undefined) return false;
@@ -265,7 +270,12 @@ export class MemoryDb {
     key: string,
     score: number,
     member: string,
-    opts: { nx?: boolean; xx?: boolean; gt?: boolean; lt?: boolean } = {},
+    opts: {
+      nx?: boolean | undefined;
+      xx?: boolean | undefined;
+      gt?: boolean | undefined;
+      lt?: boolean | undefined;
+    } = {},
   ): number {
     const existing = this.#typed(key, "zset")?.v.get(member);
     if (opts.nx && existing !== undefined) return 0;

@@ -14,7 +14,7 @@ import type { Reply, Script, Store, Unsubscribe } from "./types.ts";
 /** Options for {@linkcode MemoryStore}. */
 export interface MemoryStoreOptions {
   /** The clock standing in for Redis `TIME`, in ms. @default {Date.now} */
-  now?: () => number;
+  now?: (() => number) | undefined;
 }
 
 /**

@@ -63,7 +63,7 @@ export interface RedisStoreOptions {
    * otherwise queues commands while disconnected). `0` disables the bound.
    * @default {0}
    */
-  commandTimeoutMs?: number;
+  commandTimeoutMs?: number | undefined;
   /**
    * Send the calls of one tick to a batchable script (the rate limiter's) as one EVALSHA per
    * script (and slot, on a cluster). Each call still runs, and replies or fails, as it would
@@ -72,7 +72,7 @@ export interface RedisStoreOptions {
    * from then on. `false` sends every call by itself.
    * @default {true}
    */
-  batch?: boolean;
+  batch?: boolean | undefined;
 }
 
 function isClusterClient(c: object): boolean {
