@@ -3,7 +3,9 @@
  * Builds the npm package into npm/: compiles the entry points of deno.json `exports` with tsc
  * (options in tsconfig.npm.json), writes npm/package.json with a matching `exports` map, copies
  * README.md, LICENSE and CHANGELOG.md when present, and links node_modules/distkit -> npm/ so
- * tests/npm can import the built package by name. Needs no network.
+ * tests/npm can import the built package by name. Each entry point's .d.ts references the
+ * TypeScript libraries the declarations use beyond ES2022 + DOM (see DECLARATION_LIBS), so a
+ * consumer's own `lib` need not list them. Needs no network.
  *
  *   node scripts/build_npm.mjs
  */
@@ -14,6 +16,13 @@ import path from "node:path";
 const ROOT = path.resolve(import.meta.dirname, "..");
 const OUT = path.join(ROOT, "npm");
 const DOCS = ["README.md", "LICENSE", "CHANGELOG.md"];
+/**
+ * Libraries the declarations need beyond a consumer's `lib: ["es2022", "dom"]`: `AsyncDisposable`
+ * and `Symbol.asyncDispose` (every closable class implements them) are in `esnext.disposable`
+ * (TypeScript 5.2+). Written into the emitted entry points only: tsc keeps a hand-written
+ * `/// <reference lib>` only with `preserve="true"`, and the Deno/JSR sources need none.
+ */
+const DECLARATION_LIBS = ["esnext.disposable"];
 
 function readJson(file) {
   return JSON.parse(fs.readFileSync(path.join(ROOT, file), "utf8"));
@@ -39,6 +48,15 @@ function compile(entries) {
   const tsc = path.join(ROOT, "node_modules", ".bin", "tsc");
   const result = spawnSync(tsc, ["-p", config], { cwd: ROOT, stdio: "inherit" });
   if (result.status !== 0) throw new Error(`tsc failed (exit ${result.status ?? result.signal})`);
+}
+
+/** Prepends a `/// <reference lib>` per DECLARATION_LIBS to every entry point's .d.ts. */
+function referenceLibs(entries) {
+  const refs = DECLARATION_LIBS.map((lib) => `/// <reference lib="${lib}" />\n`).join("");
+  for (const [, file] of entries) {
+    const dts = path.join(OUT, file.replace(/\.ts$/, ".d.ts"));
+    fs.writeFileSync(dts, refs + fs.readFileSync(dts, "utf8"));
+  }
 }
 
 /** "./counter/mod.ts" -> { types: "./counter/mod.d.ts", default: "./counter/mod.js" } */
@@ -90,6 +108,7 @@ function build() {
   fs.rmSync(OUT, { recursive: true, force: true });
   compile(entries);
   const pkg = manifest(entries);
+  referenceLibs(entries);
   fs.writeFileSync(path.join(OUT, "package.json"), JSON.stringify(pkg, null, 2) + "\n");
   copyDocs();
   link();

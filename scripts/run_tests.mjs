@@ -279,6 +279,10 @@ function denoTest(env, { filter, serial }) {
 
 async function npmPackage(env) {
   await step("build npm package", () => check(process.execPath, ["scripts/build_npm.mjs"]));
+  await step(
+    "tsc: strict ES2022 + DOM consumers type-check the package",
+    () => check(process.execPath, ["tests/npm/consumer_types.mjs"]),
+  );
   const nodeArgs = ["--test", "--test-reporter=spec", "tests/npm/"];
   await step("node --test tests/npm/", () => testRun("node", nodeArgs, env));
   await step("bun test tests/npm/", () => testRun("bun", ["test", "./tests/npm/"], env));
