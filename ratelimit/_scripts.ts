@@ -29,6 +29,8 @@ import {
   type HybridState,
   hybridSync,
   newHybridState,
+  type SyncReply,
+  type SyncRequest,
 } from "./_hybrid_model.ts";
 
 const num = (s: string | null | undefined): number => s == null ? 0 : Number(s);
@@ -165,7 +167,51 @@ export const RL_ABSOLUTE = defineScript("ratelimit_absolute", ({ db, nowMs }, ke
   return reply;
 });
 
-/** See lua/ratelimit_suppressed.lua. */
+/**
+ * Decodes a set reply `{matched (1|0), previous total, total}` (every rate-limit script's).
+ * @param r the reply
+ * @returns the result
+ */
+export function decodeSetReply(
+  r: Reply,
+): { matched: boolean; previousTotal: number; total: number } {
+  const a = r as [number, string, string];
+  return { matched: Number(a[0]) === 1, previousTotal: Number(a[1]), total: Number(a[2]) };
+}
+
+/**
+ * An operation of the suppressed script and its arguments (see lua/ratelimit_suppressed.lua):
+ * `draw` is the caller's uniform random number in [0, 1), drawn before the call.
+ */
+export type SuppressedOp =
+  | { op: "inc"; cap: number; hard: number; n: number; draw: number }
+  | { op: "check"; draw: number }
+  | { op: "get" | "factor" }
+  | { op: "set"; cap: number; hard: number; n: number; cmp: string; operand: number };
+
+/**
+ * The suppressed script's argv: the operation, the window and bucket size (ms, formatted once by
+ * the caller), then the soft and hard limit, `n`, the random draw and the comparator, as far as
+ * the operation reads them (`check` pads the limits and `n` with 0, `set` the draw).
+ * @param w the window, ms
+ * @param g the bucket size, ms
+ * @param o the operation
+ * @returns the argv
+ */
+export function suppressedArgv(w: string, g: string, o: SuppressedOp): Array<string | number> {
+  switch (o.op) {
+    case "inc":
+      return ["inc", w, g, o.cap, o.hard, o.n, o.draw];
+    case "check":
+      return ["check", w, g, 0, 0, 0, o.draw];
+    case "set":
+      return ["set", w, g, o.cap, o.hard, o.n, 0, o.cmp, o.operand];
+    default:
+      return [o.op, w, g];
+  }
+}
+
+/** See lua/ratelimit_suppressed.lua (and {@linkcode suppressedArgv}). */
 export const RL_SUPPRESSED = defineScript("ratelimit_suppressed", ({ db, nowMs }, keys, argv) => {
   const h = keys[0]!;
   const cfg = cfgOf(argv);
@@ -250,7 +296,50 @@ function storeHybrid(
   for (const k of keys) db.pexpireat(k, at);
 }
 
-/** See lua/ratelimit_hybrid.lua. */
+/**
+ * An operation of the hybrid script and its arguments (see lua/ratelimit_hybrid.lua): a sync
+ * carries a {@linkcode SyncRequest}.
+ */
+export type HybridOp =
+  | ({ op: "sync" } & SyncRequest)
+  | { op: "set"; cap: number; hard: number; n: number; cmp: string; operand: number };
+
+/**
+ * The hybrid script's argv: the operation, the window and bucket size (ms, formatted once by the
+ * caller), then the operation's arguments in the order the script reads them.
+ * @param w the window, ms
+ * @param g the bucket size, ms
+ * @param o the operation
+ * @returns the argv
+ */
+export function hybridArgv(w: string, g: string, o: HybridOp): Array<string | number> {
+  if (o.op === "set") return ["set", w, g, o.cap, o.hard, o.n, o.cmp, o.operand];
+  const { id, seq, used, extra, declined, want, ttlMs, cap, hard, hintN } = o;
+  return ["sync", w, g, id, seq, used, extra, declined, want, ttlMs, cap, hard, hintN];
+}
+
+/**
+ * Decodes a sync reply `{applied, r, observed, declined, reserved, cap, hard, retryAfterMs,
+ * remaining}` (numbers as strings, `applied` 1|0).
+ * @param r the reply
+ * @returns the reply's fields
+ */
+export function decodeSyncReply(r: Reply): SyncReply {
+  const a = (r as string[]).map(Number);
+  return {
+    applied: a[0] === 1,
+    r: a[1]!,
+    observed: a[2]!,
+    declined: a[3]!,
+    reserved: a[4]!,
+    cap: a[5]!,
+    hard: a[6]!,
+    retryAfterMs: a[7]!,
+    remainingAfterWaiting: a[8]!,
+  };
+}
+
+/** See lua/ratelimit_hybrid.lua (and {@linkcode hybridArgv}). */
 export const RL_HYBRID = defineScript("ratelimit_hybrid", ({ db, nowMs }, keys, argv) => {
   const k = keys as [string, string, string];
   const cfg = cfgOf(argv);

@@ -10,7 +10,13 @@ import { ClosedError, StoreError } from "../core/errors.ts";
 import type { Reply, Script, Store } from "../store/types.ts";
 import { capOf, checkN, type Config, limitsOf, validateKey } from "./_config.ts";
 import { DOWN, type StoreGuard } from "./_guard.ts";
-import { absoluteArgv, RL_ABSOLUTE, RL_SUPPRESSED } from "./_scripts.ts";
+import {
+  absoluteArgv,
+  decodeSetReply,
+  RL_ABSOLUTE,
+  RL_SUPPRESSED,
+  suppressedArgv,
+} from "./_scripts.ts";
 import type { LocalAbsoluteRateLimiter, LocalSuppressedRateLimiter } from "./local.ts";
 import type {
   AbsoluteMethods,
@@ -49,11 +55,6 @@ export function decodeDecision(r: Reply, windowSizeSeconds: number): RateLimitDe
     };
   }
   return { kind: "suppressed", suppressionFactor: Number(a[1]), isAllowed: Number(a[2]) === 1 };
-}
-
-function decodeSet(r: Reply): RateLimitSetResult {
-  const a = r as [number, string, string];
-  return { matched: Number(a[0]) === 1, previousTotal: Number(a[1]), total: Number(a[2]) };
 }
 
 /** What both store-backed strategies share: keys, the guarded call, failure answers. */
@@ -255,7 +256,7 @@ export class RedisAbsoluteRateLimiter extends StoreBase implements AbsoluteMetho
       absoluteArgv(this.w, this.g, { op: "set", cap, n, cmp: cmp.op, operand: cmp.operand }),
     );
     if (r === DOWN) return this.unreachable();
-    return decodeSet(r);
+    return decodeSetReply(r);
   }
 }
 
@@ -312,7 +313,7 @@ export class RedisSuppressedRateLimiter extends StoreBase implements SuppressedM
       const { cap, hard } = limitsOf(this.ctx.cfg, rate, true);
       return this.call(
         key,
-        ["inc", this.w, this.g, cap, hard, n, this.ctx.cfg.random()],
+        suppressedArgv(this.w, this.g, { op: "inc", cap, hard, n, draw: this.ctx.cfg.random() }),
         (r) =>
           r !== DOWN
             ? decodeDecision(r, this.ctx.cfg.windowSizeSeconds)
@@ -337,7 +338,8 @@ export class RedisSuppressedRateLimiter extends StoreBase implements SuppressedM
    */
   async isAllowed(key: string): Promise<RateLimitDecision> {
     validateKey(key);
-    const r = await this.call(key, ["check", this.w, this.g, 0, 0, 0, this.ctx.cfg.random()]);
+    const draw = this.ctx.cfg.random();
+    const r = await this.call(key, suppressedArgv(this.w, this.g, { op: "check", draw }));
     if (r !== DOWN) return decodeDecision(r, this.ctx.cfg.windowSizeSeconds);
     return this.#policy(() => this.#fallback.isAllowed(key));
   }
@@ -356,7 +358,7 @@ export class RedisSuppressedRateLimiter extends StoreBase implements SuppressedM
    */
   async get(key: string): Promise<SuppressedSnapshot> {
     validateKey(key);
-    const r = await this.call(key, ["get", this.w, this.g]);
+    const r = await this.call(key, suppressedArgv(this.w, this.g, { op: "get" }));
     if (r === DOWN) {
       if (this.ctx.cfg.onStoreError === "local") return this.#fallback.get(key);
       return this.unreachable();
@@ -379,7 +381,7 @@ export class RedisSuppressedRateLimiter extends StoreBase implements SuppressedM
    */
   async getSuppressionFactor(key: string): Promise<number> {
     validateKey(key);
-    const r = await this.call(key, ["factor", this.w, this.g]);
+    const r = await this.call(key, suppressedArgv(this.w, this.g, { op: "factor" }));
     if (r === DOWN) {
       if (this.ctx.cfg.onStoreError === "local") return this.#fallback.getSuppressionFactor(key);
       return this.unreachable();
@@ -407,8 +409,18 @@ export class RedisSuppressedRateLimiter extends StoreBase implements SuppressedM
     validateComparator(cmp);
     checkN(n);
     const { cap, hard } = limitsOf(this.ctx.cfg, rate, true);
-    const r = await this.call(key, ["set", this.w, this.g, cap, hard, n, 0, cmp.op, cmp.operand]);
+    const r = await this.call(
+      key,
+      suppressedArgv(this.w, this.g, {
+        op: "set",
+        cap,
+        hard,
+        n,
+        cmp: cmp.op,
+        operand: cmp.operand,
+      }),
+    );
     if (r === DOWN) return this.unreachable();
-    return decodeSet(r);
+    return decodeSetReply(r);
   }
 }

@@ -1,0 +1,52 @@
+/**
+ * Both hybrid strategies' `setIf`: one operation over the engine (./_hybrid_engine.ts).
+ *
+ * @module
+ */
+import { type Comparator, validateComparator } from "../core/comparator.ts";
+import { checkN, limitsOf, validateKey } from "./_config.ts";
+import { DOWN } from "./_guard.ts";
+import type { HybridEngine } from "./_hybrid_engine.ts";
+import { newEntry, RELEASE, UNKNOWN_LIMIT } from "./_hybrid_entry.ts";
+import { decodeSetReply } from "./_scripts.ts";
+import type { Rate, RateLimitSetResult } from "./types.ts";
+
+/**
+ * Commits this instance's usage of the key and releases its reservation, then replaces the
+ * window with one bucket of `n` when `cmp` matches the fleet's total; on a match, learns the new
+ * state at once.
+ * @param x the strategy's engine
+ * @param key the entity
+ * @param rate the rate
+ * @param cmp the condition
+ * @param n the new total (≥ 0)
+ * @param suppressed whether the rate's hard limit is needed
+ * @returns matched, the total compared, and the total after
+ * @throws {InvalidKeyError | InvalidArgumentError | ClosedError | StoreError}
+ */
+export async function hybridSetIf(
+  x: HybridEngine,
+  key: string,
+  rate: Rate,
+  cmp: Comparator,
+  n: number,
+  suppressed: boolean,
+): Promise<RateLimitSetResult> {
+  validateKey(key);
+  validateComparator(cmp);
+  checkN(n);
+  const { cap, hard } = limitsOf(x.cfg, rate, suppressed);
+  x.open();
+  // Commit this instance's usage and give its reservation back, so the new total stands alone.
+  const e = x.entries.get(key) ?? newEntry(UNKNOWN_LIMIT, UNKNOWN_LIMIT);
+  while (e.flight !== undefined) await e.flight.catch(() => false);
+  if (!(await x.sync(key, e, RELEASE))) throw x.failure();
+  const r = await x.call(key, { op: "set", cap, hard, n, cmp: cmp.op, operand: cmp.operand });
+  if (r === DOWN) throw x.failure();
+  const out = decodeSetReply(r);
+  if (out.matched) {
+    e.blockedUntil = -Infinity;
+    await x.read(key);
+  }
+  return out;
+}

@@ -1,0 +1,196 @@
+/**
+ * The hybrid absolute strategy: all-or-nothing admission from this instance's reservation, so N
+ * instances on one key never admit more than the capacity per window while the store is
+ * reachable (see ./hybrid.ts for the provider, ./_hybrid_engine.ts for the machinery).
+ *
+ * @module
+ */
+import type { Comparator } from "../core/comparator.ts";
+import { validateKey } from "./_config.ts";
+import type { Entry } from "./_hybrid_entry.ts";
+import { ALLOWED } from "./_hybrid_engine.ts";
+import { hybridSetIf } from "./_hybrid_set_if.ts";
+import { HybridShell, type OnSyncError } from "./_hybrid_shell.ts";
+import type { LocalAbsoluteRateLimiter } from "./local.ts";
+import type { StoreContext } from "./redis.ts";
+import type { AbsoluteMethods, Rate, RateLimitDecision, RateLimitSetResult } from "./types.ts";
+
+/**
+ * Store calls one inc makes at most before it rejects: a call's fresh reservation can be taken by
+ * concurrent callers before this one runs again, so it asks again, but a contended key must not
+ * keep a caller looping; three calls serve a caller behind two such races.
+ */
+const MAX_STORE_ROUNDS = 3;
+
+/**
+ * The hybrid absolute limiter. Get it from `rl.hybrid.absolute`.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore, RateLimiter } from "../mod.ts";
+ * await using rl = new RateLimiter({ store: new MemoryStore() });
+ * console.assert((await rl.hybrid.absolute.inc("user-1", 100)).kind === "allowed");
+ * ```
+ */
+export class HybridAbsoluteRateLimiter extends HybridShell<LocalAbsoluteRateLimiter>
+  implements AbsoluteMethods<true> {
+  /**
+   * Built by {@linkcode RateLimiter} (use `rl.redis` / `rl.hybrid`), not directly.
+   * @param ctx the limiter's shared context
+   * @param fallback the local limiter the "local" policy uses during an outage
+   * @param onError told about background sync failures
+   */
+  constructor(ctx: StoreContext, fallback: LocalAbsoluteRateLimiter, onError: OnSyncError) {
+    super(ctx, "ha", fallback, onError);
+  }
+
+  /** This instance's id in the store (its reservations and sequence numbers carry it). */
+  get instanceId(): string {
+    return this.engine.instanceId;
+  }
+
+  /**
+   * Admits `n` requests when they fit: from this instance's reservation when it can (no I/O),
+   * else after one store call.
+   * @param key the entity
+   * @param rate the rate
+   * @param n the request size (≥ 0)
+   * @returns allowed, or rejected with a wait and what fits after it
+   * @throws {InvalidKeyError | InvalidArgumentError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { MemoryStore, RateLimiter } from "../mod.ts";
+   * await using rl = new RateLimiter({ store: new MemoryStore() });
+   * console.assert((await rl.hybrid.absolute.inc("k", 10, 10)).kind === "allowed");
+   * console.assert((await rl.hybrid.absolute.inc("k", 10, 1)).kind === "allowed");
+   * ```
+   */
+  async inc(key: string, rate: Rate, n = 1): Promise<RateLimitDecision> {
+    const x = this.engine;
+    const { e, cap } = x.enter(key, rate, n, false);
+    const now = x.cfg.now();
+    if (x.take(e, n, now)) return ALLOWED;
+    if (n > cap) return x.never(cap);
+    if (now < e.blockedUntil) return x.rejected(e, now);
+    e.lastUse = now;
+    // Concurrent callers share each store call; its reservation target covers all of them.
+    e.waiting += n;
+    try {
+      for (let round = 0; round < MAX_STORE_ROUNDS; round++) {
+        const ok = await x.sync(key, e, x.want(e, e.used), n);
+        const after = x.cfg.now();
+        if (x.take(e, n, after)) return ALLOWED;
+        if (!ok) return this.#down(key, rate, n, e);
+        if (x.free(e) <= 0) break; // no room in the store: reject until the next sync
+      }
+    } finally {
+      e.waiting -= n;
+    }
+    const after = x.cfg.now();
+    e.blockedUntil = after + Math.min(e.retryAfterMs, x.cfg.syncIntervalMs);
+    return x.rejected(e, after);
+  }
+
+  /** The failure policy's answer to an inc while the store is unreachable. */
+  #down(key: string, rate: Rate, n: number, e: Entry): RateLimitDecision {
+    const p = this.engine.cfg.onStoreError;
+    if (p === "throw") throw this.engine.failure();
+    if (p === "allow") return ALLOWED;
+    if (p === "local") {
+      const d = this.fallback.inc(key, rate, n);
+      if (d.kind === "allowed") e.extra += n;
+      return d;
+    }
+    return {
+      kind: "rejected",
+      retryAfterMs: Math.max(1, this.engine.ctx.guard.retryInMs),
+      remainingAfterWaiting: 0,
+      windowSizeSeconds: this.engine.cfg.windowSizeSeconds,
+    };
+  }
+
+  /**
+   * Whether one more request fits (from the reservation, else after one store call).
+   * @param key the entity
+   * @returns the decision
+   * @throws {InvalidKeyError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { MemoryStore, RateLimiter } from "../mod.ts";
+   * await using rl = new RateLimiter({ store: new MemoryStore() });
+   * console.assert((await rl.hybrid.absolute.isAllowed("k")).kind === "allowed");
+   * ```
+   */
+  async isAllowed(key: string): Promise<RateLimitDecision> {
+    validateKey(key);
+    const x = this.engine;
+    x.open();
+    const known = x.entries.get(key);
+    const now = x.cfg.now();
+    if (known !== undefined && now < known.resUntil && known.avail >= 1) return ALLOWED;
+    const e = await x.read(key);
+    if (e === undefined) return this.#unknown(key);
+    const cap = e.cap >= 0 ? e.cap : 0;
+    if (e.observed === 0 && e.reserved === 0) return ALLOWED;
+    if (e.avail >= 1 || e.observed - e.declinedTotal + e.reserved - e.mine + 1 <= cap) {
+      return ALLOWED;
+    }
+    return x.rejected(e, x.cfg.now());
+  }
+
+  /** The failure policy's answer to an isAllowed while the store is unreachable. */
+  #unknown(key: string): RateLimitDecision {
+    const p = this.engine.cfg.onStoreError;
+    if (p === "local") return this.fallback.isAllowed(key);
+    if (p === "allow") return ALLOWED;
+    if (p === "throw") throw this.engine.failure();
+    return {
+      kind: "rejected",
+      retryAfterMs: 1,
+      remainingAfterWaiting: 0,
+      windowSizeSeconds: this.engine.cfg.windowSizeSeconds,
+    };
+  }
+
+  /**
+   * The fleet's live total: this instance's pending usage is committed first.
+   * @param key the entity
+   * @returns the total in the window
+   * @throws {InvalidKeyError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { MemoryStore, RateLimiter } from "../mod.ts";
+   * await using rl = new RateLimiter({ store: new MemoryStore() });
+   * await rl.hybrid.absolute.inc("k", 10, 4);
+   * console.assert(await rl.hybrid.absolute.get("k") === 4);
+   * ```
+   */
+  async get(key: string): Promise<number> {
+    validateKey(key);
+    const e = await this.engine.read(key);
+    if (e === undefined) {
+      if (this.engine.cfg.onStoreError === "local") return this.fallback.get(key);
+      throw this.engine.failure();
+    }
+    return e.observed + e.used + e.extra;
+  }
+
+  /**
+   * When `cmp` matches the fleet's total, replaces the window with one bucket of `n`.
+   * @param key the entity
+   * @param rate the rate
+   * @param cmp the condition
+   * @param n the new total (≥ 0)
+   * @returns matched, the total compared, and the total after
+   * @throws {InvalidKeyError | InvalidArgumentError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { Comparator, MemoryStore, RateLimiter } from "../mod.ts";
+   * await using rl = new RateLimiter({ store: new MemoryStore() });
+   * console.assert((await rl.hybrid.absolute.setIf("k", 10, Comparator.eq(0), 7)).total === 7);
+   * ```
+   */
+  setIf(key: string, rate: Rate, cmp: Comparator, n: number): Promise<RateLimitSetResult> {
+    return hybridSetIf(this.engine, key, rate, cmp, n, false);
+  }
+}
