@@ -70,6 +70,8 @@ interface Entry {
   pending: number;
   /** Local monotonic time of the last sync. */
   syncedAt: number;
+  /** Calls holding this entry across an await (a read in flight): the sweep keeps it. */
+  pins: number;
 }
 
 /** A flush in flight: resent unchanged, with the same sequence number, until acknowledged. */
@@ -157,22 +159,36 @@ export class LaxCounter implements Counter, AsyncDisposable {
     let e = this.#entries.get(key);
     if (e === undefined) {
       if (this.#entries.size >= this.#sweepAt) this.#sweep();
-      e = { base: undefined, inflight: 0, pending: 0, syncedAt: -Infinity };
+      e = { base: undefined, inflight: 0, pending: 0, syncedAt: -Infinity, pins: 0 };
       this.#entries.set(key, e);
     }
     return e;
   }
 
-  /** Forgets clean entries older than the lag, so the map stays bounded by the working set. */
+  /**
+   * Forgets clean entries older than the lag, so the map stays bounded by the working set. An
+   * entry a call holds across an await (pinned) stays: its read-back must land where it looks.
+   */
   #sweep(): void {
     const t = now();
     for (const [k, e] of this.#entries) {
       if (
-        e.pending === 0 && e.inflight === 0 && !this.#dirty.has(k) &&
+        e.pending === 0 && e.inflight === 0 && e.pins === 0 && !this.#dirty.has(k) &&
         t - e.syncedAt >= this.allowedLagMs
       ) this.#entries.delete(k);
     }
     this.#sweepAt = Math.max(1024, 2 * this.#entries.size);
+  }
+
+  /** The entry of `key`, pinned (kept by the sweep) until {@linkcode LaxCounter.#unpin}. */
+  #pin(key: string): Entry {
+    const e = this.#entry(key);
+    e.pins++;
+    return e;
+  }
+
+  #unpin(held: readonly Entry[]): void {
+    for (const e of held) e.pins--;
   }
 
   #view(e: Entry): number {
@@ -308,10 +324,13 @@ export class LaxCounter implements Counter, AsyncDisposable {
     const warm = this.#isWarm(key, e);
     const value = this.#add(key, e, n);
     if (warm) return value;
+    e.pins++;
     try {
       await this.#sync([key]);
     } catch {
       // Buffered; the flush is retried in the background.
+    } finally {
+      e.pins--;
     }
     return this.#view(e);
   }
@@ -349,7 +368,13 @@ export class LaxCounter implements Counter, AsyncDisposable {
     validateKey(key);
     this.#open();
     const e = this.#entry(key);
-    if (!this.#isWarm(key, e)) await this.#sync([key]);
+    if (this.#isWarm(key, e)) return this.#view(e);
+    e.pins++;
+    try {
+      await this.#sync([key]);
+    } finally {
+      e.pins--;
+    }
     return this.#view(e);
   }
 
@@ -471,9 +496,15 @@ export class LaxCounter implements Counter, AsyncDisposable {
     validateKeys(keys);
     checkBatch(keys, "keys");
     this.#open();
-    const cold = keys.filter((k) => !this.#isWarm(k, this.#entry(k)));
-    if (cold.length > 0) await this.#sync(cold);
-    return keys.map((k) => [k, this.#view(this.#entry(k))]);
+    // Held across the read: a warm entry the sweep dropped meanwhile would read as 0.
+    const held = keys.map((k) => this.#pin(k));
+    try {
+      const cold = keys.filter((k, i) => !this.#isWarm(k, held[i]!));
+      if (cold.length > 0) await this.#sync(cold);
+      return keys.map((k, i) => [k, this.#view(held[i]!)]);
+    } finally {
+      this.#unpin(held);
+    }
   }
 
   /**
@@ -492,23 +523,33 @@ export class LaxCounter implements Counter, AsyncDisposable {
   async incAll(entries: readonly CounterEntry[]): Promise<Array<[string, number]>> {
     const writes = toWrites("inc", entries);
     this.#open();
+    const held = writes.map((w) => this.#pin(w.key));
+    try {
+      return await this.#incAll(writes, held);
+    } finally {
+      this.#unpin(held);
+    }
+  }
+
+  async #incAll(writes: Write[], held: Entry[]): Promise<Array<[string, number]>> {
     // Validate the whole batch against the local view before changing anything.
     const sums = new Map<string, number>();
     const starts = new Map<string, number>();
-    const startOf = (k: string): number => starts.get(k)!;
-    for (const w of writes) {
-      if (!starts.has(w.key)) starts.set(w.key, this.#view(this.#entry(w.key)));
-      const e = this.#entry(w.key);
+    const entries = new Map<string, Entry>();
+    writes.forEach((w, i) => {
+      const e = held[i]!;
+      if (!starts.has(w.key)) starts.set(w.key, this.#view(e));
+      entries.set(w.key, e);
       const v = (sums.get(w.key) ?? this.#view(e)) + w.amount;
       if (!Number.isSafeInteger(v)) {
         throw new CounterOverflowError(`${w.key}: the batch leaves the safe-integer range`);
       }
       sums.set(w.key, v);
-    }
-    const cold = writes.filter((w) => !this.#isWarm(w.key, this.#entry(w.key))).map((w) => w.key);
-    const out: Array<[string, number]> = writes.map((w) => [
+    });
+    const cold = writes.filter((w, i) => !this.#isWarm(w.key, held[i]!)).map((w) => w.key);
+    const out: Array<[string, number]> = writes.map((w, i) => [
       w.key,
-      this.#add(w.key, this.#entry(w.key), w.amount),
+      this.#add(w.key, held[i]!, w.amount),
     ]);
     if (cold.length === 0) return out;
     try {
@@ -518,7 +559,9 @@ export class LaxCounter implements Counter, AsyncDisposable {
     }
     // Cold keys learned the store's value: report each entry on top of it, in order.
     const running = new Map<string, number>();
-    for (const [k, sum] of sums) running.set(k, this.#view(this.#entry(k)) - (sum - startOf(k)));
+    for (const [k, sum] of sums) {
+      running.set(k, this.#view(entries.get(k)!) - (sum - starts.get(k)!));
+    }
     return writes.map((w) => {
       const v = running.get(w.key)! + w.amount;
       running.set(w.key, v);

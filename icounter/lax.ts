@@ -56,6 +56,8 @@ interface Local {
   /** A slice value set locally and not sent yet (pending deltas apply on top). */
   pendingSet: number | undefined;
   pending: number;
+  /** Calls holding this entry across an await (a read in flight): the sweep keeps it. */
+  pins: number;
 }
 
 interface Batch {
@@ -158,22 +160,42 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
         inflight: undefined,
         pendingSet: undefined,
         pending: 0,
+        pins: 0,
       };
       this.#locals.set(key, e);
     }
     return e;
   }
 
-  /** Forgets clean, cold entries, so the cache stays bounded by the working set. */
+  /**
+   * Forgets clean, cold entries, so the cache stays bounded by the working set. An entry a call
+   * holds across an await (pinned) stays: its read-back must land where it looks.
+   */
   #sweep(): void {
     const t = now();
     for (const [k, e] of this.#locals) {
-      if (
-        e.inflight === undefined && e.pendingSet === undefined && e.pending === 0 &&
-        !this.#dirty.has(k) && t - e.syncedAt >= this.allowedLagMs
-      ) this.#locals.delete(k);
+      if (this.#clean(e) && !this.#dirty.has(k) && t - e.syncedAt >= this.allowedLagMs) {
+        this.#locals.delete(k);
+      }
     }
     this.#sweepAt = Math.max(1024, 2 * this.#locals.size);
+  }
+
+  /** Nothing unsent or unacknowledged, and no call holds it. */
+  #clean(e: Local): boolean {
+    return e.inflight === undefined && e.pendingSet === undefined && e.pending === 0 &&
+      e.pins === 0;
+  }
+
+  /** The entry of `key`, pinned (kept by the sweep) until {@linkcode #unpin}. */
+  #pin(key: string): Local {
+    const e = this.#local(key);
+    e.pins++;
+    return e;
+  }
+
+  #unpin(held: Iterable<Local>): void {
+    for (const e of held) e.pins--;
   }
 
   #view(e: Local): InstanceCount {
@@ -337,10 +359,13 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
       (this.#dirty.has(key) || e.inflight !== undefined || now() - e.syncedAt < this.allowedLagMs);
     const v = this.#add(key, e, n);
     if (warm) return v;
+    e.pins++;
     try {
       await this.#sync([key]);
     } catch {
       return v; // buffered; the flush is retried in the background
+    } finally {
+      e.pins--;
     }
     return this.#view(e);
   }
@@ -378,7 +403,13 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
     validateKey(key);
     this.#core.open();
     const e = this.#local(key);
-    if (!this.#isWarm(key, e)) await this.#sync([key]);
+    if (this.#isWarm(key, e)) return this.#view(e);
+    e.pins++;
+    try {
+      await this.#sync([key]);
+    } finally {
+      e.pins--;
+    }
     return this.#view(e);
   }
 
@@ -417,9 +448,15 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
   async getAll(keys: readonly string[]): Promise<Array<[string, InstanceCount]>> {
     const ks = toKeys(keys);
     this.#core.open();
-    const cold = ks.filter((k) => !this.#isWarm(k, this.#local(k)));
-    if (cold.length > 0) await this.#sync(cold);
-    return ks.map((k) => [k, this.#view(this.#local(k))]);
+    // Held across the read: a warm entry the sweep dropped meanwhile would read as 0.
+    const held = ks.map((k) => this.#pin(k));
+    try {
+      const cold = ks.filter((k, i) => !this.#isWarm(k, held[i]!));
+      if (cold.length > 0) await this.#sync(cold);
+      return ks.map((k, i) => [k, this.#view(held[i]!)]);
+    } finally {
+      this.#unpin(held);
+    }
   }
 
   /**
@@ -461,31 +498,36 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
   /** Applies inc/seti entries in memory (validated against the local view first). */
   async #local_(entries: Entry[]): Promise<Array<[string, InstanceCount]>> {
     this.#core.open();
-    const cold = [...new Set(entries.map((w) => w.key))].filter((k) =>
-      !this.#isWarm(k, this.#local(k))
-    );
-    if (cold.length > 0) {
-      // Learn the store's values first, so the results are right; a failure leaves them local.
-      await this.#sync(cold).catch(() => {});
-    }
-    // Dry run: nothing changes unless every entry stays in range.
-    const sim = new Map<string, InstanceCount>();
-    for (const w of entries) {
-      const v = sim.get(w.key) ?? this.#view(this.#local(w.key));
-      const mine = w.op === "inc" ? v.mine + w.amount : w.amount;
-      const total = v.total - v.mine + mine;
-      if (!Number.isSafeInteger(mine) || !Number.isSafeInteger(total)) {
-        throw new CounterOverflowError(`${w.key}: the batch leaves the safe-integer range`);
+    // Held across the read of the cold ones: an entry the sweep dropped meanwhile reads as 0.
+    const held = new Map<string, Local>();
+    for (const w of entries) if (!held.has(w.key)) held.set(w.key, this.#pin(w.key));
+    try {
+      const cold = [...held].filter(([k, e]) => !this.#isWarm(k, e)).map(([k]) => k);
+      if (cold.length > 0) {
+        // Learn the store's values first, so the results are right; a failure leaves them local.
+        await this.#sync(cold).catch(() => {});
       }
-      sim.set(w.key, { total, mine });
+      // Dry run: nothing changes unless every entry stays in range.
+      const sim = new Map<string, InstanceCount>();
+      for (const w of entries) {
+        const v = sim.get(w.key) ?? this.#view(held.get(w.key)!);
+        const mine = w.op === "inc" ? v.mine + w.amount : w.amount;
+        const total = v.total - v.mine + mine;
+        if (!Number.isSafeInteger(mine) || !Number.isSafeInteger(total)) {
+          throw new CounterOverflowError(`${w.key}: the batch leaves the safe-integer range`);
+        }
+        sim.set(w.key, { total, mine });
+      }
+      return entries.map((w) => {
+        const e = held.get(w.key)!;
+        return [
+          w.key,
+          w.op === "inc" ? this.#add(w.key, e, w.amount) : this.#setMine(w.key, e, w.amount),
+        ];
+      });
+    } finally {
+      this.#unpin(held.values());
     }
-    return entries.map((w) => {
-      const e = this.#local(w.key);
-      return [
-        w.key,
-        w.op === "inc" ? this.#add(w.key, e, w.amount) : this.#setMine(w.key, e, w.amount),
-      ];
-    });
   }
 
   // ---------------------------------------------------------------- settled, atomic operations
@@ -595,7 +637,7 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
    */
   #forget(cleared: boolean): void {
     for (const [k, e] of this.#locals) {
-      if (e.inflight === undefined && e.pendingSet === undefined && e.pending === 0) {
+      if (this.#clean(e)) {
         this.#locals.delete(k);
       } else {
         e.total = cleared ? 0 : (e.total ?? 0) - e.mine;
