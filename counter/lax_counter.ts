@@ -14,6 +14,7 @@ import {
 import { intInRange, safeInt } from "../core/int.ts";
 import { validateKey, validateKeys } from "../core/keys.ts";
 import { FlushTimer } from "../core/flush_timer.ts";
+import { CLOSE_TIMEOUT_MS, finalFlush, notWritten } from "../core/final_flush.ts";
 import { SerialQueue } from "../core/serial_queue.ts";
 import { newId } from "../core/uuid.ts";
 import { type StoreLike, toStore } from "../store/to_store.ts";
@@ -53,6 +54,13 @@ export interface LaxCounterOptions {
    * @default {20}
    */
   allowedLagMs?: number;
+  /**
+   * How long `close()` keeps trying its final flush (at most 3 attempts, with backoff), ms, from
+   * 1 to 60 000. A store call still unanswered then is abandoned, and `close()` rejects with a
+   * `StoreError` saying how many keys were not written.
+   * @default {5000}
+   */
+  closeTimeoutMs?: number;
   /**
    * Called with background failures: a flush that failed (it is retried with backoff) or a delta
    * the store refused because the total would leave the safe-integer range (it is dropped).
@@ -105,6 +113,8 @@ export class LaxCounter implements Counter, AsyncDisposable {
   readonly instanceId: string = newId();
   /** The flush lag, ms. */
   readonly allowedLagMs: number;
+  /** The final flush's budget in `close()`, ms. */
+  readonly closeTimeoutMs: number;
   #store: Store;
   #hash: string;
   #seqKey: string;
@@ -121,6 +131,7 @@ export class LaxCounter implements Counter, AsyncDisposable {
   #failures = 0;
   #sweepAt = 1024;
   #closed = false;
+  #closing: Promise<void> | undefined;
 
   /**
    * Creates the counter (no I/O, no timer until used).
@@ -131,6 +142,12 @@ export class LaxCounter implements Counter, AsyncDisposable {
   constructor(options: LaxCounterOptions) {
     this.prefix = validateKey(options?.prefix, "Prefix");
     this.allowedLagMs = intInRange(options.allowedLagMs ?? 20, "allowedLagMs", 1, 60_000);
+    this.closeTimeoutMs = intInRange(
+      options.closeTimeoutMs ?? CLOSE_TIMEOUT_MS,
+      "closeTimeoutMs",
+      1,
+      60_000,
+    );
     this.#store = toStore(options.store);
     this.#hash = counterHash(this.prefix);
     this.#seqKey = `{${this.prefix}}:counter-seq:${this.instanceId}`;
@@ -654,9 +671,11 @@ export class LaxCounter implements Counter, AsyncDisposable {
   }
 
   /**
-   * Flushes, then stops: later calls throw `ClosedError`.
+   * Flushes, then stops: later calls throw `ClosedError`. The final flush is tried at most 3
+   * times within `closeTimeoutMs`; it settles in that time even if the store never answers.
    * @returns when the final flush is acknowledged
-   * @throws {StoreError} if the final flush fails (the counter is closed anyway)
+   * @throws {StoreError} if changes could not be written: its message says how many keys (the
+   * counter is closed anyway, its timer stopped)
    * @example
    * ```ts
    * import { LaxCounter, MemoryStore } from "../mod.ts";
@@ -666,12 +685,24 @@ export class LaxCounter implements Counter, AsyncDisposable {
    * ```
    */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    try {
-      await this.flush();
-    } finally {
-      this.#closed = true;
-      this.#timer.close();
+    if (this.#closing !== undefined) {
+      // Closed or closing: wait for it; the first caller gets its error.
+      return await this.#closing.catch(() => {});
+    }
+    this.#closed = true; // later calls throw ClosedError: nothing new after the final flush
+    this.#timer.close(); // the final flush does the retrying from now on
+    this.#closing = this.#close();
+    await this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    const failure = await finalFlush(() => this.flush(), {
+      timeoutMs: this.closeTimeoutMs,
+      baseMs: this.allowedLagMs,
+    });
+    const unwritten = this.pending;
+    if (failure !== undefined && unwritten > 0) {
+      throw notWritten("LaxCounter", unwritten, failure);
     }
   }
 
