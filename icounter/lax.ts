@@ -9,6 +9,7 @@ import type { Comparator } from "../core/comparator.ts";
 import { CounterOverflowError, type DistkitError, StoreError } from "../core/errors.ts";
 import { intInRange, safeInt } from "../core/int.ts";
 import { FlushTimer } from "../core/flush_timer.ts";
+import { CLOSE_TIMEOUT_MS, finalFlush, notWritten, within } from "../core/final_flush.ts";
 import { validateKey } from "../core/keys.ts";
 import { SerialQueue } from "../core/serial_queue.ts";
 import type { ConditionalEntry, CounterEntry } from "../counter/types.ts";
@@ -41,6 +42,13 @@ export interface LaxInstanceAwareCounterOptions {
   allowedLagMs?: number;
   /** This instance's id (a valid key). @default a UUID v7 */
   instanceId?: string;
+  /**
+   * How long `close()` may take, ms (1 to 60 000): its final flush (at most 3 attempts, with
+   * backoff) and leaving. A store call still unanswered then is abandoned, and `close()` rejects
+   * with a `StoreError` (saying how many keys were not written, if any).
+   * @default {5000}
+   */
+  closeTimeoutMs?: number;
   /** Called with background failures (a flush or heartbeat that failed is retried). */
   onError?: (error: DistkitError) => void;
 }
@@ -96,6 +104,8 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
   readonly flushIntervalMs: number;
   /** The read cache lifetime, ms. */
   readonly allowedLagMs: number;
+  /** The budget of `close()`, ms. */
+  readonly closeTimeoutMs: number;
   #core: InstanceCore;
   #onError: (error: DistkitError) => void;
   #locals = new Map<string, Local>();
@@ -108,6 +118,7 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
   });
   #failures = 0;
   #sweepAt = 1024;
+  #closing: Promise<void> | undefined;
 
   /**
    * Creates the counter; heartbeats start in the background (no I/O before that).
@@ -118,9 +129,16 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
   constructor(options: LaxInstanceAwareCounterOptions) {
     const flush = intInRange(options?.flushIntervalMs ?? 20, "flushIntervalMs", 1, 60_000);
     const lag = intInRange(options?.allowedLagMs ?? 20, "allowedLagMs", 1, 60_000);
+    const closeMs = intInRange(
+      options?.closeTimeoutMs ?? CLOSE_TIMEOUT_MS,
+      "closeTimeoutMs",
+      1,
+      60_000,
+    );
     this.#core = new InstanceCore(options, "LaxInstanceAwareCounter");
     this.flushIntervalMs = flush;
     this.allowedLagMs = lag;
+    this.closeTimeoutMs = closeMs;
     this.#onError = options.onError ?? (() => {});
     this.#core.onRestored = (r) => this.#base(r);
   }
@@ -806,10 +824,14 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
 
   /**
    * Flushes, stops heartbeats and, with `leave` (the default), removes my slices from the totals
-   * now; with `leave: false` they stay until the threshold passes, as after a crash.
+   * now; with `leave: false` they stay until the threshold passes, as after a crash. All of it
+   * settles within `closeTimeoutMs`, even if the store never answers; the final flush is tried at
+   * most 3 times. When it fails, the instance does not leave (the store is unreachable): its
+   * slices drop out of the totals once the threshold passes.
    * @param options `leave`
    * @returns when done
-   * @throws {StoreError} if the final flush or leaving failed (the counter is closed anyway)
+   * @throws {StoreError} if changes could not be written (its message says how many keys) or
+   * leaving failed (the counter is closed anyway, its timers stopped)
    * @example
    * ```ts
    * import { LaxInstanceAwareCounter, MemoryStore } from "../mod.ts";
@@ -819,18 +841,45 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
    * ```
    */
   async close(options: InstanceCloseOptions = {}): Promise<void> {
-    if (this.#core.closed) return;
-    let failure: unknown;
-    try {
-      await this.flush();
-    } catch (e) {
-      failure = e;
+    if (this.#closing !== undefined) {
+      // Closed or closing: wait for it; the first caller gets its error.
+      return await this.#closing.catch(() => {});
     }
-    this.#timer.close();
-    await this.#core.stop();
-    await this.#serial.run(() => Promise.resolve()); // every queued store call has settled
-    if (options.leave ?? true) await this.#core.drop(true);
-    if (failure !== undefined) throw failure;
+    this.#timer.close(); // the final flush does the retrying from now on
+    const stopped = this.#core.stop(); // later calls throw ClosedError; no more heartbeats
+    this.#closing = this.#close(stopped, options.leave ?? true);
+    await this.#closing;
+  }
+
+  async #close(stopped: Promise<void>, leave: boolean): Promise<void> {
+    const deadline = now() + this.closeTimeoutMs;
+    const failure = await finalFlush(() => this.flush(), {
+      timeoutMs: this.closeTimeoutMs,
+      baseMs: this.flushIntervalMs,
+    });
+    const unwritten = this.pending;
+    if (failure !== undefined && unwritten > 0) {
+      throw notWritten("LaxInstanceAwareCounter", unwritten, failure);
+    }
+    // A heartbeat or a read still in flight first: leaving must be the last call.
+    const settled = within(
+      Promise.all([stopped, this.#serial.run(() => Promise.resolve())]),
+      deadline - now(),
+    );
+    if ((await settled).status === "timeout" && leave) {
+      throw new StoreError(`LaxInstanceAwareCounter.close(): the store did not answer in time`);
+    }
+    if (!leave) return;
+    const left = await within(this.#core.drop(true), deadline - now());
+    if (left.status === "timeout") {
+      throw new StoreError(
+        `LaxInstanceAwareCounter.close(): leaving took longer than ${this.closeTimeoutMs} ms`,
+      );
+    }
+    if (left.status === "rejected") {
+      const e = left.reason;
+      throw e instanceof StoreError ? e : new StoreError("Leaving failed", e);
+    }
   }
 
   /** Same as `close()` (leaving). @returns when closed */
