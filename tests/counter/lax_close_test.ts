@@ -75,6 +75,7 @@ storeTest(
     const scope = async () => {
       await using lax = await withChanges(spy, fx.prefix);
       spy.fault = "hang";
+      assert.equal(lax.pending, 3); // disposed here, with these unwritten
     };
     const done = await within(scope(), HUNG_MS);
     assert.equal(done.status, "rejected", "disposal settles, and rejects");
