@@ -14,6 +14,7 @@ import {
 import { intInRange, safeInt } from "../core/int.ts";
 import { validateKey, validateKeys } from "../core/keys.ts";
 import { FlushTimer } from "../core/flush_timer.ts";
+import { CLOSE_TIMEOUT_MS, finalFlush, notWritten } from "../core/final_flush.ts";
 import { SerialQueue } from "../core/serial_queue.ts";
 import { newId } from "../core/uuid.ts";
 import { type StoreLike, toStore } from "../store/to_store.ts";
@@ -54,6 +55,13 @@ export interface LaxCounterOptions {
    */
   allowedLagMs?: number | undefined;
   /**
+   * How long `close()` keeps trying its final flush (at most 3 attempts, with backoff), ms, from
+   * 1 to 60 000. A store call still unanswered then is abandoned, and `close()` rejects with a
+   * `StoreError` saying how many keys were not written.
+   * @default {5000}
+   */
+  closeTimeoutMs?: number | undefined;
+  /**
    * Called with background failures: a flush that failed (it is retried with backoff) or a delta
    * the store refused because the total would leave the safe-integer range (it is dropped).
    */
@@ -70,6 +78,8 @@ interface Entry {
   pending: number;
   /** Local monotonic time of the last sync. */
   syncedAt: number;
+  /** Calls holding this entry across an await (a read in flight): the sweep keeps it. */
+  pins: number;
 }
 
 /** A flush in flight: resent unchanged, with the same sequence number, until acknowledged. */
@@ -103,6 +113,8 @@ export class LaxCounter implements Counter, AsyncDisposable {
   readonly instanceId: string = newId();
   /** The flush lag, ms. */
   readonly allowedLagMs: number;
+  /** The final flush's budget in `close()`, ms. */
+  readonly closeTimeoutMs: number;
   #store: Store;
   #hash: string;
   #seqKey: string;
@@ -119,6 +131,7 @@ export class LaxCounter implements Counter, AsyncDisposable {
   #failures = 0;
   #sweepAt = 1024;
   #closed = false;
+  #closing: Promise<void> | undefined;
 
   /**
    * Creates the counter (no I/O, no timer until used).
@@ -129,6 +142,12 @@ export class LaxCounter implements Counter, AsyncDisposable {
   constructor(options: LaxCounterOptions) {
     this.prefix = validateKey(options?.prefix, "Prefix");
     this.allowedLagMs = intInRange(options.allowedLagMs ?? 20, "allowedLagMs", 1, 60_000);
+    this.closeTimeoutMs = intInRange(
+      options.closeTimeoutMs ?? CLOSE_TIMEOUT_MS,
+      "closeTimeoutMs",
+      1,
+      60_000,
+    );
     this.#store = toStore(options.store);
     this.#hash = counterHash(this.prefix);
     this.#seqKey = `{${this.prefix}}:counter-seq:${this.instanceId}`;
@@ -157,22 +176,36 @@ export class LaxCounter implements Counter, AsyncDisposable {
     let e = this.#entries.get(key);
     if (e === undefined) {
       if (this.#entries.size >= this.#sweepAt) this.#sweep();
-      e = { base: undefined, inflight: 0, pending: 0, syncedAt: -Infinity };
+      e = { base: undefined, inflight: 0, pending: 0, syncedAt: -Infinity, pins: 0 };
       this.#entries.set(key, e);
     }
     return e;
   }
 
-  /** Forgets clean entries older than the lag, so the map stays bounded by the working set. */
+  /**
+   * Forgets clean entries older than the lag, so the map stays bounded by the working set. An
+   * entry a call holds across an await (pinned) stays: its read-back must land where it looks.
+   */
   #sweep(): void {
     const t = now();
     for (const [k, e] of this.#entries) {
       if (
-        e.pending === 0 && e.inflight === 0 && !this.#dirty.has(k) &&
+        e.pending === 0 && e.inflight === 0 && e.pins === 0 && !this.#dirty.has(k) &&
         t - e.syncedAt >= this.allowedLagMs
       ) this.#entries.delete(k);
     }
     this.#sweepAt = Math.max(1024, 2 * this.#entries.size);
+  }
+
+  /** The entry of `key`, pinned (kept by the sweep) until {@linkcode LaxCounter.#unpin}. */
+  #pin(key: string): Entry {
+    const e = this.#entry(key);
+    e.pins++;
+    return e;
+  }
+
+  #unpin(held: readonly Entry[]): void {
+    for (const e of held) e.pins--;
   }
 
   #view(e: Entry): number {
@@ -308,10 +341,13 @@ export class LaxCounter implements Counter, AsyncDisposable {
     const warm = this.#isWarm(key, e);
     const value = this.#add(key, e, n);
     if (warm) return value;
+    e.pins++;
     try {
       await this.#sync([key]);
     } catch {
       // Buffered; the flush is retried in the background.
+    } finally {
+      e.pins--;
     }
     return this.#view(e);
   }
@@ -349,7 +385,13 @@ export class LaxCounter implements Counter, AsyncDisposable {
     validateKey(key);
     this.#open();
     const e = this.#entry(key);
-    if (!this.#isWarm(key, e)) await this.#sync([key]);
+    if (this.#isWarm(key, e)) return this.#view(e);
+    e.pins++;
+    try {
+      await this.#sync([key]);
+    } finally {
+      e.pins--;
+    }
     return this.#view(e);
   }
 
@@ -471,9 +513,15 @@ export class LaxCounter implements Counter, AsyncDisposable {
     validateKeys(keys);
     checkBatch(keys, "keys");
     this.#open();
-    const cold = keys.filter((k) => !this.#isWarm(k, this.#entry(k)));
-    if (cold.length > 0) await this.#sync(cold);
-    return keys.map((k) => [k, this.#view(this.#entry(k))]);
+    // Held across the read: a warm entry the sweep dropped meanwhile would read as 0.
+    const held = keys.map((k) => this.#pin(k));
+    try {
+      const cold = keys.filter((k, i) => !this.#isWarm(k, held[i]!));
+      if (cold.length > 0) await this.#sync(cold);
+      return keys.map((k, i) => [k, this.#view(held[i]!)]);
+    } finally {
+      this.#unpin(held);
+    }
   }
 
   /**
@@ -492,23 +540,33 @@ export class LaxCounter implements Counter, AsyncDisposable {
   async incAll(entries: readonly CounterEntry[]): Promise<Array<[string, number]>> {
     const writes = toWrites("inc", entries);
     this.#open();
+    const held = writes.map((w) => this.#pin(w.key));
+    try {
+      return await this.#incAll(writes, held);
+    } finally {
+      this.#unpin(held);
+    }
+  }
+
+  async #incAll(writes: Write[], held: Entry[]): Promise<Array<[string, number]>> {
     // Validate the whole batch against the local view before changing anything.
     const sums = new Map<string, number>();
     const starts = new Map<string, number>();
-    const startOf = (k: string): number => starts.get(k)!;
-    for (const w of writes) {
-      if (!starts.has(w.key)) starts.set(w.key, this.#view(this.#entry(w.key)));
-      const e = this.#entry(w.key);
+    const entries = new Map<string, Entry>();
+    writes.forEach((w, i) => {
+      const e = held[i]!;
+      if (!starts.has(w.key)) starts.set(w.key, this.#view(e));
+      entries.set(w.key, e);
       const v = (sums.get(w.key) ?? this.#view(e)) + w.amount;
       if (!Number.isSafeInteger(v)) {
         throw new CounterOverflowError(`${w.key}: the batch leaves the safe-integer range`);
       }
       sums.set(w.key, v);
-    }
-    const cold = writes.filter((w) => !this.#isWarm(w.key, this.#entry(w.key))).map((w) => w.key);
-    const out: Array<[string, number]> = writes.map((w) => [
+    });
+    const cold = writes.filter((w, i) => !this.#isWarm(w.key, held[i]!)).map((w) => w.key);
+    const out: Array<[string, number]> = writes.map((w, i) => [
       w.key,
-      this.#add(w.key, this.#entry(w.key), w.amount),
+      this.#add(w.key, held[i]!, w.amount),
     ]);
     if (cold.length === 0) return out;
     try {
@@ -518,7 +576,9 @@ export class LaxCounter implements Counter, AsyncDisposable {
     }
     // Cold keys learned the store's value: report each entry on top of it, in order.
     const running = new Map<string, number>();
-    for (const [k, sum] of sums) running.set(k, this.#view(this.#entry(k)) - (sum - startOf(k)));
+    for (const [k, sum] of sums) {
+      running.set(k, this.#view(entries.get(k)!) - (sum - starts.get(k)!));
+    }
     return writes.map((w) => {
       const v = running.get(w.key)! + w.amount;
       running.set(w.key, v);
@@ -611,9 +671,11 @@ export class LaxCounter implements Counter, AsyncDisposable {
   }
 
   /**
-   * Flushes, then stops: later calls throw `ClosedError`.
+   * Flushes, then stops: later calls throw `ClosedError`. The final flush is tried at most 3
+   * times within `closeTimeoutMs`; it settles in that time even if the store never answers.
    * @returns when the final flush is acknowledged
-   * @throws {StoreError} if the final flush fails (the counter is closed anyway)
+   * @throws {StoreError} if changes could not be written: its message says how many keys (the
+   * counter is closed anyway, its timer stopped)
    * @example
    * ```ts
    * import { LaxCounter, MemoryStore } from "../mod.ts";
@@ -623,12 +685,24 @@ export class LaxCounter implements Counter, AsyncDisposable {
    * ```
    */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    try {
-      await this.flush();
-    } finally {
-      this.#closed = true;
-      this.#timer.close();
+    if (this.#closing !== undefined) {
+      // Closed or closing: wait for it; the first caller gets its error.
+      return await this.#closing.catch(() => {});
+    }
+    this.#closed = true; // later calls throw ClosedError: nothing new after the final flush
+    this.#timer.close(); // the final flush does the retrying from now on
+    this.#closing = this.#close();
+    await this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    const failure = await finalFlush(() => this.flush(), {
+      timeoutMs: this.closeTimeoutMs,
+      baseMs: this.allowedLagMs,
+    });
+    const unwritten = this.pending;
+    if (failure !== undefined && unwritten > 0) {
+      throw notWritten("LaxCounter", unwritten, failure);
     }
   }
 

@@ -9,6 +9,7 @@ import type { Comparator } from "../core/comparator.ts";
 import { CounterOverflowError, type DistkitError, StoreError } from "../core/errors.ts";
 import { intInRange, safeInt } from "../core/int.ts";
 import { FlushTimer } from "../core/flush_timer.ts";
+import { CLOSE_TIMEOUT_MS, finalFlush, notWritten, within } from "../core/final_flush.ts";
 import { validateKey } from "../core/keys.ts";
 import { SerialQueue } from "../core/serial_queue.ts";
 import type { ConditionalEntry, CounterEntry } from "../counter/types.ts";
@@ -41,6 +42,13 @@ export interface LaxInstanceAwareCounterOptions {
   allowedLagMs?: number | undefined;
   /** This instance's id (a valid key). @default a UUID v7 */
   instanceId?: string | undefined;
+  /**
+   * How long `close()` may take, ms (1 to 60 000): its final flush (at most 3 attempts, with
+   * backoff) and leaving. A store call still unanswered then is abandoned, and `close()` rejects
+   * with a `StoreError` (saying how many keys were not written, if any).
+   * @default {5000}
+   */
+  closeTimeoutMs?: number | undefined;
   /** Called with background failures (a flush or heartbeat that failed is retried). */
   onError?: ((error: DistkitError) => void) | undefined;
 }
@@ -56,6 +64,8 @@ interface Local {
   /** A slice value set locally and not sent yet (pending deltas apply on top). */
   pendingSet: number | undefined;
   pending: number;
+  /** Calls holding this entry across an await (a read in flight): the sweep keeps it. */
+  pins: number;
 }
 
 interface Batch {
@@ -94,6 +104,8 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
   readonly flushIntervalMs: number;
   /** The read cache lifetime, ms. */
   readonly allowedLagMs: number;
+  /** The budget of `close()`, ms. */
+  readonly closeTimeoutMs: number;
   #core: InstanceCore;
   #onError: (error: DistkitError) => void;
   #locals = new Map<string, Local>();
@@ -106,6 +118,7 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
   });
   #failures = 0;
   #sweepAt = 1024;
+  #closing: Promise<void> | undefined;
 
   /**
    * Creates the counter; heartbeats start in the background (no I/O before that).
@@ -116,9 +129,16 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
   constructor(options: LaxInstanceAwareCounterOptions) {
     const flush = intInRange(options?.flushIntervalMs ?? 20, "flushIntervalMs", 1, 60_000);
     const lag = intInRange(options?.allowedLagMs ?? 20, "allowedLagMs", 1, 60_000);
+    const closeMs = intInRange(
+      options?.closeTimeoutMs ?? CLOSE_TIMEOUT_MS,
+      "closeTimeoutMs",
+      1,
+      60_000,
+    );
     this.#core = new InstanceCore(options, "LaxInstanceAwareCounter");
     this.flushIntervalMs = flush;
     this.allowedLagMs = lag;
+    this.closeTimeoutMs = closeMs;
     this.#onError = options.onError ?? (() => {});
     this.#core.onRestored = (r) => this.#base(r);
   }
@@ -158,22 +178,42 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
         inflight: undefined,
         pendingSet: undefined,
         pending: 0,
+        pins: 0,
       };
       this.#locals.set(key, e);
     }
     return e;
   }
 
-  /** Forgets clean, cold entries, so the cache stays bounded by the working set. */
+  /**
+   * Forgets clean, cold entries, so the cache stays bounded by the working set. An entry a call
+   * holds across an await (pinned) stays: its read-back must land where it looks.
+   */
   #sweep(): void {
     const t = now();
     for (const [k, e] of this.#locals) {
-      if (
-        e.inflight === undefined && e.pendingSet === undefined && e.pending === 0 &&
-        !this.#dirty.has(k) && t - e.syncedAt >= this.allowedLagMs
-      ) this.#locals.delete(k);
+      if (this.#clean(e) && !this.#dirty.has(k) && t - e.syncedAt >= this.allowedLagMs) {
+        this.#locals.delete(k);
+      }
     }
     this.#sweepAt = Math.max(1024, 2 * this.#locals.size);
+  }
+
+  /** Nothing unsent or unacknowledged, and no call holds it. */
+  #clean(e: Local): boolean {
+    return e.inflight === undefined && e.pendingSet === undefined && e.pending === 0 &&
+      e.pins === 0;
+  }
+
+  /** The entry of `key`, pinned (kept by the sweep) until {@linkcode #unpin}. */
+  #pin(key: string): Local {
+    const e = this.#local(key);
+    e.pins++;
+    return e;
+  }
+
+  #unpin(held: Iterable<Local>): void {
+    for (const e of held) e.pins--;
   }
 
   #view(e: Local): InstanceCount {
@@ -337,10 +377,13 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
       (this.#dirty.has(key) || e.inflight !== undefined || now() - e.syncedAt < this.allowedLagMs);
     const v = this.#add(key, e, n);
     if (warm) return v;
+    e.pins++;
     try {
       await this.#sync([key]);
     } catch {
       return v; // buffered; the flush is retried in the background
+    } finally {
+      e.pins--;
     }
     return this.#view(e);
   }
@@ -378,7 +421,13 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
     validateKey(key);
     this.#core.open();
     const e = this.#local(key);
-    if (!this.#isWarm(key, e)) await this.#sync([key]);
+    if (this.#isWarm(key, e)) return this.#view(e);
+    e.pins++;
+    try {
+      await this.#sync([key]);
+    } finally {
+      e.pins--;
+    }
     return this.#view(e);
   }
 
@@ -417,9 +466,15 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
   async getAll(keys: readonly string[]): Promise<Array<[string, InstanceCount]>> {
     const ks = toKeys(keys);
     this.#core.open();
-    const cold = ks.filter((k) => !this.#isWarm(k, this.#local(k)));
-    if (cold.length > 0) await this.#sync(cold);
-    return ks.map((k) => [k, this.#view(this.#local(k))]);
+    // Held across the read: a warm entry the sweep dropped meanwhile would read as 0.
+    const held = ks.map((k) => this.#pin(k));
+    try {
+      const cold = ks.filter((k, i) => !this.#isWarm(k, held[i]!));
+      if (cold.length > 0) await this.#sync(cold);
+      return ks.map((k, i) => [k, this.#view(held[i]!)]);
+    } finally {
+      this.#unpin(held);
+    }
   }
 
   /**
@@ -461,31 +516,36 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
   /** Applies inc/seti entries in memory (validated against the local view first). */
   async #local_(entries: Entry[]): Promise<Array<[string, InstanceCount]>> {
     this.#core.open();
-    const cold = [...new Set(entries.map((w) => w.key))].filter((k) =>
-      !this.#isWarm(k, this.#local(k))
-    );
-    if (cold.length > 0) {
-      // Learn the store's values first, so the results are right; a failure leaves them local.
-      await this.#sync(cold).catch(() => {});
-    }
-    // Dry run: nothing changes unless every entry stays in range.
-    const sim = new Map<string, InstanceCount>();
-    for (const w of entries) {
-      const v = sim.get(w.key) ?? this.#view(this.#local(w.key));
-      const mine = w.op === "inc" ? v.mine + w.amount : w.amount;
-      const total = v.total - v.mine + mine;
-      if (!Number.isSafeInteger(mine) || !Number.isSafeInteger(total)) {
-        throw new CounterOverflowError(`${w.key}: the batch leaves the safe-integer range`);
+    // Held across the read of the cold ones: an entry the sweep dropped meanwhile reads as 0.
+    const held = new Map<string, Local>();
+    for (const w of entries) if (!held.has(w.key)) held.set(w.key, this.#pin(w.key));
+    try {
+      const cold = [...held].filter(([k, e]) => !this.#isWarm(k, e)).map(([k]) => k);
+      if (cold.length > 0) {
+        // Learn the store's values first, so the results are right; a failure leaves them local.
+        await this.#sync(cold).catch(() => {});
       }
-      sim.set(w.key, { total, mine });
+      // Dry run: nothing changes unless every entry stays in range.
+      const sim = new Map<string, InstanceCount>();
+      for (const w of entries) {
+        const v = sim.get(w.key) ?? this.#view(held.get(w.key)!);
+        const mine = w.op === "inc" ? v.mine + w.amount : w.amount;
+        const total = v.total - v.mine + mine;
+        if (!Number.isSafeInteger(mine) || !Number.isSafeInteger(total)) {
+          throw new CounterOverflowError(`${w.key}: the batch leaves the safe-integer range`);
+        }
+        sim.set(w.key, { total, mine });
+      }
+      return entries.map((w) => {
+        const e = held.get(w.key)!;
+        return [
+          w.key,
+          w.op === "inc" ? this.#add(w.key, e, w.amount) : this.#setMine(w.key, e, w.amount),
+        ];
+      });
+    } finally {
+      this.#unpin(held.values());
     }
-    return entries.map((w) => {
-      const e = this.#local(w.key);
-      return [
-        w.key,
-        w.op === "inc" ? this.#add(w.key, e, w.amount) : this.#setMine(w.key, e, w.amount),
-      ];
-    });
   }
 
   // ---------------------------------------------------------------- settled, atomic operations
@@ -595,7 +655,7 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
    */
   #forget(cleared: boolean): void {
     for (const [k, e] of this.#locals) {
-      if (e.inflight === undefined && e.pendingSet === undefined && e.pending === 0) {
+      if (this.#clean(e)) {
         this.#locals.delete(k);
       } else {
         e.total = cleared ? 0 : (e.total ?? 0) - e.mine;
@@ -764,10 +824,14 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
 
   /**
    * Flushes, stops heartbeats and, with `leave` (the default), removes my slices from the totals
-   * now; with `leave: false` they stay until the threshold passes, as after a crash.
+   * now; with `leave: false` they stay until the threshold passes, as after a crash. All of it
+   * settles within `closeTimeoutMs`, even if the store never answers; the final flush is tried at
+   * most 3 times. When it fails, the instance does not leave (the store is unreachable): its
+   * slices drop out of the totals once the threshold passes.
    * @param options `leave`
    * @returns when done
-   * @throws {StoreError} if the final flush or leaving failed (the counter is closed anyway)
+   * @throws {StoreError} if changes could not be written (its message says how many keys) or
+   * leaving failed (the counter is closed anyway, its timers stopped)
    * @example
    * ```ts
    * import { LaxInstanceAwareCounter, MemoryStore } from "../mod.ts";
@@ -777,18 +841,45 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
    * ```
    */
   async close(options: InstanceCloseOptions = {}): Promise<void> {
-    if (this.#core.closed) return;
-    let failure: unknown;
-    try {
-      await this.flush();
-    } catch (e) {
-      failure = e;
+    if (this.#closing !== undefined) {
+      // Closed or closing: wait for it; the first caller gets its error.
+      return await this.#closing.catch(() => {});
     }
-    this.#timer.close();
-    await this.#core.stop();
-    await this.#serial.run(() => Promise.resolve()); // every queued store call has settled
-    if (options.leave ?? true) await this.#core.drop(true);
-    if (failure !== undefined) throw failure;
+    this.#timer.close(); // the final flush does the retrying from now on
+    const stopped = this.#core.stop(); // later calls throw ClosedError; no more heartbeats
+    this.#closing = this.#close(stopped, options.leave ?? true);
+    await this.#closing;
+  }
+
+  async #close(stopped: Promise<void>, leave: boolean): Promise<void> {
+    const deadline = now() + this.closeTimeoutMs;
+    const failure = await finalFlush(() => this.flush(), {
+      timeoutMs: this.closeTimeoutMs,
+      baseMs: this.flushIntervalMs,
+    });
+    const unwritten = this.pending;
+    if (failure !== undefined && unwritten > 0) {
+      throw notWritten("LaxInstanceAwareCounter", unwritten, failure);
+    }
+    // A heartbeat or a read still in flight first: leaving must be the last call.
+    const settled = within(
+      Promise.all([stopped, this.#serial.run(() => Promise.resolve())]),
+      deadline - now(),
+    );
+    if ((await settled).status === "timeout" && leave) {
+      throw new StoreError(`LaxInstanceAwareCounter.close(): the store did not answer in time`);
+    }
+    if (!leave) return;
+    const left = await within(this.#core.drop(true), deadline - now());
+    if (left.status === "timeout") {
+      throw new StoreError(
+        `LaxInstanceAwareCounter.close(): leaving took longer than ${this.closeTimeoutMs} ms`,
+      );
+    }
+    if (left.status === "rejected") {
+      const e = left.reason;
+      throw e instanceof StoreError ? e : new StoreError("Leaving failed", e);
+    }
   }
 
   /** Same as `close()` (leaving). @returns when closed */

@@ -46,6 +46,10 @@ export async function hybridSetIf(
   const out = decodeSetReply(r);
   if (out.matched) {
     e.blockedUntil = -Infinity;
+    // The entry in the map may not be `e`: made by a call during this one, or `e` dropped by the
+    // tick and made again meanwhile. Its block dates from before the new total: lift it too.
+    const current = x.entries.get(key);
+    if (current !== undefined) current.blockedUntil = -Infinity;
     await x.read(key);
   }
   return out;

@@ -1,13 +1,14 @@
 /**
  * A Store wrapper for tests: counts calls per script and can lose replies (the call runs, then
- * the caller gets a StoreError, as when a connection dies after Redis executed the command) or
- * fail calls outright (as during an outage).
+ * the caller gets a StoreError, as when a connection dies after Redis executed the command), fail
+ * calls outright (as during an outage), or hold them unanswered until `release()` (a store that
+ * does not answer; a read kept in flight at a chosen point).
  */
 import { StoreError } from "../../core/errors.ts";
 import type { Reply, Script, Store, Unsubscribe } from "../../store/types.ts";
 
 /** What the spy does with the next calls. */
-export type Fault = "none" | "lose-reply" | "fail";
+export type Fault = "none" | "lose-reply" | "fail" | "hang";
 
 /** A counting, fault-injecting Store wrapper. */
 export class SpyStore implements Store {
@@ -16,7 +17,18 @@ export class SpyStore implements Store {
   /** Applied to every call of a script whose name matches `faultScript` (all when undefined). */
   fault: Fault = "none";
   faultScript: string | undefined = undefined;
+  #held: Array<() => void> = [];
   constructor(readonly inner: Store) {}
+
+  /** How many calls the "hang" fault holds now. */
+  get held(): number {
+    return this.#held.length;
+  }
+
+  /** Lets every held call go on to the inner store (set `fault` first, or they hang again). */
+  release(): void {
+    for (const go of this.#held.splice(0)) go();
+  }
 
   count(name?: string): number {
     if (name !== undefined) return this.calls.get(name) ?? 0;
@@ -35,6 +47,7 @@ export class SpyStore implements Store {
       ? this.fault
       : "none";
     if (fault === "fail") throw new StoreError(`injected outage (${script.name})`);
+    if (fault === "hang") await new Promise<void>((go) => this.#held.push(go));
     const reply = await this.inner.run(script, keys, argv);
     if (fault === "lose-reply") throw new StoreError(`injected lost reply (${script.name})`);
     return reply;
