@@ -23,6 +23,7 @@ import {
   checkBatch,
   clearValues,
   counterHash,
+  counterSeqKey,
   deleteValue,
   MAX_BATCH,
   toConditionalWrites,
@@ -131,7 +132,7 @@ export class LaxCounter implements Counter, AsyncDisposable {
     this.allowedLagMs = intInRange(options.allowedLagMs ?? 20, "allowedLagMs", 1, 60_000);
     this.#store = toStore(options.store);
     this.#hash = counterHash(this.prefix);
-    this.#seqKey = `{${this.prefix}}:counter-seq:${this.instanceId}`;
+    this.#seqKey = counterSeqKey(this.prefix, this.instanceId);
     this.#onError = options.onError ?? (() => {});
   }
 

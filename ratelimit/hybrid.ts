@@ -19,7 +19,7 @@
 import { type Comparator, validateComparator } from "../core/comparator.ts";
 import { ClosedError, StoreError } from "../core/errors.ts";
 import { newId } from "../core/uuid.ts";
-import { checkN, type Config, limitsOf, validateKey } from "./_config.ts";
+import { checkN, type Config, entityKeyBuilder, limitsOf, validateKey } from "./_config.ts";
 import { DOWN } from "./_guard.ts";
 import { admitProbability } from "./_model.ts";
 import { RL_HYBRID } from "./_scripts.ts";
@@ -113,6 +113,7 @@ class HybridEngine {
   readonly idleMs: number;
   readonly entries = new Map<string, Entry>();
   #seq = 0;
+  #keyOf: (key: string) => string;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #onError: (e: StoreError) => void;
 
@@ -120,6 +121,7 @@ class HybridEngine {
     this.ctx = ctx;
     this.cfg = ctx.cfg;
     this.kind = kind;
+    this.#keyOf = entityKeyBuilder(ctx.cfg.prefix, kind);
     this.ttlMs = Math.max(20 * ctx.cfg.syncIntervalMs, 1000);
     this.idleMs = Math.max(5 * ctx.cfg.syncIntervalMs, 50);
     this.#onError = onError;
@@ -142,8 +144,9 @@ class HybridEngine {
     return e;
   }
 
+  /** The entity's hash, bucket zset and reservation zset (one hash tag, see entityKeyBuilder). */
   keys(key: string): string[] {
-    const tag = `{${this.cfg.prefix}:${key}}:${this.kind}`;
+    const tag = this.#keyOf(key);
     return [tag, `${tag}:z`, `${tag}:r`];
   }
 
