@@ -1,11 +1,29 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
+import { anyKey as anyPart } from "../tests/_support/keys.ts";
 import { InvalidKeyError } from "./errors.ts";
-import { validateKey, validateKeys } from "./keys.ts";
+import { decodeKeyPart, encodeKeyPart, validateKey, validateKeys } from "./keys.ts";
 
-Deno.test("validateKey() accepts ordinary keys up to 255 UTF-8 bytes", () => {
-  for (const k of ["a", "user-42", "with space", "ünïcødé", "x".repeat(255), "é".repeat(127)]) {
-    assert.equal(validateKey(k), k);
-  }
+Deno.test("validateKey() accepts any string up to 255 UTF-8 bytes, ':', '{' and '}' included", () => {
+  const keys = [
+    "a",
+    "user-42",
+    "with space",
+    "ünïcødé",
+    "x".repeat(255),
+    "é".repeat(127),
+    "a:b",
+    "{x}",
+    "}{",
+    ":",
+    "::ffff:127.0.0.1",
+    "2001:db8::1",
+    "https://example.com/a?b=c#d",
+    '{"user":123}',
+    "🎉".repeat(63),
+  ];
+  for (const k of keys) assert.equal(validateKey(k), k);
+  fc.assert(fc.property(anyPart, (k) => validateKey(k) === k));
 });
 
 Deno.test("validateKey() rejects bad keys with InvalidKeyError", async (t) => {
@@ -13,9 +31,9 @@ Deno.test("validateKey() rejects bad keys with InvalidKeyError", async (t) => {
     ["empty", "", /must not be empty/],
     ["too long ascii", "x".repeat(256), /at most 255 UTF-8 bytes: current length is 256/],
     ["too long multibyte", "é".repeat(128), /current length is 256/],
-    ["colon", "a:b", /must not contain/],
-    ["open brace", "a{b", /must not contain/],
-    ["close brace", "a}b", /must not contain/],
+    ["too long with escapes", "%".repeat(256), /current length is 256/],
+    ["lone high surrogate", "a\uD800", /well-formed unicode/],
+    ["lone low surrogate", "\uDC00b", /well-formed unicode/],
     ["not a string", 42, /must be a string/],
     ["undefined", undefined, /must be a string/],
   ];
@@ -36,6 +54,35 @@ Deno.test("validateKey() names what it validates", () => {
 });
 
 Deno.test("validateKeys() rejects the first bad key of a list", () => {
-  assert.deepEqual(validateKeys(["a", "b"]), ["a", "b"]);
-  assert.throws(() => validateKeys(["a", "b:c"]), InvalidKeyError);
+  assert.deepEqual(validateKeys(["a", "b:c"]), ["a", "b:c"]);
+  assert.throws(() => validateKeys(["a", ""]), InvalidKeyError);
+});
+
+Deno.test("keys: encodeKeyPart() escapes exactly %, :, { and }", () => {
+  const cases: Array<[string, string]> = [
+    ["user-42", "user-42"],
+    ["a:b", "a%3Ab"],
+    ["a%3Ab", "a%253Ab"],
+    ["a_b", "a_b"],
+    ["{x}", "%7Bx%7D"],
+    ["::ffff:127.0.0.1", "%3A%3Affff%3A127.0.0.1"],
+    ["100%", "100%25"],
+    ["é:🎉", "é%3A🎉"],
+  ];
+  for (const [k, e] of cases) assert.equal(encodeKeyPart(k), e, k);
+});
+
+Deno.test("keys: encodeKeyPart() is injective, invertible, and the identity on old keys", () => {
+  fc.assert(
+    fc.property(anyPart, anyPart, (a, b) => {
+      const ea = encodeKeyPart(a);
+      assert.equal(decodeKeyPart(ea), a);
+      assert.equal(ea === encodeKeyPart(b), a === b);
+      assert.doesNotMatch(ea, /[:{}]/);
+      // Every "%" of an encoding starts one of the four escapes.
+      assert.doesNotMatch(ea, /%(?!25|3A|7B|7D)/);
+      if (!/[%:{}]/.test(a)) assert.equal(ea, a);
+    }),
+    { numRuns: 2000 },
+  );
 });

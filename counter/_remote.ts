@@ -5,15 +5,24 @@
  * @module
  */
 import { toConditionalEntries, toEntries, type ValidEntry } from "../core/entries.ts";
+import { encodeKeyPart } from "../core/keys.ts";
 import type { Reply, Store } from "../store/types.ts";
 import { COUNTER_APPLY, COUNTER_CLEAR, COUNTER_DEL, COUNTER_GET } from "./_scripts.ts";
 import type { ConditionalEntry, CounterEntry, KeyedConditionalResult } from "./types.ts";
 
 export { checkBatch, MAX_BATCH } from "../core/entries.ts";
 
-/** The hash holding every counter of a prefix. */
+/**
+ * The hash holding every counter of a prefix: `{<prefix>}:counter`, the prefix encoded (see
+ * `encodeKeyPart`); its fields are the user keys themselves.
+ */
 export function counterHash(prefix: string): string {
-  return `{${prefix}}:counter`;
+  return `{${encodeKeyPart(prefix)}}:counter`;
+}
+
+/** A lax writer's flush-sequence key: `{<prefix>}:counter-seq:<instance id>`, both encoded. */
+export function counterSeqKey(prefix: string, instanceId: string): string {
+  return `{${encodeKeyPart(prefix)}}:counter-seq:${encodeKeyPart(instanceId)}`;
 }
 
 /** One validated write. */

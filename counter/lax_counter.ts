@@ -24,6 +24,7 @@ import {
   checkBatch,
   clearValues,
   counterHash,
+  counterSeqKey,
   deleteValue,
   MAX_BATCH,
   toConditionalWrites,
@@ -150,7 +151,7 @@ export class LaxCounter implements Counter, AsyncDisposable {
     );
     this.#store = toStore(options.store);
     this.#hash = counterHash(this.prefix);
-    this.#seqKey = `{${this.prefix}}:counter-seq:${this.instanceId}`;
+    this.#seqKey = counterSeqKey(this.prefix, this.instanceId);
     this.#onError = options.onError ?? (() => {});
   }
 

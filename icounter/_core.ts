@@ -16,7 +16,7 @@ import { MAX_BATCH } from "../core/entries.ts";
 import type { Comparator } from "../core/comparator.ts";
 import { ClosedError, type DistkitError, StoreError } from "../core/errors.ts";
 import { intInRange } from "../core/int.ts";
-import { validateKey } from "../core/keys.ts";
+import { encodeKeyPart, validateKey } from "../core/keys.ts";
 import { newId } from "../core/uuid.ts";
 import { type StoreLike, toStore } from "../store/to_store.ts";
 import type { Reply, Store } from "../store/types.ts";
@@ -58,9 +58,13 @@ export interface KnownSlice {
   epoch: string;
 }
 
-/** The store keys of a prefix, in script order; one hash tag. */
+/**
+ * The store keys of a prefix, in script order; one hash tag, `{<prefix>}` with the prefix encoded
+ * (see `encodeKeyPart`). The user keys are hash fields as they are; slice fields are
+ * `<member>:<key>` (see `sliceField` in _scripts.ts and {@linkcode memberName}).
+ */
 export function icounterKeys(prefix: string): string[] {
-  const p = `{${prefix}}:ic:`;
+  const p = `{${encodeKeyPart(prefix)}}:ic:`;
   return ["instances", "reaping", "total", "epoch", "slices", "owned", "meta", "applied"].map((
     s,
   ) => p + s);
@@ -82,13 +86,21 @@ function randomBase(): string {
 }
 
 /**
- * A registration name: the instance id plus a random tag, new for every counter object and every
- * recovery. Two processes given the same `instanceId` (or a restarted process reusing its id)
- * therefore never share slices or flush sequences; `{` cannot occur in an id, so names never
- * collide with another id.
+ * A registration name: the instance id (encoded, see `encodeKeyPart`) plus a random tag in braces,
+ * new for every counter object and every recovery. Two processes given the same `instanceId` (or a
+ * restarted process reusing its id) therefore never share slices or flush sequences. An encoded id
+ * holds no `{`, `}` or `:`, so a name parses back to one id and never holds a `:`: a slice field
+ * `<member>:<key>` splits at its first `:` whatever the key holds, and the lexicographic range of
+ * one member's fields holds no other member's.
+ * @param instanceId the instance id
+ * @param tag the random tag (a fresh one by default)
+ * @returns the name
  */
-function memberName(instanceId: string): string {
-  return `${instanceId}{${Math.random().toString(36).slice(2, 10)}}`;
+export function memberName(
+  instanceId: string,
+  tag: string = Math.random().toString(36).slice(2, 10),
+): string {
+  return `${encodeKeyPart(instanceId)}{${tag}}`;
 }
 
 function unrefTimer(t: unknown): void {

@@ -20,6 +20,21 @@ export const DROP_SLICES = 1000;
 
 const fmt = (n: number): string => n.toFixed(0);
 
+/**
+ * The field of `member`'s slice of `key` in the slices hash and the owned index (as
+ * lua/icounter_apply.lua builds it): `<member>:<key>`. A member name holds no `:` (see
+ * `memberName`), so the field splits at its first `:` whatever the key holds.
+ */
+export function sliceField(member: string, key: string): string {
+  return `${member}:${key}`;
+}
+
+/** Splits a {@linkcode sliceField} back into its member and key. */
+export function splitSliceField(field: string): [member: string, key: string] {
+  const i = field.indexOf(":");
+  return [field.slice(0, i), field.slice(i + 1)];
+}
+
 /** Splits a stored slice record `"<epoch>:<value>"`. */
 export function parseSlice(rec: string): [epoch: string, value: number] {
   const i = rec.indexOf(":");
@@ -41,6 +56,7 @@ function dropSlices(
     string,
     string,
   ];
+  // Every field from "<m>:" up to (excluding) "<m>;" starts with "<m>:", and m holds no ":".
   const fields = db.zrangeByLex(kOwned, `[${m}:`, `(${m};`, budget);
   for (const field of fields) {
     const key = field.slice(m.length + 1);
@@ -141,7 +157,7 @@ export const ICOUNTER_APPLY = defineScript("icounter_apply", ({ db, nowMs }, key
     T.set(key, Number(db.hget(kTotal, key) ?? "0"));
     E.set(key, epochOf(key));
     let s = 0;
-    const rec = db.hget(kSlices, `${member}:${key}`);
+    const rec = db.hget(kSlices, sliceField(member, key));
     if (rec !== null) {
       const [e, v] = parseSlice(rec);
       if (e === E.get(key)) s = v;
@@ -207,7 +223,7 @@ export const ICOUNTER_APPLY = defineScript("icounter_apply", ({ db, nowMs }, key
     if (t === 0) db.hdel(kTotal, key);
     else db.hset(kTotal, key, fmt(t));
     if (bumped.has(key)) db.hset(kEpoch, key, E.get(key)!);
-    const field = `${member}:${key}`;
+    const field = sliceField(member, key);
     if (s === 0) {
       db.hdel(kSlices, field);
       db.zrem(kOwned, field);

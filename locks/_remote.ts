@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { encodeKeyPart } from "../core/keys.ts";
 import type { Reply, Script, Store } from "../store/types.ts";
 import { grantChannel, LOCK_ACQUIRE, LOCK_RELEASE, LOCK_RENEW } from "./_scripts.ts";
 
@@ -11,7 +12,10 @@ export { grantChannel };
 /** Write mode (Mutex, RwLock write) or read mode (RwLock read). */
 export type Mode = "write" | "read";
 
-/** Every Redis name one lock uses; all share the hash tag `{<namespace>:<key>}`. */
+/**
+ * Every Redis name one lock uses; all share the hash tag `{<namespace>:<key>}`, both parts encoded
+ * (see `encodeKeyPart`).
+ */
 export interface LockKeys {
   /** The writer's lease (a string holding its token). */
   readonly lease: string;
@@ -32,14 +36,15 @@ export interface LockKeys {
 }
 
 /**
- * The names of lock `key` of `kind` under `namespace`.
+ * The names of lock `key` of `kind` under `namespace`. Encoded, neither part holds `:`, `{` or
+ * `}`: the tag is the library's own, and parses back to exactly one (namespace, key) pair.
  * @param namespace a validated namespace
  * @param key a validated key
  * @param kind "mutex" or "rw"
  * @returns the names
  */
 export function lockKeys(namespace: string, key: string, kind: "mutex" | "rw"): LockKeys {
-  const base = `{${namespace}:${key}}:${kind}`;
+  const base = `{${encodeKeyPart(namespace)}:${encodeKeyPart(key)}}:${kind}`;
   const names = {
     lease: `${base}:lease`,
     readers: `${base}:readers`,

@@ -5,6 +5,7 @@
  */
 import { InvalidArgumentError } from "../core/errors.ts";
 import { intInRange } from "../core/int.ts";
+import { MAX_KEY_BYTES } from "../core/keys.ts";
 import type { WaitOptions } from "./options.ts";
 
 /** The longest duration a timer can wait (setTimeout's ceiling, about 24.8 days). */
@@ -15,11 +16,19 @@ export function duration(v: unknown, name: string): number {
   return intInRange(v, name, 0, MAX_DURATION_MS);
 }
 
-/** Checks the owner id. @returns it */
+const ENCODER = new TextEncoder();
+
+/**
+ * Checks the owner id: any non-empty string of at most 200 characters or at most 255 UTF-8 bytes
+ * (like a key; it is never part of a key name). @returns it
+ */
 export function ownerIdOf(v: unknown): string {
-  if (typeof v !== "string" || v.length === 0 || v.length > 200) {
+  if (
+    typeof v !== "string" || v.length === 0 ||
+    (v.length > 200 && ENCODER.encode(v).length > MAX_KEY_BYTES)
+  ) {
     throw new InvalidArgumentError(
-      `'ownerId' must be a non-empty string of at most 200 characters: current value is ${
+      `'ownerId' must be a non-empty string of at most 200 characters or 255 UTF-8 bytes: current value is ${
         typeof v === "string" ? JSON.stringify(v.slice(0, 40)) : String(v)
       }`,
     );

@@ -7,7 +7,7 @@ import type { StoreLike } from "../store/to_store.ts";
 
 /** Options of {@linkcode Mutex} and {@linkcode RwLock}. */
 export interface LockOptions {
-  /** The resource's name (a valid key: no `:`, `{` or `}`). */
+  /** The resource's name: any key (a non-empty string of at most 255 UTF-8 bytes). */
   key: string;
   /** A {@linkcode Store}, or a connected node-redis v5 client or cluster. */
   store: StoreLike;
@@ -21,7 +21,8 @@ export interface LockOptions {
   ttlMs?: number | undefined;
   /**
    * Names this process in the store for debugging (each lease stores `<ownerId>/<token>`); the
-   * per-acquisition token is what owns a lease. A non-empty string of at most 200 characters.
+   * per-acquisition token is what owns a lease. A non-empty string of at most 200 characters or
+   * 255 UTF-8 bytes.
    * @default a new UUID v7 per lock object
    */
   ownerId?: string | undefined;

@@ -13,6 +13,8 @@
 -- KEYS[4] epoch      HASH key -> epoch (absent: meta.floor)
 -- KEYS[5] slices     HASH "<member>:<key>" -> "<epoch>:<value>"
 -- KEYS[6] owned      ZSET (score 0) of "<member>:<key>": bounded enumeration by member (BYLEX)
+--   (a member name never holds ":", its instance id being encoded, so a field splits at its first
+--   ":" and the range "[<m>:" .. "(<m>;" holds exactly member m's fields, whatever the keys hold)
 -- KEYS[7] meta       HASH seq (last epoch drawn), floor (epoch of keys never set)
 -- KEYS[8] applied    HASH member -> last applied flush sequence (exactly-once flushes)
 -- ARGV[1] member     ARGV[2] threshold ms   ARGV[3] register (1: register when missing)

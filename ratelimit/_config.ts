@@ -5,7 +5,7 @@
  */
 import { InvalidArgumentError } from "../core/errors.ts";
 import { intInRange } from "../core/int.ts";
-import { validateKey } from "../core/keys.ts";
+import { encodeKeyPart, validateKey } from "../core/keys.ts";
 import type { WindowConfig } from "./_model.ts";
 import { RateLimit, toRateLimit } from "./rate_limit.ts";
 import type { Rate } from "./types.ts";
@@ -147,6 +147,21 @@ export function checkKey(key: string): string {
   if (VALID_KEYS.size >= 4096) VALID_KEYS.clear();
   VALID_KEYS.add(key);
   return key;
+}
+
+/**
+ * The store-key builder of one strategy of a limiter: an entity's hash is
+ * `{<prefix>:<entity>}:<kind>`, prefix and entity encoded (see `encodeKeyPart`), so the hash tag
+ * is the library's own and two different (prefix, entity) pairs never share a name. The prefix is
+ * encoded once, here; an entity without `%`, `:`, `{` or `}` costs one regex test.
+ * @param prefix the limiter's prefix
+ * @param kind the strategy's suffix ("ra", "rs", "ha", "hs", ...)
+ * @returns the builder: entity → its hash name (the hybrid adds `:z` and `:r` to it)
+ */
+export function entityKeyBuilder(prefix: string, kind: string): (key: string) => string {
+  const head = `{${encodeKeyPart(prefix)}:`;
+  const tail = `}:${kind}`;
+  return (key) => head + encodeKeyPart(key) + tail;
 }
 
 /** A validated call: the key, the request and the limits its rate gives. */

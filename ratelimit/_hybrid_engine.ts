@@ -7,7 +7,7 @@
  */
 import { ClosedError, StoreError } from "../core/errors.ts";
 import { newId } from "../core/uuid.ts";
-import { checkN, type Config, limitsOf, validateKey } from "./_config.ts";
+import { checkN, type Config, entityKeyBuilder, limitsOf, validateKey } from "./_config.ts";
 import { DOWN } from "./_guard.ts";
 import { type Batch, type Entry, newEntry, RELEASE, UNKNOWN_LIMIT } from "./_hybrid_entry.ts";
 import { decodeSyncReply, hybridArgv, type HybridOp, RL_HYBRID } from "./_scripts.ts";
@@ -88,6 +88,8 @@ export class HybridEngine {
   readonly #w: string;
   /** The bucket size, ms, formatted once for the script's argv. */
   readonly #g: string;
+  /** The entity's hash key, tag included (see entityKeyBuilder). */
+  readonly #keyOf: (key: string) => string;
   /** The last batch sequence number this engine used. */
   #seq = 0;
   /** The periodic sync's timer, while one is scheduled. */
@@ -106,6 +108,7 @@ export class HybridEngine {
     this.ctx = ctx;
     this.cfg = ctx.cfg;
     this.kind = kind;
+    this.#keyOf = entityKeyBuilder(ctx.cfg.prefix, kind);
     this.ttlMs = Math.max(RESERVATION_TTL_SYNCS * ctx.cfg.syncIntervalMs, MIN_RESERVATION_TTL_MS);
     this.idleMs = Math.max(IDLE_SYNCS * ctx.cfg.syncIntervalMs, MIN_IDLE_MS);
     this.#w = String(ctx.cfg.windowMs);
@@ -153,7 +156,7 @@ export class HybridEngine {
 
   /** The key's store keys: its hash, its bucket index and its reservation holders (one tag). */
   keys(key: string): string[] {
-    const tag = `{${this.cfg.prefix}:${key}}:${this.kind}`;
+    const tag = this.#keyOf(key);
     return [tag, `${tag}:z`, `${tag}:r`];
   }
 

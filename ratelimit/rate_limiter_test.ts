@@ -57,7 +57,7 @@ Deno.test("RateLimiter validates every option with a message naming it and its r
     [{ store: 42 as unknown as MemoryStore }, /'store'/],
   ];
   for (const [o, re] of cases) throwsArg(() => new RateLimiter(o), re);
-  assert.throws(() => new RateLimiter({ prefix: "a:b" }), InvalidKeyError);
+  assert.doesNotThrow(() => new RateLimiter({ prefix: "a:b{c}" }));
   assert.throws(() => new RateLimiter({ prefix: "" }), InvalidKeyError);
   throwsArg(() => new RateLimiter().redis, /The 'redis' provider needs a 'store'/);
   throwsArg(() => new RateLimiter().hybrid, /The 'hybrid' provider needs a 'store'/);
@@ -74,7 +74,7 @@ Deno.test("bad input through every method throws before any state changes", asyn
     rl.hybrid.suppressed,
   ];
   for (const l of limiters) {
-    for (const key of ["", "a:b", "{x}", "é".repeat(200), 7 as unknown as string]) {
+    for (const key of ["", "é".repeat(200), "\uD800", 7 as unknown as string]) {
       await assert.rejects(async () => await l.inc(key, 10), InvalidKeyError);
       await assert.rejects(async () => await l.get(key), InvalidKeyError);
       await assert.rejects(async () => await l.isAllowed(key), InvalidKeyError);

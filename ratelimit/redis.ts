@@ -1,14 +1,14 @@
 /**
  * The store-backed provider: every call is one atomic script on the entity's own keys
- * (`{<prefix>:<entity>}:…`, one hash tag, so cluster-safe), using the store's clock. Keys expire
- * by themselves once their newest bucket leaves the window.
+ * (`{<prefix>:<entity>}:…`, both encoded: one hash tag of the library's own, so cluster-safe),
+ * using the store's clock. Keys expire by themselves once their newest bucket leaves the window.
  *
  * @module
  */
 import { type Comparator, validateComparator } from "../core/comparator.ts";
 import { ClosedError, StoreError } from "../core/errors.ts";
 import type { Reply, Script, Store } from "../store/types.ts";
-import { capOf, checkN, type Config, limitsOf, validateKey } from "./_config.ts";
+import { capOf, checkN, type Config, entityKeyBuilder, limitsOf, validateKey } from "./_config.ts";
 import { DOWN, type StoreGuard } from "./_guard.ts";
 import {
   absoluteArgv,
@@ -61,7 +61,7 @@ export function decodeDecision(r: Reply, windowSizeSeconds: number): RateLimitDe
 export abstract class StoreBase {
   /** The limiter's shared context. @internal */
   protected readonly ctx: StoreContext;
-  readonly #kind: string;
+  readonly #keyOf: (key: string) => string;
   readonly #script: Script;
   /** The window, ms, formatted once. @internal */
   protected readonly w: string;
@@ -75,14 +75,14 @@ export abstract class StoreBase {
    */
   constructor(ctx: StoreContext, kind: string, script: Script) {
     this.ctx = ctx;
-    this.#kind = kind;
+    this.#keyOf = entityKeyBuilder(ctx.cfg.prefix, kind);
     this.#script = script;
     this.w = String(ctx.cfg.windowMs);
     this.g = String(ctx.cfg.groupMs);
   }
   /** The entity's store keys. @internal */
   protected keys(key: string): string[] {
-    return [`{${this.ctx.cfg.prefix}:${key}}:${this.#kind}`];
+    return [this.#keyOf(key)];
   }
   /**
    * Runs one script call under the guard.

@@ -19,7 +19,8 @@ import { connectStandalone, redisUrl } from "../_support/servers.ts";
 import { uniquePrefix } from "../_support/stores.ts";
 
 const MAX = Number.MAX_SAFE_INTEGER;
-const field = fc.constantFrom("a", "b", "c", "ü", "x y");
+// Fields are the user keys as they are: ":", "{", "}" and "%" included.
+const field = fc.constantFrom("a", "b", "c", "ü", "x y", "a:b", "a%3Ab", "{c}");
 const amount = fc.oneof(
   fc.integer({ min: -20, max: 20 }),
   fc.constantFrom(MAX, -MAX, MAX - 1, 2 ** 52, -(2 ** 52)),

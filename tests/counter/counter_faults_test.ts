@@ -73,7 +73,7 @@ Deno.test("LaxCounter: a Redis restart while deltas are pending loses nothing", 
   }
 });
 
-const BAD_KEYS: unknown[] = ["", "a:b", "{x}", "x".repeat(256), 7, undefined];
+const BAD_KEYS: unknown[] = ["", "x".repeat(256), "a\uDC00", 7, undefined];
 const BAD_NUMBERS: unknown[] = [NaN, Infinity, 1.5, 2 ** 53, "3", undefined];
 
 for (
@@ -162,7 +162,8 @@ for (
 Deno.test("counters reject bad options at construction", async () => {
   const { MemoryStore } = await import("../../store/memory_store.ts");
   const store = new MemoryStore();
-  assert.throws(() => new StrictCounter({ prefix: "a:b", store }), { code: "INVALID_KEY" });
+  assert.throws(() => new StrictCounter({ prefix: "", store }), { code: "INVALID_KEY" });
+  assert.equal(new StrictCounter({ prefix: "a:b", store }).prefix, "a:b");
   // deno-lint-ignore no-explicit-any
   assert.throws(() => new StrictCounter({ prefix: "p", store: {} as any }), {
     code: "INVALID_ARGUMENT",

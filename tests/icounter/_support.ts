@@ -5,8 +5,9 @@
  */
 import nodeAssert from "node:assert/strict";
 import { StoreError } from "../../core/errors.ts";
+import { encodeKeyPart } from "../../core/keys.ts";
 import { icounterKeys } from "../../icounter/_core.ts";
-import { parseSlice } from "../../icounter/_scripts.ts";
+import { parseSlice, splitSliceField as splitField } from "../../icounter/_scripts.ts";
 import {
   LaxInstanceAwareCounter,
   type LaxInstanceAwareCounterOptions,
@@ -75,11 +76,6 @@ export async function readState(fx: Fixture, prefix: string): Promise<StoredStat
     meta: await hash(kMeta),
     applied: await hash(kApplied),
   };
-}
-
-function splitField(field: string): [member: string, key: string] {
-  const i = field.indexOf(":");
-  return [field.slice(0, i), field.slice(i + 1)];
 }
 
 /** Sums of current-epoch slices per key, optionally only of registered (live) members. */
@@ -206,7 +202,7 @@ export class Instances implements AsyncDisposable {
 
 /** The registered members (registration names) of instance `id`. */
 export function membersOf(s: StoredState, id: string): string[] {
-  return [...s.instances.keys()].filter((m) => m.startsWith(`${id}{`));
+  return [...s.instances.keys()].filter((m) => m.startsWith(`${encodeKeyPart(id)}{`));
 }
 
 /** Waits until the member of `id` is no longer registered (it was reaped). */
@@ -221,7 +217,10 @@ export async function waitReaped(
   for (;;) {
     await poke();
     const s = await readState(fx, prefix);
-    if (membersOf(s, id).length === 0 && ![...s.reaping].some((m) => m.startsWith(`${id}{`))) {
+    if (
+      membersOf(s, id).length === 0 &&
+      ![...s.reaping].some((m) => m.startsWith(`${encodeKeyPart(id)}{`))
+    ) {
       return;
     }
     if (Date.now() > end) throw new Error(`instance ${id} was not reaped within ${timeoutMs} ms`);

@@ -19,12 +19,13 @@ import { uniquePrefix } from "../_support/stores.ts";
 
 const MAX = Number.MAX_SAFE_INTEGER;
 const BASE = 1000;
-const key = fc.constantFrom("a", "b", "ü", "x y");
+// Keys with ":" (slice fields are "<member>:<key>") and members as memberName builds them.
+const key = fc.constantFrom("a", "b", "ü", "x y", "a:b", ":", "m1{1}:a");
 const amount = fc.oneof(
   fc.integer({ min: -20, max: 20 }),
   fc.constantFrom(MAX, -MAX, MAX - 1, 2 ** 52),
 );
-const member = fc.constantFrom("m1", "m2", "m3", "m1{1}");
+const member = fc.constantFrom("m1", "m2", "m3", "m1{1}", "m1%3A{2}");
 const entry = fc.tuple(
   fc.constantFrom("get", "inc", "set", "seti", "delo", "del", "rst"),
   key,
