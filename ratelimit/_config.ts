@@ -16,6 +16,26 @@ export type StoreErrorPolicy = "throw" | "allow" | "deny" | "local";
 /** The most buckets one window may hold (bounds the work of every script call). */
 export const MAX_BUCKETS = 10_000;
 
+/** The default bucket count per window: usage counts at most a thousandth of it late. */
+export const DEFAULT_BUCKETS = 1000;
+
+/** The smallest default bucket, ms (the bucket every window up to 100 s gets). */
+export const MIN_DEFAULT_GROUP_MS = 100;
+
+/**
+ * The default bucket size of a window: `max(100, ceil(windowMs / 1000))` (= `max(100,
+ * windowSizeSeconds)` ms). Windows up to 100 s keep 100 ms buckets (≤ 1 000 per window); longer
+ * ones get exactly 1 000, a tenth of {@linkcode MAX_BUCKETS}, so every valid window has a valid
+ * default, usage counts at most 0.1 % of a long window late, a busy key keeps at most ~2 000
+ * bucket fields, and the hybrid's wait hint while capacity sits only in reservations (one bucket)
+ * stays a thousandth of the window.
+ * @param windowMs the window, ms (1 000 to 2 592 000 000)
+ * @returns the bucket size, ms
+ */
+export function defaultGroupMs(windowMs: number): number {
+  return Math.max(MIN_DEFAULT_GROUP_MS, Math.ceil(windowMs / DEFAULT_BUCKETS));
+}
+
 /** The validated configuration. */
 export interface Config extends WindowConfig {
   readonly prefix: string;
@@ -69,7 +89,7 @@ export function makeConfig(o: ConfigOptions): Config {
   );
   const windowMs = windowSizeSeconds * 1000;
   const groupMs = intInRange(
-    o.rateGroupSizeMs ?? 100,
+    o.rateGroupSizeMs ?? defaultGroupMs(windowMs),
     "rateGroupSizeMs",
     Math.ceil(windowMs / MAX_BUCKETS),
     windowMs,

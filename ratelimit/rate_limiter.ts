@@ -43,8 +43,10 @@ export interface RateLimiterOptions {
   /**
    * The bucket size, ms: from `windowSizeSeconds × 1000 / 10 000` (at most 10 000 buckets per
    * window) to the window. Usage counts until its bucket's end plus the window, so it may count up
-   * to this long after the window (never less).
-   * @default {100}
+   * to this long after the window (never less). The default follows the window: 100 ms up to a
+   * 100 s window, then a thousandth of it (1 000 buckets: 86 400 ms for a day), so any window works
+   * without this option and usage counts at most 0.1 % of a long window late.
+   * @default {max(100, windowSizeSeconds)}
    */
   rateGroupSizeMs?: number | undefined;
   /** The suppressed strategy's hard limit as a multiple of the rate, from 1 to 1000. @default {1} */

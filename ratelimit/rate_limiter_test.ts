@@ -63,6 +63,39 @@ Deno.test("RateLimiter validates every option with a message naming it and its r
   throwsArg(() => new RateLimiter().hybrid, /The 'hybrid' provider needs a 'store'/);
 });
 
+Deno.test("the default bucket follows the window: every window works with no other option", () => {
+  // An oversized request's hint is W + g, which shows the bucket size g the limiter chose.
+  const cases: Array<[number, number]> = [
+    [1, 100],
+    [10, 100],
+    [100, 100],
+    [101, 101],
+    [86_400, 86_400],
+    [2_592_000, 2_592_000],
+  ];
+  for (const [windowSizeSeconds, groupMs] of cases) {
+    const rl = new RateLimiter({ windowSizeSeconds });
+    const d = rl.local.absolute.inc("big", RateLimit.perSecond(1e6), 2 ** 52);
+    assert.equal(d.kind, "rejected");
+    if (d.kind !== "rejected") return;
+    assert.equal(d.retryAfterMs, windowSizeSeconds * 1000 + groupMs, String(windowSizeSeconds));
+  }
+  // A day with only the window set: perDay(11) admits exactly 11, across the day.
+  let now = 1_700_000_000_000;
+  const rl = new RateLimiter({ windowSizeSeconds: 86_400, now: () => now });
+  let ok = 0;
+  for (let i = 0; i < 13; i++) {
+    if (rl.local.absolute.inc("day", RateLimit.perDay(11)).kind === "allowed") ok++;
+    now += 3_600_000;
+  }
+  assert.equal(ok, 11);
+  // Explicit values are still validated against the window.
+  throwsArg(
+    () => new RateLimiter({ windowSizeSeconds: 86_400, rateGroupSizeMs: 8639 }),
+    /'rateGroupSizeMs' must be an integer from 8640 to 86400000/,
+  );
+});
+
 Deno.test("bad input through every method throws before any state changes", async () => {
   await using rl = new RateLimiter({ store: new MemoryStore() });
   const limiters = [

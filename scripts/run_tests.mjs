@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * The whole test suite, as CI runs it: static checks, throwaway Redis servers, the Deno tests
+ * The whole test suite, as CI runs it: static checks (the browser bundle's size and freedom from
+ * Lua text among them: scripts/check_bundle.mjs), throwaway Redis servers, the Deno tests
  * (doc tests included), the npm package under Node and Bun, and the JSR publish dry run. Fails
  * fast; ends with one line `N passed, N failed` (a failed check that is not a test counts as one
  * failure).
@@ -181,6 +182,10 @@ async function staticChecks() {
   await step(
     "lua sources up to date",
     () => check(DENO, ["run", "-A", "scripts/gen_lua.ts", "--check"]),
+  );
+  await step(
+    "browser bundle: no Lua, within budget",
+    () => check(process.execPath, ["scripts/check_bundle.mjs"]),
   );
   await step("deno fmt --check", () => check(DENO, ["fmt", "--check"]));
   await step("deno lint", () => check(DENO, ["lint"]));

@@ -7,6 +7,7 @@
  */
 import { ClosedError, InvalidArgumentError, StoreError } from "../core/errors.ts";
 import { Batcher } from "./_batcher.ts";
+import { luaSource } from "./_lua.ts";
 import { mapScriptError } from "./script_failure.ts";
 import { slotOf } from "./slot.ts";
 import { TimeoutQueue } from "../core/timeout_queue.ts";
@@ -170,7 +171,7 @@ export class RedisStore implements Store {
           const b = script.batch!;
           return this.#send("EVALSHA", b.sha1, keys, argv).catch((e) => {
             if (!isErrorReply(e) || !errorText(e).startsWith("NOSCRIPT")) throw e;
-            return this.#send("EVAL", b.source, keys, argv);
+            return luaSource(b).then((lua) => this.#send("EVAL", lua, keys, argv));
           }).catch((e) => {
             throw toDistkitError(e, script);
           });
@@ -260,7 +261,7 @@ export class RedisStore implements Store {
     argv: readonly (string | number)[],
   ): Promise<Reply> {
     if (isErrorReply(e) && errorText(e).startsWith("NOSCRIPT")) {
-      return this.#send("EVAL", script.source, keys, argv).catch((e2) => {
+      return luaSource(script).then((lua) => this.#send("EVAL", lua, keys, argv)).catch((e2) => {
         throw toDistkitError(e2, script);
       });
     }

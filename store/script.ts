@@ -1,13 +1,19 @@
 /**
  * `defineScript`: pairs a `lua/<name>.lua` script with its TypeScript model.
  *
+ * A handle carries the script's name, SHA-1 and model, not its source: the Lua text
+ * (`lua/_sources.ts`) is imported by `RedisStore` alone, so an application that only uses
+ * `MemoryStore` (a browser bundle) carries none of it.
+ *
  * @module
  */
-import { LUA } from "../lua/_sources.ts";
+import { LUA_SHA1 } from "../lua/_index.ts";
 import type { Script, ScriptModel } from "./types.ts";
 
 /**
- * Defines an atomic operation from `lua/<name>.lua` and its model.
+ * Defines an atomic operation from `lua/<name>.lua` and its model. Free of side effects: call it
+ * as `/* @__PURE__ *\/ defineScript(...)`, so a bundler drops the handles an application never
+ * uses.
  *
  * @param name the Lua file name without `.lua`
  * @param model the TypeScript model of the same transition
@@ -21,10 +27,12 @@ import type { Script, ScriptModel } from "./types.ts";
  * ```
  */
 export function defineScript(name: string, model: ScriptModel): Script {
-  const lua = LUA[name];
-  if (lua === undefined) throw new Error(`No Lua script named '${name}': run 'deno task lua'`);
-  const batch = LUA[`${name}.batch`];
-  return Object.freeze({ name, source: lua.source, sha1: lua.sha1, model, batch });
+  const sha1 = LUA_SHA1[name];
+  if (sha1 === undefined) throw new Error(`No Lua script named '${name}': run 'deno task lua'`);
+  const batchName = `${name}.batch`;
+  const batchSha1 = LUA_SHA1[batchName];
+  const batch = batchSha1 === undefined ? undefined : { name: batchName, sha1: batchSha1 };
+  return Object.freeze({ name, sha1, model, batch });
 }
 
 /**

@@ -41,17 +41,15 @@ export type ScriptModel = (
 export interface Script {
   /** The file name under `lua/`, without `.lua`. */
   readonly name: string;
-  /** The Lua source. */
-  readonly source: string;
-  /** SHA-1 of the source, for EVALSHA. */
+  /** SHA-1 of the Lua source, for EVALSHA (the source itself is loaded by `RedisStore` only). */
   readonly sha1: string;
   /** The executable specification. */
   readonly model: ScriptModel;
   /**
    * The batch form of a single-key script (several calls, one EVALSHA; each call runs as the
-   * script would), when it has one.
+   * script would), when it has one: its name under `lua/` and SHA-1.
    */
-  readonly batch?: { readonly source: string; readonly sha1: string } | undefined;
+  readonly batch?: { readonly name: string; readonly sha1: string } | undefined;
 }
 
 /** Unsubscribes a pub/sub listener. */

@@ -18,6 +18,7 @@ import {
 } from "../../mod.ts";
 import { icounterKeys } from "../../icounter/_core.ts";
 import { ICOUNTER_APPLY } from "../../icounter/_scripts.ts";
+import { luaSource } from "../../store/_lua.ts";
 import { compareLatency, compareThroughput, compareWithMap, latency, pct } from "./_measure.ts";
 import { benchRedis, f } from "./_redis.ts";
 
@@ -42,7 +43,7 @@ async function main() {
     const strict = new StrictInstanceAwareCounter({ prefix: `bench-ic-${tag}`, store });
     await strict.inc("k");
     const rawKeys = icounterKeys(`bench-ic-raw-${tag}`);
-    await client.scriptLoad(ICOUNTER_APPLY.source);
+    await client.scriptLoad(await luaSource(ICOUNTER_APPLY));
     const rawArgs = (register: number) => [
       "raw-member",
       "30000",

@@ -20,6 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "redis";
 import { RL_ABSOLUTE } from "../../ratelimit/_scripts.ts";
+import { luaSource } from "../../store/_lua.ts";
 
 type Client = ReturnType<typeof createClient>;
 interface Scenario {
@@ -81,7 +82,7 @@ async function run(s: Scenario, n: number): Promise<number> {
 }
 
 const CAP = "1000000000";
-const loadAbsolute = async (c: Client) => void await c.scriptLoad(RL_ABSOLUTE.source);
+const loadAbsolute = async (c: Client) => void await c.scriptLoad(await luaSource(RL_ABSOLUTE));
 const flexSource = readFileSync(
   new URL("../../node_modules/rate-limiter-flexible/lib/RateLimiterRedis.js", import.meta.url),
   "utf8",
@@ -128,13 +129,13 @@ const scenarios: Scenario[] = [
     calls: 20,
     per: 64,
     setup: async (c) => {
-      await c.scriptLoad(RL_ABSOLUTE.batch!.source);
+      await c.scriptLoad(await luaSource(RL_ABSOLUTE.batch!));
       for (let k = 0; k < 64; k++) {
         await c.evalSha(RL_ABSOLUTE.sha1, {
           keys: [`b${k}`],
           arguments: ["600000", "60000", CAP],
         }).catch(async () => {
-          await c.eval(RL_ABSOLUTE.source, {
+          await c.eval(await luaSource(RL_ABSOLUTE), {
             keys: [`b${k}`],
             arguments: ["600000", "60000", CAP],
           });

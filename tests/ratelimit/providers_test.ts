@@ -96,6 +96,22 @@ storeTest("capacity is exact: perDay(11) over a day admits 11 (all providers)", 
 });
 
 storeTest(
+  "a day window with no other option: perDay(11) admits exactly 11 (all providers)",
+  async (fx) => {
+    for (const p of PROVIDERS) {
+      await using rl = make(fx, { windowSizeSeconds: 86_400 });
+      const l = abs(rl, p);
+      let ok = 0;
+      for (let i = 0; i < 13; i++) {
+        if ((await l.inc(`dflt-day-${p}`, RateLimit.perDay(11))).kind === "allowed") ok++;
+      }
+      assert.equal(ok, 11, p);
+      assert.equal(await l.get(`dflt-day-${p}`), 11, p);
+    }
+  },
+);
+
+storeTest(
   "an oversized request is rejected with a truthful hint, not retryAfterMs 0",
   async (fx) => {
     for (const p of PROVIDERS) {

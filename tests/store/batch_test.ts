@@ -1,6 +1,7 @@
 /** RedisStore's call batching: one EVALSHA per tick, script and slot; each call as if alone. */
 import assert from "node:assert/strict";
 import { RL_ABSOLUTE, RL_SUPPRESSED } from "../../ratelimit/_scripts.ts";
+import { luaSource } from "../../store/_lua.ts";
 import { RedisStore } from "../../store/redis_store.ts";
 import { slotOf } from "../../store/slot.ts";
 import { connectStandalone, startPrivateRedis } from "../_support/servers.ts";
@@ -13,7 +14,7 @@ async function loadScripts(fx: Fixture): Promise<void> {
     : [fx.raw];
   for (const node of nodes) {
     for (const s of [RL_ABSOLUTE, RL_SUPPRESSED]) {
-      for (const src of [s.source, s.batch!.source]) {
+      for (const src of [await luaSource(s), await luaSource(s.batch!)]) {
         await node.sendCommand(["SCRIPT", "LOAD", src]);
       }
     }

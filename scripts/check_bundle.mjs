@@ -1,0 +1,121 @@
+#!/usr/bin/env node
+/**
+ * What a browser application pays for the library: bundles an app that imports `MemoryStore`,
+ * `StrictCounter`, `LaxCounter` and `RateLimiter` (local provider) from the package entry, with
+ * esbuild (ESM, code splitting, the package's own `sideEffects: false`, as the npm manifest
+ * declares), and fails when the code the app loads (its entry chunk and the chunks that imports
+ * statically) carries any Lua text or exceeds the size budget. The Lua sources must sit in a
+ * chunk reached only by a dynamic import (`RedisStore` loads them on NOSCRIPT).
+ *
+ *   node scripts/check_bundle.mjs            check
+ *   node scripts/check_bundle.mjs --analyze  also print what the loaded code is made of
+ */
+import fs from "node:fs";
+import path from "node:path";
+import * as esbuild from "esbuild";
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+/** The budget for the loaded code, unminified, KiB. */
+const BUDGET_KIB = 155;
+
+const APP = `
+import { LaxCounter, MemoryStore, RateLimiter, StrictCounter } from "./mod.ts";
+const store = new MemoryStore();
+const strict = new StrictCounter({ prefix: "s", store });
+const lax = new LaxCounter({ prefix: "l", store });
+const rl = new RateLimiter({ windowSizeSeconds: 60 });
+console.log(await strict.inc("a"), await lax.inc("b"), rl.local.absolute.inc("k", 10));
+`;
+
+/** Every project module is free of side effects, as npm/package.json declares. */
+const sideEffectsFree = {
+  name: "side-effects-free",
+  setup(build) {
+    build.onResolve({ filter: /^\.\.?\// }, (args) => {
+      const file = path.resolve(args.resolveDir, args.path);
+      if (
+        !file.startsWith(ROOT + path.sep) || file.includes(`${path.sep}node_modules${path.sep}`)
+      ) {
+        return undefined;
+      }
+      return { path: file, sideEffects: false };
+    });
+  },
+};
+
+/** Lines that only Lua sources contain: each script's header and its Redis calls. */
+function luaMarkers() {
+  const dir = path.join(ROOT, "lua");
+  const markers = ["redis.call(", "redis.pcall("];
+  for (const name of fs.readdirSync(dir).filter((f) => f.endsWith(".lua"))) {
+    markers.push(fs.readFileSync(path.join(dir, name), "utf8").split("\n")[0]);
+  }
+  return markers;
+}
+
+const result = await esbuild.build({
+  stdin: { contents: APP, resolveDir: ROOT, sourcefile: "app.ts", loader: "ts" },
+  bundle: true,
+  format: "esm",
+  platform: "browser",
+  splitting: true,
+  outdir: path.join(ROOT, ".tmp", "bundle"),
+  write: false,
+  metafile: true,
+  logLevel: "silent",
+  plugins: [sideEffectsFree],
+});
+
+const outputs = result.metafile.outputs;
+const entry = Object.keys(outputs).find((k) => outputs[k].entryPoint !== undefined);
+/** The entry chunk and every chunk it imports statically, transitively. */
+const loaded = new Set();
+const visit = (name) => {
+  if (loaded.has(name)) return;
+  loaded.add(name);
+  for (const i of outputs[name].imports) if (i.kind === "import-statement") visit(i.path);
+};
+visit(entry);
+
+const texts = new Map(
+  result.outputFiles.map((f) => [path.relative(ROOT, f.path), f.text]),
+);
+const textOf = (name) => texts.get(path.relative(ROOT, path.resolve(ROOT, name))) ?? "";
+const markers = luaMarkers();
+const failures = [];
+let bytes = 0;
+for (const name of loaded) {
+  bytes += outputs[name].bytes;
+  const text = textOf(name);
+  const found = markers.filter((m) => text.includes(m));
+  if (found.length > 0) {
+    failures.push(`${name} carries Lua text (${found.slice(0, 3).join(" | ")})`);
+  }
+}
+const lazy = Object.keys(outputs).filter((k) => !loaded.has(k));
+if (!lazy.some((name) => textOf(name).includes("redis.call("))) {
+  failures.push("no lazily loaded chunk holds the Lua sources: the check bundles the wrong thing");
+}
+const kib = bytes / 1024;
+if (kib > BUDGET_KIB) failures.push(`loaded code is ${kib.toFixed(1)} KiB, over ${BUDGET_KIB} KiB`);
+
+if (process.argv.includes("--analyze")) {
+  const inputs = {};
+  for (const name of loaded) {
+    for (const [file, v] of Object.entries(outputs[name].inputs)) {
+      inputs[file] = (inputs[file] ?? 0) + v.bytesInOutput;
+    }
+  }
+  for (const [file, n] of Object.entries(inputs).sort((a, b) => b[1] - a[1])) {
+    if (n > 0) console.log(`${(n / 1024).toFixed(1).padStart(7)} KiB  ${file}`);
+  }
+}
+const lazyKib = lazy.reduce((sum, name) => sum + outputs[name].bytes, 0) / 1024;
+console.log(
+  `browser bundle: ${kib.toFixed(1)} KiB loaded (budget ${BUDGET_KIB}), ` +
+    `${lazyKib.toFixed(1)} KiB in lazy chunks (the Lua sources)`,
+);
+if (failures.length > 0) {
+  for (const f of failures) console.error(`✘ ${f}`);
+  process.exit(1);
+}
