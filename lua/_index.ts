@@ -7,7 +7,7 @@ export const LUA_SHA1: Readonly<Record<string, string>> = {
   "counter_get": "7430584772743630fc0a6e34396d4e34d75a3652",
   "counter_inc": "61f70d5f6aa13066e4c38675586e3b221a94f70e",
   "counter_sync": "f8f4f80569e8361d37f0824573c2e285093761f0",
-  "icounter_apply": "43f1e5008e2a6315a769ec88c4279cb3c85f4103",
+  "icounter_apply": "4c011cdbd0c8e047b2b3f6307c09b8fa2faafe87",
   "icounter_clear": "536fcf6d3a5e6ca7c7b1b17a59a685068c0a02f8",
   "lock_acquire": "3c98d0fad381232708328530d5681beb89c6b198",
   "lock_release": "04c65d681372ab2f5d116a127e0a7930dabd172a",
