@@ -26,7 +26,8 @@ function runChild(how) {
       if (closedAt === Infinity && out.includes("closed")) closedAt = performance.now();
     });
     child.stderr.on("data", (chunk) => (out += chunk));
-    const killer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    // Under 5 s: Bun's default test timeout.
+    const killer = setTimeout(() => child.kill("SIGKILL"), 4500);
     child.on("error", reject);
     child.on("close", (code, signal) => {
       clearTimeout(killer);
@@ -40,6 +41,7 @@ for (const how of ["close", "quit", "destroy"]) {
     `a ${runtime} process exits after a contended lock once its client is closed with ${how}()`,
     {
       skip: !REDIS_URL && "REDIS_URL not set",
+      timeout: 20_000,
     },
     async () => {
       const { code, signal, out, lingeredMs } = await runChild(how);
