@@ -164,9 +164,12 @@ export class LockTimeoutError extends DistkitError {
    * Creates the error.
    * @param key the lock key
    * @param waitedMs how long the caller waited
+   * @param cause the store's error, when the last attempt failed with one
    */
-  constructor(key: string, waitedMs: number) {
-    super("LOCK_TIMEOUT", `Cannot acquire lock '${key}': timed out after ${waitedMs} ms`);
+  constructor(key: string, waitedMs: number, cause?: unknown) {
+    super("LOCK_TIMEOUT", `Cannot acquire lock '${key}': timed out after ${waitedMs} ms`, {
+      cause,
+    });
     this.name = "LockTimeoutError";
     this.waitedMs = waitedMs;
   }
@@ -189,11 +192,18 @@ export class LockRetriesExhaustedError extends DistkitError {
    * Creates the error.
    * @param key the lock key
    * @param retries retries after the first attempt
+   * @param cause the store's error, when the last attempt failed with one (or went unanswered)
+   *   rather than finding the lock held
    */
-  constructor(key: string, retries: number) {
+  constructor(key: string, retries: number, cause?: unknown) {
     super(
       "LOCK_RETRIES_EXHAUSTED",
-      `Cannot acquire lock '${key}': still held after ${retries + 1} attempts`,
+      cause === undefined
+        ? `Cannot acquire lock '${key}': still held after ${retries + 1} attempts`
+        : `Cannot acquire lock '${key}': no attempt of ${retries + 1} succeeded; the last failed: ${
+          cause instanceof Error ? cause.message : String(cause)
+        }`,
+      { cause },
     );
     this.name = "LockRetriesExhaustedError";
     this.retries = retries;

@@ -21,7 +21,7 @@ interface Slot {
 }
 
 /** Lets a timer not keep the process alive (Node and Bun: `unref()`; Deno: `Deno.unrefTimer`). */
-function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
+export function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
   const t = timer as unknown as { unref?: () => void };
   if (typeof t?.unref === "function") return void t.unref();
   const deno = (globalThis as { Deno?: { unrefTimer?: (id: number) => void } }).Deno;

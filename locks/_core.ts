@@ -7,16 +7,18 @@
  * @module
  */
 import {
+  ClosedError,
   InvalidArgumentError,
   LockRetriesExhaustedError,
   LockTimeoutError,
+  StoreError,
 } from "../core/errors.ts";
 import { intInRange } from "../core/int.ts";
 import { validateKey } from "../core/keys.ts";
 import { newId } from "../core/uuid.ts";
 import { toStore } from "../store/to_store.ts";
 import type { Store } from "../store/types.ts";
-import { CLOCK } from "./_clock.ts";
+import { CLOCK, unrefTimer } from "./_clock.ts";
 import { type HubWaiter, release, routeOf, WaitHub } from "./_hub.ts";
 import {
   acquireOnce,
@@ -30,8 +32,30 @@ import type { GuardInit } from "./guard.ts";
 import type { LockOptions } from "./options.ts";
 import { duration, MAX_DURATION_MS, ownerIdOf } from "./_validate.ts";
 
-/** How long a give-up waits for its clean-up call before settling anyway, ms. */
-const ABANDON_WAIT_MS = 1000;
+/**
+ * How long a give-up waits for its clean-up (the store call removing its queue entry or late
+ * lease, and the unsubscription) before it settles anyway, ms: the clean-up goes on in the
+ * background. A store that answered the wait's last attempt answers well within it, so the caller
+ * finds no trace left; one that left an attempt unanswered (down, frozen) gets much less, so it
+ * cannot hold the caller past its bound.
+ */
+const GRACE_MS = { answering: 60, silent: 10 } as const;
+
+/**
+ * The first attempt of a wait gets at least this long to answer, ms, even when the wait's bound
+ * is shorter (`timeoutMs: 0` is a single attempt): a free lock is then taken, not timed out.
+ */
+const FIRST_MS = 30;
+
+/** The first and the largest delay between retries of a failed clean-up call, ms. */
+const CLEANUP_RETRY_MS = [50, 1000] as const;
+
+/** `p`, or nothing once `ms` have passed (its timer is always cleared). */
+function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<void>((resolve) => timer = setTimeout(resolve, ms));
+  return Promise.race([p.then(() => {}, () => {}), timeout]).finally(() => clearTimeout(timer));
+}
 
 /** One acquisition request. */
 export interface Plan {
@@ -59,11 +83,23 @@ export class LockCore {
   readonly keys: LockKeys;
   /** The fallback poll's cap, ms. */
   readonly capMs: number;
-  /** How long a waiting writer stays queued without trying again, ms. */
+  /**
+   * How long a waiting writer stays queued without trying again, ms; also how long an attempt of
+   * a retry-bounded wait may go unanswered before it counts as failed.
+   */
   readonly queueMs: number;
+  /** `"Mutex"` or `"RwLock"`, for messages. */
+  readonly what: string;
   /** Random per lock object (a UUID v7): with a sequence number, each acquisition's own token. */
   #tokenBase = newId();
   #seq = 0;
+  #closed = false;
+  /** Waits in progress, rejected by `close()`. */
+  #waits = new Set<Waiter>();
+  /** Direct attempts in flight (`tryLock()`, a plain `lock()`'s first), rejected by `close()`. */
+  #direct = new Set<(reason: unknown) => void>();
+  /** Timers of clean-up retries (unref'd), cleared by `close()`. */
+  #timers = new Set<ReturnType<typeof setTimeout>>();
 
   constructor(options: LockOptions, kind: "mutex" | "rw") {
     if (options === null || typeof options !== "object") {
@@ -81,13 +117,22 @@ export class LockCore {
     this.keys = lockKeys(this.namespace, this.key, kind);
     this.capMs = Math.max(this.retryIntervalMs, Math.min(1000, Math.floor(this.ttlMs / 3)));
     this.queueMs = 3 * this.capMs + 250;
+    this.what = kind === "mutex" ? "Mutex" : "RwLock";
+  }
+
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    return this.#closed;
   }
 
   /**
-   * Runs `plan`.
+   * Runs `plan`. A wait with a bound (`timeoutMs`, `retries`) or a signal races each of its store
+   * calls against them, so it settles in time whatever the store does; every form settles with
+   * `ClosedError` when the lock is closed.
    * @returns what the guard needs, or `null` when a one-shot attempt failed
    */
   async acquire(plan: Plan): Promise<GuardInit | null> {
+    if (this.#closed) throw new ClosedError(this.what);
     const { mode, signal } = plan;
     signal?.throwIfAborted();
     const token = newToken(
@@ -101,41 +146,57 @@ export class LockCore {
     // A waiting writer queues; a waiting reader keeps the read-waiters marker alive (so releases
     // publish wake-ups). A single attempt leaves nothing behind.
     const queueMs = waits ? this.queueMs : 0;
-    if (waits) {
+    const bounded = plan.timeoutMs !== undefined || plan.retries !== undefined ||
+      signal !== undefined;
+    if (bounded) {
+      const waiter = new Waiter(this, plan, token, start, queueMs);
       // Under contention this process is usually subscribed already: park first, then try.
+      const hub = waits ? WaitHub.ready(this.store, this.keys.channel) : undefined;
+      return await waiter.run(hub ?? (waits ? "first" : "single"));
+    }
+    if (waits) {
       const hub = WaitHub.ready(this.store, this.keys.channel);
       if (hub !== undefined) {
         return await new Waiter(this, plan, token, start, queueMs).run(hub);
       }
     }
+    // Unbounded (`tryLock()`, or a plain `lock()`'s first attempt): only `close()` cuts it short.
     let first: AttemptResult;
     CLOCK.hold(); // a win's guard will want the shared timer: keep it meanwhile
     try {
-      first = await acquireOnce(this.store, this.keys, mode, token, this.ttlMs, queueMs);
+      first = await this.#direct1(
+        acquireOnce(this.store, this.keys, mode, token, this.ttlMs, queueMs),
+      );
     } catch (e) {
-      if (!waits) {
+      if (!waits || e instanceof ClosedError) {
         CLOCK.unhold();
-        await this.abandon(mode, token); // a lost reply may have acquired or queued
+        // A lost reply may have acquired or queued.
+        const grace = e instanceof ClosedError ? GRACE_MS.silent : GRACE_MS.answering;
+        await within(this.cleanUp(mode, token), grace);
         throw e;
       }
       first = { ok: false, hintMs: -1 }; // transient: keep waiting
     }
     CLOCK.unhold();
-    if (first.ok) {
-      if (signal?.aborted) {
-        await this.abandon(mode, token);
-        throw signal.reason;
-      }
-      return this.init(mode, token, 0, first.fence, start);
-    }
-    if (!waits) {
-      if (plan.oneShot) return null;
-      if (plan.retries === 0) throw new LockRetriesExhaustedError(this.key, 0);
-      throw new LockTimeoutError(this.key, Math.round(performance.now() - start));
-    }
+    if (first.ok) return this.init(mode, token, 0, first.fence, start);
+    if (plan.oneShot) return null;
     const waiter = new Waiter(this, plan, token, start, queueMs);
     waiter.noteTicket(first.ticket, start);
     return await waiter.run(first.hintMs);
+  }
+
+  /** `p`, or a `ClosedError` as soon as the lock closes. */
+  #direct1<T>(p: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#direct.add(reject);
+      p.then((v) => {
+        this.#direct.delete(reject);
+        resolve(v);
+      }, (e) => {
+        this.#direct.delete(reject);
+        reject(e);
+      });
+    });
   }
 
   /** The guard's birth certificate. */
@@ -153,32 +214,71 @@ export class LockCore {
     };
   }
 
+  /** A wait starts (`close()` will reject it). */
+  track(waiter: Waiter): void {
+    this.#waits.add(waiter);
+  }
+
+  /** A wait settled. */
+  untrack(waiter: Waiter): void {
+    this.#waits.delete(waiter);
+  }
+
   /**
    * Removes every trace of `token` (a queued entry, or a lease won by an attempt whose reply came
-   * too late). Best effort: a failure leaves entries that expire by themselves. The caller waits
-   * at most `ABANDON_WAIT_MS`; the call itself may finish later.
+   * too late, or never). The release is sent after the token's acquisition calls, so on the same
+   * connection Redis runs it after them. A failed call (a connection lost with the call on it) is
+   * retried, with unref'd timers, until one succeeds, the store or the lock is closed, or the
+   * token's entries must have expired by themselves (`max(ttlMs, queueMs)`); a call that never
+   * answers holds no timer.
+   * @returns when the first call settles: done, or failed and retried in the background (callers
+   *   wait for it at most a short grace)
    */
-  async abandon(mode: Mode, token: string): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<void>((resolve) => timer = setTimeout(resolve, ABANDON_WAIT_MS));
-    await Promise.race([this.#cleanUp(mode, token), timeout]);
-    clearTimeout(timer);
+  cleanUp(mode: Mode, token: string): Promise<void> {
+    const until = performance.now() + Math.max(this.ttlMs, this.queueMs);
+    let first!: () => void;
+    const settled = new Promise<void>((resolve) => first = resolve);
+    const attempt = (delay: number): Promise<void> =>
+      release(this.store, this.keys, mode, token).then(() => {}, (e) => {
+        first();
+        if (e instanceof ClosedError || this.#closed || performance.now() >= until) return;
+        return new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            this.#timers.delete(timer);
+            resolve(attempt(Math.min(delay * 2, CLEANUP_RETRY_MS[1])));
+          }, delay);
+          unrefTimer(timer);
+          this.#timers.add(timer);
+        });
+      });
+    void attempt(CLEANUP_RETRY_MS[0]).then(first);
+    return settled;
   }
 
   /**
-   * The same clean-up when nobody waits for it: no timer (one left running would outlive its
-   * owner); the store call settles by itself, or when the store closes.
+   * Rejects every pending wait and direct attempt with `ClosedError` (their queue entries are
+   * removed in the background), stops clean-up retries and drops the lock's idle subscription.
+   * Held guards are left alone. Idempotent.
+   * @returns when the waits have settled
    */
-  abandonInBackground(mode: Mode, token: string): void {
-    void this.#cleanUp(mode, token);
-  }
-
-  #cleanUp(mode: Mode, token: string): Promise<unknown> {
-    return release(this.store, this.keys, mode, token).catch(() => false);
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const error = new ClosedError(this.what);
+    for (const reject of this.#direct) reject(error);
+    this.#direct.clear();
+    const waits = [...this.#waits].map((w) => w.stop(error));
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    await Promise.all(waits);
+    await within(WaitHub.drop(this.store, this.keys.channel), GRACE_MS.silent);
   }
 }
 
-/** A parked acquisition. */
+/**
+ * A parked acquisition. Its promise settles by itself: at its deadline, on its signal, after its
+ * last retry, or on `close()`, whether or not its store calls ever answer.
+ */
 class Waiter implements HubWaiter {
   readonly baseMs: number;
   readonly capMs: number;
@@ -187,19 +287,28 @@ class Waiter implements HubWaiter {
   #plan: Plan;
   #start: number;
   #queueMs: number;
+  /** The next attempt's index. */
   #next = 1;
-  #inFlight = false;
+  /** The attempt in flight whose reply counts (-1: none). */
+  #current = -1;
   #again = false;
   #settled = false;
   #won = false;
-  #hub: Promise<WaitHub> | undefined;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** One attempt only (`timeoutMs: 0`, `retries: 0`). */
+  #single = false;
+  #hub: WaitHub | undefined;
+  #deadline: ReturnType<typeof setTimeout> | undefined;
+  /** Counts an attempt of a retry-bounded wait that does not answer as failed. */
+  #silence: ReturnType<typeof setTimeout> | undefined;
+  /** Why the latest attempt failed, when it did not find the lock held. */
+  #lastError: unknown;
   /** The ticket of this waiter's queue entry, as the latest attempt that reported one saw it. */
   #ticket: string | undefined;
   /** When the latest attempt that found (or made) that entry was sent. */
   #ticketAt = 0;
   #resolve!: (init: GuardInit) => void;
   #reject!: (reason: unknown) => void;
+  #done: Promise<unknown> | undefined;
 
   constructor(core: LockCore, plan: Plan, token: string, start: number, queueMs: number) {
     this.#core = core;
@@ -212,38 +321,49 @@ class Waiter implements HubWaiter {
   }
 
   /**
-   * Waits. With a subscribed `hub`, parks on it and makes the first attempt (index 0); otherwise
-   * (after a failed first attempt whose reply carried `hint`) joins the hub, subscribing, and
-   * tries once more when the subscription is active.
+   * Waits. With a subscribed `hub`, parks on it and makes the first attempt (index 0). With
+   * `"first"`, makes the first attempt, then joins the hub if it failed; with `"single"`, makes
+   * one attempt only. With a number (the hint of a failed first attempt already made), joins the
+   * hub, subscribing, and tries once more when the subscription is active.
    */
-  run(hubOrHint: WaitHub | number): Promise<GuardInit> {
+  run(how: WaitHub | number | "first" | "single"): Promise<GuardInit> {
     return new Promise<GuardInit>((resolve, reject) => {
       this.#resolve = resolve;
       this.#reject = reject;
       const { signal, timeoutMs } = this.#plan;
+      this.#core.track(this);
       if (signal?.aborted) return void this.#giveUp(signal.reason);
       signal?.addEventListener("abort", this.#onAbort, { once: true });
-      if (timeoutMs !== undefined) {
-        const left = Math.max(0, this.#start + timeoutMs - performance.now());
-        this.#timer = setTimeout(
-          () => this.#giveUp(new LockTimeoutError(this.#core.key, this.#waited())),
-          left,
-        );
+      if (timeoutMs !== undefined) this.#armDeadline(this.#start + timeoutMs);
+      if (typeof how === "number") return this.#join(how);
+      this.#next = 0;
+      if (how === "single") this.#single = true;
+      else if (how !== "first") {
+        this.#hub = how;
+        how.add(this);
       }
-      if (typeof hubOrHint !== "number") {
-        const hub = hubOrHint;
-        this.#hub = Promise.resolve(hub);
-        this.#next = 0;
-        hub.add(this);
-        this.attempt();
-        return;
-      }
-      this.#hub = WaitHub.join(this.#core.store, this.#core.keys.channel, this);
-      void this.#hub.then((hub) => {
-        if (this.#settled) return;
-        hub.hint(hubOrHint);
-        this.attempt(); // covers a release that happened before the subscription was active
-      });
+      this.attempt();
+    });
+  }
+
+  #armDeadline(at: number): void {
+    this.#deadline = setTimeout(this.#onDeadline, Math.max(0, Math.ceil(at - performance.now())));
+  }
+
+  #onDeadline = (): void => {
+    // A first attempt still in flight gets FIRST_MS: with a tiny bound, a free lock is taken.
+    const first = this.#start + FIRST_MS;
+    if (this.#current === 0 && performance.now() < first) return this.#armDeadline(first);
+    this.#giveUp(new LockTimeoutError(this.#core.key, this.#waited(), this.#lastError));
+  };
+
+  /** Joins the hub (it polls at once) and tries again once the subscription is active. */
+  #join(hint: number): void {
+    const hub = this.#hub = WaitHub.join(this.#core.store, this.#core.keys.channel, this);
+    hub.hint(hint);
+    void hub.subscribed().then(() => {
+      if (this.#settled) return;
+      this.attempt(); // covers a release that happened before the subscription was active
     });
   }
 
@@ -257,18 +377,32 @@ class Waiter implements HubWaiter {
 
   attempt(): void {
     if (this.#settled) return;
-    if (this.#inFlight) {
+    if (this.#current >= 0) {
       this.#again = true;
       return;
     }
-    this.#inFlight = true;
     this.#again = false;
-    const n = this.#next++;
+    const n = this.#current = this.#next++;
     const sentAt = performance.now();
     const { store, keys, ttlMs } = this.#core;
+    if (this.#plan.retries !== undefined) {
+      this.#silence = setTimeout(() => this.#unanswered(n), this.#core.queueMs);
+    }
     acquireOnce(store, keys, this.#plan.mode, this.token, ttlMs, this.#queueMs).then(
       (r) => this.#after(n, sentAt, r),
-      () => this.#after(n, sentAt, { ok: false, hintMs: -1 }),
+      (e) => this.#after(n, sentAt, { ok: false, hintMs: -1 }, e ?? new Error("failed")),
+    );
+  }
+
+  /** Attempt `n` of a retry-bounded wait did not answer in time: it counts as failed. */
+  #unanswered(n: number): void {
+    if (this.#settled || this.#current !== n) return;
+    this.#current = -1;
+    const ms = this.#core.queueMs;
+    this.#failed(
+      n,
+      -1,
+      new StoreError(`The store did not answer attempt ${n + 1} within ${ms} ms`),
     );
   }
 
@@ -303,41 +437,74 @@ class Waiter implements HubWaiter {
     this.attempt();
   }
 
-  #after(n: number, sentAt: number, r: AttemptResult): void {
-    this.#inFlight = false;
+  /** The reply (or failure, `error`) of attempt `n`. */
+  #after(n: number, sentAt: number, r: AttemptResult, error?: unknown): void {
+    const current = n === this.#current;
+    if (current) {
+      this.#current = -1;
+      clearTimeout(this.#silence);
+    }
     if (this.#settled) {
       // Gave up meanwhile: the clean-up normally runs after this attempt, but be sure. (Won
-      // meanwhile, by a grant: this attempt found the same lease, which is ours to keep.)
-      if (r.ok && !this.#won) this.#core.abandonInBackground(this.#plan.mode, this.token);
+      // meanwhile, by a grant or another attempt: this attempt found the same lease, ours.)
+      if ((r.ok || r.ticket !== undefined) && !this.#won) {
+        void this.#core.cleanUp(this.#plan.mode, this.token);
+      }
       return;
     }
     if (r.ok) {
+      // A late reply of an attempt already counted as failed still wins, while the wait lasts.
       this.#finish(true);
       this.#resolve(this.#core.init(this.#plan.mode, this.token, n, r.fence, sentAt));
       return;
     }
+    if (!current) return; // counted when it went unanswered
+    if (error instanceof ClosedError) return void this.#giveUp(error); // the store is closed
     this.noteTicket(r.ticket, sentAt);
+    this.#failed(n, r.hintMs, error);
+  }
+
+  /** Attempt `n` failed (found the lock held, or `error`): give up, or wait for the next. */
+  #failed(n: number, hintMs: number, error: unknown): void {
+    this.#lastError = error;
     const { retries } = this.#plan;
     if (retries !== undefined && n >= retries) {
-      return void this.#giveUp(new LockRetriesExhaustedError(this.#core.key, retries));
+      return void this.#giveUp(new LockRetriesExhaustedError(this.#core.key, retries, error));
     }
-    void this.#hub?.then((hub) => hub.hint(r.hintMs));
+    if (this.#single) {
+      return void this.#giveUp(new LockTimeoutError(this.#core.key, this.#waited(), error));
+    }
+    if (this.#hub === undefined) return this.#join(hintMs);
+    this.#hub.hint(hintMs);
     if (this.#again) this.attempt();
   }
 
-  /** Stops the timer and the abort listener; leaves the hub (which lingers after a success). */
+  /** Stops the timers and the abort listener; leaves the hub (which lingers after a success). */
   #finish(success = false): Promise<void> {
     this.#settled = true;
     this.#won = success;
-    clearTimeout(this.#timer);
+    clearTimeout(this.#deadline);
+    clearTimeout(this.#silence);
     this.#plan.signal?.removeEventListener("abort", this.#onAbort);
-    return this.#hub?.then((hub) => hub.leave(this, success)) ?? Promise.resolve();
+    this.#core.untrack(this);
+    return this.#hub?.leave(this, success) ?? Promise.resolve();
   }
 
-  async #giveUp(reason: unknown): Promise<void> {
+  /** `close()`: gives up with `reason`. @returns when settled */
+  stop(reason: unknown): Promise<unknown> {
+    this.#giveUp(reason);
+    return this.#done ?? Promise.resolve();
+  }
+
+  /**
+   * Settles with `reason` once the hub is left and the store's queue cleaned, or after a grace
+   * ({@linkcode GRACE_MS}; the clean-up then finishes in the background).
+   */
+  #giveUp(reason: unknown): void {
     if (this.#settled) return;
     const left = this.#finish();
-    await Promise.all([left, this.#core.abandon(this.#plan.mode, this.token)]);
-    this.#reject(reason);
+    const cleaned = this.#core.cleanUp(this.#plan.mode, this.token);
+    const grace = this.#current >= 0 ? GRACE_MS.silent : GRACE_MS.answering;
+    this.#done = within(Promise.all([left, cleaned]), grace).then(() => this.#reject(reason));
   }
 }

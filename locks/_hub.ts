@@ -101,20 +101,35 @@ export class WaitHub {
   }
 
   /**
-   * Parks `waiter` on the hub of `channel` (creating and subscribing it if needed). Resolves once
-   * the subscription is active (or failed: polling then covers it), after which the waiter should
-   * try once, so a release that happened before the subscription is never missed.
+   * Parks `waiter` on the hub of `channel` (creating it and starting its subscription if needed),
+   * at once: the hub polls even while the subscription is still being made (or never answers).
+   * Once {@linkcode WaitHub.subscribed} settles, the waiter should try once, so a release that
+   * happened before the subscription was active is never missed.
    * @returns the hub, to leave later
    */
-  static async join(store: Store, channel: string, waiter: HubWaiter): Promise<WaitHub> {
+  static join(store: Store, channel: string, waiter: HubWaiter): WaitHub {
     let byChannel = HUBS.get(store);
     if (byChannel === undefined) HUBS.set(store, byChannel = new Map());
     let hub = byChannel.get(channel);
     if (hub === undefined) byChannel.set(channel, hub = new WaitHub(store, channel));
     hub.add(waiter);
-    await hub.#subscribe();
-    hub.#arm();
+    void hub.#subscribe();
     return hub;
+  }
+
+  /** Settles once the subscription is active, or failed (polling then covers it). */
+  subscribed(): Promise<unknown> {
+    return this.#subscribe();
+  }
+
+  /**
+   * Closes the hub of `channel` on `store` if no waiter is parked on it (a lock being closed
+   * drops the idle subscription its last wait left behind).
+   * @returns when the unsubscription (if any) is done
+   */
+  static drop(store: Store, channel: string): Promise<void> {
+    const hub = HUBS.get(store)?.get(channel);
+    return hub === undefined || hub.size > 0 ? Promise.resolve() : hub.#close();
   }
 
   /**
@@ -126,12 +141,12 @@ export class WaitHub {
     return hub !== undefined && hub.#subscribed && !hub.#closed ? hub : undefined;
   }
 
-  /** Parks `waiter` on this (subscribed) hub. */
+  /** Parks `waiter` on this hub (its fallback poll starts at once). */
   add(waiter: HubWaiter): void {
     IDLE.get(this.#store)?.delete(this);
     this.#waiters.set(waiter.token, waiter);
     if (this.#waiters.size === 1) this.#polls = 0;
-    if (this.#subscribed) this.#arm();
+    this.#arm();
   }
 
   /**

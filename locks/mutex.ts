@@ -32,7 +32,7 @@ import { duration, waitOptions } from "./_validate.ts";
  * console.assert(again !== null && again.fencingToken === 2);
  * ```
  */
-export class Mutex {
+export class Mutex implements AsyncDisposable {
   #core: LockCore;
 
   /**
@@ -71,10 +71,14 @@ export class Mutex {
   }
 
   /**
-   * Waits for the lock (bounded by `maxWaitMs`, `opts.timeoutMs` and `opts.signal`).
+   * Waits for the lock (bounded by `maxWaitMs`, `opts.timeoutMs` and `opts.signal`). A bounded or
+   * abortable wait settles within its bound (or right after its signal aborts) whatever the store
+   * does (down, frozen, never connected); what it may have left in the store is removed when the
+   * store answers again.
    * @param opts timeout and abort signal
    * @returns the guard
    * @throws {LockTimeoutError} when the wait runs out
+   * @throws {ClosedError} if the lock is closed before (or while) it waits, or its store is
    * @throws {AbortSignal["reason"]} when `opts.signal` aborts (nothing is left in the store)
    * @throws {InvalidArgumentError} if `opts` is invalid
    *
@@ -121,6 +125,7 @@ export class Mutex {
    * @param ms the bound, ms (0: a single attempt)
    * @returns the guard
    * @throws {LockTimeoutError} when the time runs out (`waitedMs` says how long it waited)
+   * @throws {ClosedError} if the lock is closed before (or while) it waits, or its store is
    *
    * @example
    * ```ts
@@ -140,7 +145,8 @@ export class Mutex {
    * Makes at most `n + 1` attempts (woken by releases, else polling).
    * @param n retries after the first attempt
    * @returns the guard
-   * @throws {LockRetriesExhaustedError} when every attempt failed
+   * @throws {LockRetriesExhaustedError} when every attempt failed: found the lock held, failed (the last store error is its `cause`), or went unanswered for a while (a store that is down or frozen)
+   * @throws {ClosedError} if the lock is closed before (or while) it waits, or its store is
    *
    * @example
    * ```ts
@@ -154,5 +160,44 @@ export class Mutex {
     const retries = intInRange(n, "n", 0, 1_000_000);
     const init = await this.#core.acquire({ mode: "write", retries });
     return new MutexGuard(init!);
+  }
+
+  /**
+   * Closes the lock object: every pending wait rejects with `ClosedError` (its queue entry is
+   * removed and its subscription ends), and later calls throw `ClosedError`. Guards already
+   * held are left alone: they keep their lease (and renew it) until released, and `release()`
+   * still works after `close()`. Nothing keeps the process alive afterwards. Idempotent.
+   * @returns when the pending waits have settled (at once with a store that is down)
+   *
+   * @example Stop waiting on shutdown
+   * ```ts
+   * import { ClosedError, MemoryStore, Mutex } from "../mod.ts";
+   * const store = new MemoryStore();
+   * const mutex = new Mutex({ key: "k", store });
+   * const holder = await new Mutex({ key: "k", store }).lock();
+   * const waiting = mutex.lock(); // waits: the lock is held
+   * await mutex.close();
+   * try { await waiting; } catch (e) { console.assert(e instanceof ClosedError); }
+   * await holder.release();
+   * ```
+   */
+  close(): Promise<void> {
+    return this.#core.close();
+  }
+
+  /**
+   * Same as {@linkcode Mutex.close}.
+   * @returns when closed
+   *
+   * @example
+   * ```ts
+   * import { MemoryStore, Mutex } from "../mod.ts";
+   * {
+   *   await using lock = new Mutex({ key: "k", store: new MemoryStore() });
+   * } // closed here
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }

@@ -39,7 +39,10 @@ export interface LockOptions {
 
 /** Options of a waiting acquisition (`lock`, `read`, `write`). */
 export interface WaitOptions {
-  /** Give up after this many ms (also bounded by the lock's `maxWaitMs`). */
+  /**
+   * Give up after this many ms (also bounded by the lock's `maxWaitMs`), whatever the store does.
+   * The first attempt gets at least 30 ms to answer, so `0` is one attempt.
+   */
   timeoutMs?: number | undefined;
   /** Aborting rejects the wait with `signal.reason`; nothing is left in the store. */
   signal?: AbortSignal | undefined;

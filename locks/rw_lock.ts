@@ -28,7 +28,7 @@ import { duration, waitOptions } from "./_validate.ts";
  * console.assert(w.fencingToken === 1);
  * ```
  */
-export class RwLock {
+export class RwLock implements AsyncDisposable {
   #core: LockCore;
 
   /**
@@ -84,6 +84,7 @@ export class RwLock {
    * @param opts timeout and abort signal
    * @returns the guard
    * @throws {LockTimeoutError} when the wait runs out
+   * @throws {ClosedError} if the lock is closed before (or while) it waits, or its store is
    * @throws {AbortSignal["reason"]} when `opts.signal` aborts
    *
    * @example
@@ -101,6 +102,7 @@ export class RwLock {
    * @param opts timeout and abort signal
    * @returns the guard
    * @throws {LockTimeoutError} when the wait runs out (the writer leaves the queue)
+   * @throws {ClosedError} if the lock is closed before (or while) it waits, or its store is
    * @throws {AbortSignal["reason"]} when `opts.signal` aborts (the writer leaves the queue)
    *
    * @example
@@ -150,6 +152,7 @@ export class RwLock {
    * @param ms the bound, ms
    * @returns the guard
    * @throws {LockTimeoutError} when the time runs out
+   * @throws {ClosedError} if the lock is closed before (or while) it waits, or its store is
    *
    * @example
    * ```ts
@@ -167,6 +170,7 @@ export class RwLock {
    * @param ms the bound, ms
    * @returns the guard
    * @throws {LockTimeoutError} when the time runs out
+   * @throws {ClosedError} if the lock is closed before (or while) it waits, or its store is
    *
    * @example
    * ```ts
@@ -183,7 +187,8 @@ export class RwLock {
    * At most `n + 1` read attempts.
    * @param n retries after the first attempt
    * @returns the guard
-   * @throws {LockRetriesExhaustedError} when every attempt failed
+   * @throws {LockRetriesExhaustedError} when every attempt failed: found the lock held, failed (the last store error is its `cause`), or went unanswered for a while (a store that is down or frozen)
+   * @throws {ClosedError} if the lock is closed before (or while) it waits, or its store is
    *
    * @example
    * ```ts
@@ -200,7 +205,8 @@ export class RwLock {
    * At most `n + 1` write attempts.
    * @param n retries after the first attempt
    * @returns the guard
-   * @throws {LockRetriesExhaustedError} when every attempt failed
+   * @throws {LockRetriesExhaustedError} when every attempt failed: found the lock held, failed (the last store error is its `cause`), or went unanswered for a while (a store that is down or frozen)
+   * @throws {ClosedError} if the lock is closed before (or while) it waits, or its store is
    *
    * @example
    * ```ts
@@ -211,5 +217,44 @@ export class RwLock {
   async tryWriteWithRetries(n: number): Promise<WriteGuard> {
     const retries = intInRange(n, "n", 0, 1_000_000);
     return new WriteGuard((await this.#core.acquire({ mode: "write", retries }))!);
+  }
+
+  /**
+   * Closes the lock object: every pending wait rejects with `ClosedError` (its queue entry is
+   * removed and its subscription ends), and later calls throw `ClosedError`. Guards already
+   * held are left alone: they keep their lease (and renew it) until released, and `release()`
+   * still works after `close()`. Nothing keeps the process alive afterwards. Idempotent.
+   * @returns when the pending waits have settled (at once with a store that is down)
+   *
+   * @example Stop waiting on shutdown
+   * ```ts
+   * import { ClosedError, MemoryStore, RwLock } from "../mod.ts";
+   * const store = new MemoryStore();
+   * const lock = new RwLock({ key: "k", store });
+   * const writer = await new RwLock({ key: "k", store }).write();
+   * const waiting = lock.read(); // waits: a writer holds the lock
+   * await lock.close();
+   * try { await waiting; } catch (e) { console.assert(e instanceof ClosedError); }
+   * await writer.release();
+   * ```
+   */
+  close(): Promise<void> {
+    return this.#core.close();
+  }
+
+  /**
+   * Same as {@linkcode RwLock.close}.
+   * @returns when closed
+   *
+   * @example
+   * ```ts
+   * import { MemoryStore, RwLock } from "../mod.ts";
+   * {
+   *   await using lock = new RwLock({ key: "k", store: new MemoryStore() });
+   * } // closed here
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }

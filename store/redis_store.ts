@@ -53,6 +53,7 @@ interface StandaloneLike extends RedisClientLike {
     close?(): Promise<unknown>;
     quit?(): Promise<unknown>;
     destroy?(): unknown;
+    unref?(): unknown;
     on?(event: string, fn: (e: unknown) => void): unknown;
   };
 }
@@ -126,6 +127,16 @@ export class RedisStore implements Store {
     | undefined;
   #listeners = new Map<string, Set<(message: string) => void>>();
   #closed = false;
+  /** The standalone subscriber connection, as soon as it is made (still connecting or not). */
+  #dup:
+    | (RedisClientLike & {
+      close?(): Promise<unknown>;
+      quit?(): Promise<unknown>;
+      destroy?(): unknown;
+    })
+    | undefined;
+  /** Whether this store listens for the user's client to end. */
+  #endWatched = false;
   /** Collects calls to batchable scripts (undefined: batching off). */
   #batcher: Batcher | undefined;
   /** Batch per slot: a cluster, or a server that refused a batch across slots. */
@@ -278,6 +289,11 @@ export class RedisStore implements Store {
    */
   async subscribe(channel: string, listener: (message: string) => void): Promise<Unsubscribe> {
     if (this.#closed) throw new ClosedError("RedisStore");
+    if ((this.client as { isOpen?: unknown }).isOpen === false) {
+      // Never connected, or closed by the user: a subscriber made from it would only reconnect
+      // forever (and keep the process alive). Callers fall back to polling.
+      throw new StoreError(`Cannot subscribe to '${channel}': the client is not open`);
+    }
     const wrapped = (m: string) => listener(m);
     let set = this.#listeners.get(channel);
     if (set === undefined) {
@@ -322,21 +338,81 @@ export class RedisStore implements Store {
       } else {
         const dup = (this.client as StandaloneLike).duplicate();
         dup.on?.("error", () => {}); // reconnects by itself; errors surface on calls
-        this.#subscriber = dup.connect().then(() => dup);
-        this.#subscriber.catch(() => (this.#subscriber = undefined));
+        // The subscriber never keeps a process alive by itself: the user's client does, and when
+        // the user closes it ("end"), the subscriber goes too (it is opened again if needed).
+        dup.unref?.();
+        this.#dup = dup;
+        this.#watchEnd();
+        const p = this.#subscriber = dup.connect().then(() => dup);
+        p.catch(() => {
+          if (this.#subscriber === p) this.#subscriber = undefined;
+        });
       }
     }
     return this.#subscriber;
+  }
+
+  /** Listens (once) for the user's standalone client to end. */
+  #watchEnd(): void {
+    const client = this.client as { on?: unknown; off?: unknown; removeListener?: unknown };
+    if (this.#endWatched || typeof client.on !== "function") return;
+    this.#endWatched = true;
+    (client.on as (e: string, fn: () => void) => unknown).call(client, "end", this.#onClientEnd);
+  }
+
+  #unwatchEnd(): void {
+    if (!this.#endWatched) return;
+    this.#endWatched = false;
+    const client = this.client as { off?: unknown; removeListener?: unknown };
+    const off = typeof client.off === "function" ? client.off : client.removeListener;
+    if (typeof off === "function") {
+      (off as (e: string, fn: () => void) => unknown).call(client, "end", this.#onClientEnd);
+    }
+  }
+
+  /**
+   * The user closed their client (`close()`, `quit()`, `destroy()`): close the subscriber this
+   * store opened from it, so it keeps nothing alive (not even a reconnect loop while Redis is
+   * down). The store stays usable: a later subscription opens a new one from the client.
+   */
+  #onClientEnd = (): void => {
+    this.#unwatchEnd();
+    const dup = this.#dup;
+    this.#dup = undefined;
+    this.#subscriber = undefined;
+    this.#listeners.clear();
+    if (dup !== undefined) void this.#shut(dup); // even while it is still connecting
+  };
+
+  /** Closes a subscriber connection (errors ignored: it is gone anyway). */
+  async #shut(
+    c: RedisClientLike & {
+      close?(): Promise<unknown>;
+      quit?(): Promise<unknown>;
+      destroy?(): unknown;
+    },
+  ): Promise<void> {
+    try {
+      if (c.destroy) c.destroy();
+      else if (c.close) await c.close();
+      else if (c.quit) await c.quit();
+    } catch {
+      // Already gone.
+    }
   }
 
   /** Closes the subscriber connection this store opened; the user's client stays open. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#unwatchEnd();
     const sub = this.#subscriber;
     this.#subscriber = undefined;
     const channels = [...this.#listeners.keys()];
     this.#listeners.clear();
+    const dup = this.#dup;
+    this.#dup = undefined;
+    if (dup !== undefined) return await this.#shut(dup); // even while it is still connecting
     if (sub === undefined) return;
     try {
       const c = await sub;
