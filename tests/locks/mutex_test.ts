@@ -74,15 +74,17 @@ storeTest("Mutex guard release() frees the lock; dispose does too", async (fx) =
 });
 
 storeTest("Mutex guard renews its lease past ttlMs", async (fx) => {
-  const a = new Mutex({ key: fx.prefix, store: fx.store, ttlMs: 150 });
+  // ttlMs 600: a renewal falls due every 200 ms, so only a stall of 400 ms on a loaded machine
+  // could lapse the lease; 1,500 ms spans several renewals (the lease would have lapsed twice).
+  const a = new Mutex({ key: fx.prefix, store: fx.store, ttlMs: 600 });
   const b = new Mutex({ key: fx.prefix, store: await fx.another() });
   await using g = await a.lock();
-  await sleep(450);
+  await sleep(1500);
   assert.equal(g.state, "acquired");
   assert.equal(g.signal.aborted, false);
   assert.equal(await b.tryLock(), null);
   const t = await traces(fx, fx.prefix, "mutex");
-  assert.ok(t.lease! > 0 && t.lease! <= 150, `lease pttl ${t.lease}`);
+  assert.ok(t.lease! > 0 && t.lease! <= 600, `lease pttl ${t.lease}`);
   assert.equal(t.fence, -1, "the fence counter never expires");
 });
 
@@ -359,16 +361,18 @@ Deno.test("Mutex: a hand-off whose waiter's last attempt is older than a renewal
   const store = new MemoryStore();
   const gate = new GateStore(store);
   const holder = new Mutex({ key: "k", store });
-  const waiter = new Mutex({ key: "k", store: gate, ttlMs: 30, retryIntervalMs: 60_000 });
+  // ttlMs 300 (renewals every 100 ms): wide enough that a loaded machine's stalls cannot lapse
+  // the granted lease, short enough to wait past.
+  const waiter = new Mutex({ key: "k", store: gate, ttlMs: 300, retryIntervalMs: 60_000 });
   const g = await holder.lock();
   const waiting = waiter.lock();
   await waitFor(() => store.db.zcard(keyOf("k", "mutex", "queue")) === 1, 2000, "queued");
-  await sleep(40); // older than ttlMs: anchoring on that attempt would presume the lease lost
+  await sleep(400); // older than ttlMs: anchoring on that attempt would presume the lease lost
   const before = gate.names.length;
   await g.release();
   await using granted = await waiting;
   assert.equal(gate.names[before], "lock_acquire", "an attempt confirmed the granted lease");
-  await sleep(60);
+  await sleep(600); // two renewal intervals past the grant
   assert.equal(granted.state, "acquired", "anchored on the confirming attempt, and renewed");
 });
 

@@ -113,20 +113,22 @@ storeTest("RwLock write release lets the next writer in; read dispose too", asyn
 });
 
 storeTest("RwLock leases renew past ttlMs (read and write)", async (fx) => {
-  const a = new RwLock({ key: fx.prefix, store: fx.store, ttlMs: 150 });
+  // ttlMs 600 (renewals every 200 ms): only a 400 ms stall could lapse a lease; 1,500 ms spans
+  // several renewals.
+  const a = new RwLock({ key: fx.prefix, store: fx.store, ttlMs: 600 });
   const b = new RwLock({ key: fx.prefix, store: await fx.another() });
   {
     await using w = await a.write();
-    await sleep(400);
+    await sleep(1500);
     assert.equal(w.state, "acquired");
     assert.equal(await b.tryRead(), null);
   }
   await using r = await a.read();
-  await sleep(400);
+  await sleep(1500);
   assert.equal(r.state, "acquired");
   assert.equal(await b.tryWrite(), null);
   const t = await traces(fx, fx.prefix, "rw");
-  assert.ok(t.readers! > 0 && t.readers! <= 150);
+  assert.ok(t.readers! > 0 && t.readers! <= 600);
 });
 
 storeTest("RwLock guards turn lost when their lease is deleted", async (fx) => {
