@@ -8,10 +8,10 @@ import assert from "node:assert/strict";
 import { Comparator } from "../../core/comparator.ts";
 import type { LaxInstanceAwareCounter } from "../../icounter/lax.ts";
 import type { Reply, Script, Store } from "../../store/types.ts";
-import { type Fixture, storeTest, waitFor } from "../_support/stores.ts";
+import { type Fixture, storeTest } from "../_support/stores.ts";
 import { assertInvariant, Instances, waitReaped } from "./_support.ts";
+import { sleep, waitFor } from "../_support/wait.ts";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const c2 = (total: number, mine: number) => ({ total, mine });
 
 function t(name: string, body: (is: Instances, fx: Fixture) => Promise<LaxInstanceAwareCounter[]>) {
@@ -41,7 +41,7 @@ t("flush_sends_delta_to_strict", async (is) => {
   const c = is.lax();
   await c.inc("k", 20);
   const reader = is.strict();
-  await waitFor(async () => (await reader.get("k")).total === 20, 2000);
+  await waitFor(async () => (await reader.get("k")).total === 20, { timeoutMs: 2000 });
   return [c];
 });
 t("two_instances_cumulate_after_flush", async (is) => {

@@ -8,8 +8,7 @@ import { StrictCounter } from "../../counter/strict_counter.ts";
 import type { StrictInstanceAwareCounter } from "../../icounter/strict.ts";
 import { type Fixture, storeTest } from "../_support/stores.ts";
 import { assertInvariant, Instances, waitReaped } from "./_support.ts";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep, waitFor } from "../_support/wait.ts";
 
 function t(name: string, body: (is: Instances, fx: Fixture) => Promise<void>) {
   storeTest(`strict §12.4 ${name}`, async (fx) => {
@@ -341,8 +340,10 @@ t("mark_alive_recovery_restores_contribution", async (is, fx) => {
   pa.down = true;
   await waitReaped(fx, fx.prefix, () => b.get("k"), a.instanceId);
   pa.down = false;
-  const end = Date.now() + 3000;
-  while ((await b.get("k")).total !== 20 && Date.now() < end) await sleep(10);
+  await waitFor(async () => (await b.get("k")).total === 20, {
+    timeoutMs: 3000,
+    message: "A's heartbeat to restore its slice",
+  });
   assert.deepEqual(await b.get("k"), c2(20, 0));
 });
 t("mark_alive_no_recovery_when_epoch_bumped", async (is, fx) => {

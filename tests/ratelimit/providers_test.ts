@@ -8,7 +8,8 @@ import { Comparator } from "../../core/comparator.ts";
 import { RateLimit } from "../../ratelimit/rate_limit.ts";
 import { RateLimiter, type RateLimiterOptions } from "../../ratelimit/rate_limiter.ts";
 import type { Rate, RateLimitDecision } from "../../ratelimit/types.ts";
-import { type Fixture, storeTest, waitFor } from "../_support/stores.ts";
+import { type Fixture, storeTest } from "../_support/stores.ts";
+import { waitFor } from "../_support/wait.ts";
 
 type P = "local" | "redis" | "hybrid";
 const PROVIDERS: P[] = ["local", "redis", "hybrid"];
@@ -154,7 +155,10 @@ storeTest("usage expires with the window and admission resumes", async (fx) => {
     assert.equal(d.kind, "rejected", p);
     if (d.kind !== "rejected") return;
     assert.ok(d.retryAfterMs <= 1050, String(d.retryAfterMs));
-    await waitFor(async () => (await l.inc(`exp-${p}`, 5, 1)).kind === "allowed", 2500, p);
+    await waitFor(async () => (await l.inc(`exp-${p}`, 5, 1)).kind === "allowed", {
+      timeoutMs: 2500,
+      message: p,
+    });
   }
 });
 
@@ -322,14 +326,10 @@ storeTest("store keys carry one hash tag per entity and all expire by themselves
     assert.ok(ttl > 0 && ttl <= 3_100, `${k}: ttl ${ttl}`);
   }
   // Everything is gone once the window has passed (no cleanup loop).
-  await waitFor(
-    async () => {
-      for (const k of keys) if (Number(await fx.raw.exists(k)) === 1) return false;
-      return true;
-    },
-    5000,
-    "keys to expire",
-  );
+  await waitFor(async () => {
+    for (const k of keys) if (Number(await fx.raw.exists(k)) === 1) return false;
+    return true;
+  }, { timeoutMs: 5000, message: "keys to expire" });
 });
 
 storeTest(
