@@ -11,10 +11,13 @@ import { type Fixture, storeTest } from "../_support/stores.ts";
 import { assertInvariant, Instances, membersOf, readState, waitReaped } from "./_support.ts";
 import { sleep, waitFor } from "../_support/wait.ts";
 
-function t(name: string, body: (is: Instances, fx: Fixture) => Promise<void>) {
-  storeTest(`strict §12.4 ${name}`, async (fx) => {
+function t(
+  name: string,
+  body: (is: Instances, fx: Fixture, step: Deno.TestContext) => Promise<void>,
+) {
+  storeTest(`strict §12.4 ${name}`, async (fx, step) => {
     await using is = new Instances(fx);
-    await body(is, fx);
+    await body(is, fx, step);
     await assertInvariant(fx, fx.prefix);
   });
 }
@@ -390,29 +393,35 @@ t("no_recovery_for_live_instance", async (is, fx) => {
   assert.deepEqual(await b.get("k"), c2(25, 0));
   assert.deepEqual(await a.get("k"), c2(25, 25));
 });
-t("inc_if_uses_all_comparators_against_cumulative", async (is) => {
+t("inc_if_uses_all_comparators_against_cumulative", async (is, _fx, step) => {
   const c = is.strict();
-  const yes = [Comparator.eq(10), Comparator.ne(9), Comparator.lt(11), Comparator.le(10)];
-  const yes2 = [Comparator.gt(9), Comparator.ge(10), Comparator.always];
-  for (const cmp of [...yes, ...yes2]) {
-    await c.set("k", 10);
-    assert.deepEqual(await c.incIf("k", cmp, 2), {
-      total: 12,
-      mine: 12,
-      previousTotal: 10,
-      previousMine: 10,
-      matched: true,
-    });
-  }
-  const no = [Comparator.eq(9), Comparator.ne(10), Comparator.lt(10), Comparator.le(9)];
-  for (const cmp of [...no, Comparator.gt(10), Comparator.ge(11)]) {
-    await c.set("k", 10);
-    assert.deepEqual(await c.incIf("k", cmp, 2), {
-      total: 10,
-      mine: 10,
-      previousTotal: 10,
-      previousMine: 10,
-      matched: false,
+  const table: Array<[Comparator, boolean]> = [
+    [Comparator.eq(10), true],
+    [Comparator.ne(9), true],
+    [Comparator.lt(11), true],
+    [Comparator.le(10), true],
+    [Comparator.gt(9), true],
+    [Comparator.ge(10), true],
+    [Comparator.always, true],
+    [Comparator.eq(9), false],
+    [Comparator.ne(10), false],
+    [Comparator.lt(10), false],
+    [Comparator.le(9), false],
+    [Comparator.gt(10), false],
+    [Comparator.ge(11), false],
+  ];
+  for (const [cmp, ok] of table) {
+    const name = cmp.op === "always" ? "always" : `${cmp.op}(${cmp.operand})`;
+    await step.step(`${name} on 10 ${ok ? "matches" : "does not match"}`, async () => {
+      await c.set("k", 10);
+      const after = ok ? 12 : 10;
+      assert.deepEqual(await c.incIf("k", cmp, 2), {
+        total: after,
+        mine: after,
+        previousTotal: 10,
+        previousMine: 10,
+        matched: ok,
+      });
     });
   }
 });
