@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 import { Comparator, compare } from "./comparator.ts";
 import { InvalidArgumentError } from "./errors.ts";
 
-Deno.test("Comparator matches its embedded operand; always always matches", () => {
+/** `eq(5)`, `always`: how a case names its comparator. */
+const name = (c: Comparator) => c.op === "always" ? "always" : `${c.op}(${c.operand})`;
+
+Deno.test("Comparator matches its embedded operand; always always matches", async (t) => {
   const table: Array<[Comparator, number, boolean]> = [
     [Comparator.eq(5), 5, true],
     [Comparator.eq(5), 4, false],
@@ -20,7 +23,9 @@ Deno.test("Comparator matches its embedded operand; always always matches", () =
     [Comparator.always, 0, true],
   ];
   for (const [cmp, current, expected] of table) {
-    assert.equal(cmp.matches(current), expected, `${cmp.op}(${cmp.operand}) on ${current}`);
+    await t.step(`${name(cmp)} on ${current} is ${expected}`, () => {
+      assert.equal(cmp.matches(current), expected);
+    });
   }
 });
 

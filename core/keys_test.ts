@@ -58,7 +58,7 @@ Deno.test("validateKeys() rejects the first bad key of a list", () => {
   assert.throws(() => validateKeys(["a", ""]), InvalidKeyError);
 });
 
-Deno.test("keys: encodeKeyPart() escapes exactly %, :, { and }", () => {
+Deno.test("keys: encodeKeyPart() escapes exactly %, :, { and }", async (t) => {
   const cases: Array<[string, string]> = [
     ["user-42", "user-42"],
     ["a:b", "a%3Ab"],
@@ -69,7 +69,11 @@ Deno.test("keys: encodeKeyPart() escapes exactly %, :, { and }", () => {
     ["100%", "100%25"],
     ["é:🎉", "é%3A🎉"],
   ];
-  for (const [k, e] of cases) assert.equal(encodeKeyPart(k), e, k);
+  for (const [k, e] of cases) {
+    await t.step(`${JSON.stringify(k)} -> ${JSON.stringify(e)}`, () => {
+      assert.equal(encodeKeyPart(k), e);
+    });
+  }
 });
 
 Deno.test("keys: encodeKeyPart() is injective, invertible, and the identity on old keys", () => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { watchTimers } from "../tests/_support/timers.ts";
 import { TimeoutQueue } from "./timeout_queue.ts";
+import { sleep } from "../tests/_support/wait.ts";
 
 const timedOut = (ms: number) => new Error(`no answer within ${ms} ms`);
 
@@ -60,7 +61,7 @@ Deno.test("TimeoutQueue rejects a call that does not settle in time; a late sett
     setTimeout(() => reject(new Error("late")), 60)
   );
   await assert.rejects(q.bound(failing), /no answer within 30 ms/);
-  await new Promise((r) => setTimeout(r, 50)); // the late rejection is swallowed, never unhandled
+  await sleep(50); // the late rejection is swallowed, never unhandled
   assert.equal(q.size, 0);
 });
 

@@ -4,6 +4,7 @@ import { Comparator } from "../core/comparator.ts";
 import { MemoryStore } from "../store/memory_store.ts";
 import { RateLimit } from "./rate_limit.ts";
 import { RateLimiter, type RateLimiterOptions } from "./rate_limiter.ts";
+import { waitFor } from "../tests/_support/wait.ts";
 
 function throwsArg(fn: () => unknown, re: RegExp): void {
   assert.throws(fn, (e: unknown) => e instanceof InvalidArgumentError && re.test(e.message));
@@ -31,7 +32,7 @@ Deno.test("RateLimit: exact capacity in integer arithmetic", () => {
   }
 });
 
-Deno.test("RateLimiter validates every option with a message naming it and its range", () => {
+Deno.test("RateLimiter validates every option with a message naming it and its range", async (t) => {
   const cases: Array<[RateLimiterOptions, RegExp]> = [
     [{ windowSizeSeconds: 0 }, /'windowSizeSeconds' must be an integer from 1 to 2592000/],
     [{ windowSizeSeconds: 1.5 }, /'windowSizeSeconds'/],
@@ -56,14 +57,19 @@ Deno.test("RateLimiter validates every option with a message naming it and its r
     [{ now: 5 as unknown as () => number }, /'now' must be a function/],
     [{ store: 42 as unknown as MemoryStore }, /'store'/],
   ];
-  for (const [o, re] of cases) throwsArg(() => new RateLimiter(o), re);
+  for (const [o, re] of cases) {
+    const name = Object.entries(o).map(([k, v]) =>
+      `${k}: ${typeof v === "string" ? JSON.stringify(v) : String(v)}`
+    );
+    await t.step(name.join(", "), () => throwsArg(() => new RateLimiter(o), re));
+  }
   assert.doesNotThrow(() => new RateLimiter({ prefix: "a:b{c}" }));
   assert.throws(() => new RateLimiter({ prefix: "" }), InvalidKeyError);
   throwsArg(() => new RateLimiter().redis, /The 'redis' provider needs a 'store'/);
   throwsArg(() => new RateLimiter().hybrid, /The 'hybrid' provider needs a 'store'/);
 });
 
-Deno.test("the default bucket follows the window: every window works with no other option", () => {
+Deno.test("the default bucket follows the window: every window works with no other option", async (t) => {
   // An oversized request's hint is W + g, which shows the bucket size g the limiter chose.
   const cases: Array<[number, number]> = [
     [1, 100],
@@ -74,11 +80,13 @@ Deno.test("the default bucket follows the window: every window works with no oth
     [2_592_000, 2_592_000],
   ];
   for (const [windowSizeSeconds, groupMs] of cases) {
-    const rl = new RateLimiter({ windowSizeSeconds });
-    const d = rl.local.absolute.inc("big", RateLimit.perSecond(1e6), 2 ** 52);
-    assert.equal(d.kind, "rejected");
-    if (d.kind !== "rejected") return;
-    assert.equal(d.retryAfterMs, windowSizeSeconds * 1000 + groupMs, String(windowSizeSeconds));
+    await t.step(`a ${windowSizeSeconds} s window gets ${groupMs} ms buckets`, () => {
+      const rl = new RateLimiter({ windowSizeSeconds });
+      const d = rl.local.absolute.inc("big", RateLimit.perSecond(1e6), 2 ** 52);
+      assert.equal(d.kind, "rejected");
+      if (d.kind !== "rejected") return;
+      assert.equal(d.retryAfterMs, windowSizeSeconds * 1000 + groupMs);
+    });
   }
   // A day with only the window set: perDay(11) admits exactly 11, across the day.
   let now = 1_700_000_000_000;
@@ -210,42 +218,46 @@ Deno.test("cleanup loop: idempotent start/stop; close clears every timer; closed
   await rl.close(); // idempotent
 });
 
-Deno.test("onStoreError: throw, allow, deny, local — answered within the bound, then recovery", async () => {
+Deno.test("onStoreError: throw, allow, deny, local — answered within the bound, then recovery", async (t) => {
   for (const policy of ["throw", "allow", "deny", "local"] as const) {
-    const store = new MemoryStore();
-    await using rl = new RateLimiter({ store, onStoreError: policy, storeTimeoutMs: 50 });
-    await rl.redis.absolute.inc("k", 1, 10);
-    store.failure = new StoreError("down");
-    for (const l of [rl.redis.absolute, rl.hybrid.absolute]) {
-      const t0 = performance.now();
-      if (policy === "throw") {
-        await assert.rejects(() => l.inc("k2", 1), StoreError);
-      } else {
-        const d = await l.inc("k2", 1, 3);
-        assert.equal(d.kind, policy === "deny" ? "rejected" : "allowed", policy);
+    await t.step(policy, async () => {
+      const store = new MemoryStore();
+      await using rl = new RateLimiter({ store, onStoreError: policy, storeTimeoutMs: 50 });
+      await rl.redis.absolute.inc("k", 1, 10);
+      store.failure = new StoreError("down");
+      for (const l of [rl.redis.absolute, rl.hybrid.absolute]) {
+        const t0 = performance.now();
+        if (policy === "throw") {
+          await assert.rejects(() => l.inc("k2", 1), StoreError);
+        } else {
+          const d = await l.inc("k2", 1, 3);
+          assert.equal(d.kind, policy === "deny" ? "rejected" : "allowed", policy);
+        }
+        assert.ok(performance.now() - t0 < 1000); // bounded by storeTimeoutMs (50), not hanging
       }
-      assert.ok(performance.now() - t0 < 1000); // bounded by storeTimeoutMs (50), not hanging
-    }
-    if (policy === "local") {
-      // The fallback enforces the capacity in-process.
-      assert.equal((await rl.redis.absolute.inc("k3", 1, 10)).kind, "allowed");
-      assert.equal((await rl.redis.absolute.inc("k3", 1, 1)).kind, "rejected");
-    }
-    const sd = policy === "throw" ? undefined : await rl.redis.suppressed.inc("s", 1);
-    if (policy === "deny") {
-      assert.deepEqual(sd, { kind: "suppressed", suppressionFactor: 1, isAllowed: false });
-    }
-    store.failure = undefined;
-    // Recovery: after the breaker's short backoff a probe goes through.
-    const t0 = Date.now();
-    for (;;) {
-      try {
-        const d = await rl.redis.absolute.inc("k", 1);
-        if (d.kind === "rejected" && d.remainingAfterWaiting === 10) break;
-      } catch { /* breaker still open */ }
-      assert.ok(Date.now() - t0 < 3000, "no recovery");
-      await new Promise((r) => setTimeout(r, 10));
-    }
+      if (policy === "local") {
+        // The fallback enforces the capacity in-process.
+        assert.equal((await rl.redis.absolute.inc("k3", 1, 10)).kind, "allowed");
+        assert.equal((await rl.redis.absolute.inc("k3", 1, 1)).kind, "rejected");
+      }
+      const sd = policy === "throw" ? undefined : await rl.redis.suppressed.inc("s", 1);
+      if (policy === "deny") {
+        assert.deepEqual(sd, { kind: "suppressed", suppressionFactor: 1, isAllowed: false });
+      }
+      store.failure = undefined;
+      // Recovery: after the breaker's short backoff a probe goes through.
+      await waitFor(
+        async () => {
+          try {
+            const d = await rl.redis.absolute.inc("k", 1);
+            return d.kind === "rejected" && d.remainingAfterWaiting === 10;
+          } catch {
+            return false; // the breaker is still open
+          }
+        },
+        { timeoutMs: 3000, intervalMs: 10, message: "recovery after the outage" },
+      );
+    });
   }
 });
 

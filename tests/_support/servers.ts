@@ -12,6 +12,7 @@
  * @module
  */
 import { createClient, createCluster } from "redis";
+import { sleep } from "./wait.ts";
 
 const HOST = "127.0.0.1";
 /** Private servers live under the directory the runner sweeps after a killed run. */
@@ -248,7 +249,7 @@ class PrivateClusterImpl implements PrivateCluster {
     while (Date.now() < deadline) {
       problem = await this.#problem();
       if (!problem) return;
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
     }
     throw new Error(`private cluster not healthy after ${timeoutMs} ms: ${problem}`);
   }
@@ -326,7 +327,7 @@ class PrivateServer implements PrivateRedis {
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline && !this.#exited) {
       if (await isReady(this.port, this.#child!.pid)) return;
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await sleep(20);
     }
     const log = await Deno.readTextFile(new URL("redis.log", this.#dir)).catch(() => "");
     throw new Error(`private redis-server on ${this.port} did not start:\n${log.slice(-800)}`);

@@ -8,6 +8,7 @@ import {
   startPrivateCluster,
   startPrivateRedis,
 } from "./servers.ts";
+import { sleep } from "./wait.ts";
 
 const SCRIPT = "return redis.call('INCRBY', KEYS[1], ARGV[1])";
 
@@ -138,7 +139,7 @@ Deno.test("servers: a client keeps working through CLIENT KILL in a loop", async
   const kills = (async () => {
     while (killing) {
       await killer.sendCommand(["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"]);
-      await new Promise((resolve) => setTimeout(resolve, 2));
+      await sleep(2);
     }
   })();
   try {

@@ -11,6 +11,7 @@ import { MemoryStore } from "../../store/memory_store.ts";
 import { type RedisClientLike, RedisStore } from "../../store/redis_store.ts";
 import { createClient, createCluster } from "redis";
 import { clusterNodes, connectCluster, connectStandalone, redisUrl } from "./servers.ts";
+import { waitFor as waitForCondition } from "./wait.ts";
 
 /** Where a test runs. */
 export type StoreKind = "memory" | "standalone" | "cluster";
@@ -124,12 +125,12 @@ export function available(kind: StoreKind): boolean {
  * Registers `fn` once per store kind.
  *
  * @param name the test name (the kind is appended)
- * @param fn the test body
+ * @param fn the test body; `t` runs a table's cases as named steps (`await t.step(name, ...)`)
  * @param options kinds and sanitizer switches
  */
 export function storeTest(
   name: string,
-  fn: (fx: Fixture) => Promise<void>,
+  fn: (fx: Fixture, t: Deno.TestContext) => Promise<void>,
   options: StoreTestOptions = {},
 ): void {
   for (const kind of options.kinds ?? ["memory", "standalone", "cluster"] as StoreKind[]) {
@@ -139,7 +140,7 @@ export function storeTest(
       ignore: !ok,
       sanitizeOps: options.sanitizeOps ?? true,
       sanitizeResources: options.sanitizeResources ?? true,
-      fn: () => runWith(kind, name, fn),
+      fn: (t) => runWith(kind, name, (fx) => fn(fx, t)),
     });
   }
 }
@@ -198,22 +199,20 @@ export async function runWith(
 }
 
 /**
- * Waits until `cond()` holds, polling every few ms; fails after `timeoutMs`.
+ * The old positional form of {@linkcode waitForCondition}, kept only for tests/locks/ until they
+ * are ported; everything else imports `waitFor` from ./wait.ts.
  *
+ * @deprecated Use `waitFor(cond, { timeoutMs, message })` from ./wait.ts.
  * @param cond the condition
  * @param timeoutMs how long to wait
  * @param what described in the failure
  */
-export async function waitFor(
+export function waitFor(
   cond: () => boolean | Promise<boolean>,
   timeoutMs = 5000,
   what = "condition",
 ): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  return waitForCondition(cond, { timeoutMs, message: what });
 }
 
 /**
@@ -223,9 +222,8 @@ export async function waitFor(
  * @param timeoutMs how long to keep trying
  */
 export async function flushed(c: { flush(): Promise<void> }, timeoutMs = 10_000): Promise<void> {
-  await waitFor(
-    () => c.flush().then(() => true, () => false),
+  await waitForCondition(() => c.flush().then(() => true, () => false), {
     timeoutMs,
-    "a successful flush",
-  );
+    message: "a successful flush",
+  });
 }

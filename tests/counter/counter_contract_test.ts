@@ -10,17 +10,23 @@ import { StrictCounter } from "../../counter/strict_counter.ts";
 import type { Store } from "../../store/types.ts";
 import { type Fixture, storeTest } from "../_support/stores.ts";
 
+/** `eq(5)`, `always`: how a case names its comparator. */
+const cmpName = (c: Comparator) => c.op === "always" ? "always" : `${c.op}(${c.operand})`;
+
 type Make = (prefix: string, store: Store) => Counter & AsyncDisposable;
 const KINDS: Array<[string, Make]> = [
   ["StrictCounter", (prefix, store) => new StrictCounter({ prefix, store })],
   ["LaxCounter", (prefix, store) => new LaxCounter({ prefix, store })],
 ];
 
-function contract(name: string, body: (c: Counter, fx: Fixture, make: Make) => Promise<void>) {
+function contract(
+  name: string,
+  body: (c: Counter, fx: Fixture, make: Make, t: Deno.TestContext) => Promise<void>,
+) {
   for (const [kind, make] of KINDS) {
-    storeTest(`${kind}: ${name}`, async (fx) => {
+    storeTest(`${kind}: ${name}`, async (fx, t) => {
       await using c = make(fx.prefix, fx.store);
-      await body(c, fx, make);
+      await body(c, fx, make, t);
     });
   }
 }
@@ -108,7 +114,7 @@ contract("clear removes every counter of the prefix and nothing else", async (c,
   assert.equal(await c.inc("a", 1), 1);
 });
 
-contract("incIf applies every comparator against the current value", async (c) => {
+contract("incIf applies every comparator against the current value", async (c, _fx, _m, t) => {
   const table: Array<[Comparator, boolean]> = [
     [Comparator.eq(10), true],
     [Comparator.lt(11), true],
@@ -121,18 +127,16 @@ contract("incIf applies every comparator against the current value", async (c) =
     [Comparator.eq(9), false],
   ];
   for (const [cmp, ok] of table) {
-    await c.set("k", 10);
-    const r = await c.incIf("k", cmp, 2);
-    assert.deepEqual(
-      r,
-      ok ? { value: 12, previous: 10, matched: true } : {
-        value: 10,
-        previous: 10,
-        matched: false,
-      },
-      `${cmp.op}(${cmp.operand})`,
-    );
-    assert.equal(await c.get("k"), ok ? 12 : 10);
+    await t.step(`${cmpName(cmp)} on 10 ${ok ? "matches" : "does not match"}`, async () => {
+      await c.set("k", 10);
+      assert.deepEqual(
+        await c.incIf("k", cmp, 2),
+        ok
+          ? { value: 12, previous: 10, matched: true }
+          : { value: 10, previous: 10, matched: false },
+      );
+      assert.equal(await c.get("k"), ok ? 12 : 10);
+    });
   }
 });
 

@@ -7,6 +7,7 @@ import type { Counter } from "../../counter/types.ts";
 import { RedisStore } from "../../store/redis_store.ts";
 import { connectStandalone, startPrivateRedis } from "../_support/servers.ts";
 import { flushed, killConnections, storeTest } from "../_support/stores.ts";
+import { sleep } from "../_support/wait.ts";
 
 storeTest(
   "LaxCounter: CLIENT KILL in a loop while four counters flush: every total exact",
@@ -24,7 +25,7 @@ storeTest(
     const killer = (async () => {
       while (killing) {
         kills += await killConnections(fx, name).catch(() => 0);
-        await new Promise((r) => setTimeout(r, 7));
+        await sleep(7);
       }
     })();
     try {
@@ -32,7 +33,7 @@ storeTest(
         for (let i = 0; i < ROUNDS; i++) {
           await c.inc("shared");
           await c.inc(`own${w}`, 2);
-          if (i % 50 === 0) await new Promise((r) => setTimeout(r, 3));
+          if (i % 50 === 0) await sleep(3);
         }
       }));
     } finally {

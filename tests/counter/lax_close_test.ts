@@ -12,6 +12,7 @@ import type { Store } from "../../store/types.ts";
 import { connectStandalone, startPrivateRedis } from "../_support/servers.ts";
 import { SpyStore } from "../_support/spy_store.ts";
 import { storeTest } from "../_support/stores.ts";
+import { sleep } from "../_support/wait.ts";
 
 /** How long a test lets close() take before calling it hung (the counters' budget is 300 ms). */
 const HUNG_MS = 10_000;
@@ -58,7 +59,7 @@ for (const fault of ["fail", "hang"] as const) {
         if (closed.status === "rejected") isNotWritten(3)(closed.reason);
         await assert.rejects(lax.inc("a"), { code: "CLOSED" });
         await lax.close(); // closed: resolves, the error was the first caller's
-        await new Promise((r) => setTimeout(r, 0)); // let unhandled rejections surface
+        await sleep(0); // let unhandled rejections surface
         assert.equal(unhandled.count(), 0, "no unhandled rejection");
         // The sanitizer fails this test if the counter's timer outlives close().
       } finally {
@@ -98,7 +99,7 @@ Deno.test("lax counter close: LaxCounter.close() after its Redis server stopped 
     await store.close().catch(() => {});
     client.destroy(); // drops the queued calls; the abandoned flush handles their rejection
     await server.stop();
-    await new Promise((r) => setTimeout(r, 0));
+    await sleep(0);
     unhandled.stop();
   }
   assert.equal(unhandled.count(), 0, "no unhandled rejection");

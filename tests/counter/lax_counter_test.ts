@@ -5,7 +5,8 @@ import type { DistkitError } from "../../core/errors.ts";
 import { LaxCounter } from "../../counter/lax_counter.ts";
 import { StrictCounter } from "../../counter/strict_counter.ts";
 import { SpyStore } from "../_support/spy_store.ts";
-import { storeTest, waitFor } from "../_support/stores.ts";
+import { storeTest } from "../_support/stores.ts";
+import { sleep, waitFor } from "../_support/wait.ts";
 
 storeTest(
   "LaxCounter: inc is visible locally at once and reaches the store within the lag",
@@ -16,7 +17,10 @@ storeTest(
     assert.equal(await lax.inc("k", 7), 7);
     assert.equal(await lax.get("k"), 7);
     assert.equal(lax.pending, 1);
-    await waitFor(async () => (await strict.get("k")) === 7, 2000, "the flush");
+    await waitFor(async () => (await strict.get("k")) === 7, {
+      timeoutMs: 2000,
+      message: "the flush",
+    });
     assert.equal(lax.pending, 0);
   },
 );
@@ -29,7 +33,7 @@ storeTest("LaxCounter: a warm inc makes no store call; a burst is one flush call
   assert.equal(spy.count(), 1);
   for (let i = 0; i < 1000; i++) await lax.inc(keys[i % 100]!);
   assert.equal(spy.count(), 1, "incs on warm keys touch only memory");
-  await waitFor(() => lax.pending === 0, 2000, "the flush");
+  await waitFor(() => lax.pending === 0, { timeoutMs: 2000, message: "the flush" });
   assert.equal(spy.count("counter_sync"), 2, "one read, then one flush for the whole burst");
   const strict = new StrictCounter({ prefix: fx.prefix, store: fx.store });
   assert.deepEqual(await strict.getAll(keys.slice(0, 3)), [["k0", 10], ["k1", 10], ["k2", 10]]);
@@ -41,7 +45,7 @@ storeTest("LaxCounter: no flush is scheduled while nothing is dirty", async (fx)
   await lax.inc("k");
   await lax.flush();
   const before = spy.count();
-  await new Promise((r) => setTimeout(r, 50)); // ten lags of idleness
+  await sleep(50); // ten lags of idleness
   assert.equal(spy.count(), before);
   // The sanitizer also fails this test if a timer outlives close().
 });
@@ -71,7 +75,7 @@ storeTest("LaxCounter: clear cancels pending flushes and is visible at once", as
   await lax.clear();
   assert.deepEqual(await lax.getAll(["a", "b"]), [["a", 0], ["b", 0]]);
   assert.equal(lax.pending, 0, "clear settled every delta: nothing is left to resurrect the keys");
-  await new Promise((r) => setTimeout(r, 60)); // three lags: a stray flush would have landed
+  await sleep(60); // three lags: a stray flush would have landed
   const strict = new StrictCounter({ prefix: fx.prefix, store: fx.store });
   assert.deepEqual(await strict.getAll(["a", "b"]), [["a", 0], ["b", 0]]);
   assert.equal(await lax.inc("a"), 1);
@@ -134,7 +138,7 @@ storeTest(
     assert.equal(await lax.inc("k", 2), 42);
     await lax.flush();
     await strict.inc("k", 100); // another process writes
-    await new Promise((r) => setTimeout(r, 25)); // our copy goes stale
+    await sleep(25); // our copy goes stale
     assert.equal(await lax.get("k"), 142);
   },
 );
@@ -172,11 +176,17 @@ storeTest(
     spy.fault = "fail";
     for (let i = 0; i < 50; i++) assert.equal(await lax.inc("k"), i + 1);
     assert.equal(await lax.inc("cold", 3), 3, "a cold inc during an outage buffers too");
-    await waitFor(() => errors.length >= 2, 2000, "background flush failures");
+    await waitFor(() => errors.length >= 2, {
+      timeoutMs: 2000,
+      message: "background flush failures",
+    });
     assert.equal(errors[0]!.code, "STORE_ERROR");
     assert.equal(lax.pending, 2);
     spy.fault = "none";
-    await waitFor(() => lax.pending === 0, 3000, "the retry after the outage");
+    await waitFor(() => lax.pending === 0, {
+      timeoutMs: 3000,
+      message: "the retry after the outage",
+    });
     const strict = new StrictCounter({ prefix: fx.prefix, store: fx.store });
     assert.deepEqual(await strict.getAll(["k", "cold"]), [["k", 50], ["cold", 3]]);
   },
@@ -209,7 +219,7 @@ storeTest("LaxCounter: more dirty keys than one batch holds are all flushed", as
   const keys = Array.from({ length: 2500 }, (_, i) => `k${i}`);
   for (let i = 0; i < keys.length; i += 1000) await lax.getAll(keys.slice(i, i + 1000));
   for (const k of keys) await lax.inc(k, 2);
-  await waitFor(() => lax.pending === 0, 5000, "every batch");
+  await waitFor(() => lax.pending === 0, { timeoutMs: 5000, message: "every batch" });
   const strict = new StrictCounter({ prefix: fx.prefix, store: fx.store });
   const values = await strict.getAll(keys.slice(0, 1000));
   assert.ok(values.every(([, v]) => v === 2));

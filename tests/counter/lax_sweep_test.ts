@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { LaxCounter } from "../../counter/lax_counter.ts";
 import { StrictCounter } from "../../counter/strict_counter.ts";
 import { SpyStore } from "../_support/spy_store.ts";
-import { storeTest, waitFor } from "../_support/stores.ts";
+import { storeTest } from "../_support/stores.ts";
+import { waitFor } from "../_support/wait.ts";
 
 /** The map sweeps when a new key arrives and it holds this many entries. */
 const SWEEP_AT = 1024;
@@ -26,7 +27,7 @@ storeTest(
     await fill(lax, SWEEP_AT - 1); // fresh entries: the sweep keeps them
     spy.fault = "hang";
     const read = lax.get("cold"); // the map's last entry below the threshold, never synced
-    await waitFor(() => spy.held === 1, 2000, "the read in flight");
+    await waitFor(() => spy.held === 1, { timeoutMs: 2000, message: "the read in flight" });
     const other = lax.get("other"); // a new key: the map is full and sweeps
     spy.fault = "none";
     spy.release();
@@ -51,9 +52,12 @@ storeTest(
     const warmAt = performance.now();
     spy.fault = "hang";
     const read = lax.getAll(["warm", "cold"]); // warm from memory, cold from the store
-    await waitFor(() => spy.held === 1, 2000, "the cold read in flight");
+    await waitFor(() => spy.held === 1, { timeoutMs: 2000, message: "the cold read in flight" });
     // While the read is in flight, "warm" ages past the lag; a new key makes the map sweep.
-    await waitFor(() => performance.now() - warmAt > LAG, 2000, "the lag to pass");
+    await waitFor(() => performance.now() - warmAt > LAG, {
+      timeoutMs: 2000,
+      message: "the lag to pass",
+    });
     const other = lax.get("other");
     spy.fault = "none";
     spy.release();

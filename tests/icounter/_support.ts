@@ -18,6 +18,7 @@ import {
 } from "../../icounter/strict.ts";
 import type { Reply, Script, Store, Unsubscribe } from "../../store/types.ts";
 import type { Fixture } from "../_support/stores.ts";
+import { waitFor } from "../_support/wait.ts";
 
 function assert(cond: unknown, msg: string): asserts cond {
   nodeAssert.ok(cond, msg);
@@ -213,17 +214,13 @@ export async function waitReaped(
   id: string,
   timeoutMs = 3000,
 ): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    await poke();
-    const s = await readState(fx, prefix);
-    if (
-      membersOf(s, id).length === 0 &&
-      ![...s.reaping].some((m) => m.startsWith(`${encodeKeyPart(id)}{`))
-    ) {
-      return;
-    }
-    if (Date.now() > end) throw new Error(`instance ${id} was not reaped within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitFor(
+    async () => {
+      await poke();
+      const s = await readState(fx, prefix);
+      const mine = (m: string) => m.startsWith(`${encodeKeyPart(id)}{`);
+      return membersOf(s, id).length === 0 && ![...s.reaping].some(mine);
+    },
+    { timeoutMs, intervalMs: 20, message: `instance ${id} to be reaped` },
+  );
 }

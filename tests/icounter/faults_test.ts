@@ -10,10 +10,9 @@ import { StrictInstanceAwareCounter } from "../../icounter/strict.ts";
 import { RedisStore } from "../../store/redis_store.ts";
 import type { Reply, Script, Store } from "../../store/types.ts";
 import { connectStandalone, startPrivateRedis } from "../_support/servers.ts";
-import { type Fixture, flushed, killConnections, storeTest, waitFor } from "../_support/stores.ts";
+import { type Fixture, flushed, killConnections, storeTest } from "../_support/stores.ts";
 import { assertInvariant, Instances } from "./_support.ts";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep, waitFor } from "../_support/wait.ts";
 
 /** Loses replies: the call is applied and then fails (or fails before being sent). */
 class Lossy implements Store {
@@ -122,14 +121,10 @@ storeTest(
     // The first caller reaps all the others; each then recovers by itself (heartbeat or call).
     const reader = parts[0]![0];
     await lax[0].flush();
-    await waitFor(
-      async () => {
-        const totals = (await reader.getAll(["x", "y"])).map(([, v]) => v.total);
-        return totals[0] === 116 && totals[1] === -6;
-      },
-      3000,
-      "every slice recovered",
-    );
+    await waitFor(async () => {
+      const totals = (await reader.getAll(["x", "y"])).map(([, v]) => v.total);
+      return totals[0] === 116 && totals[1] === -6;
+    }, { timeoutMs: 3000, message: "every slice recovered" });
     await sleep(100);
     assert.deepEqual((await reader.getAll(["x", "y"])).map(([, v]) => v.total), [116, -6]);
     await assertInvariant(fx, fx.prefix);

@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { LaxInstanceAwareCounter } from "../../icounter/lax.ts";
 import { StrictInstanceAwareCounter } from "../../icounter/strict.ts";
 import { SpyStore } from "../_support/spy_store.ts";
-import { storeTest, waitFor } from "../_support/stores.ts";
+import { storeTest } from "../_support/stores.ts";
+import { waitFor } from "../_support/wait.ts";
 
 /** The cache sweeps when a new key arrives and it holds this many entries. */
 const SWEEP_AT = 1024;
@@ -32,7 +33,7 @@ storeTest(
     await fill(lax, SWEEP_AT - 1); // fresh entries: the sweep keeps them
     spy.fault = "hang";
     const read = lax.get("cold"); // the cache's last entry below the threshold, never synced
-    await waitFor(() => spy.held === 1, 2000, "the read in flight");
+    await waitFor(() => spy.held === 1, { timeoutMs: 2000, message: "the read in flight" });
     const touch = lax.get("new"); // a new key: the cache is full and sweeps
     spy.fault = "none";
     spy.release();
@@ -64,9 +65,12 @@ for (const op of ["getAll", "incAll"] as const) {
       const call = op === "getAll"
         ? lax.getAll(["warm", "cold"])
         : lax.incAll([["warm", 1], ["cold", 1]]);
-      await waitFor(() => spy.held === 1, 2000, "the cold read in flight");
+      await waitFor(() => spy.held === 1, { timeoutMs: 2000, message: "the cold read in flight" });
       // While the read is in flight, "warm" ages past the lag; a new key makes the cache sweep.
-      await waitFor(() => performance.now() - warmAt > LAG, 2000, "the lag to pass");
+      await waitFor(() => performance.now() - warmAt > LAG, {
+        timeoutMs: 2000,
+        message: "the lag to pass",
+      });
       const touch = lax.get("new");
       spy.fault = "none";
       spy.release();

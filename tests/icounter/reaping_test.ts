@@ -9,8 +9,7 @@ import { MemoryStore } from "../../store/memory_store.ts";
 import { StrictInstanceAwareCounter } from "../../icounter/strict.ts";
 import { storeTest } from "../_support/stores.ts";
 import { assertInvariant, Instances, membersOf, readState, THRESHOLD } from "./_support.ts";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from "../_support/wait.ts";
 
 storeTest("reaping is bounded per call and converges over several calls", async (fx) => {
   await using is = new Instances(fx);

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { Comparator } from "../../core/comparator.ts";
-import { storeTest, waitFor } from "../_support/stores.ts";
+import { storeTest } from "../_support/stores.ts";
 import {
   assertInvariant,
   Instances,
@@ -15,8 +15,7 @@ import {
   THRESHOLD,
   waitReaped,
 } from "./_support.ts";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep, waitFor } from "../_support/wait.ts";
 
 storeTest("S1/S1b: a silent instance leaves the total, then comes back with inc", async (fx) => {
   await using is = new Instances(fx);
@@ -132,7 +131,10 @@ storeTest("S6b: the idle heartbeat alone recovers every key", async (fx) => {
   pa.down = true;
   await waitReaped(fx, fx.prefix, () => b.get("x"), a.instanceId);
   pa.down = false; // A makes no call: its background heartbeat finds out and recovers
-  await waitFor(async () => (await b.get("y")).total === 4, 3000, "y recovered");
+  await waitFor(async () => (await b.get("y")).total === 4, {
+    timeoutMs: 3000,
+    message: "y recovered",
+  });
   assert.deepEqual(await b.get("x"), { total: 4, mine: 1 });
   await assertInvariant(fx, fx.prefix);
 });
@@ -297,7 +299,10 @@ storeTest(
     await a.flush();
     await sleep(100);
     await a.inc("k", 2);
-    await waitFor(async () => (await reader.get("k")).total === 3, 2000, "the flush");
+    await waitFor(async () => (await reader.get("k")).total === 3, {
+      timeoutMs: 2000,
+      message: "the flush",
+    });
     assert.equal(a.pending, 0);
     await assertInvariant(fx, fx.prefix);
   },

@@ -5,16 +5,19 @@
 import assert from "node:assert/strict";
 import { Comparator } from "../../core/comparator.ts";
 import { StrictCounter } from "../../counter/strict_counter.ts";
-import type { StrictInstanceAwareCounter } from "../../icounter/strict.ts";
+import { StrictInstanceAwareCounter } from "../../icounter/strict.ts";
+import { MemoryStore } from "../../store/memory_store.ts";
 import { type Fixture, storeTest } from "../_support/stores.ts";
-import { assertInvariant, Instances, waitReaped } from "./_support.ts";
+import { assertInvariant, Instances, membersOf, readState, waitReaped } from "./_support.ts";
+import { sleep, waitFor } from "../_support/wait.ts";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function t(name: string, body: (is: Instances, fx: Fixture) => Promise<void>) {
-  storeTest(`strict §12.4 ${name}`, async (fx) => {
+function t(
+  name: string,
+  body: (is: Instances, fx: Fixture, step: Deno.TestContext) => Promise<void>,
+) {
+  storeTest(`strict §12.4 ${name}`, async (fx, step) => {
     await using is = new Instances(fx);
-    await body(is, fx);
+    await body(is, fx, step);
     await assertInvariant(fx, fx.prefix);
   });
 }
@@ -215,12 +218,25 @@ t("dead_instance_with_multiple_keys_fully_cleaned", async (is, fx) => {
   await waitReaped(fx, fx.prefix, () => a.get("x"), b.instanceId);
   assert.deepEqual((await a.getAll(["x", "y", "z"])).map(([, v]) => v.total), [0, 0, 0]);
 });
-t("live_instance_not_cleaned_at_boundary", async (is) => {
-  const a = is.strict({ deadInstanceThresholdMs: 500 });
-  const b = is.strict({ deadInstanceThresholdMs: 500 });
-  await a.inc("k", 100);
-  await sleep(100);
-  assert.equal((await b.get("k")).total, 100);
+Deno.test("strict §12.4 live_instance_not_cleaned_at_boundary [memory, driven clock]", async () => {
+  // Server time is driven; the threshold is long enough that no heartbeat timer fires meanwhile.
+  const threshold = 60_000;
+  let now = 1_000_000;
+  await using store = new MemoryStore({ now: () => now });
+  const make = () =>
+    new StrictInstanceAwareCounter({ prefix: "p", store, deadInstanceThresholdMs: threshold });
+  const a = make();
+  const b = make();
+  try {
+    await a.inc("k", 100); // A's last heartbeat
+    now += threshold - 1;
+    assert.deepEqual(await b.get("k"), c2(100, 0), "silent for threshold - 1 ms: still alive");
+    now += 1;
+    assert.deepEqual(await b.get("k"), c2(0, 0), "silent for threshold ms: dead, reaped");
+  } finally {
+    await a.close({ leave: false });
+    await b.close();
+  }
 });
 t("three_instances_two_keys_independent", async (is) => {
   const cs = n(3, is);
@@ -341,8 +357,10 @@ t("mark_alive_recovery_restores_contribution", async (is, fx) => {
   pa.down = true;
   await waitReaped(fx, fx.prefix, () => b.get("k"), a.instanceId);
   pa.down = false;
-  const end = Date.now() + 3000;
-  while ((await b.get("k")).total !== 20 && Date.now() < end) await sleep(10);
+  await waitFor(async () => (await b.get("k")).total === 20, {
+    timeoutMs: 3000,
+    message: "A's heartbeat to restore its slice",
+  });
   assert.deepEqual(await b.get("k"), c2(20, 0));
 });
 t("mark_alive_no_recovery_when_epoch_bumped", async (is, fx) => {
@@ -356,36 +374,54 @@ t("mark_alive_no_recovery_when_epoch_bumped", async (is, fx) => {
   await sleep(200); // several heartbeats of A
   assert.deepEqual(await b.get("k"), c2(100, 100));
 });
-t("no_recovery_for_live_instance", async (is) => {
+t("no_recovery_for_live_instance", async (is, fx) => {
   const [a, b] = n(2, is) as [StrictInstanceAwareCounter, StrictInstanceAwareCounter];
   await a.inc("k", 25);
-  await sleep(100);
+  const registration = async () => {
+    const s = await readState(fx, fx.prefix);
+    const members = membersOf(s, a.instanceId);
+    assert.equal(members.length, 1, "A is registered once");
+    return { member: members[0]!, deadline: s.instances.get(members[0]!)! };
+  };
+  const before = await registration();
+  // A's own heartbeat (every threshold/3) refreshes its registration; it recovers nothing.
+  await waitFor(async () => (await registration()).deadline > before.deadline, {
+    timeoutMs: 2000,
+    message: "a heartbeat of A",
+  });
+  assert.equal((await registration()).member, before.member, "A was never re-registered");
   assert.deepEqual(await b.get("k"), c2(25, 0));
   assert.deepEqual(await a.get("k"), c2(25, 25));
 });
-t("inc_if_uses_all_comparators_against_cumulative", async (is) => {
+t("inc_if_uses_all_comparators_against_cumulative", async (is, _fx, step) => {
   const c = is.strict();
-  const yes = [Comparator.eq(10), Comparator.ne(9), Comparator.lt(11), Comparator.le(10)];
-  const yes2 = [Comparator.gt(9), Comparator.ge(10), Comparator.always];
-  for (const cmp of [...yes, ...yes2]) {
-    await c.set("k", 10);
-    assert.deepEqual(await c.incIf("k", cmp, 2), {
-      total: 12,
-      mine: 12,
-      previousTotal: 10,
-      previousMine: 10,
-      matched: true,
-    });
-  }
-  const no = [Comparator.eq(9), Comparator.ne(10), Comparator.lt(10), Comparator.le(9)];
-  for (const cmp of [...no, Comparator.gt(10), Comparator.ge(11)]) {
-    await c.set("k", 10);
-    assert.deepEqual(await c.incIf("k", cmp, 2), {
-      total: 10,
-      mine: 10,
-      previousTotal: 10,
-      previousMine: 10,
-      matched: false,
+  const table: Array<[Comparator, boolean]> = [
+    [Comparator.eq(10), true],
+    [Comparator.ne(9), true],
+    [Comparator.lt(11), true],
+    [Comparator.le(10), true],
+    [Comparator.gt(9), true],
+    [Comparator.ge(10), true],
+    [Comparator.always, true],
+    [Comparator.eq(9), false],
+    [Comparator.ne(10), false],
+    [Comparator.lt(10), false],
+    [Comparator.le(9), false],
+    [Comparator.gt(10), false],
+    [Comparator.ge(11), false],
+  ];
+  for (const [cmp, ok] of table) {
+    const name = cmp.op === "always" ? "always" : `${cmp.op}(${cmp.operand})`;
+    await step.step(`${name} on 10 ${ok ? "matches" : "does not match"}`, async () => {
+      await c.set("k", 10);
+      const after = ok ? 12 : 10;
+      assert.deepEqual(await c.incIf("k", cmp, 2), {
+        total: after,
+        mine: after,
+        previousTotal: 10,
+        previousMine: 10,
+        matched: ok,
+      });
     });
   }
 });

@@ -108,7 +108,7 @@ Deno.test("keys: distinct user strings never share a Redis name, through every b
   );
 });
 
-Deno.test("keys: adversarial pairs (a:b, a%3Ab, prefix x: vs x) get distinct names", () => {
+Deno.test("keys: adversarial pairs (a:b, a%3Ab, prefix x: vs x) get distinct names", async (t) => {
   const pairs: Array<[[string, string], [string, string]]> = [
     [["p", "a:b"], ["p", "a%3Ab"]],
     [["p", "a:b"], ["p", "a_b"]],
@@ -118,15 +118,17 @@ Deno.test("keys: adversarial pairs (a:b, a%3Ab, prefix x: vs x) get distinct nam
     [["x}", "k"], ["x", "}k"]],
   ];
   for (const [[p1, k1], [p2, k2]] of pairs) {
-    const theirs = new Map(names(p2, k2, "i").flatMap(([l, ns]) => ns.map((n) => [n, l])));
-    for (const [label, ns] of names(p1, k1, "i")) {
-      for (const n of ns) {
-        // Only a name built from the prefix alone may be shared, and only by an equal prefix.
-        if (theirs.has(n)) assert.equal(theirs.get(n), label, `${n}: ${[p1, k1]} vs ${[p2, k2]}`);
+    await t.step(`${JSON.stringify([p1, k1])} vs ${JSON.stringify([p2, k2])}`, () => {
+      const theirs = new Map(names(p2, k2, "i").flatMap(([l, ns]) => ns.map((n) => [n, l])));
+      for (const [label, ns] of names(p1, k1, "i")) {
+        for (const n of ns) {
+          // Only a name built from the prefix alone may be shared, and only by an equal prefix.
+          if (theirs.has(n)) assert.equal(theirs.get(n), label, `${n}: ${[p1, k1]} vs ${[p2, k2]}`);
+        }
       }
-    }
-    assert.notEqual(lockKeys(p1, k1, "mutex").lease, lockKeys(p2, k2, "mutex").lease);
-    assert.notEqual(entityKeyBuilder(p1, "ra")(k1), entityKeyBuilder(p2, "ra")(k2));
+      assert.notEqual(lockKeys(p1, k1, "mutex").lease, lockKeys(p2, k2, "mutex").lease);
+      assert.notEqual(entityKeyBuilder(p1, "ra")(k1), entityKeyBuilder(p2, "ra")(k2));
+    });
   }
 });
 

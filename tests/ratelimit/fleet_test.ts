@@ -9,7 +9,8 @@ import { RateLimit } from "../../ratelimit/rate_limit.ts";
 import { RateLimiter } from "../../ratelimit/rate_limiter.ts";
 import type { RateLimitDecision } from "../../ratelimit/types.ts";
 import type { Store } from "../../store/types.ts";
-import { storeTest, waitFor } from "../_support/stores.ts";
+import { storeTest } from "../_support/stores.ts";
+import { sleep, waitFor } from "../_support/wait.ts";
 
 const N = 4;
 const CAP = 200;
@@ -32,7 +33,7 @@ async function hammer(
     await Promise.all(Array.from({ length: workers }, async () => {
       while (Date.now() < end) {
         if (ok(await call(rl))) n++;
-        await new Promise((r) => setTimeout(r, 0));
+        await sleep(0);
       }
     }));
     return n;
@@ -136,9 +137,9 @@ storeTest("hybrid commits are exactly-once when replies are lost", async (fx) =>
     });
     for (let i = 0; i < 300; i++) {
       if (ok(await rl.hybrid.absolute.inc("once", 1000))) admitted++;
-      if (i % 10 === 0) await new Promise((r) => setTimeout(r, 3));
+      if (i % 10 === 0) await sleep(3);
     }
-    await waitFor(() => store.lost >= 3, 3000, "lost replies");
+    await waitFor(() => store.lost >= 3, { timeoutMs: 3000, message: "lost replies" });
   }
   assert.ok(store.lost >= 3);
   await using check = new RateLimiter({ store: fx.store, prefix: fx.prefix });
@@ -153,7 +154,9 @@ storeTest(
     assert.equal(rl.hybrid.absolute.size, 1);
     for (let i = 1; i < 300; i++) await rl.hybrid.absolute.inc(`k${i}`, 100);
     for (let i = 0; i < 50; i++) await rl.hybrid.suppressed.inc(`s${i}`, 100);
-    await waitFor(() => rl.hybrid.absolute.size === 0 && rl.hybrid.suppressed.size === 0, 5000);
+    await waitFor(() => rl.hybrid.absolute.size === 0 && rl.hybrid.suppressed.size === 0, {
+      timeoutMs: 5000,
+    });
     // The reservations went back: another instance gets the whole capacity at once.
     await using other = new RateLimiter({ store: await fx.another(), prefix: fx.prefix });
     assert.equal((await other.hybrid.absolute.inc("k0", 100, 999)).kind, "allowed");

@@ -8,7 +8,7 @@ import { RateLimiter, type StoreErrorPolicy } from "../../ratelimit/rate_limiter
 import { RedisStore } from "../../store/redis_store.ts";
 import type { Store } from "../../store/types.ts";
 import { connectStandalone, startPrivateRedis } from "../_support/servers.ts";
-import { waitFor } from "../_support/stores.ts";
+import { sleep, waitFor } from "../_support/wait.ts";
 
 const TIMEOUT = 150;
 
@@ -47,31 +47,30 @@ async function underOutage(policy: StoreErrorPolicy): Promise<void> {
         }
         maxMs = Math.max(maxMs, performance.now() - t0);
         calls++;
-        await new Promise((r) => setTimeout(r, 1));
+        await sleep(1);
       }
     };
     const workers = [0, 1, 2, 3].map(worker);
-    await waitFor(() => calls > 50, 5000, "load");
+    await waitFor(() => calls > 50, { timeoutMs: 5000, message: "load" });
     await server.kill();
     const before = calls;
-    await waitFor(() => calls > before + 100, 5000, "calls during the outage");
+    await waitFor(() => calls > before + 100, {
+      timeoutMs: 5000,
+      message: "calls during the outage",
+    });
     await server.restart();
     // Recovery: store calls succeed again, with no intervention.
-    await waitFor(
-      async () => {
-        try {
-          await probe.redis.absolute.get("x");
-          await rl.redis.absolute.get("k0");
-          return true;
-        } catch {
-          return false;
-        }
-      },
-      8000,
-      "recovery",
-    );
+    await waitFor(async () => {
+      try {
+        await probe.redis.absolute.get("x");
+        await rl.redis.absolute.get("k0");
+        return true;
+      } catch {
+        return false;
+      }
+    }, { timeoutMs: 8000, message: "recovery" });
     const after = calls;
-    await waitFor(() => calls > after + 50, 5000, "load after recovery");
+    await waitFor(() => calls > after + 50, { timeoutMs: 5000, message: "load after recovery" });
     stop = true;
     await Promise.all(workers);
     assert.deepEqual(other, []);

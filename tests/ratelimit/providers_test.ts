@@ -8,7 +8,8 @@ import { Comparator } from "../../core/comparator.ts";
 import { RateLimit } from "../../ratelimit/rate_limit.ts";
 import { RateLimiter, type RateLimiterOptions } from "../../ratelimit/rate_limiter.ts";
 import type { Rate, RateLimitDecision } from "../../ratelimit/types.ts";
-import { type Fixture, storeTest, waitFor } from "../_support/stores.ts";
+import { type Fixture, storeTest } from "../_support/stores.ts";
+import { waitFor } from "../_support/wait.ts";
 
 type P = "local" | "redis" | "hybrid";
 const PROVIDERS: P[] = ["local", "redis", "hybrid"];
@@ -50,21 +51,23 @@ function admitted(d: RateLimitDecision): boolean {
   return d.kind === "allowed" || (d.kind === "suppressed" && d.isAllowed);
 }
 
-storeTest("every provider gives the same decisions for the same sequence", async (fx) => {
+storeTest("every provider gives the same decisions for the same sequence", async (fx, t) => {
   const seq = [9, 2, 1, 1, 0, 3, 11, 10, 1];
   const results: Record<string, string[]> = {};
   const remaining: Record<string, number[]> = {};
   for (const p of PROVIDERS) {
-    await using rl = make(fx, { windowSizeSeconds: 60 });
-    const l = abs(rl, p);
-    results[p] = [];
-    remaining[p] = [];
-    for (const n of seq) {
-      const d = await l.inc(`seq-${p}`, RateLimit.perMinute(10), n);
-      results[p]!.push(d.kind);
-      if (d.kind === "rejected") remaining[p]!.push(d.remainingAfterWaiting);
-    }
-    assert.equal(await l.get(`seq-${p}`), 10, p);
+    await t.step(p, async () => {
+      await using rl = make(fx, { windowSizeSeconds: 60 });
+      const l = abs(rl, p);
+      results[p] = [];
+      remaining[p] = [];
+      for (const n of seq) {
+        const d = await l.inc(`seq-${p}`, RateLimit.perMinute(10), n);
+        results[p]!.push(d.kind);
+        if (d.kind === "rejected") remaining[p]!.push(d.remainingAfterWaiting);
+      }
+      assert.equal(await l.get(`seq-${p}`), 10, p);
+    });
   }
   const expected = [
     "allowed",
@@ -83,78 +86,94 @@ storeTest("every provider gives the same decisions for the same sequence", async
   for (const p of PROVIDERS) for (const r of remaining[p]!) assert.ok(r >= 0 && r <= 10, p);
 });
 
-storeTest("capacity is exact: perDay(11) over a day admits 11 (all providers)", async (fx) => {
+storeTest("capacity is exact: perDay(11) over a day admits 11 (all providers)", async (fx, t) => {
   for (const p of PROVIDERS) {
-    await using rl = make(fx, { windowSizeSeconds: 86_400, rateGroupSizeMs: 60_000 });
-    const l = abs(rl, p);
-    let ok = 0;
-    for (let i = 0; i < 13; i++) {
-      if ((await l.inc(`day-${p}`, RateLimit.perDay(11))).kind === "allowed") ok++;
-    }
-    assert.equal(ok, 11, p);
+    await t.step(p, async () => {
+      await using rl = make(fx, { windowSizeSeconds: 86_400, rateGroupSizeMs: 60_000 });
+      const l = abs(rl, p);
+      let ok = 0;
+      for (let i = 0; i < 13; i++) {
+        if ((await l.inc(`day-${p}`, RateLimit.perDay(11))).kind === "allowed") ok++;
+      }
+      assert.equal(ok, 11, p);
+    });
   }
 });
 
 storeTest(
   "a day window with no other option: perDay(11) admits exactly 11 (all providers)",
-  async (fx) => {
+  async (fx, t) => {
     for (const p of PROVIDERS) {
-      await using rl = make(fx, { windowSizeSeconds: 86_400 });
-      const l = abs(rl, p);
-      let ok = 0;
-      for (let i = 0; i < 13; i++) {
-        if ((await l.inc(`dflt-day-${p}`, RateLimit.perDay(11))).kind === "allowed") ok++;
-      }
-      assert.equal(ok, 11, p);
-      assert.equal(await l.get(`dflt-day-${p}`), 11, p);
+      await t.step(p, async () => {
+        await using rl = make(fx, { windowSizeSeconds: 86_400 });
+        const l = abs(rl, p);
+        let ok = 0;
+        for (let i = 0; i < 13; i++) {
+          if ((await l.inc(`dflt-day-${p}`, RateLimit.perDay(11))).kind === "allowed") ok++;
+        }
+        assert.equal(ok, 11, p);
+        assert.equal(await l.get(`dflt-day-${p}`), 11, p);
+      });
     }
   },
 );
 
 storeTest(
   "an oversized request is rejected with a truthful hint, not retryAfterMs 0",
-  async (fx) => {
+  async (fx, t) => {
     for (const p of PROVIDERS) {
-      await using rl = make(fx, { windowSizeSeconds: 10, rateGroupSizeMs: 100 });
-      const l = abs(rl, p);
-      const d = await l.inc(`big-${p}`, 1, 11);
-      assert.deepEqual(d, {
-        kind: "rejected",
-        retryAfterMs: 10_100,
-        remainingAfterWaiting: 10,
-        windowSizeSeconds: 10,
-      }, p);
-      assert.equal(await l.get(`big-${p}`), 0, p);
+      await t.step(p, async () => {
+        await using rl = make(fx, { windowSizeSeconds: 10, rateGroupSizeMs: 100 });
+        const l = abs(rl, p);
+        const d = await l.inc(`big-${p}`, 1, 11);
+        assert.deepEqual(d, {
+          kind: "rejected",
+          retryAfterMs: 10_100,
+          remainingAfterWaiting: 10,
+          windowSizeSeconds: 10,
+        }, p);
+        assert.equal(await l.get(`big-${p}`), 0, p);
+      });
     }
   },
 );
 
-storeTest("rejection hints: the oldest usage that must expire, and what fits then", async (fx) => {
-  for (const p of ["local", "redis"] as P[]) {
-    await using rl = make(fx, { windowSizeSeconds: 10, rateGroupSizeMs: 10_000 });
-    const l = abs(rl, p);
-    assert.equal((await l.inc(`h-${p}`, 1, 10)).kind, "allowed");
-    const d = await l.inc(`h-${p}`, 1, 4);
-    assert.equal(d.kind, "rejected");
-    if (d.kind !== "rejected") return;
-    assert.equal(d.remainingAfterWaiting, 10);
-    assert.ok(d.retryAfterMs > 10_000 && d.retryAfterMs <= 20_000, String(d.retryAfterMs));
-    const again = await l.isAllowed(`h-${p}`);
-    assert.ok(again.kind === "rejected" && again.remainingAfterWaiting === 10);
-    assert.ok(Math.abs(again.retryAfterMs - d.retryAfterMs) < 1000);
-  }
-});
+storeTest(
+  "rejection hints: the oldest usage that must expire, and what fits then",
+  async (fx, t) => {
+    for (const p of ["local", "redis"] as P[]) {
+      await t.step(p, async () => {
+        await using rl = make(fx, { windowSizeSeconds: 10, rateGroupSizeMs: 10_000 });
+        const l = abs(rl, p);
+        assert.equal((await l.inc(`h-${p}`, 1, 10)).kind, "allowed");
+        const d = await l.inc(`h-${p}`, 1, 4);
+        assert.equal(d.kind, "rejected");
+        if (d.kind !== "rejected") return;
+        assert.equal(d.remainingAfterWaiting, 10);
+        assert.ok(d.retryAfterMs > 10_000 && d.retryAfterMs <= 20_000, String(d.retryAfterMs));
+        const again = await l.isAllowed(`h-${p}`);
+        assert.ok(again.kind === "rejected" && again.remainingAfterWaiting === 10);
+        assert.ok(Math.abs(again.retryAfterMs - d.retryAfterMs) < 1000);
+      });
+    }
+  },
+);
 
-storeTest("usage expires with the window and admission resumes", async (fx) => {
+storeTest("usage expires with the window and admission resumes", async (fx, t) => {
   for (const p of PROVIDERS) {
-    await using rl = make(fx, { windowSizeSeconds: 1, rateGroupSizeMs: 50, syncIntervalMs: 5 });
-    const l = abs(rl, p);
-    assert.equal((await l.inc(`exp-${p}`, 5, 5)).kind, "allowed");
-    const d = await l.inc(`exp-${p}`, 5, 1);
-    assert.equal(d.kind, "rejected", p);
-    if (d.kind !== "rejected") return;
-    assert.ok(d.retryAfterMs <= 1050, String(d.retryAfterMs));
-    await waitFor(async () => (await l.inc(`exp-${p}`, 5, 1)).kind === "allowed", 2500, p);
+    await t.step(p, async () => {
+      await using rl = make(fx, { windowSizeSeconds: 1, rateGroupSizeMs: 50, syncIntervalMs: 5 });
+      const l = abs(rl, p);
+      assert.equal((await l.inc(`exp-${p}`, 5, 5)).kind, "allowed");
+      const d = await l.inc(`exp-${p}`, 5, 1);
+      assert.equal(d.kind, "rejected", p);
+      if (d.kind !== "rejected") return;
+      assert.ok(d.retryAfterMs <= 1050, String(d.retryAfterMs));
+      await waitFor(async () => (await l.inc(`exp-${p}`, 5, 1)).kind === "allowed", {
+        timeoutMs: 2500,
+        message: p,
+      });
+    });
   }
 });
 
@@ -175,126 +194,134 @@ storeTest(
   },
 );
 
-storeTest("setIf: prime, guard misses, overwrite, zero removes (all providers)", async (fx) => {
+storeTest("setIf: prime, guard misses, overwrite, zero removes (all providers)", async (fx, t) => {
   for (const p of PROVIDERS) {
-    await using rl = make(fx, { windowSizeSeconds: 10 });
-    const l = abs(rl, p);
-    const k = `c-${p}`;
-    // C1: Lt(100) primes an empty key; repeating is a miss.
-    assert.deepEqual(await l.setIf(k, 20, Comparator.lt(100), 100), {
-      matched: true,
-      previousTotal: 0,
-      total: 100,
+    await t.step(p, async () => {
+      await using rl = make(fx, { windowSizeSeconds: 10 });
+      const l = abs(rl, p);
+      const k = `c-${p}`;
+      // C1: Lt(100) primes an empty key; repeating is a miss.
+      assert.deepEqual(await l.setIf(k, 20, Comparator.lt(100), 100), {
+        matched: true,
+        previousTotal: 0,
+        total: 100,
+      });
+      assert.deepEqual(await l.setIf(k, 20, Comparator.lt(100), 100), {
+        matched: false,
+        previousTotal: 100,
+        total: 100,
+      });
+      // C3: Always overwrites, 0 removes; the key admits again.
+      assert.deepEqual(await l.setIf(k, 20, Comparator.always, 30), {
+        matched: true,
+        previousTotal: 100,
+        total: 30,
+      });
+      assert.deepEqual(await l.setIf(k, 20, Comparator.always, 0), {
+        matched: true,
+        previousTotal: 30,
+        total: 0,
+      });
+      assert.equal(await l.get(k), 0);
+      // C4: Eq(0) only when empty; C6: a primed key admits exactly the rest.
+      assert.equal((await l.setIf(k, 3, Comparator.eq(0), 27)).matched, true);
+      assert.equal((await l.setIf(k, 3, Comparator.eq(0), 5)).matched, false);
+      let ok = 0;
+      for (let i = 0; i < 5; i++) if ((await l.inc(k, 3)).kind === "allowed") ok++;
+      assert.equal(ok, 3, p);
+      // C7: primed at capacity, inc and isAllowed reject.
+      await l.setIf(k, 3, Comparator.always, 30);
+      assert.equal((await l.inc(k, 3)).kind, "rejected");
+      assert.equal((await l.isAllowed(k)).kind, "rejected");
+      // C5: Gt/Ne compare the current total.
+      assert.equal((await l.setIf(k, 3, Comparator.gt(30), 1)).matched, false);
+      assert.equal((await l.setIf(k, 3, Comparator.ne(30), 1)).matched, false);
+      assert.equal((await l.setIf(k, 3, Comparator.ge(30), 1)).matched, true);
+      // C10: zero on a missing key leaves it absent.
+      assert.deepEqual(await l.setIf(`${k}-none`, 3, Comparator.always, 0), {
+        matched: true,
+        previousTotal: 0,
+        total: 0,
+      });
+      assert.equal((await l.isAllowed(`${k}-none`)).kind, "allowed");
     });
-    assert.deepEqual(await l.setIf(k, 20, Comparator.lt(100), 100), {
-      matched: false,
-      previousTotal: 100,
-      total: 100,
-    });
-    // C3: Always overwrites, 0 removes; the key admits again.
-    assert.deepEqual(await l.setIf(k, 20, Comparator.always, 30), {
-      matched: true,
-      previousTotal: 100,
-      total: 30,
-    });
-    assert.deepEqual(await l.setIf(k, 20, Comparator.always, 0), {
-      matched: true,
-      previousTotal: 30,
-      total: 0,
-    });
-    assert.equal(await l.get(k), 0);
-    // C4: Eq(0) only when empty; C6: a primed key admits exactly the rest.
-    assert.equal((await l.setIf(k, 3, Comparator.eq(0), 27)).matched, true);
-    assert.equal((await l.setIf(k, 3, Comparator.eq(0), 5)).matched, false);
-    let ok = 0;
-    for (let i = 0; i < 5; i++) if ((await l.inc(k, 3)).kind === "allowed") ok++;
-    assert.equal(ok, 3, p);
-    // C7: primed at capacity, inc and isAllowed reject.
-    await l.setIf(k, 3, Comparator.always, 30);
-    assert.equal((await l.inc(k, 3)).kind, "rejected");
-    assert.equal((await l.isAllowed(k)).kind, "rejected");
-    // C5: Gt/Ne compare the current total.
-    assert.equal((await l.setIf(k, 3, Comparator.gt(30), 1)).matched, false);
-    assert.equal((await l.setIf(k, 3, Comparator.ne(30), 1)).matched, false);
-    assert.equal((await l.setIf(k, 3, Comparator.ge(30), 1)).matched, true);
-    // C10: zero on a missing key leaves it absent.
-    assert.deepEqual(await l.setIf(`${k}-none`, 3, Comparator.always, 0), {
-      matched: true,
-      previousTotal: 0,
-      total: 0,
-    });
-    assert.equal((await l.isAllowed(`${k}-none`)).kind, "allowed");
   }
 });
 
-storeTest("the latest caller's rate applies; isAllowed uses the last rate", async (fx) => {
+storeTest("the latest caller's rate applies; isAllowed uses the last rate", async (fx, t) => {
   for (const p of ["local", "redis"] as P[]) {
-    await using rl = make(fx, { windowSizeSeconds: 10 });
-    const l = abs(rl, p);
-    await l.inc(`r-${p}`, 1, 10);
-    assert.equal((await l.isAllowed(`r-${p}`)).kind, "rejected");
-    assert.equal((await l.inc(`r-${p}`, 2, 5)).kind, "allowed");
-    assert.equal((await l.isAllowed(`r-${p}`)).kind, "allowed");
-    assert.equal((await l.inc(`r-${p}`, 1, 1)).kind, "rejected");
+    await t.step(p, async () => {
+      await using rl = make(fx, { windowSizeSeconds: 10 });
+      const l = abs(rl, p);
+      await l.inc(`r-${p}`, 1, 10);
+      assert.equal((await l.isAllowed(`r-${p}`)).kind, "rejected");
+      assert.equal((await l.inc(`r-${p}`, 2, 5)).kind, "allowed");
+      assert.equal((await l.isAllowed(`r-${p}`)).kind, "allowed");
+      assert.equal((await l.inc(`r-${p}`, 1, 1)).kind, "rejected");
+    });
   }
 });
 
 storeTest(
   "suppressed: allowed to soft, probabilistic to hard, declined beyond (local = redis)",
-  async (fx) => {
+  async (fx, t) => {
     const runs: Record<string, string[]> = {};
     for (const p of PROVIDERS) {
-      let i = 0;
-      const draws = [0.1, 0.9, 0.5, 0.05, 0.95, 0.3];
-      await using rl = make(fx, {
-        windowSizeSeconds: 10,
-        hardLimitFactor: 2,
-        random: () => draws[i++ % draws.length]!,
-      });
-      const l = sup(rl, p);
-      const k = `s-${p}`;
-      const out: string[] = [];
-      for (let j = 0; j < 10; j++) out.push((await l.inc(k, 1)).kind);
-      assert.deepEqual(out, Array(10).fill("allowed"), p);
-      const decisions: string[] = [];
-      for (let j = 0; j < 30; j++) {
-        const d = await l.inc(k, 1);
-        assert.equal(d.kind, "suppressed");
-        if (d.kind === "suppressed") {
-          assert.ok(d.suppressionFactor >= 0 && d.suppressionFactor <= 1);
-          decisions.push(d.isAllowed ? "y" : "n");
+      await t.step(p, async () => {
+        let i = 0;
+        const draws = [0.1, 0.9, 0.5, 0.05, 0.95, 0.3];
+        await using rl = make(fx, {
+          windowSizeSeconds: 10,
+          hardLimitFactor: 2,
+          random: () => draws[i++ % draws.length]!,
+        });
+        const l = sup(rl, p);
+        const k = `s-${p}`;
+        const out: string[] = [];
+        for (let j = 0; j < 10; j++) out.push((await l.inc(k, 1)).kind);
+        assert.deepEqual(out, Array(10).fill("allowed"), p);
+        const decisions: string[] = [];
+        for (let j = 0; j < 30; j++) {
+          const d = await l.inc(k, 1);
+          assert.equal(d.kind, "suppressed");
+          if (d.kind === "suppressed") {
+            assert.ok(d.suppressionFactor >= 0 && d.suppressionFactor <= 1);
+            decisions.push(d.isAllowed ? "y" : "n");
+          }
         }
-      }
-      runs[p] = decisions;
-      const snap = await l.get(k);
-      assert.equal(snap.total, 40, p);
-      assert.ok(snap.total - snap.declined <= 20, `${p}: accepted ${snap.total - snap.declined}`);
-      assert.equal(snap.suppressionFactor, await l.factor(k));
-      // A batch beyond the hard limit is declined whole.
-      const big = await l.inc(k, 1, 25);
-      assert.deepEqual(big, { kind: "suppressed", suppressionFactor: 1, isAllowed: false });
-      assert.equal((await l.get(k)).declined, snap.declined + 25);
+        runs[p] = decisions;
+        const snap = await l.get(k);
+        assert.equal(snap.total, 40, p);
+        assert.ok(snap.total - snap.declined <= 20, `${p}: accepted ${snap.total - snap.declined}`);
+        assert.equal(snap.suppressionFactor, await l.factor(k));
+        // A batch beyond the hard limit is declined whole.
+        const big = await l.inc(k, 1, 25);
+        assert.deepEqual(big, { kind: "suppressed", suppressionFactor: 1, isAllowed: false });
+        assert.equal((await l.get(k)).declined, snap.declined + 25);
+      });
     }
     assert.deepEqual(runs.redis, runs.local);
   },
 );
 
-storeTest("suppressed setIf: prime below soft, prime at hard, zero resets", async (fx) => {
+storeTest("suppressed setIf: prime below soft, prime at hard, zero resets", async (fx, t) => {
   for (const p of PROVIDERS) {
-    await using rl = make(fx, { windowSizeSeconds: 10, hardLimitFactor: 1 });
-    const l = sup(rl, p);
-    const k = `sp-${p}`;
-    // P1: primed to 27 with soft 30, the next call is allowed.
-    assert.equal((await l.setIf(k, 3, Comparator.eq(0), 27)).matched, true);
-    assert.equal((await l.inc(k, 3)).kind, "allowed");
-    // P2: primed to 30 = hard (f = 1), the next call is declined.
-    await l.setIf(k, 3, Comparator.always, 30);
-    const d = await l.inc(k, 3);
-    assert.ok(d.kind === "suppressed" && !d.isAllowed, JSON.stringify(d));
-    // P3: Always(0) resets; the next call is allowed.
-    await l.setIf(k, 3, Comparator.always, 0);
-    assert.deepEqual(await l.get(k), { total: 0, declined: 0, suppressionFactor: 0 });
-    assert.equal((await l.inc(k, 3)).kind, "allowed");
+    await t.step(p, async () => {
+      await using rl = make(fx, { windowSizeSeconds: 10, hardLimitFactor: 1 });
+      const l = sup(rl, p);
+      const k = `sp-${p}`;
+      // P1: primed to 27 with soft 30, the next call is allowed.
+      assert.equal((await l.setIf(k, 3, Comparator.eq(0), 27)).matched, true);
+      assert.equal((await l.inc(k, 3)).kind, "allowed");
+      // P2: primed to 30 = hard (f = 1), the next call is declined.
+      await l.setIf(k, 3, Comparator.always, 30);
+      const d = await l.inc(k, 3);
+      assert.ok(d.kind === "suppressed" && !d.isAllowed, JSON.stringify(d));
+      // P3: Always(0) resets; the next call is allowed.
+      await l.setIf(k, 3, Comparator.always, 0);
+      assert.deepEqual(await l.get(k), { total: 0, declined: 0, suppressionFactor: 0 });
+      assert.equal((await l.inc(k, 3)).kind, "allowed");
+    });
   }
 });
 
@@ -322,27 +349,25 @@ storeTest("store keys carry one hash tag per entity and all expire by themselves
     assert.ok(ttl > 0 && ttl <= 3_100, `${k}: ttl ${ttl}`);
   }
   // Everything is gone once the window has passed (no cleanup loop).
-  await waitFor(
-    async () => {
-      for (const k of keys) if (Number(await fx.raw.exists(k)) === 1) return false;
-      return true;
-    },
-    5000,
-    "keys to expire",
-  );
+  await waitFor(async () => {
+    for (const k of keys) if (Number(await fx.raw.exists(k)) === 1) return false;
+    return true;
+  }, { timeoutMs: 5000, message: "keys to expire" });
 });
 
 storeTest(
   "concurrent callers on one key never exceed the capacity (redis and hybrid)",
-  async (fx) => {
+  async (fx, t) => {
     for (const p of ["redis", "hybrid"] as P[]) {
-      await using rl = make(fx, { windowSizeSeconds: 60 });
-      const l = abs(rl, p);
-      const ds = await Promise.all(
-        Array.from({ length: 200 }, () => l.inc(`cc-${p}`, RateLimit.perMinute(50))),
-      );
-      assert.equal(ds.filter(admitted).length, 50, p);
-      assert.equal(await l.get(`cc-${p}`), 50, p);
+      await t.step(p, async () => {
+        await using rl = make(fx, { windowSizeSeconds: 60 });
+        const l = abs(rl, p);
+        const ds = await Promise.all(
+          Array.from({ length: 200 }, () => l.inc(`cc-${p}`, RateLimit.perMinute(50))),
+        );
+        assert.equal(ds.filter(admitted).length, 50, p);
+        assert.equal(await l.get(`cc-${p}`), 50, p);
+      });
     }
   },
 );

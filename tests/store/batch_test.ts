@@ -5,7 +5,8 @@ import { luaSource } from "../../store/_lua.ts";
 import { RedisStore } from "../../store/redis_store.ts";
 import { slotOf } from "../../store/slot.ts";
 import { connectStandalone, startPrivateRedis } from "../_support/servers.ts";
-import { type Fixture, type RawClient, storeTest, waitFor } from "../_support/stores.ts";
+import { type Fixture, type RawClient, storeTest } from "../_support/stores.ts";
+import { waitFor } from "../_support/wait.ts";
 
 /** Loads the rate-limit scripts and their batch forms on every primary (no NOSCRIPT to count). */
 async function loadScripts(fx: Fixture): Promise<void> {
@@ -182,15 +183,11 @@ Deno.test("a batch to a frozen server fails every call within commandTimeoutMs, 
     // node-redis still delivers the frozen batch once the server answers: the calls timed out for
     // their callers, but they may have been applied (as for any call that times out).
     let rounds = 0;
-    await waitFor(
-      async () => {
-        rounds++;
-        const rs = await batch(10);
-        return rs.every((r) => r.status === "fulfilled");
-      },
-      5000,
-      "a batch after recovery",
-    );
+    await waitFor(async () => {
+      rounds++;
+      const rs = await batch(10);
+      return rs.every((r) => r.status === "fulfilled");
+    }, { timeoutMs: 5000, message: "a batch after recovery" });
     const total = Number(await store.run(RL_ABSOLUTE, [key], ["10000", "100", "", "1", "get"]));
     assert.ok(total >= 20 && total <= 30 + 10 * rounds, `total ${total} after ${rounds} rounds`);
   } finally {

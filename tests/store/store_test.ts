@@ -5,7 +5,8 @@ import { MemoryStore } from "../../store/memory_store.ts";
 import { RedisStore } from "../../store/redis_store.ts";
 import { toStore } from "../../store/to_store.ts";
 import { connectStandalone, startPrivateRedis } from "../_support/servers.ts";
-import { storeTest, waitFor } from "../_support/stores.ts";
+import { storeTest } from "../_support/stores.ts";
+import { sleep, waitFor } from "../_support/wait.ts";
 
 async function scriptFlush(raw: unknown, cluster: boolean): Promise<void> {
   // deno-lint-ignore no-explicit-any
@@ -36,13 +37,16 @@ storeTest("subscribe delivers sharded messages until unsubscribed", async (fx) =
   const off2 = await fx.store.subscribe(channel, (m) => got.push(`2:${m}`));
   const publish = (m: string) => fx.raw.sPublish(channel, m);
   await publish("a");
-  await waitFor(() => got.length === 2, 2000, "two deliveries");
+  await waitFor(() => got.length === 2, { timeoutMs: 2000, message: "two deliveries" });
   await off2();
   await publish("b");
-  await waitFor(() => got.includes("b"), 2000, "delivery after one unsubscribe");
+  await waitFor(() => got.includes("b"), {
+    timeoutMs: 2000,
+    message: "delivery after one unsubscribe",
+  });
   await off();
   await publish("c");
-  await new Promise((r) => setTimeout(r, 50));
+  await sleep(50);
   assert.deepEqual(got.sort(), ["2:a", "a", "b"]);
 }, { kinds: ["standalone", "cluster"] });
 
@@ -59,7 +63,10 @@ Deno.test("RedisStore commandTimeoutMs bounds a call to a frozen server", async 
     const waited = performance.now() - t;
     assert.ok(waited < 1500, `bounded wait (${waited.toFixed(0)} ms)`);
     server.resume();
-    await waitFor(async () => (await c.get("k").catch(() => -1)) >= 1, 5000, "recovery");
+    await waitFor(async () => (await c.get("k").catch(() => -1)) >= 1, {
+      timeoutMs: 5000,
+      message: "recovery",
+    });
   } finally {
     server.resume();
     await store.close();
@@ -107,10 +114,10 @@ Deno.test("MemoryStore delivers what a model publishes, after the call, to live 
   const off = await store.subscribe("ch", (m) => got.push(m));
   assert.equal(store.subscriptionCount, 1);
   await store.run(publishing, [], []);
-  await waitFor(() => got.length === 1, 1000, "the delivery");
+  await waitFor(() => got.length === 1, { timeoutMs: 1000, message: "the delivery" });
   await off();
   assert.equal(store.subscriptionCount, 0);
   await store.run(publishing, [], []);
-  await new Promise((r) => setTimeout(r, 5));
+  await sleep(5);
   assert.deepEqual(got, ["hello"]);
 });
