@@ -199,23 +199,6 @@ export async function runWith(
 }
 
 /**
- * The old positional form of {@linkcode waitForCondition}, kept only for tests/locks/ until they
- * are ported; everything else imports `waitFor` from ./wait.ts.
- *
- * @deprecated Use `waitFor(cond, { timeoutMs, message })` from ./wait.ts.
- * @param cond the condition
- * @param timeoutMs how long to wait
- * @param what described in the failure
- */
-export function waitFor(
-  cond: () => boolean | Promise<boolean>,
-  timeoutMs = 5000,
-  what = "condition",
-): Promise<void> {
-  return waitForCondition(cond, { timeoutMs, message: what });
-}
-
-/**
  * Retries `c.flush()` until one succeeds (a store that is back after a fault).
  *
  * @param c a lax primitive

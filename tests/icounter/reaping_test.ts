@@ -90,10 +90,12 @@ Deno.test("driven clock: each instance is judged by its own threshold", async ()
 
 storeTest("heartbeats keep many idle instances registered with their slices", async (fx) => {
   await using is = new Instances(fx);
-  const cs = Array.from({ length: 20 }, () => is.strict({ deadInstanceThresholdMs: 150 }));
+  // Threshold 600 ms (a heartbeat every 200 ms): only a 400 ms stall of a loaded machine could
+  // miss a deadline; 1,500 ms spans more than two thresholds, so without heartbeats all would die.
+  const cs = Array.from({ length: 20 }, () => is.strict({ deadInstanceThresholdMs: 600 }));
   for (const [i, c] of cs.entries()) await c.inc("k", i);
   const before = await readState(fx, fx.prefix);
-  await sleep(500);
+  await sleep(1500);
   const s = await readState(fx, fx.prefix);
   for (const c of cs) {
     assert.deepEqual(membersOf(s, c.instanceId), membersOf(before, c.instanceId));

@@ -70,11 +70,6 @@ export async function zmembers(fx: Fixture, name: string): Promise<string[]> {
   return await fx.raw.zRange(name, 0, -1);
 }
 
-/** Sleeps. */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
 /** Expects `p` to reject with an instance of `cls`; returns the error. */
 export async function rejects<T>(
   p: Promise<unknown>,

@@ -17,7 +17,7 @@ import {
 } from "../../mod.ts";
 import type { StoreLike } from "../../store/to_store.ts";
 import { connectStandalone, freePorts, startPrivateRedis } from "../_support/servers.ts";
-import { waitFor } from "../_support/stores.ts";
+import { waitFor } from "../_support/wait.ts";
 import { keyOf } from "./_helpers.ts";
 
 /** How late past its bound a wait may settle, ms. */
@@ -180,15 +180,11 @@ Deno.test("lock waits settle within their bound while Redis is frozen, and leave
     server.resume();
     // Once Redis runs the calls sent while it was frozen, the compensating releases run after
     // them: no queue entry is left; another process gets each lock the moment it is released.
-    await waitFor(
-      async () => {
-        const q = await other.zRange(keyOf("frozen", "mutex", "queue"), 0, -1);
-        const w = await other.zRange(keyOf("frozen", "rw", "queue"), 0, -1);
-        return q.length === 0 && w.length === 0;
-      },
-      5000,
-      "the queues emptied",
-    );
+    await waitFor(async () => {
+      const q = await other.zRange(keyOf("frozen", "mutex", "queue"), 0, -1);
+      const w = await other.zRange(keyOf("frozen", "rw", "queue"), 0, -1);
+      return q.length === 0 && w.length === 0;
+    }, { timeoutMs: 5000, message: "the queues emptied" });
     await mHolder.release();
     await rwHolder.release();
     const lease = await other.exists([
@@ -236,17 +232,13 @@ Deno.test("a late win is released: a wait that gave up while its attempt was fro
       expect: isTimeout,
     }]);
     server.resume();
-    await waitFor(
-      async () => {
-        const n = await other.exists([
-          keyOf("late", "mutex", "lease"),
-          keyOf("late", "rw", "readers"),
-        ]);
-        return n === 0;
-      },
-      5000,
-      "the late wins released",
-    );
+    await waitFor(async () => {
+      const n = await other.exists([
+        keyOf("late", "mutex", "lease"),
+        keyOf("late", "rw", "readers"),
+      ]);
+      return n === 0;
+    }, { timeoutMs: 5000, message: "the late wins released" });
     const g = await new Mutex({ key: "late", store: other }).tryLock();
     assert.ok(g !== null && g.fencingToken === 2, "the late win was the first holder");
     await g.release();
@@ -279,11 +271,10 @@ Deno.test("lock waits settle within their bound while Redis is down, and across 
     const g = await waiting;
     assert.equal(g.state, "acquired");
     await g.release();
-    await waitFor(
-      async () => (await other.keys("*")).every((k) => k.endsWith(":fence")),
-      5000,
-      "no trace",
-    );
+    await waitFor(async () => (await other.keys("*")).every((k) => k.endsWith(":fence")), {
+      timeoutMs: 5000,
+      message: "no trace",
+    });
     const again = await new Mutex({ key: "down", store: other }).tryLock();
     assert.ok(again !== null, "another process locks at once");
     await again.release();

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { ClosedError, Mutex, RwLock } from "../../mod.ts";
 import { WaitHub } from "../../locks/_hub.ts";
-import { storeTest, waitFor } from "../_support/stores.ts";
+import { storeTest } from "../_support/stores.ts";
+import { waitFor } from "../_support/wait.ts";
 import { keyOf, traces, zmembers } from "./_helpers.ts";
 
 storeTest("Mutex.close(): pending waits reject with ClosedError and leave nothing", async (fx) => {
@@ -10,11 +11,10 @@ storeTest("Mutex.close(): pending waits reject with ClosedError and leave nothin
   const m = new Mutex({ key: fx.prefix, store, retryIntervalMs: 5 });
   const g = await holder.lock();
   const waits = [m.lock(), m.lock({ timeoutMs: 10_000 }), m.tryLockWithRetries(1000)];
-  await waitFor(
-    async () => (await zmembers(fx, keyOf(fx.prefix, "mutex", "queue"))).length === 3,
-    2000,
-    "three queued",
-  );
+  await waitFor(async () => (await zmembers(fx, keyOf(fx.prefix, "mutex", "queue"))).length === 3, {
+    timeoutMs: 2000,
+    message: "three queued",
+  });
   const rejected = Promise.all(waits.map((w) => assert.rejects(w, ClosedError)));
   await m.close();
   await rejected;
@@ -49,11 +49,10 @@ storeTest("RwLock.close(): pending reads and writes reject with ClosedError", as
   const store = await fx.another();
   const rw = new RwLock({ key: fx.prefix, store, retryIntervalMs: 5 });
   const waits = [rw.read(), rw.write({ timeoutMs: 10_000 }), rw.tryReadWithRetries(1000)];
-  await waitFor(
-    async () => (await zmembers(fx, keyOf(fx.prefix, "rw", "queue"))).length === 1,
-    2000,
-    "the writer queued",
-  );
+  await waitFor(async () => (await zmembers(fx, keyOf(fx.prefix, "rw", "queue"))).length === 1, {
+    timeoutMs: 2000,
+    message: "the writer queued",
+  });
   const rejected = Promise.all(waits.map((w) => assert.rejects(w, ClosedError)));
   await rw.close();
   await rejected;

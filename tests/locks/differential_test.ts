@@ -9,7 +9,8 @@ import { MemoryStore, RedisStore } from "../../mod.ts";
 import { acquireOnce, lockKeys, releaseOnce, renewOnce } from "../../locks/_remote.ts";
 import type { Store } from "../../store/types.ts";
 import { connectStandalone, redisUrl } from "../_support/servers.ts";
-import { uniquePrefix, waitFor } from "../_support/stores.ts";
+import { uniquePrefix } from "../_support/stores.ts";
+import { waitFor } from "../_support/wait.ts";
 
 type Op =
   | { op: "acquire"; mode: "write" | "read"; who: number; ttl: number; queue: boolean }
@@ -92,7 +93,10 @@ Deno.test({
               const [m, r] = [await apply(memory, key, op), await apply(redis, key, op)];
               assert.deepEqual(m, r, JSON.stringify(op));
             }
-            await waitFor(() => got.redis!.length >= got.memory!.length, 2000, "messages");
+            await waitFor(() => got.redis!.length >= got.memory!.length, {
+              timeoutMs: 2000,
+              message: "messages",
+            });
             assert.deepEqual(got.redis, got.memory);
             memory.db.now = Date.now();
             const mem = await snapshot((name) => {

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { Mutex, RedisStore, StoreError } from "../../mod.ts";
 import { connectCluster, sendCommand, startPrivateCluster } from "../_support/servers.ts";
-import { waitFor } from "../_support/stores.ts";
+import { waitFor } from "../_support/wait.ts";
 
 Deno.test("Mutex holds, excludes and hands over across a coordinated cluster failover", async () => {
   await using cluster = await startPrivateCluster();
@@ -25,7 +25,10 @@ Deno.test("Mutex holds, excludes and hands over across a coordinated cluster fai
     const shard = a.slots[slot]!;
     const primary = shard.master.port;
     let replica = 0;
-    await waitFor(async () => (replica = await replicaOf(primary)) > 0, 5000, "a replica");
+    await waitFor(async () => (replica = await replicaOf(primary)) > 0, {
+      timeoutMs: 5000,
+      message: "a replica",
+    });
     await a.sendCommand(fence, false, ["WAIT", "1", "2000"]);
     let won = false;
     const waiting = other.lock({ timeoutMs: 20_000 }).then((w) => (won = true, w));
@@ -34,38 +37,35 @@ Deno.test("Mutex holds, excludes and hands over across a coordinated cluster fai
     assert.match(reply, /^\+OK/, reply);
     await waitFor(
       async () => /role:master/.test(await sendCommand(replica, ["INFO", "replication"])),
-      10_000,
-      "the replica promoted",
+      { timeoutMs: 10_000, message: "the replica promoted" },
     );
     await cluster.waitHealthy();
     await waitFor(
       async () => /role:slave/.test(await sendCommand(primary, ["INFO", "replication"])),
-      10_000,
-      "the old primary demoted",
+      { timeoutMs: 10_000, message: "the old primary demoted" },
     );
 
     // The guard's renewals follow the redirect: the lease is renewed on the new primary (its ttl
     // is 1500 ms and it renews every 500 ms, so a PTTL above 1200 ms means a fresh renewal).
     const lease = "{distkit-locks:failover}:mutex:lease";
     const pttl = async () => Number((await sendCommand(replica, ["PTTL", lease])).slice(1));
-    await waitFor(async () => await pttl() > 1200, 5000, "a renewal on the new primary");
+    await waitFor(async () => await pttl() > 1200, {
+      timeoutMs: 5000,
+      message: "a renewal on the new primary",
+    });
     assert.equal(g.state, "acquired");
     assert.equal(g.signal.aborted, false);
     assert.equal(won, false, "nobody got in while the guard held the lease");
     // Right after a failover the cluster client may still be moving its connections: a one-shot
     // attempt can fail with a StoreError (retry it), but it never gets the lock.
     let attempt: Awaited<ReturnType<typeof other.tryLock>> | undefined;
-    await waitFor(
-      async () => {
-        attempt = await other.tryLock().catch((e) => {
-          if (e instanceof StoreError) return undefined;
-          throw e;
-        });
-        return attempt !== undefined;
-      },
-      5000,
-      "a one-shot attempt that reaches the new primary",
-    );
+    await waitFor(async () => {
+      attempt = await other.tryLock().catch((e) => {
+        if (e instanceof StoreError) return undefined;
+        throw e;
+      });
+      return attempt !== undefined;
+    }, { timeoutMs: 5000, message: "a one-shot attempt that reaches the new primary" });
     assert.equal(attempt, null);
 
     assert.equal(await g.release(), "released");

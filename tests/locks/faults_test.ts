@@ -3,9 +3,11 @@ import { LockLostError, Mutex, RedisStore, RwLock, StoreError } from "../../mod.
 import type { Store } from "../../store/types.ts";
 import { SpyStore } from "../_support/spy_store.ts";
 import { connectStandalone, startPrivateRedis } from "../_support/servers.ts";
-import { storeTest, waitFor } from "../_support/stores.ts";
+import { storeTest } from "../_support/stores.ts";
+import { waitFor } from "../_support/wait.ts";
 import { watchTimers } from "../_support/timers.ts";
-import { keyOf, sleep, traces, zmembers } from "./_helpers.ts";
+import { keyOf, traces, zmembers } from "./_helpers.ts";
+import { sleep } from "../_support/wait.ts";
 
 storeTest("Mutex partitioned holder: its signal aborts before another enters", async (fx) => {
   const spy = new SpyStore(fx.store);
@@ -46,10 +48,16 @@ storeTest("Mutex guard: a transient store error is retried, not reported", async
   const a = new Mutex({ key: fx.prefix, store: spy, ttlMs: 600 });
   await using g = await a.lock();
   spy.fault = "fail";
-  await waitFor(() => spy.count("lock_renew") >= 2, 2000, "a failed renewal");
+  await waitFor(() => spy.count("lock_renew") >= 2, {
+    timeoutMs: 2000,
+    message: "a failed renewal",
+  });
   spy.fault = "none";
   const renewals = spy.count("lock_renew");
-  await waitFor(() => spy.count("lock_renew") > renewals, 2000, "a renewal");
+  await waitFor(() => spy.count("lock_renew") > renewals, {
+    timeoutMs: 2000,
+    message: "a renewal",
+  });
   await sleep(50);
   assert.equal(g.state, "acquired");
   assert.equal(g.signal.aborted, false);
@@ -61,7 +69,7 @@ storeTest("Mutex.lock(): a lost reply is retried with the same token", async (fx
   spy.faultScript = "lock_acquire";
   spy.fault = "lose-reply"; // the attempts run, their replies are lost
   const locking = a.lock();
-  await waitFor(() => spy.count("lock_acquire") >= 2, 2000, "two attempts");
+  await waitFor(() => spy.count("lock_acquire") >= 2, { timeoutMs: 2000, message: "two attempts" });
   spy.fault = "none";
   await using g = await locking;
   assert.equal(g.fencingToken, 1, "acquired once, not once per attempt");
@@ -79,11 +87,10 @@ storeTest("RwLock crashed waiting writer expires from the queue", async (fx) => 
   const r = await new RwLock({ key: fx.prefix, store: fx.store }).read();
   const ctrl = new AbortController();
   const writing = crashing.write({ signal: ctrl.signal });
-  await waitFor(
-    async () => (await zmembers(fx, keyOf(fx.prefix, "rw", "queue"))).length === 1,
-    2000,
-    "queued",
-  );
+  await waitFor(async () => (await zmembers(fx, keyOf(fx.prefix, "rw", "queue"))).length === 1, {
+    timeoutMs: 2000,
+    message: "queued",
+  });
   spy.fault = "fail"; // the "crashed" writer stops refreshing and cannot clean up
   ctrl.abort(new Error("crash"));
   await assert.rejects(writing, /crash/);
@@ -110,7 +117,7 @@ Deno.test({
       await sleep(30);
       await server.restart({ keepData: false });
       const g2 = await waiting;
-      await waitFor(() => g.state === "lost", 3000, "holder lost");
+      await waitFor(() => g.state === "lost", { timeoutMs: 3000, message: "holder lost" });
       assert.ok(g.signal.reason instanceof LockLostError);
       assert.equal(await g.release(), "lost");
       assert.equal(g2.state, "acquired");
@@ -159,7 +166,10 @@ Deno.test("a waiter's late win is cleaned up in the background without a timer t
     await sleep(20);
     await g.release(); // the waiter's next attempt wins, but its reply comes after the timeout
     await assert.rejects(waiting, { code: "LOCK_TIMEOUT" });
-    await waitFor(() => releases >= 2, 2000, "the background clean-up call");
+    await waitFor(() => releases >= 2, {
+      timeoutMs: 2000,
+      message: "the background clean-up call",
+    });
     await sleep(1); // let the clean-up start
     assert.equal(timers.pending.size, 0, "no timer is left running for the background clean-up");
   } finally {

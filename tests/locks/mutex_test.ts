@@ -10,8 +10,10 @@ import {
 import { routeOf, WaitHub } from "../../locks/_hub.ts";
 import { grantChannel, lockKeys, releaseOnce } from "../../locks/_remote.ts";
 import type { Script, Store, Unsubscribe } from "../../store/types.ts";
-import { storeTest, waitFor } from "../_support/stores.ts";
-import { keyOf, rawDel, rejects, sleep, traces, zmembers } from "./_helpers.ts";
+import { storeTest } from "../_support/stores.ts";
+import { waitFor } from "../_support/wait.ts";
+import { keyOf, rawDel, rejects, traces, zmembers } from "./_helpers.ts";
+import { sleep } from "../_support/wait.ts";
 
 storeTest("Mutex.tryLock() excludes a second owner", async (fx) => {
   const a = new Mutex({ key: fx.prefix, store: fx.store });
@@ -104,7 +106,7 @@ storeTest("Mutex guard turns lost when the lease is deleted; release reports it"
   const a = new Mutex({ key: fx.prefix, store: fx.store, ttlMs: 150 });
   const g = await a.lock();
   await rawDel(fx, keyOf(fx.prefix, "mutex", "lease"));
-  await waitFor(() => g.state === "lost", 1000, "lost");
+  await waitFor(() => g.state === "lost", { timeoutMs: 1000, message: "lost" });
   assert.ok(g.signal.aborted);
   assert.ok(g.signal.reason instanceof LockLostError);
   assert.equal(g.signal.reason.code, "LOCK_LOST");
@@ -148,11 +150,10 @@ storeTest("Mutex.lock() aborted by its signal leaves no trace", async (fx) => {
   await using _g = await a.lock();
   const ctrl = new AbortController();
   const waiting = b.lock({ signal: ctrl.signal });
-  await waitFor(
-    async () => (await zmembers(fx, keyOf(fx.prefix, "mutex", "queue"))).length === 1,
-    2000,
-    "queued",
-  );
+  await waitFor(async () => (await zmembers(fx, keyOf(fx.prefix, "mutex", "queue"))).length === 1, {
+    timeoutMs: 2000,
+    message: "queued",
+  });
   const t = await traces(fx, fx.prefix, "mutex");
   assert.ok(t.queue! > 0 && t["queue-exp"]! > 0, "queue keys expire");
   const reason = new Error("stop");
@@ -193,8 +194,7 @@ storeTest("Mutex waiters are served first come, first served", async (fx) => {
     );
     await waitFor(
       async () => (await zmembers(fx, keyOf(fx.prefix, "mutex", "queue"))).length === i + 1,
-      2000,
-      "queued",
+      { timeoutMs: 2000, message: "queued" },
     );
   }
   // A one-shot attempt does not jump the queue.
@@ -209,11 +209,10 @@ storeTest("Mutex hand-off comes by pub/sub, not by polling", async (fx) => {
   const b = new Mutex({ key: fx.prefix, store: await fx.another(), retryIntervalMs: 60_000 });
   const g = await a.lock();
   const waiting = b.lock();
-  await waitFor(
-    async () => (await zmembers(fx, keyOf(fx.prefix, "mutex", "queue"))).length === 1,
-    2000,
-    "queued",
-  );
+  await waitFor(async () => (await zmembers(fx, keyOf(fx.prefix, "mutex", "queue"))).length === 1, {
+    timeoutMs: 2000,
+    message: "queued",
+  });
   await sleep(20); // let the post-subscribe attempt settle
   const t0 = performance.now();
   await g.release();
@@ -230,12 +229,11 @@ storeTest("Mutex waiters of one process share one subscription", async (fx) => {
   for (let i = 0; i < 5; i++) {
     waits.push(new Mutex({ key: fx.prefix, store: bStore }).lock());
   }
-  await waitFor(
-    async () => (await zmembers(fx, keyOf(fx.prefix, "mutex", "queue"))).length === 5,
-    2000,
-    "queued",
-  );
-  await waitFor(() => WaitHub.count(bStore) === 1, 2000, "one hub");
+  await waitFor(async () => (await zmembers(fx, keyOf(fx.prefix, "mutex", "queue"))).length === 5, {
+    timeoutMs: 2000,
+    message: "queued",
+  });
+  await waitFor(() => WaitHub.count(bStore) === 1, { timeoutMs: 2000, message: "one hub" });
   // One hub: the lock's channel and this process's grant channel.
   if (fx.memory) assert.equal(fx.memory.subscriptionCount, 2);
   await g.release();
@@ -327,9 +325,12 @@ Deno.test("Mutex: an attempt that lands after a grant keeps the granted lease", 
   const waiter = new Mutex({ key: "k", store: gate, retryIntervalMs: 1 });
   const g = await holder.lock();
   const waiting = waiter.lock();
-  await waitFor(() => store.db.zcard(keyOf("k", "mutex", "queue")) === 1, 2000, "queued");
+  await waitFor(() => store.db.zcard(keyOf("k", "mutex", "queue")) === 1, {
+    timeoutMs: 2000,
+    message: "queued",
+  });
   gate.hold = true; // the next poll's attempt waits at the gate
-  await waitFor(() => gate.held > 0, 2000, "an attempt in flight");
+  await waitFor(() => gate.held > 0, { timeoutMs: 2000, message: "an attempt in flight" });
   await g.release(); // hands the lease to the waiter, by message
   const granted = await waiting;
   gate.openGate(); // the attempt now runs and finds the lease already ours
@@ -346,9 +347,12 @@ Deno.test("Mutex: a hand-off anchors the guard on the waiter's own recent attemp
   const waiter = new Mutex({ key: "k", store: gate, ttlMs: 3000, retryIntervalMs: 60_000 });
   const g = await holder.lock();
   const waiting = waiter.lock();
-  await waitFor(() => store.db.zcard(keyOf("k", "mutex", "queue")) === 1, 2000, "queued");
+  await waitFor(() => store.db.zcard(keyOf("k", "mutex", "queue")) === 1, {
+    timeoutMs: 2000,
+    message: "queued",
+  });
   // Its first attempt queued it; a second one follows once its subscription is active.
-  await waitFor(() => gate.names.length === 2, 2000, "both attempts");
+  await waitFor(() => gate.names.length === 2, { timeoutMs: 2000, message: "both attempts" });
   const before = gate.names.length;
   await g.release();
   await using granted = await waiting;
@@ -366,7 +370,10 @@ Deno.test("Mutex: a hand-off whose waiter's last attempt is older than a renewal
   const waiter = new Mutex({ key: "k", store: gate, ttlMs: 300, retryIntervalMs: 60_000 });
   const g = await holder.lock();
   const waiting = waiter.lock();
-  await waitFor(() => store.db.zcard(keyOf("k", "mutex", "queue")) === 1, 2000, "queued");
+  await waitFor(() => store.db.zcard(keyOf("k", "mutex", "queue")) === 1, {
+    timeoutMs: 2000,
+    message: "queued",
+  });
   await sleep(400); // older than ttlMs: anchoring on that attempt would presume the lease lost
   const before = gate.names.length;
   await g.release();
@@ -396,14 +403,17 @@ Deno.test("Mutex: a grant that arrives after its lease lapsed and another owner 
   let won = false;
   const waiting = waiter.lock().then((w) => (won = true, w));
   // Queued by its first attempt; a second one follows once its subscription is active.
-  await waitFor(() => slowPubSub.names.length === 2, 2000, "both attempts");
+  await waitFor(() => slowPubSub.names.length === 2, { timeoutMs: 2000, message: "both attempts" });
   // The holder releases from another process: it grants the lease (ttl 60 ms) to the waiter,
   // and only the message, held back, can tell the waiter so.
   const keys = lockKeys("distkit-locks", "k", "mutex");
   assert.ok((await releaseOnce(store, keys, "write", store.db.get(keys.lease)!)).held);
-  await waitFor(() => late.length === 1, 2000, "the grant");
+  await waitFor(() => late.length === 1, { timeoutMs: 2000, message: "the grant" });
   let taken: MutexGuard | null = null;
-  await waitFor(async () => (taken = await third.tryLock()) !== null, 2000, "the lapsed lease");
+  await waitFor(async () => (taken = await third.tryLock()) !== null, {
+    timeoutMs: 2000,
+    message: "the lapsed lease",
+  });
   delayGrants = false;
   for (const deliver of late.splice(0)) deliver();
   await sleep(50);
@@ -426,10 +436,13 @@ Deno.test("Mutex: a hand-off to a waiter of the same process needs no pub/sub me
   const g = await holder.lock();
   let granted = false;
   const waiting = waiter.lock().then((w) => (granted = true, w));
-  await waitFor(() => deaf.names.length === 2, 2000, "both attempts");
+  await waitFor(() => deaf.names.length === 2, { timeoutMs: 2000, message: "both attempts" });
   const before = deaf.names.length;
   await g.release(); // its reply names the grant; the waiter is told at once
-  await waitFor(() => granted, 200, "the grant, with the next poll a minute away");
+  await waitFor(() => granted, {
+    timeoutMs: 200,
+    message: "the grant, with the next poll a minute away",
+  });
   await using w = await waiting;
   assert.equal(w.state, "acquired");
   assert.deepEqual(deaf.names.slice(before), [], "no attempt was needed");
@@ -456,8 +469,7 @@ storeTest("Mutex uncontended acquisitions and releases publish nothing", async (
       const waiting = b.lock();
       await waitFor(
         async () => (await zmembers(fx, keyOf(fx.prefix, "mutex", "queue"))).length === 1,
-        2000,
-        "queued",
+        { timeoutMs: 2000, message: "queued" },
       );
       await g.release(); // publishes the grant
       await (await waiting).release(); // nobody waits: silent
@@ -466,7 +478,7 @@ storeTest("Mutex uncontended acquisitions and releases publish nothing", async (
     await handOff();
     for (let i = 0; i < 3; i++) await (await a.lock()).release();
     await handOff(); // a connection keeps its order: a stray message would arrive before this grant
-    await waitFor(() => grants.length >= 2, 2000, "two grants");
+    await waitFor(() => grants.length >= 2, { timeoutMs: 2000, message: "two grants" });
     await sleep(20);
     assert.equal(grants.length, 2, grants.join(", "));
     assert.ok(grants.every((m) => m.startsWith("g ")), grants.join(", "));

@@ -1,14 +1,15 @@
 import assert from "node:assert/strict";
 import { LockLostError, LockRetriesExhaustedError, LockTimeoutError, RwLock } from "../../mod.ts";
-import { storeTest, waitFor } from "../_support/stores.ts";
-import { keyOf, rawDel, rejects, rwTraces, sleep, traces, zmembers } from "./_helpers.ts";
+import { storeTest } from "../_support/stores.ts";
+import { waitFor } from "../_support/wait.ts";
+import { keyOf, rawDel, rejects, rwTraces, traces, zmembers } from "./_helpers.ts";
+import { sleep } from "../_support/wait.ts";
 
 const queued = (fx: Parameters<Parameters<typeof storeTest>[1]>[0], n: number) =>
-  waitFor(
-    async () => (await zmembers(fx, keyOf(fx.prefix, "rw", "queue"))).length === n,
-    2000,
-    `${n} queued writers`,
-  );
+  waitFor(async () => (await zmembers(fx, keyOf(fx.prefix, "rw", "queue"))).length === n, {
+    timeoutMs: 2000,
+    message: `${n} queued writers`,
+  });
 
 storeTest("RwLock readers share", async (fx) => {
   const a = new RwLock({ key: fx.prefix, store: fx.store });
@@ -135,12 +136,12 @@ storeTest("RwLock guards turn lost when their lease is deleted", async (fx) => {
   const a = new RwLock({ key: fx.prefix, store: fx.store, ttlMs: 150 });
   const w = await a.write();
   await rawDel(fx, keyOf(fx.prefix, "rw", "lease"));
-  await waitFor(() => w.state === "lost", 1000, "write lost");
+  await waitFor(() => w.state === "lost", { timeoutMs: 1000, message: "write lost" });
   assert.ok(w.signal.reason instanceof LockLostError);
   assert.equal(await w.release(), "lost");
   const r = await a.read();
   await rawDel(fx, keyOf(fx.prefix, "rw", "readers"));
-  await waitFor(() => r.state === "lost", 1000, "read lost");
+  await waitFor(() => r.state === "lost", { timeoutMs: 1000, message: "read lost" });
   assert.ok(r.signal.reason instanceof LockLostError);
   assert.equal(await r.release(), "lost");
 });
@@ -233,11 +234,10 @@ storeTest("RwLock a waiting reader is woken by the release (pub/sub, not polling
   const w = await a.write();
   const reading = b.read();
   // The waiting reader keeps the marker alive: that is what makes the release publish.
-  await waitFor(
-    async () => (await traces(fx, fx.prefix, "rw"))["read-waiters"] !== undefined,
-    2000,
-    "read-waiters marker",
-  );
+  await waitFor(async () => (await traces(fx, fx.prefix, "rw"))["read-waiters"] !== undefined, {
+    timeoutMs: 2000,
+    message: "read-waiters marker",
+  });
   await sleep(20); // let the post-subscribe attempt settle
   const t0 = performance.now();
   await w.release();

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { Mutex, RwLock } from "../../mod.ts";
 import { type Fixture, killConnections, storeTest } from "../_support/stores.ts";
-import { sleep, traces } from "./_helpers.ts";
+import { traces } from "./_helpers.ts";
+import { sleep } from "../_support/wait.ts";
 
 /**
  * Kills this test's connections (named `name`; other tests share the servers) every `everyMs`
