@@ -4,11 +4,11 @@
  * @module
  */
 import { compare } from "../core/comparator.ts";
+import { MAX_SAFE_INTEGER as MAX } from "../core/limits.ts";
 import { defineScript } from "../store/script.ts";
 import { OVERFLOW_REPLY, ScriptFailure } from "../store/script_failure.ts";
 import type { Reply } from "../store/types.ts";
 
-const MAX = Number.MAX_SAFE_INTEGER;
 const num = (s: string | null | undefined): number => s == null ? 0 : Number(s);
 const str = (n: number): string => n.toFixed(0);
 

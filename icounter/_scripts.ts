@@ -5,18 +5,11 @@
  * @module
  */
 import { compare } from "../core/comparator.ts";
+import { DROP_SLICES, MAX_SAFE_INTEGER as MAX, REAP_MEMBERS, REAP_SLICES } from "../core/limits.ts";
 import type { MemoryDb } from "../store/memory_db.ts";
 import { defineScript } from "../store/script.ts";
 import { OVERFLOW_REPLY, ScriptFailure } from "../store/script_failure.ts";
 import type { Reply } from "../store/types.ts";
-
-const MAX = Number.MAX_SAFE_INTEGER;
-/** Members moved to reaping, and members reaped from, per call. */
-export const REAP_MEMBERS = 8;
-/** Slices of dead members removed per call. */
-export const REAP_SLICES = 256;
-/** Slices of my own removed per drop call. */
-export const DROP_SLICES = 1000;
 
 const fmt = (n: number): string => n.toFixed(0);
 

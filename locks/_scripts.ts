@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { QUEUE_SWEEP } from "../core/limits.ts";
 import type { MemoryDb } from "../store/memory_db.ts";
 import { defineScript } from "../store/script.ts";
 
@@ -42,7 +43,7 @@ export const LOCK_ACQUIRE = defineScript("lock_acquire", ({ db, nowMs: now }, ke
   if (holder === token) return Number(db.get(fence) ?? "0");
 
   db.zremRangeByScore(readers, -Infinity, now);
-  const dead = db.zrangeByScore(qexp, -Infinity, now, 100).map(([m]) => m);
+  const dead = db.zrangeByScore(qexp, -Infinity, now, QUEUE_SWEEP).map(([m]) => m);
   if (dead.length > 0) {
     db.zrem(queue, ...dead);
     db.zrem(qexp, ...dead);
@@ -131,7 +132,7 @@ export const LOCK_RELEASE = defineScript(
       if (db.exists(queue) === 0) return undefined;
       db.zremRangeByScore(readers, -Infinity, now);
       if (db.zcard(readers) > 0) return undefined;
-      const dead = db.zrangeByScore(qexp, -Infinity, now, 100).map(([m]) => m);
+      const dead = db.zrangeByScore(qexp, -Infinity, now, QUEUE_SWEEP).map(([m]) => m);
       if (dead.length > 0) {
         db.zrem(queue, ...dead);
         db.zrem(qexp, ...dead);

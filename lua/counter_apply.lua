@@ -5,19 +5,9 @@
 -- ARGV     5 per entry: op ("inc" | "set"), field, comparator op, comparator operand, amount
 -- Returns  3 per entry: value, previous (decimal strings), matched (1 | 0)
 local hash = KEYS[1]
-local MAX = 9007199254740991
+-- distkit:const MAX_SAFE_INTEGER
 
-local function matches(op, operand, cur)
-  if op == "always" then return true
-  elseif op == "eq" then return cur == operand
-  elseif op == "ne" then return cur ~= operand
-  elseif op == "lt" then return cur < operand
-  elseif op == "le" then return cur <= operand
-  elseif op == "gt" then return cur > operand
-  elseif op == "ge" then return cur >= operand
-  end
-  return false
-end
+-- distkit:include comparator
 
 local values = {}   -- field -> current value in this call
 local order = {}    -- fields written, in first-write order
@@ -32,7 +22,7 @@ for i = 1, #ARGV, 5 do
   local matched = matches(cmp, operand, cur)
   if matched then
     if op == "inc" then value = cur + amount else value = amount end
-    if value > MAX or value < -MAX then
+    if value > MAX_SAFE_INTEGER or value < -MAX_SAFE_INTEGER then
       return redis.error_reply("DISTKIT_OVERFLOW " .. field .. ": " .. string.format("%.0f", cur)
         .. " + " .. string.format("%.0f", amount) .. " leaves the safe-integer range")
     end

@@ -3,8 +3,9 @@
 -- ARGV[1]  the field
 -- ARGV[2]  the amount
 -- Returns  the new value, a decimal string; an error reply past +-(2^53-1), nothing written
+-- distkit:const MAX_SAFE_INTEGER
 local value = tonumber(redis.call("HGET", KEYS[1], ARGV[1]) or "0") + tonumber(ARGV[2])
-if value > 9007199254740991 or value < -9007199254740991 then
+if value > MAX_SAFE_INTEGER or value < -MAX_SAFE_INTEGER then
   return redis.error_reply("DISTKIT_OVERFLOW " .. ARGV[1] .. ": adding " .. ARGV[2]
     .. " leaves the safe-integer range")
 end

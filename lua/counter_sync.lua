@@ -11,7 +11,7 @@
 -- Returns  { applied (1 | 0), skipped fields (list), values of the D fields then the read fields }
 local hash, seqKey = KEYS[1], KEYS[2]
 local seq, ttl, d = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
-local MAX = 9007199254740991
+-- distkit:const MAX_SAFE_INTEGER
 
 local applied = 0
 local skipped = {}
@@ -22,7 +22,7 @@ if seq > 0 then
     for i = 4, 3 + 2 * d, 2 do
       local field, delta = ARGV[i], tonumber(ARGV[i + 1])
       local value = tonumber(redis.call("HGET", hash, field) or "0") + delta
-      if value > MAX or value < -MAX then
+      if value > MAX_SAFE_INTEGER or value < -MAX_SAFE_INTEGER then
         skipped[#skipped + 1] = field
       elseif delta ~= 0 then
         redis.call("HSET", hash, field, string.format("%.0f", value))

@@ -30,12 +30,11 @@ local K_INST, K_REAP, K_TOTAL, K_EPOCH, K_SLICES, K_OWNED, K_META, K_APPLIED =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local member, ttl, register = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local seq, lenient, mode = tonumber(ARGV[5]), ARGV[6] == "1", ARGV[7]
-local MAX = 9007199254740991
-local REAP_MEMBERS, REAP_SLICES, DROP_SLICES = 8, 256, 1000
-local function fmt(n) return string.format("%.0f", n) end
+-- distkit:const MAX_SAFE_INTEGER REAP_MEMBERS REAP_SLICES DROP_SLICES
+-- distkit:include fmt
+-- distkit:include server_ms
 
-local t = redis.call("TIME")
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = serverMs()
 
 -- 1. registration and heartbeat
 if not redis.call("ZSCORE", K_INST, member) then
@@ -106,17 +105,7 @@ if seq > 0 then
   if seq <= last then applied = 0 else redis.call("HSET", K_APPLIED, member, fmt(seq)) end
 end
 
-local function matches(op, operand, cur)
-  if op == "always" then return true
-  elseif op == "eq" then return cur == operand
-  elseif op == "ne" then return cur ~= operand
-  elseif op == "lt" then return cur < operand
-  elseif op == "le" then return cur <= operand
-  elseif op == "gt" then return cur > operand
-  elseif op == "ge" then return cur >= operand
-  end
-  return false
-end
+-- distkit:include comparator
 
 local T, E, S, dirty, bumped, order = {}, {}, {}, {}, {}, {}
 local drawn = 0
@@ -161,7 +150,8 @@ for i = 9, #ARGV, 5 do
     elseif op == "rst" then
       if fmt(operand) == E[key] then t1, s1 = t0 - s0 + amount, amount else matched = 0 end
     end
-    if t1 > MAX or t1 < -MAX or s1 > MAX or s1 < -MAX then
+    if t1 > MAX_SAFE_INTEGER or t1 < -MAX_SAFE_INTEGER or s1 > MAX_SAFE_INTEGER
+      or s1 < -MAX_SAFE_INTEGER then
       if not lenient then return overflow(key, fmt(t0) .. " -> " .. fmt(t1)) end
       matched, t1, s1 = 0, t0, s0
     end

@@ -32,7 +32,9 @@ if mode == "write" and redis.call("EXISTS", lease, readers, qexp) == 0 then
 end
 
 local ttl, wait = tonumber(ARGV[3]), tonumber(ARGV[4])
-local function fmt(n) return string.format("%.0f", n) end
+-- distkit:const QUEUE_SWEEP
+-- distkit:include fmt
+-- distkit:include server_ms
 local function extend(key, ms)
   if redis.call("PTTL", key) < ms then redis.call("PEXPIRE", key, ms) end
 end
@@ -40,11 +42,10 @@ end
 local holder = redis.call("GET", lease)
 if holder == token then return tonumber(redis.call("GET", fence) or "0") end
 
-local t = redis.call("TIME")
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = serverMs()
 
 redis.call("ZREMRANGEBYSCORE", readers, "-inf", fmt(now))
-local dead = redis.call("ZRANGEBYSCORE", qexp, "-inf", fmt(now), "LIMIT", 0, 100)
+local dead = redis.call("ZRANGEBYSCORE", qexp, "-inf", fmt(now), "LIMIT", 0, QUEUE_SWEEP)
 if #dead > 0 then
   redis.call("ZREM", queue, unpack(dead))
   redis.call("ZREM", qexp, unpack(dead))

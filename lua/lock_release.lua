@@ -23,17 +23,18 @@
 local lease, readers, queue, qexp, fence = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local mode, token, channel = ARGV[1], ARGV[2], ARGV[3]
 
-local function fmt(n) return string.format("%.0f", n) end
+-- distkit:const QUEUE_SWEEP
+-- distkit:include fmt
+-- distkit:include server_ms
 
 -- The lease is free: grant it to the first live queued writer, if no live reader holds. Returns
 -- the grant message, or false.
 local function handOff()
   if redis.call("EXISTS", queue) == 0 then return false end
-  local t = redis.call("TIME")
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local now = serverMs()
   redis.call("ZREMRANGEBYSCORE", readers, "-inf", fmt(now))
   if redis.call("ZCARD", readers) > 0 then return false end
-  local dead = redis.call("ZRANGEBYSCORE", qexp, "-inf", fmt(now), "LIMIT", 0, 100)
+  local dead = redis.call("ZRANGEBYSCORE", qexp, "-inf", fmt(now), "LIMIT", 0, QUEUE_SWEEP)
   if #dead > 0 then
     redis.call("ZREM", queue, unpack(dead))
     redis.call("ZREM", qexp, unpack(dead))
@@ -74,8 +75,7 @@ if mode == "write" then
   end
   return 0
 end
-local t = redis.call("TIME")
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = serverMs()
 redis.call("ZREMRANGEBYSCORE", readers, "-inf", fmt(now))
 local held = redis.call("ZREM", readers, token)
 if held == 1 and redis.call("ZCARD", readers) == 0 and redis.call("EXISTS", lease) == 0 then

@@ -12,8 +12,8 @@ if mode == "write" then
   redis.call("PEXPIRE", lease, ARGV[3])
   return 1
 end
-local t = redis.call("TIME")
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- distkit:include server_ms
+local now = serverMs()
 redis.call("ZREMRANGEBYSCORE", readers, "-inf", string.format("%.0f", now))
 if not redis.call("ZSCORE", readers, token) then return 0 end
 redis.call("ZADD", readers, string.format("%.0f", now + ttl), token)

@@ -64,10 +64,12 @@ else
 end
 local cur = (now - now % g) / g
 
+-- distkit:const EVICT_SPAN_WINDOWS
 -- The next hottest: an admitted inc that opens the current bucket under the same capacity, if
 -- that leaves the span under two windows (no eviction due).
 if op == "inc" and st[6] then
-  if n > 0 and st[3] + 0 < cur and st[6] + n <= capS + 0 and cur - st[4] < 2 * math.ceil(W / g) then
+  if n > 0 and st[3] + 0 < cur and st[6] + n <= capS + 0
+    and cur - st[4] < EVICT_SPAN_WINDOWS * math.ceil(W / g) then
     local e = string.format("%d", (cur + 1) * g + W)
     call("HSET", H, st[3], string.format("%d", st[6] - st[2]), "t", st[6], "T" .. capS,
       string.format("%d", st[6] + n), "n", string.format("%d", cur), "e", e)
@@ -80,9 +82,9 @@ end
 if st[1] and st[1] ~= capS then st[6] = call("HGET", H, "T" .. st[1]) end
 
 local tonumber, unpack = tonumber, unpack
-local HINT_BUCKETS, CHUNK = 64, 500
+-- distkit:const HINT_BUCKETS EVICT_CHUNK
 -- Replies that may be large are formatted as strings.
-local function fmt(n) return string.format("%.0f", n) end
+-- distkit:include fmt
 local older, origin, newest = (st[2] or 0) + 0, tonumber(st[4]), tonumber(st[3])
 local last = (st[6] or 0) - older -- the newest bucket's count
 local storedS = st[1] -- the stored capacity, as written (names the total's field)
@@ -100,9 +102,9 @@ local function evict()
     return
   end
   if origin > limit then return end
-  for a = origin, limit, CHUNK do
+  for a = origin, limit, EVICT_CHUNK do
     local fields = {}
-    for i = a, math.min(a + CHUNK - 1, limit) do fields[#fields + 1] = i end
+    for i = a, math.min(a + EVICT_CHUNK - 1, limit) do fields[#fields + 1] = i end
     for _, c in ipairs(call("HMGET", H, unpack(fields))) do older = older - (c or 0) end
     call("HDEL", H, unpack(fields))
   end
@@ -170,7 +172,7 @@ end
 
 -- Lazy eviction (see absoluteInc): only when it could change the answer, or when the bucket
 -- span reaches two windows' worth of slots.
-local SPAN = 2 * math.ceil(W / g)
+local SPAN = EVICT_SPAN_WINDOWS * math.ceil(W / g)
 local function tooWide() return newest ~= nil and cur - origin >= SPAN end
 -- An inc only widens the span when it opens a bucket.
 local function opens() return newest == nil or newest < cur end
@@ -198,10 +200,8 @@ elseif op == "set" then
   evict()
   local total = older + last
   local cmp, operand, previous = ARGV[6], tonumber(ARGV[7]), total
-  local ok = cmp == "always" or (cmp == "eq" and total == operand) or (cmp == "ne" and total ~= operand)
-    or (cmp == "lt" and total < operand) or (cmp == "le" and total <= operand)
-    or (cmp == "gt" and total > operand) or (cmp == "ge" and total >= operand)
-  if not ok then
+  -- distkit:include comparator
+  if not matches(cmp, operand, total) then
     flush()
     return { 0, fmt(previous), fmt(previous) }
   end

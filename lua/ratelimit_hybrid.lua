@@ -17,11 +17,10 @@
 local H, Z, RZ = KEYS[1], KEYS[2], KEYS[3]
 local op = ARGV[1]
 local W, g = tonumber(ARGV[2]), tonumber(ARGV[3])
-local time = redis.call("TIME")
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local HINT_BUCKETS, CHUNK, SWEEP = 64, 500, 100
-
-local function fmt(n) return string.format("%.0f", n) end
+-- distkit:const HINT_BUCKETS EVICT_CHUNK RESERVATION_SWEEP
+-- distkit:include fmt
+-- distkit:include server_ms
+local now = serverMs()
 
 local st = redis.call("HMGET", H, "t", "d", "c", "h", "R")
 local total, declined = tonumber(st[1] or "0"), tonumber(st[2] or "0")
@@ -29,9 +28,9 @@ local cap, hard, reserved = tonumber(st[3] or "0"), tonumber(st[4] or "0"), tonu
 
 -- Deletes the given bucket members and their fields, in chunks; subtracts their counts.
 local function drop(members)
-  for i = 1, #members, CHUNK do
+  for i = 1, #members, EVICT_CHUNK do
     local fields, chunk = {}, {}
-    for j = i, math.min(i + CHUNK - 1, #members) do
+    for j = i, math.min(i + EVICT_CHUNK - 1, #members) do
       chunk[#chunk + 1] = members[j]
       fields[#fields + 1] = members[j]
       fields[#fields + 1] = "x" .. members[j]
@@ -48,7 +47,7 @@ end
 
 local function sweep()
   drop(redis.call("ZRANGEBYSCORE", Z, "-inf", fmt(math.floor((now - W) / g) - 1)))
-  local lapsed = redis.call("ZRANGEBYSCORE", RZ, "-inf", fmt(now), "LIMIT", 0, SWEEP)
+  local lapsed = redis.call("ZRANGEBYSCORE", RZ, "-inf", fmt(now), "LIMIT", 0, RESERVATION_SWEEP)
   for _, id in ipairs(lapsed) do
     reserved = reserved - tonumber(redis.call("HGET", H, "r:" .. id) or "0")
     redis.call("HDEL", H, "r:" .. id)
@@ -156,10 +155,8 @@ elseif op == "set" then
   local n = tonumber(ARGV[6])
   local previous = total
   local cmp, operand = ARGV[7], tonumber(ARGV[8])
-  local ok = cmp == "always" or (cmp == "eq" and total == operand) or (cmp == "ne" and total ~= operand)
-    or (cmp == "lt" and total < operand) or (cmp == "le" and total <= operand)
-    or (cmp == "gt" and total > operand) or (cmp == "ge" and total >= operand)
-  if not ok then
+  -- distkit:include comparator
+  if not matches(cmp, operand, total) then
     finish()
     return { 0, fmt(previous), fmt(previous) }
   end

@@ -52,12 +52,13 @@ else
 end
 local cur = (now - now % g) / g
 
+-- distkit:const EVICT_SPAN_WINDOWS
 -- The next hottest: such an inc that opens the current bucket, if that leaves the span under
 -- two windows (no eviction due). Numbers reach Redis as %d strings.
 if op == "inc" and st[5] and st[6] == ARGV[4] and st[7] == ARGV[5] then
   local n = ARGV[6] + 0
   if n > 0 and st[5] + 0 < cur and st[1] + n - st[3] <= ARGV[4] + 0
-    and cur - st[4] < 2 * math.ceil(W / g) then
+    and cur - st[4] < EVICT_SPAN_WINDOWS * math.ceil(W / g) then
     local curS = string.format("%d", cur)
     local e = string.format("%d", (cur + 1) * g + W)
     call("HSET", H, st[5], string.format("%d", st[1] - st[2]), "t", st[1], "T",
@@ -68,9 +69,9 @@ if op == "inc" and st[5] and st[6] == ARGV[4] and st[7] == ARGV[5] then
 end
 
 local tonumber, unpack = tonumber, unpack
-local CHUNK = 500
+-- distkit:const EVICT_CHUNK
 -- Replies that may be large are formatted as strings.
-local function fmt(n) return string.format("%.0f", n) end
+-- distkit:include fmt
 local function ffmt(x) return string.format("%.17g", x) end
 local total, declined = (st[1] or 0) + 0, (st[3] or 0) + 0 -- observed in every bucket
 local last = total - (st[2] or 0) -- observed in the newest bucket
@@ -88,9 +89,9 @@ local function evict()
     return
   end
   if origin > limit then return end
-  for a = origin, limit, CHUNK do
+  for a = origin, limit, EVICT_CHUNK do
     local fields = {}
-    for i = a, math.min(a + CHUNK - 1, limit) do
+    for i = a, math.min(a + EVICT_CHUNK - 1, limit) do
       local f = string.format("%d", i) -- integer formatting, once per slot (%.0f costs twice)
       fields[#fields + 1] = f
       fields[#fields + 1] = "x" .. f
@@ -166,7 +167,7 @@ end
 
 -- Lazy eviction (see suppressedInc): only when it could change the answer (beyond the soft
 -- limit counting expired usage), or when the bucket span reaches two windows' worth of slots.
-local SPAN = 2 * math.ceil(W / g)
+local SPAN = EVICT_SPAN_WINDOWS * math.ceil(W / g)
 local function tooWide() return newest ~= nil and cur - origin >= SPAN end
 -- An inc only widens the span when it opens a bucket.
 local function opens() return newest == nil or newest < cur end
@@ -202,10 +203,8 @@ elseif op == "set" then
   local n = tonumber(ARGV[6])
   evict()
   local cmp, operand, previous = ARGV[8], tonumber(ARGV[9]), total
-  local ok = cmp == "always" or (cmp == "eq" and total == operand) or (cmp == "ne" and total ~= operand)
-    or (cmp == "lt" and total < operand) or (cmp == "le" and total <= operand)
-    or (cmp == "gt" and total > operand) or (cmp == "ge" and total >= operand)
-  if not ok then
+  -- distkit:include comparator
+  if not matches(cmp, operand, total) then
     flush()
     return { 0, fmt(previous), fmt(previous) }
   end

@@ -9,6 +9,7 @@
  * @module
  */
 import { compare } from "../core/comparator.ts";
+import { RESERVATION_SWEEP } from "../core/limits.ts";
 import {
   evict,
   expiresAt,
@@ -18,9 +19,6 @@ import {
   type Series,
   type WindowConfig,
 } from "./_model.ts";
-
-/** How many expired reservations one call reclaims (bounded work). */
-export const RESERVATION_SWEEP = 100;
 
 /** A reservation held by one instance. */
 export interface Reservation {

@@ -10,6 +10,7 @@
  * @module
  */
 import { compare } from "../core/comparator.ts";
+import { EVICT_SPAN_WINDOWS, HINT_BUCKETS } from "../core/limits.ts";
 
 /** Window geometry. */
 export interface WindowConfig {
@@ -18,9 +19,6 @@ export interface WindowConfig {
   /** The bucket size, ms (≤ windowMs). */
   readonly groupMs: number;
 }
-
-/** How many buckets a rejection hint looks at (bounded work per call). */
-export const HINT_BUCKETS = 64;
 
 /** One key's window. */
 export interface Series {
@@ -153,7 +151,8 @@ export function expiresAt(s: Series, cfg: WindowConfig): number {
  */
 export function tooWide(s: Series, now: number, cfg: WindowConfig): boolean {
   return s.idx.length > 0 &&
-    Math.floor(now / cfg.groupMs) - s.origin >= 2 * Math.ceil(cfg.windowMs / cfg.groupMs);
+    Math.floor(now / cfg.groupMs) - s.origin >=
+      EVICT_SPAN_WINDOWS * Math.ceil(cfg.windowMs / cfg.groupMs);
 }
 
 /**

@@ -4,7 +4,7 @@
  * removes works in steps; mixed thresholds never reap a live instance.
  */
 import assert from "node:assert/strict";
-import { REAP_MEMBERS, REAP_SLICES } from "../../icounter/_scripts.ts";
+import { REAP_MEMBERS, REAP_SLICES } from "../../core/limits.ts";
 import { MemoryStore } from "../../store/memory_store.ts";
 import { StrictInstanceAwareCounter } from "../../icounter/strict.ts";
 import { storeTest } from "../_support/stores.ts";
