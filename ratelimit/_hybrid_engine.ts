@@ -77,7 +77,7 @@ export class HybridEngine {
   /** The key suffix of the strategy ("ha" absolute, "hs" suppressed). */
   readonly kind: string;
   /** This instance's id in the store: its reservations and sequence numbers carry it. */
-  readonly instanceId: string = newId();
+  readonly instanceId: string;
   /** Reservation lifetime, ms ({@linkcode RESERVATION_TTL_SYNCS}). */
   readonly ttlMs: number;
   /** How long a key may go unused before it releases its reservation, ms ({@linkcode IDLE_SYNCS}). */
@@ -103,9 +103,16 @@ export class HybridEngine {
    * @param ctx the limiter's shared context
    * @param kind the key suffix of the strategy
    * @param onError told about background sync failures
+   * @param instanceId this instance's id (a fresh one by default)
    */
-  constructor(ctx: StoreContext, kind: string, onError: (e: StoreError) => void) {
+  constructor(
+    ctx: StoreContext,
+    kind: string,
+    onError: (e: StoreError) => void,
+    instanceId: string = newId(),
+  ) {
     this.ctx = ctx;
+    this.instanceId = instanceId;
     this.cfg = ctx.cfg;
     this.kind = kind;
     this.#keyOf = entityKeyBuilder(ctx.cfg.prefix, kind);

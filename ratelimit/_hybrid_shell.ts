@@ -24,14 +24,16 @@ export abstract class HybridShell<Fallback> {
    * @param kind the key suffix of the strategy
    * @param fallback the local limiter the "local" policy uses during an outage
    * @param onError told about background sync failures
+   * @param instanceId the engine's id in the store (a fresh one by default)
    */
   constructor(
     ctx: StoreContext,
     kind: string,
     fallback: Fallback,
     onError: OnSyncError,
+    instanceId?: string,
   ) {
-    this.engine = new HybridEngine(ctx, kind, onError);
+    this.engine = new HybridEngine(ctx, kind, onError, instanceId);
     this.fallback = fallback;
   }
 

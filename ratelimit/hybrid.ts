@@ -21,5 +21,31 @@
  *
  * @module
  */
-export { HybridAbsoluteRateLimiter } from "./hybrid_absolute.ts";
-export { HybridSuppressedRateLimiter } from "./hybrid_suppressed.ts";
+import { StoreGuard } from "./_guard.ts";
+import { HybridAbsoluteRateLimiter } from "./hybrid_absolute.ts";
+import { HybridSuppressedRateLimiter } from "./hybrid_suppressed.ts";
+import type { ProviderParts, StoreContext } from "./redis.ts";
+
+export { HybridAbsoluteRateLimiter, HybridSuppressedRateLimiter };
+
+/**
+ * Builds the `hybrid` provider: its two strategies over one guard of their own (so a background
+ * sync failure does not short-circuit the `redis` provider's calls, and vice versa), whose
+ * failures are never thrown at callers but answered by the policy.
+ * @param p what the limiter gives
+ * @param instanceId the absolute strategy's id in the store
+ * @returns the absolute and the suppressed limiter
+ * @internal
+ */
+export function hybridProvider(
+  p: ProviderParts,
+  instanceId: string,
+): [HybridAbsoluteRateLimiter, HybridSuppressedRateLimiter] {
+  const guard = new StoreGuard(p.cfg.storeTimeoutMs, false, (e) => p.onError(e));
+  const store = p.store;
+  const ctx: StoreContext = { cfg: p.cfg, store: () => store, guard, closed: p.closed };
+  return [
+    new HybridAbsoluteRateLimiter(ctx, p.fallbacks[0], p.onError, instanceId),
+    new HybridSuppressedRateLimiter(ctx, p.fallbacks[1], p.onError),
+  ];
+}

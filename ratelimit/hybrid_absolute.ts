@@ -39,9 +39,15 @@ export class HybridAbsoluteRateLimiter extends HybridShell<LocalAbsoluteRateLimi
    * @param ctx the limiter's shared context
    * @param fallback the local limiter the "local" policy uses during an outage
    * @param onError told about background sync failures
+   * @param instanceId {@linkcode instanceId} (a fresh one by default)
    */
-  constructor(ctx: StoreContext, fallback: LocalAbsoluteRateLimiter, onError: OnSyncError) {
-    super(ctx, "ha", fallback, onError);
+  constructor(
+    ctx: StoreContext,
+    fallback: LocalAbsoluteRateLimiter,
+    onError: OnSyncError,
+    instanceId?: string,
+  ) {
+    super(ctx, "ha", fallback, onError, instanceId);
   }
 
   /** This instance's id in the store (its reservations and sequence numbers carry it). */

@@ -3,24 +3,15 @@
  *
  * @module
  */
-import {
-  ClosedError,
-  type DistkitError,
-  InvalidArgumentError,
-  type StoreError,
-} from "../core/errors.ts";
+import { ClosedError, type DistkitError, InvalidArgumentError } from "../core/errors.ts";
 import { intInRange } from "../core/int.ts";
+import { newId } from "../core/uuid.ts";
 import { type StoreLike, toStore } from "../store/to_store.ts";
-import type { Store } from "../store/types.ts";
-import { type Config, makeConfig, type StoreErrorPolicy } from "./_config.ts";
-import { StoreGuard } from "./_guard.ts";
-import { HybridAbsoluteRateLimiter, HybridSuppressedRateLimiter } from "./hybrid.ts";
+import { makeConfig, type StoreErrorPolicy } from "./_config.ts";
+import { LazyProvider, type MethodName } from "./_lazy.ts";
 import { LocalAbsoluteRateLimiter, LocalSuppressedRateLimiter } from "./local.ts";
-import {
-  RedisAbsoluteRateLimiter,
-  RedisSuppressedRateLimiter,
-  type StoreContext,
-} from "./redis.ts";
+import type { HybridAbsoluteRateLimiter, HybridSuppressedRateLimiter } from "./hybrid.ts";
+import type { ProviderParts } from "./redis.ts";
 import type {
   AbsoluteMethods,
   HybridAbsoluteLimiter,
@@ -31,6 +22,26 @@ import type {
 } from "./types.ts";
 
 export type { StoreErrorPolicy };
+
+/** The hybrid provider: its facades, and its implementations (which close). */
+type HybridProvider = LazyProvider<
+  HybridAbsoluteLimiter,
+  HybridSuppressedLimiter,
+  HybridAbsoluteRateLimiter,
+  HybridSuppressedRateLimiter
+>;
+
+/** The methods of the asynchronous strategies, which load their code on first use. */
+const ABSOLUTE: Record<MethodName<AbsoluteMethods<true>>, true> = {
+  inc: true,
+  isAllowed: true,
+  get: true,
+  setIf: true,
+};
+const SUPPRESSED: Record<MethodName<SuppressedMethods<true>>, true> = {
+  ...ABSOLUTE,
+  getSuppressionFactor: true,
+};
 
 /** Options for {@linkcode RateLimiter}. */
 export interface RateLimiterOptions {
@@ -114,18 +125,16 @@ export class RateLimiter implements AsyncDisposable {
   readonly windowSizeSeconds: number;
   /** The in-process provider (synchronous, browser-safe). */
   readonly local: Provider<LocalAbsoluteLimiter, LocalSuppressedLimiter>;
-  #cfg: Config;
-  #store: Store | undefined;
   #closed = false;
   #localImpl: [LocalAbsoluteRateLimiter, LocalSuppressedRateLimiter];
-  #redis: Provider<AbsoluteMethods<true>, SuppressedMethods<true>> | undefined;
-  #hybrid: Provider<HybridAbsoluteLimiter, HybridSuppressedLimiter> | undefined;
-  #hybridImpl: [HybridAbsoluteRateLimiter, HybridSuppressedRateLimiter] | undefined;
+  #redis: LazyProvider<AbsoluteMethods<true>, SuppressedMethods<true>> | undefined;
+  #hybrid: HybridProvider | undefined;
   #cleanup: ReturnType<typeof setInterval> | undefined;
 
   /**
    * Validates every option; starts no timer (the hybrid provider's sync timer starts with its
-   * first key, the cleanup loop with {@linkcode RateLimiter.runCleanupLoop}).
+   * first key, the cleanup loop with {@linkcode RateLimiter.runCleanupLoop}) and loads no code:
+   * the `redis` and `hybrid` providers load theirs on their first call.
    * @param options window, bucket, limits, store and failure policy
    * @throws {InvalidArgumentError | InvalidKeyError} naming the invalid option and its range
    */
@@ -133,46 +142,65 @@ export class RateLimiter implements AsyncDisposable {
     if (options === null || typeof options !== "object") {
       throw new InvalidArgumentError("'options' must be an object");
     }
-    this.#cfg = makeConfig(options);
-    this.windowSizeSeconds = this.#cfg.windowSizeSeconds;
+    const cfg = makeConfig(options);
+    this.windowSizeSeconds = cfg.windowSizeSeconds;
     if (options.onError !== undefined && typeof options.onError !== "function") {
       throw new InvalidArgumentError("'onError' must be a function");
     }
     const onError = options.onError ?? (() => {});
-    this.#store = options.store === undefined ? undefined : toStore(options.store);
+    const store = options.store === undefined ? undefined : toStore(options.store);
     const closed = () => this.#closed;
     this.#localImpl = [
-      new LocalAbsoluteRateLimiter(this.#cfg, closed),
-      new LocalSuppressedRateLimiter(this.#cfg, closed),
+      new LocalAbsoluteRateLimiter(cfg, closed),
+      new LocalSuppressedRateLimiter(cfg, closed),
     ];
     this.local = Object.freeze({ absolute: this.#localImpl[0], suppressed: this.#localImpl[1] });
-    if (this.#store !== undefined) {
-      const store = this.#store;
-      const guard = new StoreGuard(
-        this.#cfg.storeTimeoutMs,
-        this.#cfg.onStoreError === "throw",
-        (e: StoreError) => onError(e),
-      );
-      const ctx: StoreContext = { cfg: this.#cfg, store: () => store, guard, closed };
-      const fallbackA = new LocalAbsoluteRateLimiter(this.#cfg, closed);
-      const fallbackS = new LocalSuppressedRateLimiter(this.#cfg, closed);
-      this.#redis = Object.freeze({
-        absolute: new RedisAbsoluteRateLimiter(ctx, fallbackA),
-        suppressed: new RedisSuppressedRateLimiter(ctx, fallbackS),
-      });
-      // The hybrid provider has a guard of its own, so a background sync failure does not
-      // short-circuit the store-backed provider's calls (and vice versa).
-      const hguard = new StoreGuard(this.#cfg.storeTimeoutMs, false, (e) => onError(e));
-      const hctx: StoreContext = { ...ctx, guard: hguard };
-      this.#hybridImpl = [
-        new HybridAbsoluteRateLimiter(hctx, fallbackA, onError),
-        new HybridSuppressedRateLimiter(hctx, fallbackS, onError),
-      ];
-      this.#hybrid = Object.freeze({
-        absolute: this.#hybridImpl[0],
-        suppressed: this.#hybridImpl[1],
-      });
-    }
+    if (store === undefined) return;
+    const fallbacks = [
+      new LocalAbsoluteRateLimiter(cfg, closed),
+      new LocalSuppressedRateLimiter(cfg, closed),
+    ] as const;
+    // A call made before the code was loaded runs once it is, as if made then; one made while
+    // the limiter was open passes the closed check even if close() came meanwhile.
+    const parts = (p: { readonly replayingOpenCalls: boolean }): ProviderParts => ({
+      cfg,
+      store,
+      onError,
+      fallbacks,
+      closed: () => this.#closed && !p.replayingOpenCalls,
+    });
+    const redis: LazyProvider<AbsoluteMethods<true>, SuppressedMethods<true>> = new LazyProvider(
+      () => import("./redis.ts").then((m) => m.redisProvider(parts(redis))),
+      [ABSOLUTE, SUPPRESSED],
+      [{}, {}],
+      closed,
+    );
+    const id = newId();
+    const hybrid: HybridProvider = new LazyProvider<
+      HybridAbsoluteLimiter,
+      HybridSuppressedLimiter,
+      HybridAbsoluteRateLimiter,
+      HybridSuppressedRateLimiter
+    >(
+      () => import("./hybrid.ts").then((m) => m.hybridProvider(parts(hybrid), id)),
+      [ABSOLUTE, SUPPRESSED],
+      [
+        {
+          instanceId: id,
+          get size() {
+            return hybrid.impl?.[0].size ?? 0;
+          },
+        },
+        {
+          get size() {
+            return hybrid.impl?.[1].size ?? 0;
+          },
+        },
+      ],
+      closed,
+    );
+    this.#redis = redis;
+    this.#hybrid = hybrid;
   }
 
   #need<T>(p: T | undefined, name: string): T {
@@ -196,7 +224,7 @@ export class RateLimiter implements AsyncDisposable {
    * ```
    */
   get redis(): Provider<AbsoluteMethods<true>, SuppressedMethods<true>> {
-    return this.#need(this.#redis, "redis");
+    return this.#need(this.#redis, "redis").provider;
   }
 
   /**
@@ -210,7 +238,7 @@ export class RateLimiter implements AsyncDisposable {
    * ```
    */
   get hybrid(): Provider<HybridAbsoluteLimiter, HybridSuppressedLimiter> {
-    return this.#need(this.#hybrid, "hybrid");
+    return this.#need(this.#hybrid, "hybrid").provider;
   }
 
   /**
@@ -291,8 +319,9 @@ export class RateLimiter implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.stopCleanupLoop();
-    const h = this.#hybridImpl;
     this.#closed = true;
+    // The hybrid code may still be loading for a first call: that call runs, then this closes.
+    const h = this.#hybrid?.impl ?? await this.#hybrid?.settled();
     if (h !== undefined) await Promise.all([h[0].close(), h[1].close()]);
     this.#localImpl[0].reset();
     this.#localImpl[1].reset();

@@ -6,10 +6,10 @@
  * @module
  */
 import { type Comparator, validateComparator } from "../core/comparator.ts";
-import { ClosedError, StoreError } from "../core/errors.ts";
+import { ClosedError, type DistkitError, StoreError } from "../core/errors.ts";
 import type { Reply, Script, Store } from "../store/types.ts";
 import { capOf, checkN, type Config, entityKeyBuilder, limitsOf, validateKey } from "./_config.ts";
-import { DOWN, type StoreGuard } from "./_guard.ts";
+import { DOWN, StoreGuard } from "./_guard.ts";
 import {
   absoluteArgv,
   decodeSetReply,
@@ -33,6 +33,43 @@ export interface StoreContext {
   store: () => Store;
   guard: StoreGuard;
   closed: () => boolean;
+}
+
+/**
+ * What `RateLimiter` builds its store-backed providers from (`redis` here, `hybrid` in
+ * ./hybrid.ts; both loaded on first use). @internal
+ */
+export interface ProviderParts {
+  cfg: Config;
+  store: Store;
+  /** Whether the provider's calls are refused (the limiter is closed). */
+  closed: () => boolean;
+  /** Told about store failures. */
+  onError: (e: DistkitError) => void;
+  /** The local limiters the "local" outage policy uses (shared by `redis` and `hybrid`). */
+  fallbacks: readonly [LocalAbsoluteRateLimiter, LocalSuppressedRateLimiter];
+}
+
+/**
+ * Builds the `redis` provider: its two strategies over one guard of their own.
+ * @param p what the limiter gives
+ * @returns the absolute and the suppressed limiter
+ * @internal
+ */
+export function redisProvider(
+  p: ProviderParts,
+): [RedisAbsoluteRateLimiter, RedisSuppressedRateLimiter] {
+  const guard = new StoreGuard(
+    p.cfg.storeTimeoutMs,
+    p.cfg.onStoreError === "throw",
+    (e) => p.onError(e),
+  );
+  const store = p.store;
+  const ctx: StoreContext = { cfg: p.cfg, store: () => store, guard, closed: p.closed };
+  return [
+    new RedisAbsoluteRateLimiter(ctx, p.fallbacks[0]),
+    new RedisSuppressedRateLimiter(ctx, p.fallbacks[1]),
+  ];
 }
 
 const ALLOWED: RateLimitDecision = Object.freeze({ kind: "allowed" }) as RateLimitDecision;

@@ -3,15 +3,14 @@
  * back to EVAL on NOSCRIPT, so a `SCRIPT FLUSH` or a restart is survived), and gives sharded
  * pub/sub. node-redis is never imported at run time: the client is typed structurally.
  *
+ * This class validates its arguments and loads its implementation (./_redis_store_impl.ts) with
+ * a dynamic `import()` on its first call, so an application that never runs a script on Redis (a
+ * browser using `MemoryStore`, whose primitives still accept a raw client) does not load it.
+ *
  * @module
  */
 import { ClosedError, InvalidArgumentError, StoreError } from "../core/errors.ts";
-import { Batcher } from "./_batcher.ts";
-import { luaSource } from "./_lua.ts";
-import { mapScriptError } from "./script_failure.ts";
-import { slotOf } from "./slot.ts";
-import { TimeoutQueue } from "../core/timeout_queue.ts";
-import { toArg } from "./script.ts";
+import type { RedisStoreImpl } from "./_redis_store_impl.ts";
 import type { Reply, Script, Store, Unsubscribe } from "./types.ts";
 
 /** The node-redis call options distkit uses. */
@@ -46,18 +45,6 @@ export interface RedisClientLike {
   sendCommand?(...args: never[]): Promise<unknown>;
 }
 
-/** A standalone client: also knows how to open a second connection for subscriptions. */
-interface StandaloneLike extends RedisClientLike {
-  duplicate(): StandaloneLike & {
-    connect(): Promise<unknown>;
-    close?(): Promise<unknown>;
-    quit?(): Promise<unknown>;
-    destroy?(): unknown;
-    unref?(): unknown;
-    on?(event: string, fn: (e: unknown) => void): unknown;
-  };
-}
-
 /** Options for {@linkcode RedisStore}. */
 export interface RedisStoreOptions {
   /**
@@ -75,25 +62,6 @@ export interface RedisStoreOptions {
    * @default {true}
    */
   batch?: boolean | undefined;
-}
-
-function isClusterClient(c: object): boolean {
-  return "masters" in c;
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
-function isErrorReply(e: unknown): boolean {
-  const name = (e as { constructor?: { name?: string } })?.constructor?.name;
-  return name === "ErrorReply" || name === "SimpleError" || name === "BlobError";
-}
-
-function toDistkitError(e: unknown, script: Script): unknown {
-  if (e instanceof StoreError || e instanceof ClosedError) return e;
-  if (isErrorReply(e)) return mapScriptError(errorText(e), e);
-  return new StoreError(`Redis call '${script.name}' failed: ${errorText(e)}`, e);
 }
 
 /**
@@ -114,33 +82,12 @@ export class RedisStore implements Store {
   readonly client: RedisClientLike;
   /** Whether the client is a cluster. */
   readonly isCluster: boolean;
-  /** Bounds calls when `commandTimeoutMs` > 0 (one timer for all calls in flight). */
-  #timeouts: TimeoutQueue | undefined;
-  #subscriber:
-    | Promise<
-      RedisClientLike & {
-        close?(): Promise<unknown>;
-        quit?(): Promise<unknown>;
-        destroy?(): unknown;
-      }
-    >
-    | undefined;
-  #listeners = new Map<string, Set<(message: string) => void>>();
+  readonly #commandTimeoutMs: number;
+  readonly #batch: boolean;
+  /** The implementation, once loaded. */
+  #impl: RedisStoreImpl | undefined;
+  #loading: Promise<RedisStoreImpl> | undefined;
   #closed = false;
-  /** The standalone subscriber connection, as soon as it is made (still connecting or not). */
-  #dup:
-    | (RedisClientLike & {
-      close?(): Promise<unknown>;
-      quit?(): Promise<unknown>;
-      destroy?(): unknown;
-    })
-    | undefined;
-  /** Whether this store listens for the user's client to end. */
-  #endWatched = false;
-  /** Collects calls to batchable scripts (undefined: batching off). */
-  #batcher: Batcher | undefined;
-  /** Batch per slot: a cluster, or a server that refused a batch across slots. */
-  #bySlot = false;
 
   /**
    * Wraps a connected client; the client stays yours to close.
@@ -163,42 +110,36 @@ export class RedisStore implements Store {
         `'commandTimeoutMs' must be a non-negative integer: current value is ${t}`,
       );
     }
-    this.client = client;
-    this.isCluster = isClusterClient(client);
-    this.#bySlot = this.isCluster;
-    this.#timeouts = t === 0 ? undefined : new TimeoutQueue(
-      t,
-      (ms) => new StoreError(`Redis did not answer within ${ms} ms`),
-    );
     if (options.batch !== undefined && typeof options.batch !== "boolean") {
       throw new InvalidArgumentError(
         `'batch' must be a boolean: current value is ${String(options.batch)}`,
       );
     }
-    if (options.batch !== false) {
-      this.#batcher = new Batcher({
-        single: (script, key, argv) => this.#evalSha(script, [key], argv),
-        batch: (script, keys, argv) => {
-          const b = script.batch!;
-          return this.#send("EVALSHA", b.sha1, keys, argv).catch((e) => {
-            if (!isErrorReply(e) || !errorText(e).startsWith("NOSCRIPT")) throw e;
-            return luaSource(b).then((lua) => this.#send("EVAL", lua, keys, argv));
-          }).catch((e) => {
-            throw toDistkitError(e, script);
-          });
-        },
-        itemError: (message) => mapScriptError(message),
-        // A server behind a sharding proxy refuses a script call on keys of several slots even
-        // without cluster mode: send that batch call by call, and batch per slot from then on.
-        split: (e) => {
-          if (this.#bySlot || !(e instanceof StoreError) || !e.message.includes("CROSSSLOT")) {
-            return false;
-          }
-          this.#bySlot = true;
-          return true;
-        },
-      });
-    }
+    this.client = client;
+    this.isCluster = "masters" in client;
+    this.#commandTimeoutMs = t;
+    this.#batch = options.batch !== false;
+  }
+
+  /** Loads and builds the implementation (once; again after a failed load). */
+  #load(): Promise<RedisStoreImpl> {
+    this.#loading ??= import("./_redis_store_impl.ts").then(
+      (m) =>
+        this.#impl = new m.RedisStoreImpl({
+          client: this.client,
+          isCluster: this.isCluster,
+          commandTimeoutMs: this.#commandTimeoutMs,
+          batch: this.#batch,
+        }),
+      (e) => {
+        this.#loading = undefined;
+        throw new StoreError(
+          `Cannot load RedisStore's code: ${e instanceof Error ? e.message : e}`,
+          e,
+        );
+      },
+    );
+    return this.#loading;
   }
 
   /**
@@ -213,70 +154,11 @@ export class RedisStore implements Store {
     keys: readonly string[],
     argv: readonly (string | number)[],
   ): Promise<Reply> {
+    const impl = this.#impl;
+    if (impl !== undefined && !this.#closed) return impl.run(script, keys, argv);
     if (this.#closed) return Promise.reject(new ClosedError("RedisStore"));
-    const call = script.batch !== undefined && this.#batcher !== undefined && keys.length === 1
-      ? this.#batcher.add(script, keys[0]!, this.#route(script, keys[0]!), argv)
-      : this.#evalSha(script, keys, argv);
-    return this.#timeouts === undefined ? call : this.#timeouts.bound(call).catch((e) => {
-      throw toDistkitError(e, script);
-    });
-  }
-
-  /** A call's batch: per script, and per slot on a cluster. */
-  #route(script: Script, key: string): string {
-    return this.#bySlot ? `${script.name} ${slotOf(key)}` : script.name;
-  }
-
-  /** One call by itself: EVALSHA, then EVAL on NOSCRIPT. */
-  #evalSha(
-    script: Script,
-    keys: readonly string[],
-    argv: readonly (string | number)[],
-  ): Promise<Reply> {
-    // One reaction on the success path: an uncontended lock pays for every promise hop.
-    return this.#send("EVALSHA", script.sha1, keys, argv).catch((e) =>
-      this.#onEvalShaError(e, script, keys, argv)
-    );
-  }
-
-  /** `EVALSHA`/`EVAL` with the raw command when the client has one, else its own methods. */
-  #send(
-    command: "EVALSHA" | "EVAL",
-    body: string,
-    keys: readonly string[],
-    argv: readonly (string | number)[],
-  ): Promise<Reply> {
-    const client = this.client as RedisClientLike & {
-      sendCommand?: (...a: unknown[]) => Promise<Reply>;
-    };
-    if (typeof client.sendCommand !== "function") {
-      const options: EvalOptions = { keys: keys as string[], arguments: argv.map(toArg) };
-      return (command === "EVALSHA"
-        ? client.evalSha(body, options)
-        : client.eval(body, options)) as Promise<Reply>;
-    }
-    const args: string[] = [command, body, String(keys.length)];
-    for (const k of keys) args.push(k);
-    for (const a of argv) args.push(typeof a === "string" ? a : toArg(a));
-    return this.isCluster ? client.sendCommand(keys[0], false, args) : client.sendCommand(args);
-  }
-
-  /**
-   * NOSCRIPT (after `SCRIPT FLUSH` or a restart): send the source, which also caches it. Any
-   * other failure becomes a distkit error.
-   */
-  #onEvalShaError(
-    e: unknown,
-    script: Script,
-    keys: readonly string[],
-    argv: readonly (string | number)[],
-  ): Promise<Reply> {
-    if (isErrorReply(e) && errorText(e).startsWith("NOSCRIPT")) {
-      return luaSource(script).then((lua) => this.#send("EVAL", lua, keys, argv)).catch((e2) => {
-        throw toDistkitError(e2, script);
-      });
-    }
-    throw toDistkitError(e, script);
+    // The first calls wait for the code; they are sent in the order made.
+    return this.#load().then((i) => i.run(script, keys, argv));
   }
 
   /**
@@ -289,141 +171,20 @@ export class RedisStore implements Store {
    */
   async subscribe(channel: string, listener: (message: string) => void): Promise<Unsubscribe> {
     if (this.#closed) throw new ClosedError("RedisStore");
-    if ((this.client as { isOpen?: unknown }).isOpen === false) {
-      // Never connected, or closed by the user: a subscriber made from it would only reconnect
-      // forever (and keep the process alive). Callers fall back to polling.
-      throw new StoreError(`Cannot subscribe to '${channel}': the client is not open`);
-    }
-    const wrapped = (m: string) => listener(m);
-    let set = this.#listeners.get(channel);
-    if (set === undefined) {
-      set = new Set([wrapped]);
-      this.#listeners.set(channel, set);
-      try {
-        const sub = await this.#subscriberClient();
-        await sub.sSubscribe(channel, this.#dispatch);
-      } catch (e) {
-        this.#listeners.delete(channel);
-        throw new StoreError(`Cannot subscribe to '${channel}': ${errorText(e)}`, e);
-      }
-    } else {
-      set.add(wrapped);
-    }
-    return async () => {
-      const s = this.#listeners.get(channel);
-      if (s === undefined || !s.delete(wrapped) || s.size > 0) return;
-      this.#listeners.delete(channel);
-      if (this.#closed) return;
-      try {
-        const sub = await this.#subscriberClient();
-        await sub.sUnsubscribe(channel, this.#dispatch);
-      } catch {
-        // The connection is gone; there is nothing left to unsubscribe.
-      }
-    };
-  }
-
-  #dispatch = (message: string, channel: string): void => {
-    const s = this.#listeners.get(channel);
-    if (s === undefined) return;
-    for (const l of [...s]) l(message);
-  };
-
-  #subscriberClient(): Promise<
-    RedisClientLike & { close?(): Promise<unknown>; quit?(): Promise<unknown>; destroy?(): unknown }
-  > {
-    if (this.#subscriber === undefined) {
-      if (this.isCluster) {
-        this.#subscriber = Promise.resolve(this.client);
-      } else {
-        const dup = (this.client as StandaloneLike).duplicate();
-        dup.on?.("error", () => {}); // reconnects by itself; errors surface on calls
-        // The subscriber never keeps a process alive by itself: the user's client does, and when
-        // the user closes it ("end"), the subscriber goes too (it is opened again if needed).
-        dup.unref?.();
-        this.#dup = dup;
-        this.#watchEnd();
-        const p = this.#subscriber = dup.connect().then(() => dup);
-        p.catch(() => {
-          if (this.#subscriber === p) this.#subscriber = undefined;
-        });
-      }
-    }
-    return this.#subscriber;
-  }
-
-  /** Listens (once) for the user's standalone client to end. */
-  #watchEnd(): void {
-    const client = this.client as { on?: unknown; off?: unknown; removeListener?: unknown };
-    if (this.#endWatched || typeof client.on !== "function") return;
-    this.#endWatched = true;
-    (client.on as (e: string, fn: () => void) => unknown).call(client, "end", this.#onClientEnd);
-  }
-
-  #unwatchEnd(): void {
-    if (!this.#endWatched) return;
-    this.#endWatched = false;
-    const client = this.client as { off?: unknown; removeListener?: unknown };
-    const off = typeof client.off === "function" ? client.off : client.removeListener;
-    if (typeof off === "function") {
-      (off as (e: string, fn: () => void) => unknown).call(client, "end", this.#onClientEnd);
-    }
+    const impl = this.#impl ?? await this.#load();
+    return impl.subscribe(channel, listener);
   }
 
   /**
-   * The user closed their client (`close()`, `quit()`, `destroy()`): close the subscriber this
-   * store opened from it, so it keeps nothing alive (not even a reconnect loop while Redis is
-   * down). The store stays usable: a later subscription opens a new one from the client.
+   * Closes the subscriber connection this store opened; the user's client stays open. Calls
+   * still waiting for the code when this is called are sent first, as calls in flight would be.
+   * @returns when closed
    */
-  #onClientEnd = (): void => {
-    this.#unwatchEnd();
-    const dup = this.#dup;
-    this.#dup = undefined;
-    this.#subscriber = undefined;
-    this.#listeners.clear();
-    if (dup !== undefined) void this.#shut(dup); // even while it is still connecting
-  };
-
-  /** Closes a subscriber connection (errors ignored: it is gone anyway). */
-  async #shut(
-    c: RedisClientLike & {
-      close?(): Promise<unknown>;
-      quit?(): Promise<unknown>;
-      destroy?(): unknown;
-    },
-  ): Promise<void> {
-    try {
-      if (c.destroy) c.destroy();
-      else if (c.close) await c.close();
-      else if (c.quit) await c.quit();
-    } catch {
-      // Already gone.
-    }
-  }
-
-  /** Closes the subscriber connection this store opened; the user's client stays open. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#unwatchEnd();
-    const sub = this.#subscriber;
-    this.#subscriber = undefined;
-    const channels = [...this.#listeners.keys()];
-    this.#listeners.clear();
-    const dup = this.#dup;
-    this.#dup = undefined;
-    if (dup !== undefined) return await this.#shut(dup); // even while it is still connecting
-    if (sub === undefined) return;
-    try {
-      const c = await sub;
-      if (this.isCluster) {
-        for (const ch of channels) await c.sUnsubscribe(ch).catch(() => {});
-      } else if (c.close) await c.close();
-      else if (c.quit) await c.quit();
-      else c.destroy?.();
-    } catch {
-      // Already gone.
-    }
+    const impl = this.#impl ?? await this.#loading?.catch(() => undefined);
+    await impl?.close();
   }
 
   /** Same as {@linkcode RedisStore.close}. @returns when closed */
