@@ -16,6 +16,7 @@ import { MAX_BATCH } from "./entries.ts";
 import { ClosedError, CounterOverflowError, type DistkitError, StoreError } from "./errors.ts";
 import { finalFlush, notWritten } from "./final_flush.ts";
 import { FlushTimer } from "./flush_timer.ts";
+import { validateKey } from "./keys.ts";
 import { SerialQueue } from "./serial_queue.ts";
 
 /** What the engine keeps on every entry, beside the primitive's own fields. */
@@ -197,6 +198,15 @@ export class WriteBehind<E extends Tracked, W, V> {
     return this.#entries.get(key);
   }
 
+  /**
+   * @returns the entry of a caller's `key`; a key already in the map was validated when it
+   * entered it, so the hot path skips that
+   * @throws {InvalidKeyError} if `key` is new and invalid
+   */
+  validEntry(key: string): E {
+    return this.#entries.get(key) ?? this.entry(validateKey(key));
+  }
+
   /** @returns the entry of a valid `key`, made if needed (which may sweep first) */
   entry(key: string): E {
     let e = this.#entries.get(key);
@@ -284,6 +294,32 @@ export class WriteBehind<E extends Tracked, W, V> {
       if (cold.length > 0) await this.sync(cold);
       return held;
     });
+  }
+
+  /** @returns the entry of a caller's `key`, read back first when cold @throws {StoreError} */
+  async get(key: string): Promise<E> {
+    validateKey(key);
+    this.open();
+    const [e] = await this.read([key]);
+    return e!;
+  }
+
+  /**
+   * A memory-first write: `apply` changes the entry `e` of `key`; a cold key is then flushed and
+   * read back (one call). @returns `view` of the entry after the read-back, or what `apply`
+   * returned when the key was warm or the read-back failed (the change stays buffered)
+   */
+  async write<R>(key: string, e: E, apply: (e: E) => R, view: (e: E) => R): Promise<R> {
+    this.open();
+    const warm = this.isWarm(key, e);
+    const result = apply(e);
+    if (warm) return result;
+    try {
+      await this.readBack([key]);
+    } catch {
+      return result; // buffered; the flush is retried in the background
+    }
+    return view(e);
   }
 
   /** Flushes and reads `keys` back, warm or not. @returns their entries (aligned) */

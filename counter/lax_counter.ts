@@ -4,14 +4,14 @@
  * @module
  */
 import type { Comparator } from "../core/comparator.ts";
-import { CounterOverflowError, type DistkitError, StoreError } from "../core/errors.ts";
+import { CounterOverflowError, type DistkitError } from "../core/errors.ts";
 import { intInRange, safeInt } from "../core/int.ts";
 import { validateKey, validateKeys } from "../core/keys.ts";
 import { CLOSE_TIMEOUT_MS } from "../core/final_flush.ts";
 import { newId } from "../core/uuid.ts";
-import { type Synced, type Tracked, WriteBehind } from "../core/write_behind.ts";
+import { type Tracked, WriteBehind } from "../core/write_behind.ts";
 import { type StoreLike, toStore } from "../store/to_store.ts";
-import type { Reply, Store } from "../store/types.ts";
+import type { Store } from "../store/types.ts";
 import {
   applyWrites,
   checkBatch,
@@ -19,11 +19,11 @@ import {
   counterHash,
   counterSeqKey,
   deleteValue,
+  syncBatch,
   toConditionalWrites,
   toWrites,
   type Write,
 } from "./_remote.ts";
-import { COUNTER_SYNC } from "./_scripts.ts";
 import type {
   ConditionalEntry,
   ConditionalResult,
@@ -31,9 +31,6 @@ import type {
   CounterEntry,
   KeyedConditionalResult,
 } from "./types.ts";
-
-/** How long the store remembers a writer's last applied batch, in ms (24 h). */
-const SEQ_TTL_MS = 86_400_000;
 
 /** Options for {@linkcode LaxCounter}. */
 export interface LaxCounterOptions {
@@ -137,7 +134,8 @@ export class LaxCounter implements Counter, AsyncDisposable {
         },
         acknowledge: (e, delta) => void (e.inflight -= delta),
         learn: (e, value) => void (e.base = value),
-        send: (seq, writes, reads) => this.#send(seq, writes, reads),
+        send: (seq, writes, reads) =>
+          syncBatch(this.#store, [this.#hash, this.#seqKey], { seq, writes, reads }),
       },
     });
   }
@@ -145,31 +143,6 @@ export class LaxCounter implements Counter, AsyncDisposable {
   /** Number of keys with changes not yet acknowledged by the store. */
   get pending(): number {
     return this.#engine.pending;
-  }
-
-  /** One `counter_sync` call: the batch's deltas under `seq`, then the values of its keys and `reads`. */
-  async #send(
-    seq: number,
-    writes: ReadonlyArray<readonly [string, number]>,
-    reads: readonly string[],
-  ): Promise<Array<Synced<number>>> {
-    const argv: Array<string | number> = [seq, SEQ_TTL_MS, writes.length];
-    for (const [k, delta] of writes) argv.push(k, delta);
-    argv.push(...reads);
-    const reply = await this.#store.run(COUNTER_SYNC, [this.#hash, this.#seqKey], argv);
-    const keys = writes.length + reads.length;
-    if (
-      !Array.isArray(reply) || !Array.isArray(reply[1]) || !Array.isArray(reply[2]) ||
-      reply[2].length !== keys
-    ) {
-      throw new StoreError(`Unexpected reply from counter_sync: ${JSON.stringify(reply)}`);
-    }
-    const [, skipped, values] = reply as [Reply, Reply[], Reply[]];
-    const dropped = new Set(skipped.map(String));
-    return values.map((v, i) => ({
-      value: Number(v),
-      dropped: i < writes.length && dropped.has(writes[i]![0]),
-    }));
   }
 
   #view(e: Entry): number {
@@ -218,20 +191,9 @@ export class LaxCounter implements Counter, AsyncDisposable {
    * ```
    */
   async inc(key: string, n = 1): Promise<number> {
-    // Keys already in the map were validated when they entered it: the hot path skips that.
-    const engine = this.#engine;
-    const e = engine.peek(key) ?? engine.entry(validateKey(key));
+    const e = this.#engine.validEntry(key);
     if (n !== 1) safeInt(n, "n");
-    engine.open();
-    const warm = engine.isWarm(key, e);
-    const value = this.#add(key, e, n);
-    if (warm) return value;
-    try {
-      await engine.readBack([key]);
-    } catch {
-      // Buffered; the flush is retried in the background.
-    }
-    return this.#view(e);
+    return await this.#engine.write(key, e, (e) => this.#add(key, e, n), (e) => this.#view(e));
   }
 
   /**
@@ -264,10 +226,7 @@ export class LaxCounter implements Counter, AsyncDisposable {
    * ```
    */
   async get(key: string): Promise<number> {
-    validateKey(key);
-    this.#engine.open();
-    const [e] = await this.#engine.read([key]);
-    return this.#view(e!);
+    return this.#view(await this.#engine.get(key));
   }
 
   /**

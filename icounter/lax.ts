@@ -8,7 +8,6 @@ import type { Comparator } from "../core/comparator.ts";
 import { CounterOverflowError, type DistkitError, StoreError } from "../core/errors.ts";
 import { intInRange, safeInt } from "../core/int.ts";
 import { CLOSE_TIMEOUT_MS, within } from "../core/final_flush.ts";
-import { validateKey } from "../core/keys.ts";
 import { type Synced, type Tracked, WriteBehind } from "../core/write_behind.ts";
 import type { ConditionalEntry, CounterEntry } from "../counter/types.ts";
 import type { StoreLike } from "../store/to_store.ts";
@@ -255,20 +254,9 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
    * ```
    */
   async inc(key: string, n = 1): Promise<InstanceCount> {
-    // Keys already in the map were validated when they entered it: the hot path skips that.
-    const engine = this.#engine;
-    const e = engine.peek(key) ?? engine.entry(validateKey(key));
+    const e = this.#engine.validEntry(key);
     if (n !== 1) safeInt(n, "n");
-    if (this.#core.closed) this.#core.open();
-    const warm = engine.isWarm(key, e);
-    const v = this.#add(key, e, n);
-    if (warm) return v;
-    try {
-      await engine.readBack([key]);
-    } catch {
-      return v; // buffered; the flush is retried in the background
-    }
-    return this.#view(e);
+    return await this.#engine.write(key, e, (e) => this.#add(key, e, n), (e) => this.#view(e));
   }
 
   /**
@@ -301,10 +289,7 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
    * ```
    */
   async get(key: string): Promise<InstanceCount> {
-    validateKey(key);
-    this.#core.open();
-    const [e] = await this.#engine.read([key]);
-    return this.#view(e!);
+    return this.#view(await this.#engine.get(key));
   }
 
   /**
