@@ -186,28 +186,27 @@ export class WriteBehind<E extends Tracked, W, V> {
     return n;
   }
 
-  /** @throws {ClosedError} once `close()` was called */
+  /** Throws once `close()` was called. @throws {ClosedError} then */
   open(): void {
     if (this.#closing !== undefined) throw new ClosedError(this.#what);
   }
 
   // ---------------------------------------------------------------- entries
 
-  /** @returns the entry of `key`, if any (the hot path: no sweep, no allocation) */
+  /** The entry of `key`, if any (the hot path: no sweep, no allocation). @returns it */
   peek(key: string): E | undefined {
     return this.#entries.get(key);
   }
 
   /**
-   * @returns the entry of a caller's `key`; a key already in the map was validated when it
-   * entered it, so the hot path skips that
-   * @throws {InvalidKeyError} if `key` is new and invalid
+   * The entry of a caller's `key`; a key already in the map was validated when it entered it,
+   * so the hot path skips that. @returns it @throws {InvalidKeyError} if `key` is new and invalid
    */
   validEntry(key: string): E {
     return this.#entries.get(key) ?? this.entry(validateKey(key));
   }
 
-  /** @returns the entry of a valid `key`, made if needed (which may sweep first) */
+  /** The entry of a valid `key`, made if needed (which may sweep first). @returns it */
   entry(key: string): E {
     let e = this.#entries.get(key);
     if (e === undefined) {
@@ -218,7 +217,7 @@ export class WriteBehind<E extends Tracked, W, V> {
     return e;
   }
 
-  /** @returns the keys of every entry in memory */
+  /** The keys of every entry in memory. @returns them */
   keys(): string[] {
     return [...this.#entries.keys()];
   }
@@ -249,7 +248,7 @@ export class WriteBehind<E extends Tracked, W, V> {
     }
   }
 
-  /** @returns whether the store's value is known, and fresh or about to be refreshed */
+  /** Whether the store's value is known, and fresh or about to be refreshed. @returns it */
   isWarm(key: string, e: E): boolean {
     return this.#sink.known(e) &&
       (this.#dirty.has(key) || this.#batch?.writes.has(key) === true ||
@@ -287,7 +286,7 @@ export class WriteBehind<E extends Tracked, W, V> {
     }
   }
 
-  /** @returns the entries of `keys` (aligned), the cold ones read back first in one call */
+  /** The entries of `keys`, the cold ones read back first in one call. @returns them, aligned */
   read(keys: readonly string[]): Promise<E[]> {
     return this.hold(keys, async (held) => {
       const cold = keys.filter((k, i) => !this.isWarm(k, held[i]!));
@@ -296,7 +295,7 @@ export class WriteBehind<E extends Tracked, W, V> {
     });
   }
 
-  /** @returns the entry of a caller's `key`, read back first when cold @throws {StoreError} */
+  /** The entry of a caller's `key`, read back first when cold. @returns it @throws {StoreError} */
   async get(key: string): Promise<E> {
     validateKey(key);
     this.open();
@@ -410,7 +409,7 @@ export class WriteBehind<E extends Tracked, W, V> {
     return this.#serial.run(() => this.#settle());
   }
 
-  /** @returns when every call queued so far has settled (never rejects) */
+  /** Waits for every call queued so far to settle. @returns then (it never rejects) */
   idle(): Promise<void> {
     return this.#serial.run(() => Promise.resolve());
   }
