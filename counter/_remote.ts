@@ -5,9 +5,17 @@
  * @module
  */
 import { toConditionalEntries, toEntries, type ValidEntry } from "../core/entries.ts";
+import { StoreError } from "../core/errors.ts";
 import { encodeKeyPart } from "../core/keys.ts";
+import type { Synced } from "../core/write_behind.ts";
 import type { Reply, Store } from "../store/types.ts";
-import { COUNTER_APPLY, COUNTER_CLEAR, COUNTER_DEL, COUNTER_GET } from "./_scripts.ts";
+import {
+  COUNTER_APPLY,
+  COUNTER_CLEAR,
+  COUNTER_DEL,
+  COUNTER_GET,
+  COUNTER_SYNC,
+} from "./_scripts.ts";
 import type { ConditionalEntry, CounterEntry, KeyedConditionalResult } from "./types.ts";
 
 export { checkBatch, MAX_BATCH } from "../core/entries.ts";
@@ -23,6 +31,45 @@ export function counterHash(prefix: string): string {
 /** A lax writer's flush-sequence key: `{<prefix>}:counter-seq:<instance id>`, both encoded. */
 export function counterSeqKey(prefix: string, instanceId: string): string {
   return `{${encodeKeyPart(prefix)}}:counter-seq:${encodeKeyPart(instanceId)}`;
+}
+
+/** How long the store remembers a lax writer's last applied batch, in ms (24 h). */
+const SEQ_TTL_MS = 86_400_000;
+
+/** One lax flush: a batch of deltas under its sequence number (0: none), and keys to read. */
+export interface SyncBatch {
+  seq: number;
+  writes: ReadonlyArray<readonly [string, number]>;
+  reads: readonly string[];
+}
+
+/**
+ * Runs one `counter_sync` call: applies the batch once per sequence number, then reads the
+ * batch's keys and `reads`. A reply of another shape (a client that handed over another command's
+ * reply after a dropped connection) is a failed call, never a source of NaN.
+ * @returns one outcome per key, the batch's first
+ */
+export async function syncBatch(
+  store: Store,
+  keys: readonly [hash: string, seqKey: string],
+  batch: SyncBatch,
+): Promise<Array<Synced<number>>> {
+  const { seq, writes, reads } = batch;
+  const argv: Array<string | number> = [seq, SEQ_TTL_MS, writes.length];
+  for (const [k, delta] of writes) argv.push(k, delta);
+  argv.push(...reads);
+  const reply = await store.run(COUNTER_SYNC, keys, argv);
+  if (
+    !Array.isArray(reply) || !Array.isArray(reply[1]) || !Array.isArray(reply[2]) ||
+    reply[2].length !== writes.length + reads.length
+  ) {
+    throw new StoreError(`Unexpected reply from counter_sync: ${JSON.stringify(reply)}`);
+  }
+  const dropped = new Set(reply[1].map(String));
+  return reply[2].map((v, i) => ({
+    value: Number(v),
+    dropped: i < writes.length && dropped.has(writes[i]![0]),
+  }));
 }
 
 /** One validated write. */

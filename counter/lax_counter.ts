@@ -3,22 +3,15 @@
  *
  * @module
  */
-import { backoff } from "../core/backoff.ts";
 import type { Comparator } from "../core/comparator.ts";
-import {
-  ClosedError,
-  CounterOverflowError,
-  type DistkitError,
-  StoreError,
-} from "../core/errors.ts";
+import { CounterOverflowError, type DistkitError } from "../core/errors.ts";
 import { intInRange, safeInt } from "../core/int.ts";
 import { validateKey, validateKeys } from "../core/keys.ts";
-import { FlushTimer } from "../core/flush_timer.ts";
-import { CLOSE_TIMEOUT_MS, finalFlush, notWritten } from "../core/final_flush.ts";
-import { SerialQueue } from "../core/serial_queue.ts";
+import { CLOSE_TIMEOUT_MS } from "../core/final_flush.ts";
 import { newId } from "../core/uuid.ts";
+import { type Tracked, WriteBehind } from "../core/write_behind.ts";
 import { type StoreLike, toStore } from "../store/to_store.ts";
-import type { Reply, Store } from "../store/types.ts";
+import type { Store } from "../store/types.ts";
 import {
   applyWrites,
   checkBatch,
@@ -26,12 +19,11 @@ import {
   counterHash,
   counterSeqKey,
   deleteValue,
-  MAX_BATCH,
+  syncBatch,
   toConditionalWrites,
   toWrites,
   type Write,
 } from "./_remote.ts";
-import { COUNTER_SYNC } from "./_scripts.ts";
 import type {
   ConditionalEntry,
   ConditionalResult,
@@ -39,9 +31,6 @@ import type {
   CounterEntry,
   KeyedConditionalResult,
 } from "./types.ts";
-
-/** How long the store remembers a writer's last applied batch, in ms (24 h). */
-const SEQ_TTL_MS = 86_400_000;
 
 /** Options for {@linkcode LaxCounter}. */
 export interface LaxCounterOptions {
@@ -70,27 +59,14 @@ export interface LaxCounterOptions {
 }
 
 /** What this process knows of one counter. */
-interface Entry {
+interface Entry extends Tracked {
   /** The store's value at the last sync (it includes every acknowledged delta). */
   base: number | undefined;
   /** Delta sent in the unacknowledged batch. */
   inflight: number;
   /** Delta not sent yet. */
   pending: number;
-  /** Local monotonic time of the last sync. */
-  syncedAt: number;
-  /** Calls holding this entry across an await (a read in flight): the sweep keeps it. */
-  pins: number;
 }
-
-/** A flush in flight: resent unchanged, with the same sequence number, until acknowledged. */
-interface Batch {
-  seq: number;
-  keys: string[];
-  deltas: number[];
-}
-
-const now = (): number => performance.now();
 
 /**
  * Counters for hot paths: `inc` touches only memory (on a warm key); changes are flushed at most
@@ -119,20 +95,7 @@ export class LaxCounter implements Counter, AsyncDisposable {
   #store: Store;
   #hash: string;
   #seqKey: string;
-  #onError: (error: DistkitError) => void;
-  #entries = new Map<string, Entry>();
-  #dirty = new Set<string>();
-  #batch: Batch | undefined;
-  #seq = 0;
-  #serial = new SerialQueue();
-  #timer = new FlushTimer(() => {
-    this.#sync([]).catch(() => {/* reported through onError, retried */});
-  });
-  #dirtySince = 0;
-  #failures = 0;
-  #sweepAt = 1024;
-  #closed = false;
-  #closing: Promise<void> | undefined;
+  #engine: WriteBehind<Entry, number, number>;
 
   /**
    * Creates the counter (no I/O, no timer until used).
@@ -152,71 +115,38 @@ export class LaxCounter implements Counter, AsyncDisposable {
     this.#store = toStore(options.store);
     this.#hash = counterHash(this.prefix);
     this.#seqKey = counterSeqKey(this.prefix, this.instanceId);
-    this.#onError = options.onError ?? (() => {});
+    this.#engine = new WriteBehind<Entry, number, number>({
+      what: "LaxCounter",
+      flushIntervalMs: this.allowedLagMs,
+      allowedLagMs: this.allowedLagMs,
+      closeTimeoutMs: this.closeTimeoutMs,
+      onError: options.onError ?? (() => {}),
+      sink: {
+        create: () => ({ base: undefined, inflight: 0, pending: 0, syncedAt: -Infinity, pins: 0 }),
+        settled: (e) => e.pending === 0 && e.inflight === 0,
+        known: (e) => e.base !== undefined,
+        take: (e) => {
+          if (e.pending === 0) return undefined;
+          const delta = e.pending;
+          e.inflight += delta;
+          e.pending = 0;
+          return delta;
+        },
+        acknowledge: (e, delta) => void (e.inflight -= delta),
+        learn: (e, value) => void (e.base = value),
+        send: (seq, writes, reads) =>
+          syncBatch(this.#store, [this.#hash, this.#seqKey], { seq, writes, reads }),
+      },
+    });
   }
 
   /** Number of keys with changes not yet acknowledged by the store. */
   get pending(): number {
-    const keys = new Set(this.#dirty);
-    for (const k of this.#batch?.keys ?? []) keys.add(k);
-    let n = 0;
-    for (const k of keys) {
-      const e = this.#entries.get(k);
-      if (e !== undefined && (e.pending !== 0 || e.inflight !== 0)) n++;
-    }
-    return n;
-  }
-
-  // ---------------------------------------------------------------- local state
-
-  #open(): void {
-    if (this.#closed) throw new ClosedError("LaxCounter");
-  }
-
-  #entry(key: string): Entry {
-    let e = this.#entries.get(key);
-    if (e === undefined) {
-      if (this.#entries.size >= this.#sweepAt) this.#sweep();
-      e = { base: undefined, inflight: 0, pending: 0, syncedAt: -Infinity, pins: 0 };
-      this.#entries.set(key, e);
-    }
-    return e;
-  }
-
-  /**
-   * Forgets clean entries older than the lag, so the map stays bounded by the working set. An
-   * entry a call holds across an await (pinned) stays: its read-back must land where it looks.
-   */
-  #sweep(): void {
-    const t = now();
-    for (const [k, e] of this.#entries) {
-      if (
-        e.pending === 0 && e.inflight === 0 && e.pins === 0 && !this.#dirty.has(k) &&
-        t - e.syncedAt >= this.allowedLagMs
-      ) this.#entries.delete(k);
-    }
-    this.#sweepAt = Math.max(1024, 2 * this.#entries.size);
-  }
-
-  /** The entry of `key`, pinned (kept by the sweep) until {@linkcode LaxCounter.#unpin}. */
-  #pin(key: string): Entry {
-    const e = this.#entry(key);
-    e.pins++;
-    return e;
-  }
-
-  #unpin(held: readonly Entry[]): void {
-    for (const e of held) e.pins--;
+    return this.#engine.pending;
   }
 
   #view(e: Entry): number {
     return (e.base ?? 0) + e.inflight + e.pending;
-  }
-
-  /** Warm: the store's value is known, and fresh or about to be refreshed by a flush. */
-  #isWarm(key: string, e: Entry): boolean {
-    return e.base !== undefined &&
-      (this.#dirty.has(key) || e.inflight !== 0 || now() - e.syncedAt < this.allowedLagMs);
   }
 
   #add(key: string, e: Entry, n: number): number {
@@ -227,91 +157,18 @@ export class LaxCounter implements Counter, AsyncDisposable {
       );
     }
     e.pending += n;
-    if (this.#dirty.size === 0) {
-      this.#dirtySince = now();
-      this.#timer.schedule(this.allowedLagMs);
-    }
-    this.#dirty.add(key);
+    this.#engine.touch(key);
     return value;
-  }
-
-  // ---------------------------------------------------------------- flushing
-
-  /** Flushes (exactly once) and reads `reads` back, one script call. */
-  #sync(reads: readonly string[]): Promise<void> {
-    return this.#serial.run(() => this.#syncNow(reads));
-  }
-
-  async #syncNow(reads: readonly string[]): Promise<void> {
-    if (this.#batch === undefined && this.#dirty.size > 0) this.#takeBatch();
-    const b = this.#batch;
-    const inBatch = new Set(b?.keys);
-    const extra = [...new Set(reads)].filter((k) => !inBatch.has(k));
-    if (b === undefined && extra.length === 0) return;
-    const argv: Array<string | number> = [b?.seq ?? 0, SEQ_TTL_MS, b?.keys.length ?? 0];
-    if (b !== undefined) b.keys.forEach((k, i) => argv.push(k, b.deltas[i]!));
-    argv.push(...extra);
-    let reply: Reply[];
-    try {
-      reply = await this.#store.run(COUNTER_SYNC, [this.#hash, this.#seqKey], argv) as Reply[];
-    } catch (e) {
-      this.#failures++;
-      if (this.#batch !== undefined || this.#dirty.size > 0) {
-        this.#timer.reschedule(backoff(this.#failures, { baseMs: this.allowedLagMs, maxMs: 1000 }));
-      }
-      const err = e instanceof StoreError ? e : new StoreError("Lax counter flush failed", e);
-      this.#onError(err);
-      throw err;
-    }
-    this.#failures = 0;
-    this.#batch = undefined;
-    const [, skipped, values] = reply as [number, string[], string[]];
-    const t = now();
-    const synced = [...(b?.keys ?? []), ...extra];
-    synced.forEach((k, i) => {
-      const e = this.#entry(k);
-      if (b !== undefined && i < b.keys.length) e.inflight -= b.deltas[i]!;
-      e.base = Number(values[i]);
-      e.syncedAt = t;
-    });
-    for (const k of skipped) {
-      this.#onError(new CounterOverflowError(`${k}: a flushed delta was dropped by the store`));
-    }
-    // Changes made during this call (or left over from a full batch) keep their deadline.
-    if (this.#dirty.size > 0) this.#timer.schedule(this.#dirtySince + this.allowedLagMs - now());
-  }
-
-  /** Moves every pending delta into a new batch with the next sequence number. */
-  #takeBatch(): void {
-    const keys: string[] = [];
-    const deltas: number[] = [];
-    for (const k of this.#dirty) {
-      const e = this.#entries.get(k);
-      if (e === undefined || e.pending === 0) continue;
-      keys.push(k);
-      deltas.push(e.pending);
-      e.inflight += e.pending;
-      e.pending = 0;
-      if (keys.length === MAX_BATCH) break;
-    }
-    if (keys.length < MAX_BATCH) this.#dirty.clear();
-    else for (const k of keys) this.#dirty.delete(k);
-    if (keys.length > 0) this.#batch = { seq: ++this.#seq, keys, deltas };
   }
 
   /** Settles every earlier change, then runs an absolute operation and records its values. */
   #absolute<T extends { key: string; value: number }>(
     op: () => Promise<T[]>,
   ): Promise<T[]> {
-    return this.#serial.run(async () => {
-      while (this.#batch !== undefined || this.#dirty.size > 0) await this.#syncNow([]);
+    return this.#engine.exclusive(async () => {
       const results = await op();
-      const t = now();
-      for (const r of results) {
-        const e = this.#entry(r.key);
-        e.base = r.value; // changes made meanwhile stay pending on top
-        e.syncedAt = t;
-      }
+      // Changes made meanwhile stay pending on top.
+      for (const r of results) this.#engine.record(r.key, r.value);
       return results;
     });
   }
@@ -334,23 +191,9 @@ export class LaxCounter implements Counter, AsyncDisposable {
    * ```
    */
   async inc(key: string, n = 1): Promise<number> {
-    // Keys already in the map were validated when they entered it: the hot path skips that.
-    let e = this.#entries.get(key);
-    if (e === undefined) e = this.#entry(validateKey(key));
+    const e = this.#engine.validEntry(key);
     if (n !== 1) safeInt(n, "n");
-    this.#open();
-    const warm = this.#isWarm(key, e);
-    const value = this.#add(key, e, n);
-    if (warm) return value;
-    e.pins++;
-    try {
-      await this.#sync([key]);
-    } catch {
-      // Buffered; the flush is retried in the background.
-    } finally {
-      e.pins--;
-    }
-    return this.#view(e);
+    return await this.#engine.write(key, e, (e) => this.#add(key, e, n), (e) => this.#view(e));
   }
 
   /**
@@ -383,17 +226,7 @@ export class LaxCounter implements Counter, AsyncDisposable {
    * ```
    */
   async get(key: string): Promise<number> {
-    validateKey(key);
-    this.#open();
-    const e = this.#entry(key);
-    if (this.#isWarm(key, e)) return this.#view(e);
-    e.pins++;
-    try {
-      await this.#sync([key]);
-    } finally {
-      e.pins--;
-    }
-    return this.#view(e);
+    return this.#view(await this.#engine.get(key));
   }
 
   /**
@@ -430,7 +263,7 @@ export class LaxCounter implements Counter, AsyncDisposable {
    */
   async del(key: string): Promise<number> {
     validateKey(key);
-    this.#open();
+    this.#engine.open();
     const [r] = await this.#absolute(async () => {
       const before = await deleteValue(this.#store, this.#hash, key);
       return [{ key, value: 0, before }];
@@ -452,10 +285,10 @@ export class LaxCounter implements Counter, AsyncDisposable {
    * ```
    */
   async clear(): Promise<void> {
-    this.#open();
+    this.#engine.open();
     await this.#absolute(async () => {
       await clearValues(this.#store, this.#hash);
-      return [...this.#entries.keys()].map((key) => ({ key, value: 0 }));
+      return this.#engine.keys().map((key) => ({ key, value: 0 }));
     });
   }
 
@@ -513,16 +346,9 @@ export class LaxCounter implements Counter, AsyncDisposable {
   async getAll(keys: readonly string[]): Promise<Array<[string, number]>> {
     validateKeys(keys);
     checkBatch(keys, "keys");
-    this.#open();
-    // Held across the read: a warm entry the sweep dropped meanwhile would read as 0.
-    const held = keys.map((k) => this.#pin(k));
-    try {
-      const cold = keys.filter((k, i) => !this.#isWarm(k, held[i]!));
-      if (cold.length > 0) await this.#sync(cold);
-      return keys.map((k, i) => [k, this.#view(held[i]!)]);
-    } finally {
-      this.#unpin(held);
-    }
+    this.#engine.open();
+    const held = await this.#engine.read(keys);
+    return keys.map((k, i) => [k, this.#view(held[i]!)]);
   }
 
   /**
@@ -540,13 +366,8 @@ export class LaxCounter implements Counter, AsyncDisposable {
    */
   async incAll(entries: readonly CounterEntry[]): Promise<Array<[string, number]>> {
     const writes = toWrites("inc", entries);
-    this.#open();
-    const held = writes.map((w) => this.#pin(w.key));
-    try {
-      return await this.#incAll(writes, held);
-    } finally {
-      this.#unpin(held);
-    }
+    this.#engine.open();
+    return await this.#engine.hold(writes.map((w) => w.key), (held) => this.#incAll(writes, held));
   }
 
   async #incAll(writes: Write[], held: Entry[]): Promise<Array<[string, number]>> {
@@ -564,14 +385,14 @@ export class LaxCounter implements Counter, AsyncDisposable {
       }
       sums.set(w.key, v);
     });
-    const cold = writes.filter((w, i) => !this.#isWarm(w.key, held[i]!)).map((w) => w.key);
+    const cold = writes.filter((w, i) => !this.#engine.isWarm(w.key, held[i]!)).map((w) => w.key);
     const out: Array<[string, number]> = writes.map((w, i) => [
       w.key,
       this.#add(w.key, held[i]!, w.amount),
     ]);
     if (cold.length === 0) return out;
     try {
-      await this.#sync(cold);
+      await this.#engine.sync(cold);
     } catch {
       return out;
     }
@@ -603,7 +424,7 @@ export class LaxCounter implements Counter, AsyncDisposable {
    */
   async setAll(entries: readonly CounterEntry[]): Promise<Array<[string, number]>> {
     const writes = toWrites("set", entries);
-    this.#open();
+    this.#engine.open();
     return (await this.#apply(writes)).map((r) => [r.key, r.value]);
   }
 
@@ -623,7 +444,7 @@ export class LaxCounter implements Counter, AsyncDisposable {
    */
   async incAllIf(entries: readonly ConditionalEntry[]): Promise<KeyedConditionalResult[]> {
     const writes = toConditionalWrites("inc", entries);
-    this.#open();
+    this.#engine.open();
     return await this.#apply(writes);
   }
 
@@ -643,7 +464,7 @@ export class LaxCounter implements Counter, AsyncDisposable {
    */
   async setAllIf(entries: readonly ConditionalEntry[]): Promise<KeyedConditionalResult[]> {
     const writes = toConditionalWrites("set", entries);
-    this.#open();
+    this.#engine.open();
     return await this.#apply(writes);
   }
 
@@ -666,9 +487,7 @@ export class LaxCounter implements Counter, AsyncDisposable {
    * ```
    */
   async flush(): Promise<void> {
-    await this.#serial.run(async () => {
-      while (this.#batch !== undefined || this.#dirty.size > 0) await this.#syncNow([]);
-    });
+    await this.#engine.flush();
   }
 
   /**
@@ -686,25 +505,7 @@ export class LaxCounter implements Counter, AsyncDisposable {
    * ```
    */
   async close(): Promise<void> {
-    if (this.#closing !== undefined) {
-      // Closed or closing: wait for it; the first caller gets its error.
-      return await this.#closing.catch(() => {});
-    }
-    this.#closed = true; // later calls throw ClosedError: nothing new after the final flush
-    this.#timer.close(); // the final flush does the retrying from now on
-    this.#closing = this.#close();
-    await this.#closing;
-  }
-
-  async #close(): Promise<void> {
-    const failure = await finalFlush(() => this.flush(), {
-      timeoutMs: this.closeTimeoutMs,
-      baseMs: this.allowedLagMs,
-    });
-    const unwritten = this.pending;
-    if (failure !== undefined && unwritten > 0) {
-      throw notWritten("LaxCounter", unwritten, failure);
-    }
+    await this.#engine.close();
   }
 
   /** Same as {@linkcode LaxCounter.close}. @returns when closed */

@@ -4,17 +4,14 @@
  *
  * @module
  */
-import { backoff } from "../core/backoff.ts";
 import type { Comparator } from "../core/comparator.ts";
 import { CounterOverflowError, type DistkitError, StoreError } from "../core/errors.ts";
 import { intInRange, safeInt } from "../core/int.ts";
-import { FlushTimer } from "../core/flush_timer.ts";
-import { CLOSE_TIMEOUT_MS, finalFlush, notWritten, within } from "../core/final_flush.ts";
-import { validateKey } from "../core/keys.ts";
-import { SerialQueue } from "../core/serial_queue.ts";
+import { CLOSE_TIMEOUT_MS, within } from "../core/final_flush.ts";
+import { type Synced, type Tracked, WriteBehind } from "../core/write_behind.ts";
 import type { ConditionalEntry, CounterEntry } from "../counter/types.ts";
 import type { StoreLike } from "../store/to_store.ts";
-import { type Entry, type EntryResult, InstanceCore, MAX_BATCH } from "./_core.ts";
+import { type Entry, type EntryResult, InstanceCore } from "./_core.ts";
 import { one, oneIf, toConditionalEntries, toEntries, toKeys } from "./_validate.ts";
 import type {
   InstanceAwareCounter,
@@ -53,24 +50,22 @@ export interface LaxInstanceAwareCounterOptions {
   onError?: ((error: DistkitError) => void) | undefined;
 }
 
+/** A slice write sent in a batch. */
+interface SliceWrite {
+  op: "inc" | "seti";
+  amount: number;
+}
+
 /** What this process knows of one key. */
-interface Local {
+interface Local extends Tracked {
   /** The store's total and my slice at the last sync (undefined: never read). */
   total: number | undefined;
   mine: number;
-  syncedAt: number;
   /** The write sent in the unacknowledged batch. */
-  inflight: { op: "inc" | "seti"; amount: number } | undefined;
+  inflight: SliceWrite | undefined;
   /** A slice value set locally and not sent yet (pending deltas apply on top). */
   pendingSet: number | undefined;
   pending: number;
-  /** Calls holding this entry across an await (a read in flight): the sweep keeps it. */
-  pins: number;
-}
-
-interface Batch {
-  seq: number;
-  entries: Entry[];
 }
 
 const now = (): number => performance.now();
@@ -107,18 +102,7 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
   /** The budget of `close()`, ms. */
   readonly closeTimeoutMs: number;
   #core: InstanceCore;
-  #onError: (error: DistkitError) => void;
-  #locals = new Map<string, Local>();
-  #dirty = new Set<string>();
-  #batch: Batch | undefined;
-  #seq = 0;
-  #serial = new SerialQueue();
-  #timer = new FlushTimer(() => {
-    this.#sync([]).catch(() => {/* reported through onError, retried */});
-  });
-  #failures = 0;
-  #sweepAt = 1024;
-  #closing: Promise<void> | undefined;
+  #engine: WriteBehind<Local, SliceWrite, EntryResult>;
 
   /**
    * Creates the counter; heartbeats start in the background (no I/O before that).
@@ -139,8 +123,43 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
     this.flushIntervalMs = flush;
     this.allowedLagMs = lag;
     this.closeTimeoutMs = closeMs;
-    this.#onError = options.onError ?? (() => {});
-    this.#core.onRestored = (r) => this.#base(r);
+    this.#engine = new WriteBehind<Local, SliceWrite, EntryResult>({
+      what: "LaxInstanceAwareCounter",
+      flushIntervalMs: flush,
+      allowedLagMs: lag,
+      closeTimeoutMs: closeMs,
+      onError: options.onError ?? (() => {}),
+      sink: {
+        create: () => ({
+          total: undefined,
+          mine: 0,
+          syncedAt: -Infinity,
+          inflight: undefined,
+          pendingSet: undefined,
+          pending: 0,
+          pins: 0,
+        }),
+        settled: (e) => e.inflight === undefined && e.pendingSet === undefined && e.pending === 0,
+        known: (e) => e.total !== undefined,
+        take: (e) => {
+          if (e.pendingSet !== undefined) {
+            e.inflight = { op: "seti", amount: e.pendingSet + e.pending };
+          } else if (e.pending !== 0) {
+            e.inflight = { op: "inc", amount: e.pending };
+          } else return undefined;
+          e.pendingSet = undefined;
+          e.pending = 0;
+          return e.inflight;
+        },
+        acknowledge: (e) => void (e.inflight = undefined),
+        learn: (e, r) => {
+          e.total = r.total;
+          e.mine = r.mine;
+        },
+        send: (seq, writes, reads) => this.#send(seq, writes, reads),
+      },
+    });
+    this.#core.onRestored = (r) => this.#engine.record(r.key, r);
   }
 
   /** The namespace. */
@@ -158,62 +177,21 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
 
   /** Number of keys with changes not yet acknowledged by the store. */
   get pending(): number {
-    let n = 0;
-    for (const e of this.#locals.values()) {
-      if (e.inflight !== undefined || e.pendingSet !== undefined || e.pending !== 0) n++;
-    }
-    return n;
+    return this.#engine.pending;
   }
 
-  // ---------------------------------------------------------------- local state
-
-  #local(key: string): Local {
-    let e = this.#locals.get(key);
-    if (e === undefined) {
-      if (this.#locals.size >= this.#sweepAt) this.#sweep();
-      e = {
-        total: undefined,
-        mine: 0,
-        syncedAt: -Infinity,
-        inflight: undefined,
-        pendingSet: undefined,
-        pending: 0,
-        pins: 0,
-      };
-      this.#locals.set(key, e);
-    }
-    return e;
-  }
-
-  /**
-   * Forgets clean, cold entries, so the cache stays bounded by the working set. An entry a call
-   * holds across an await (pinned) stays: its read-back must land where it looks.
-   */
-  #sweep(): void {
-    const t = now();
-    for (const [k, e] of this.#locals) {
-      if (this.#clean(e) && !this.#dirty.has(k) && t - e.syncedAt >= this.allowedLagMs) {
-        this.#locals.delete(k);
-      }
-    }
-    this.#sweepAt = Math.max(1024, 2 * this.#locals.size);
-  }
-
-  /** Nothing unsent or unacknowledged, and no call holds it. */
-  #clean(e: Local): boolean {
-    return e.inflight === undefined && e.pendingSet === undefined && e.pending === 0 &&
-      e.pins === 0;
-  }
-
-  /** The entry of `key`, pinned (kept by the sweep) until {@linkcode #unpin}. */
-  #pin(key: string): Local {
-    const e = this.#local(key);
-    e.pins++;
-    return e;
-  }
-
-  #unpin(held: Iterable<Local>): void {
-    for (const e of held) e.pins--;
+  /** One lenient apply call: the batch's slice writes under `seq`, then reads of `reads`. */
+  async #send(
+    seq: number,
+    writes: ReadonlyArray<readonly [string, SliceWrite]>,
+    reads: readonly string[],
+  ): Promise<Array<Synced<EntryResult>>> {
+    const entries: Entry[] = [
+      ...writes.map(([key, w]): Entry => ({ op: w.op, key, amount: w.amount })),
+      ...reads.map((key): Entry => ({ op: "get", key, amount: 0 })),
+    ];
+    const { results } = await this.#core.apply(entries, { seq, lenient: true });
+    return results.map((r) => ({ value: r, dropped: !r.matched }));
   }
 
   #view(e: Local): InstanceCount {
@@ -226,38 +204,15 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
     return { total: (e.total ?? 0) + mine - e.mine, mine };
   }
 
-  #isWarm(key: string, e: Local): boolean {
-    return e.total !== undefined &&
-      (e.inflight !== undefined || this.#dirty.has(key) || now() - e.syncedAt < this.allowedLagMs);
-  }
-
-  #base(r: EntryResult): void {
-    const e = this.#local(r.key);
-    e.total = r.total;
-    e.mine = r.mine;
-    e.syncedAt = now();
-  }
-
-  #touch(key: string): void {
-    if (this.#dirty.size === 0 && !this.#timer.scheduled) {
-      this.#timer.schedule(this.flushIntervalMs);
-    }
-    this.#dirty.add(key);
-  }
-
   #add(key: string, e: Local, n: number): InstanceCount {
-    let mine = e.mine;
-    const f = e.inflight;
-    if (f !== undefined) mine = f.op === "inc" ? mine + f.amount : f.amount;
-    if (e.pendingSet !== undefined) mine = e.pendingSet;
-    mine += e.pending;
-    const total = (e.total ?? 0) + mine - e.mine + n;
-    mine += n;
+    const v = this.#view(e);
+    const total = v.total + n;
+    const mine = v.mine + n;
     if (!Number.isSafeInteger(total) || !Number.isSafeInteger(mine)) {
-      throw new CounterOverflowError(`${key}: ${total - n} + ${n} leaves the safe-integer range`);
+      throw new CounterOverflowError(`${key}: ${v.total} + ${n} leaves the safe-integer range`);
     }
     e.pending += n;
-    if (!this.#dirty.has(key)) this.#touch(key);
+    this.#engine.touch(key);
     return { total, mine };
   }
 
@@ -268,86 +223,17 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
     }
     e.pendingSet = value;
     e.pending = 0;
-    this.#touch(key);
+    this.#engine.touch(key);
     return { total: v.total - v.mine + value, mine: value };
-  }
-
-  // ---------------------------------------------------------------- flushing
-
-  #sync(reads: readonly string[]): Promise<void> {
-    return this.#serial.run(() => this.#syncNow(reads));
-  }
-
-  async #syncNow(reads: readonly string[]): Promise<void> {
-    if (this.#batch === undefined && this.#dirty.size > 0) this.#takeBatch();
-    const b = this.#batch;
-    const inBatch = new Set(b?.entries.map((e) => e.key));
-    const extra = [...new Set(reads)].filter((k) => !inBatch.has(k));
-    if (b === undefined && extra.length === 0) return;
-    const entries: Entry[] = [
-      ...(b?.entries ?? []),
-      ...extra.map((key): Entry => ({ op: "get", key, amount: 0 })),
-    ];
-    let results: EntryResult[];
-    try {
-      ({ results } = await this.#core.apply(entries, { seq: b?.seq ?? 0, lenient: true }));
-    } catch (e) {
-      this.#failures++;
-      if (this.#batch !== undefined || this.#dirty.size > 0) {
-        this.#timer.reschedule(
-          backoff(this.#failures, { baseMs: this.flushIntervalMs, maxMs: 1000 }),
-        );
-      }
-      const err = e instanceof StoreError ? e : new StoreError("Lax flush failed", e);
-      this.#onError(err);
-      throw err;
-    }
-    this.#failures = 0;
-    this.#batch = undefined;
-    results.forEach((r, i) => {
-      const e = this.#local(r.key);
-      if (b !== undefined && i < b.entries.length) {
-        e.inflight = undefined;
-        if (!r.matched) {
-          this.#onError(new CounterOverflowError(`${r.key}: a flushed change was dropped`));
-        }
-      }
-      this.#base(r);
-    });
-    if (this.#dirty.size > 0 && !this.#timer.scheduled) this.#timer.schedule(this.flushIntervalMs);
-  }
-
-  #takeBatch(): void {
-    const entries: Entry[] = [];
-    for (const key of this.#dirty) {
-      const e = this.#locals.get(key);
-      this.#dirty.delete(key);
-      if (e === undefined) continue;
-      if (e.pendingSet !== undefined) {
-        e.inflight = { op: "seti", amount: e.pendingSet + e.pending };
-      } else if (e.pending !== 0) {
-        e.inflight = { op: "inc", amount: e.pending };
-      } else continue;
-      e.pendingSet = undefined;
-      e.pending = 0;
-      entries.push({ op: e.inflight.op, key, amount: e.inflight.amount });
-      if (entries.length === MAX_BATCH) break;
-    }
-    if (entries.length > 0) this.#batch = { seq: ++this.#seq, entries };
-  }
-
-  async #settle(): Promise<void> {
-    while (this.#batch !== undefined || this.#dirty.size > 0) await this.#syncNow([]);
   }
 
   /** Settles every earlier change, then runs entries atomically in the store. */
   #absolute(entries: Entry[]): Promise<EntryResult[]> {
     this.#core.open();
     if (entries.length === 0) return Promise.resolve([]);
-    return this.#serial.run(async () => {
-      await this.#settle();
+    return this.#engine.exclusive(async () => {
       const { results } = await this.#core.apply(entries);
-      for (const r of results) this.#base(r);
+      for (const r of results) this.#engine.record(r.key, r);
       return results;
     });
   }
@@ -368,24 +254,9 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
    * ```
    */
   async inc(key: string, n = 1): Promise<InstanceCount> {
-    // Keys already in the map were validated when they entered it: the hot path skips that.
-    let e = this.#locals.get(key);
-    if (e === undefined) e = this.#local(validateKey(key));
+    const e = this.#engine.validEntry(key);
     if (n !== 1) safeInt(n, "n");
-    if (this.#core.closed) this.#core.open();
-    const warm = e.total !== undefined &&
-      (this.#dirty.has(key) || e.inflight !== undefined || now() - e.syncedAt < this.allowedLagMs);
-    const v = this.#add(key, e, n);
-    if (warm) return v;
-    e.pins++;
-    try {
-      await this.#sync([key]);
-    } catch {
-      return v; // buffered; the flush is retried in the background
-    } finally {
-      e.pins--;
-    }
-    return this.#view(e);
+    return await this.#engine.write(key, e, (e) => this.#add(key, e, n), (e) => this.#view(e));
   }
 
   /**
@@ -418,17 +289,7 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
    * ```
    */
   async get(key: string): Promise<InstanceCount> {
-    validateKey(key);
-    this.#core.open();
-    const e = this.#local(key);
-    if (this.#isWarm(key, e)) return this.#view(e);
-    e.pins++;
-    try {
-      await this.#sync([key]);
-    } finally {
-      e.pins--;
-    }
-    return this.#view(e);
+    return this.#view(await this.#engine.get(key));
   }
 
   /**
@@ -466,15 +327,8 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
   async getAll(keys: readonly string[]): Promise<Array<[string, InstanceCount]>> {
     const ks = toKeys(keys);
     this.#core.open();
-    // Held across the read: a warm entry the sweep dropped meanwhile would read as 0.
-    const held = ks.map((k) => this.#pin(k));
-    try {
-      const cold = ks.filter((k, i) => !this.#isWarm(k, held[i]!));
-      if (cold.length > 0) await this.#sync(cold);
-      return ks.map((k, i) => [k, this.#view(held[i]!)]);
-    } finally {
-      this.#unpin(held);
-    }
+    const held = await this.#engine.read(ks);
+    return ks.map((k, i) => [k, this.#view(held[i]!)]);
   }
 
   /**
@@ -491,7 +345,7 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
    * ```
    */
   async incAll(entries: readonly CounterEntry[]): Promise<Array<[string, InstanceCount]>> {
-    return await this.#local_(toEntries("inc", entries));
+    return await this.#applyLocally(toEntries("inc", entries));
   }
 
   /**
@@ -510,42 +364,38 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
   async setAllOnInstance(
     entries: readonly CounterEntry[],
   ): Promise<Array<[string, InstanceCount]>> {
-    return await this.#local_(toEntries("seti", entries));
+    return await this.#applyLocally(toEntries("seti", entries));
   }
 
   /** Applies inc/seti entries in memory (validated against the local view first). */
-  async #local_(entries: Entry[]): Promise<Array<[string, InstanceCount]>> {
+  #applyLocally(entries: Entry[]): Promise<Array<[string, InstanceCount]>> {
     this.#core.open();
+    const engine = this.#engine;
     // Held across the read of the cold ones: an entry the sweep dropped meanwhile reads as 0.
-    const held = new Map<string, Local>();
-    for (const w of entries) if (!held.has(w.key)) held.set(w.key, this.#pin(w.key));
-    try {
-      const cold = [...held].filter(([k, e]) => !this.#isWarm(k, e)).map(([k]) => k);
+    return engine.hold(entries.map((w) => w.key), async (held) => {
+      const cold = entries.filter((w, i) => !engine.isWarm(w.key, held[i]!)).map((w) => w.key);
       if (cold.length > 0) {
         // Learn the store's values first, so the results are right; a failure leaves them local.
-        await this.#sync(cold).catch(() => {});
+        await engine.sync(cold).catch(() => {});
       }
       // Dry run: nothing changes unless every entry stays in range.
       const sim = new Map<string, InstanceCount>();
-      for (const w of entries) {
-        const v = sim.get(w.key) ?? this.#view(held.get(w.key)!);
+      entries.forEach((w, i) => {
+        const v = sim.get(w.key) ?? this.#view(held[i]!);
         const mine = w.op === "inc" ? v.mine + w.amount : w.amount;
         const total = v.total - v.mine + mine;
         if (!Number.isSafeInteger(mine) || !Number.isSafeInteger(total)) {
           throw new CounterOverflowError(`${w.key}: the batch leaves the safe-integer range`);
         }
         sim.set(w.key, { total, mine });
-      }
-      return entries.map((w) => {
-        const e = held.get(w.key)!;
-        return [
-          w.key,
-          w.op === "inc" ? this.#add(w.key, e, w.amount) : this.#setMine(w.key, e, w.amount),
-        ];
       });
-    } finally {
-      this.#unpin(held.values());
-    }
+      return entries.map((w, i) => [
+        w.key,
+        w.op === "inc"
+          ? this.#add(w.key, held[i]!, w.amount)
+          : this.#setMine(w.key, held[i]!, w.amount),
+      ]);
+    });
   }
 
   // ---------------------------------------------------------------- settled, atomic operations
@@ -620,8 +470,7 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
    */
   async clear(): Promise<void> {
     this.#core.open();
-    await this.#serial.run(async () => {
-      await this.#settle();
+    await this.#engine.exclusive(async () => {
       await this.#core.clear();
       this.#forget(true);
     });
@@ -642,8 +491,7 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
    */
   async clearOnInstance(): Promise<void> {
     this.#core.open();
-    await this.#serial.run(async () => {
-      await this.#settle();
+    await this.#engine.exclusive(async () => {
       await this.#core.drop(false);
       this.#forget(false);
     });
@@ -654,15 +502,10 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
    * gone); changes made meanwhile stay pending on top.
    */
   #forget(cleared: boolean): void {
-    for (const [k, e] of this.#locals) {
-      if (this.#clean(e)) {
-        this.#locals.delete(k);
-      } else {
-        e.total = cleared ? 0 : (e.total ?? 0) - e.mine;
-        e.mine = 0;
-        e.syncedAt = -Infinity;
-      }
-    }
+    this.#engine.invalidate((e) => {
+      e.total = cleared ? 0 : (e.total ?? 0) - e.mine;
+      e.mine = 0;
+    });
   }
 
   /**
@@ -819,7 +662,7 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
    * ```
    */
   async flush(): Promise<void> {
-    await this.#serial.run(() => this.#settle());
+    await this.#engine.flush();
   }
 
   /**
@@ -841,31 +684,15 @@ export class LaxInstanceAwareCounter implements InstanceAwareCounter {
    * ```
    */
   async close(options: InstanceCloseOptions = {}): Promise<void> {
-    if (this.#closing !== undefined) {
-      // Closed or closing: wait for it; the first caller gets its error.
-      return await this.#closing.catch(() => {});
-    }
-    this.#timer.close(); // the final flush does the retrying from now on
     const stopped = this.#core.stop(); // later calls throw ClosedError; no more heartbeats
-    this.#closing = this.#close(stopped, options.leave ?? true);
-    await this.#closing;
+    const leave = options.leave ?? true;
+    await this.#engine.close((deadline) => this.#leave(stopped, leave, deadline));
   }
 
-  async #close(stopped: Promise<void>, leave: boolean): Promise<void> {
-    const deadline = now() + this.closeTimeoutMs;
-    const failure = await finalFlush(() => this.flush(), {
-      timeoutMs: this.closeTimeoutMs,
-      baseMs: this.flushIntervalMs,
-    });
-    const unwritten = this.pending;
-    if (failure !== undefined && unwritten > 0) {
-      throw notWritten("LaxInstanceAwareCounter", unwritten, failure);
-    }
+  /** After the final flush: waits for calls in flight, then leaves (with `leave`) by `deadline`. */
+  async #leave(stopped: Promise<void>, leave: boolean, deadline: number): Promise<void> {
     // A heartbeat or a read still in flight first: leaving must be the last call.
-    const settled = within(
-      Promise.all([stopped, this.#serial.run(() => Promise.resolve())]),
-      deadline - now(),
-    );
+    const settled = within(Promise.all([stopped, this.#engine.idle()]), deadline - now());
     if ((await settled).status === "timeout" && leave) {
       throw new StoreError(`LaxInstanceAwareCounter.close(): the store did not answer in time`);
     }
