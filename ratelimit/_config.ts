@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { RateLimiterOptions } from "./rate_limiter.ts";
 import { InvalidArgumentError } from "../core/errors.ts";
 import { intInRange } from "../core/int.ts";
 import { encodeKeyPart, validateKey } from "../core/keys.ts";
@@ -49,19 +50,20 @@ export interface Config extends WindowConfig {
   readonly random: () => number;
 }
 
-/** The options {@linkcode makeConfig} reads (a subset of `RateLimiterOptions`). */
-export interface ConfigOptions {
-  prefix?: string | undefined;
-  windowSizeSeconds?: number | undefined;
-  rateGroupSizeMs?: number | undefined;
-  hardLimitFactor?: number | undefined;
-  suppressionFactorCacheMs?: number | undefined;
-  syncIntervalMs?: number | undefined;
-  storeTimeoutMs?: number | undefined;
-  onStoreError?: StoreErrorPolicy | undefined;
-  now?: (() => number) | undefined;
-  random?: (() => number) | undefined;
-}
+/** The options {@linkcode makeConfig} reads: the window and store settings of `RateLimiterOptions`. */
+export type ConfigOptions = Pick<
+  RateLimiterOptions,
+  | "prefix"
+  | "windowSizeSeconds"
+  | "rateGroupSizeMs"
+  | "hardLimitFactor"
+  | "suppressionFactorCacheMs"
+  | "syncIntervalMs"
+  | "storeTimeoutMs"
+  | "onStoreError"
+  | "now"
+  | "random"
+>;
 
 const POLICIES: readonly string[] = ["throw", "allow", "deny", "local"];
 
