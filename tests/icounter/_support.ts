@@ -39,43 +39,66 @@ export interface StoredState {
   applied: Map<string, string>;
 }
 
-/** Reads a prefix's stored state: raw Redis commands, or the MemoryDb. */
+/**
+ * The prefix's 8 structures in one atomic read: a flat array (HGETALL / ZRANGE WITHSCORES reply)
+ * per key, in `icounterKeys` order. One script, so no instance's call lands between two reads.
+ */
+const SNAPSHOT_LUA = `local out = {}
+for i, k in ipairs(KEYS) do
+  if redis.call("TYPE", k).ok == "zset" then
+    out[i] = redis.call("ZRANGE", k, 0, -1, "WITHSCORES")
+  else
+    out[i] = redis.call("HGETALL", k)
+  end
+end
+return out`;
+
+function pairs(flat: readonly unknown[]): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (let i = 0; i < flat.length; i += 2) out.push([String(flat[i]), String(flat[i + 1])]);
+  return out;
+}
+
+/**
+ * Reads a prefix's stored state as one snapshot: a single Lua script on Redis (the instances'
+ * heartbeats keep running, and a reap followed by a restore between two separate reads would
+ * show a total of one moment beside the slices of another), or synchronously from the MemoryDb.
+ */
 export async function readState(fx: Fixture, prefix: string): Promise<StoredState> {
-  const [kInst, kReap, kTotal, kEpoch, kSlices, kOwned, kMeta, kApplied] = icounterKeys(prefix) as [
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
-  ];
-  let hash: (k: string) => Promise<Map<string, string>>;
-  let zset: (k: string) => Promise<Map<string, number>>;
+  const keys = icounterKeys(prefix);
+  let raw: Array<Array<[string, string]>>;
   if (fx.memory !== undefined) {
     const db = fx.memory.db;
     db.now = Date.now();
-    hash = (k) => Promise.resolve(db.hgetall(k));
-    zset = (k) => Promise.resolve(new Map(db.zrangeAll(k)));
+    const zsets = new Set([0, 1, 5]);
+    raw = keys.map((k, i) =>
+      zsets.has(i)
+        ? db.zrangeAll(k).map(([m, score]): [string, string] => [m, String(score)])
+        : [...db.hgetall(k)]
+    );
   } else {
-    hash = async (k) => new Map(Object.entries(await fx.raw.hGetAll(k) as Record<string, string>));
-    zset = async (k) =>
-      new Map(
-        (await fx.raw.zRangeWithScores(k, 0, -1) as Array<{ value: string; score: number }>)
-          .map(({ value, score }) => [value, score]),
-      );
+    const reply = await fx.raw.eval(SNAPSHOT_LUA, { keys, arguments: [] }) as unknown[][];
+    raw = reply.map((flat) => pairs(flat));
   }
-  const total = new Map([...await hash(kTotal)].map(([k, v]) => [k, Number(v)]));
+  const [inst, reap, total, epoch, slices, owned, meta, applied] = raw as [
+    Array<[string, string]>,
+    Array<[string, string]>,
+    Array<[string, string]>,
+    Array<[string, string]>,
+    Array<[string, string]>,
+    Array<[string, string]>,
+    Array<[string, string]>,
+    Array<[string, string]>,
+  ];
   return {
-    instances: await zset(kInst),
-    reaping: new Set((await zset(kReap)).keys()),
-    total,
-    epoch: await hash(kEpoch),
-    slices: await hash(kSlices),
-    owned: new Set((await zset(kOwned)).keys()),
-    meta: await hash(kMeta),
-    applied: await hash(kApplied),
+    instances: new Map(inst.map(([m, score]) => [m, Number(score)])),
+    reaping: new Set(reap.map(([m]) => m)),
+    total: new Map(total.map(([k, v]) => [k, Number(v)])),
+    epoch: new Map(epoch),
+    slices: new Map(slices),
+    owned: new Set(owned.map(([f]) => f)),
+    meta: new Map(meta),
+    applied: new Map(applied),
   };
 }
 
@@ -97,7 +120,9 @@ export function sliceSums(s: StoredState, liveOnly = false): Map<string, number>
  * Asserts the invariant on the stored state: for every key, total == the sum of the
  * current-epoch slices; every slice belongs to a registered member or one being reaped (and
  * when nothing is being reaped, all slices are of live members); the owned index matches the
- * slices; no zero is stored.
+ * slices; no zero is stored. It judges one snapshot ({@linkcode readState}) and no clock: as in
+ * the scripts, a member is live while it is registered, even past its deadline, until some call
+ * reaps it (moving it to the reaping set, whose slices still count until they are dropped).
  * @returns the state, for further checks
  */
 export async function assertInvariant(fx: Fixture, prefix: string): Promise<StoredState> {
