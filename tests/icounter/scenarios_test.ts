@@ -1,8 +1,9 @@
 /**
  * distkit §7, scenarios S1–S17: each gives the "intended" column, on memory, standalone Redis and
  * the cluster, with the invariant asserted on the stored state after every scenario.
- * Threshold 200 ms; "A is silent" = A's process is partitioned from the store (its heartbeats
- * fail), "A dies" = `close({ leave: false })`.
+ * Threshold 200 ms for an instance that goes silent or dies (`MORTAL`; the others keep a long
+ * one, see `LIVE_THRESHOLD`); "A is silent" = A's process is partitioned from the store (its
+ * heartbeats fail), "A dies" = `close({ leave: false })`.
  */
 import assert from "node:assert/strict";
 import { Comparator } from "../../core/comparator.ts";
@@ -11,6 +12,7 @@ import {
   assertInvariant,
   Instances,
   membersOf,
+  MORTAL,
   readState,
   THRESHOLD,
   waitReaped,
@@ -64,7 +66,7 @@ storeTest(
   async (fx) => {
     await using is = new Instances(fx);
     const a = is.strict();
-    const c = is.strict();
+    const c = is.strict(MORTAL);
     await a.inc("x", 10);
     await c.inc("x", 7);
     await a.set("x", 100);
@@ -78,7 +80,7 @@ storeTest(
 storeTest("S4b: a set while the other instance is already dead", async (fx) => {
   await using is = new Instances(fx);
   const a = is.strict();
-  const c = is.strict();
+  const c = is.strict(MORTAL);
   await a.inc("x", 10);
   await c.inc("x", 7);
   await c.close({ leave: false });
@@ -187,7 +189,7 @@ storeTest(
   async (fx) => {
     await using is = new Instances(fx);
     const a = is.strict();
-    const b = is.strict();
+    const b = is.strict(MORTAL);
     await a.inc("x", 10);
     await b.inc("x", 5);
     await a.set("x", 100);
@@ -205,7 +207,7 @@ storeTest(
   async (fx) => {
     await using is = new Instances(fx);
     const a = is.strict();
-    const c = is.strict();
+    const c = is.strict(MORTAL);
     await a.inc("x", 10);
     await c.inc("x", 7);
     await a.del("x");
