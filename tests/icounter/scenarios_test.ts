@@ -312,13 +312,15 @@ storeTest(
 
 storeTest("liveness: an idle live instance is never reaped", async (fx) => {
   await using is = new Instances(fx);
-  // 150 ms is the smallest threshold accepted (heartbeats every 50 ms).
-  const a = is.strict({ deadInstanceThresholdMs: 150 });
-  const b = is.strict({ deadInstanceThresholdMs: 250 });
+  // Heartbeats every 150 ms: only a 300 ms stall of a loaded machine could miss a deadline (with
+  // 150 ms, the smallest threshold accepted, a 100 ms stall did); 12 x 60 ms spans more than the
+  // threshold, so without heartbeats A would be reaped by B's calls.
+  const a = is.strict({ deadInstanceThresholdMs: 450 });
+  const b = is.strict();
   await a.inc("x", 4);
   const first = membersOf(await readState(fx, fx.prefix), a.instanceId);
   assert.equal(first.length, 1);
-  for (let i = 0; i < 8; i++) {
+  for (let i = 0; i < 12; i++) {
     await sleep(60);
     assert.equal((await b.get("x")).total, 4);
   }
