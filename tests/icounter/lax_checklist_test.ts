@@ -9,7 +9,7 @@ import { Comparator } from "../../core/comparator.ts";
 import type { LaxInstanceAwareCounter } from "../../icounter/lax.ts";
 import type { Reply, Script, Store } from "../../store/types.ts";
 import { type Fixture, storeTest } from "../_support/stores.ts";
-import { assertInvariant, Instances, waitReaped } from "./_support.ts";
+import { assertInvariant, Instances, MORTAL, waitReaped } from "./_support.ts";
 import { sleep, waitFor } from "../_support/wait.ts";
 
 const c2 = (total: number, mine: number) => ({ total, mine });
@@ -78,7 +78,7 @@ t("del works on keys this instance never touched", async (is) => {
   return [a, b];
 });
 t("dead_instance_cleaned_through_lax_wrapper", async (is, fx) => {
-  const a = is.lax();
+  const a = is.lax(MORTAL);
   await a.inc("k", 9);
   await a.flush();
   await a.close({ leave: false });
@@ -362,7 +362,7 @@ t("a reaped lax instance recovers its flushed slices and its pending changes", a
 });
 
 t("close flushes; leave: false keeps the slices until reaped", async (is, fx) => {
-  const a = is.lax({ flushIntervalMs: 5000 });
+  const a = is.lax({ ...MORTAL, flushIntervalMs: 5000 });
   await a.inc("k", 6);
   await a.close({ leave: false });
   const reader = is.strict();

@@ -8,14 +8,14 @@ import { REAP_MEMBERS, REAP_SLICES } from "../../core/limits.ts";
 import { MemoryStore } from "../../store/memory_store.ts";
 import { StrictInstanceAwareCounter } from "../../icounter/strict.ts";
 import { storeTest } from "../_support/stores.ts";
-import { assertInvariant, Instances, membersOf, readState, THRESHOLD } from "./_support.ts";
+import { assertInvariant, Instances, membersOf, MORTAL, readState, THRESHOLD } from "./_support.ts";
 import { sleep } from "../_support/wait.ts";
 
 storeTest("reaping is bounded per call and converges over several calls", async (fx) => {
   await using is = new Instances(fx);
   const survivor = is.strict({ deadInstanceThresholdMs: 5000 });
   await survivor.inc("k0", 1);
-  const dead = Array.from({ length: 12 }, () => is.strict());
+  const dead = Array.from({ length: 12 }, () => is.strict(MORTAL));
   const keys = Array.from({ length: 60 }, (_, i) => `k${i}`);
   for (const d of dead) await d.incAll(keys.map((k) => [k, 2]));
   for (const d of dead) await d.close({ leave: false });

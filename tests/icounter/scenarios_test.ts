@@ -1,8 +1,9 @@
 /**
  * distkit §7, scenarios S1–S17: each gives the "intended" column, on memory, standalone Redis and
  * the cluster, with the invariant asserted on the stored state after every scenario.
- * Threshold 200 ms; "A is silent" = A's process is partitioned from the store (its heartbeats
- * fail), "A dies" = `close({ leave: false })`.
+ * Threshold 200 ms for an instance that goes silent or dies (`MORTAL`; the others keep a long
+ * one, see `LIVE_THRESHOLD`); "A is silent" = A's process is partitioned from the store (its
+ * heartbeats fail), "A dies" = `close({ leave: false })`.
  */
 import assert from "node:assert/strict";
 import { Comparator } from "../../core/comparator.ts";
@@ -11,6 +12,7 @@ import {
   assertInvariant,
   Instances,
   membersOf,
+  MORTAL,
   readState,
   THRESHOLD,
   waitReaped,
@@ -64,7 +66,7 @@ storeTest(
   async (fx) => {
     await using is = new Instances(fx);
     const a = is.strict();
-    const c = is.strict();
+    const c = is.strict(MORTAL);
     await a.inc("x", 10);
     await c.inc("x", 7);
     await a.set("x", 100);
@@ -78,7 +80,7 @@ storeTest(
 storeTest("S4b: a set while the other instance is already dead", async (fx) => {
   await using is = new Instances(fx);
   const a = is.strict();
-  const c = is.strict();
+  const c = is.strict(MORTAL);
   await a.inc("x", 10);
   await c.inc("x", 7);
   await c.close({ leave: false });
@@ -187,7 +189,7 @@ storeTest(
   async (fx) => {
     await using is = new Instances(fx);
     const a = is.strict();
-    const b = is.strict();
+    const b = is.strict(MORTAL);
     await a.inc("x", 10);
     await b.inc("x", 5);
     await a.set("x", 100);
@@ -205,7 +207,7 @@ storeTest(
   async (fx) => {
     await using is = new Instances(fx);
     const a = is.strict();
-    const c = is.strict();
+    const c = is.strict(MORTAL);
     await a.inc("x", 10);
     await c.inc("x", 7);
     await a.del("x");
@@ -310,13 +312,15 @@ storeTest(
 
 storeTest("liveness: an idle live instance is never reaped", async (fx) => {
   await using is = new Instances(fx);
-  // 150 ms is the smallest threshold accepted (heartbeats every 50 ms).
-  const a = is.strict({ deadInstanceThresholdMs: 150 });
-  const b = is.strict({ deadInstanceThresholdMs: 250 });
+  // Heartbeats every 150 ms: only a 300 ms stall of a loaded machine could miss a deadline (with
+  // 150 ms, the smallest threshold accepted, a 100 ms stall did); 12 x 60 ms spans more than the
+  // threshold, so without heartbeats A would be reaped by B's calls.
+  const a = is.strict({ deadInstanceThresholdMs: 450 });
+  const b = is.strict();
   await a.inc("x", 4);
   const first = membersOf(await readState(fx, fx.prefix), a.instanceId);
   assert.equal(first.length, 1);
-  for (let i = 0; i < 8; i++) {
+  for (let i = 0; i < 12; i++) {
     await sleep(60);
     assert.equal((await b.get("x")).total, 4);
   }

@@ -8,7 +8,14 @@ import { StrictCounter } from "../../counter/strict_counter.ts";
 import { StrictInstanceAwareCounter } from "../../icounter/strict.ts";
 import { MemoryStore } from "../../store/memory_store.ts";
 import { type Fixture, storeTest } from "../_support/stores.ts";
-import { assertInvariant, Instances, membersOf, readState, waitReaped } from "./_support.ts";
+import {
+  assertInvariant,
+  Instances,
+  membersOf,
+  MORTAL,
+  readState,
+  waitReaped,
+} from "./_support.ts";
 import { sleep, waitFor } from "../_support/wait.ts";
 
 function t(
@@ -24,6 +31,8 @@ function t(
 
 const n = (k: number, is: Instances) => Array.from({ length: k }, () => is.strict());
 const c2 = (total: number, mine: number) => ({ total, mine });
+/** A live instance, then one the test lets die (threshold 200 ms, see MORTAL). */
+const liveAndMortal = (is: Instances) => [is.strict(), is.strict(MORTAL)] as const;
 
 t("inc_returns_cumulative", async (is) => {
   const c = is.strict();
@@ -196,14 +205,14 @@ t("round_robin_inc_across_five_instances", async (is) => {
   for (const c of cs) assert.deepEqual(await c.get("k"), c2(50, 10));
 });
 t("multiple_dead_instances_all_cleaned_up", async (is, fx) => {
-  const cs = n(5, is);
+  const cs = [is.strict(), ...Array.from({ length: 4 }, () => is.strict(MORTAL))];
   for (const c of cs) await c.inc("k", 10);
   for (const c of cs.slice(1)) await c.close({ leave: false });
   for (const c of cs.slice(1)) await waitReaped(fx, fx.prefix, () => cs[0]!.get("k"), c.instanceId);
   assert.deepEqual(await cs[0]!.get("k"), c2(10, 10));
 });
 t("dead_instance_cleaned_then_new_instance_joins", async (is, fx) => {
-  const [a, b] = n(2, is) as [StrictInstanceAwareCounter, StrictInstanceAwareCounter];
+  const [a, b] = liveAndMortal(is);
   await a.inc("k", 60);
   await b.inc("k", 30);
   await b.close({ leave: false });
@@ -212,7 +221,7 @@ t("dead_instance_cleaned_then_new_instance_joins", async (is, fx) => {
   assert.deepEqual(await is.strict().inc("k", 20), c2(80, 20));
 });
 t("dead_instance_with_multiple_keys_fully_cleaned", async (is, fx) => {
-  const [a, b] = n(2, is) as [StrictInstanceAwareCounter, StrictInstanceAwareCounter];
+  const [a, b] = liveAndMortal(is);
   await b.incAll([["x", 1], ["y", 2], ["z", 3]]);
   await b.close({ leave: false });
   await waitReaped(fx, fx.prefix, () => a.get("x"), b.instanceId);
@@ -313,7 +322,7 @@ t("set_increments_epoch_on_each_call", async (is, fx) => {
   assert.ok(e1 !== undefined && e2 !== undefined && Number(e2) > Number(e1));
 });
 t("dead_instance_counts_removed_from_cumulative", async (is, fx) => {
-  const [a, b] = n(2, is) as [StrictInstanceAwareCounter, StrictInstanceAwareCounter];
+  const [a, b] = liveAndMortal(is);
   await a.inc("k", 60);
   await b.inc("k", 40);
   await b.close({ leave: false });
@@ -375,7 +384,8 @@ t("mark_alive_no_recovery_when_epoch_bumped", async (is, fx) => {
   assert.deepEqual(await b.get("k"), c2(100, 100));
 });
 t("no_recovery_for_live_instance", async (is, fx) => {
-  const [a, b] = n(2, is) as [StrictInstanceAwareCounter, StrictInstanceAwareCounter];
+  // Heartbeats every 200 ms, so one is soon awaited; a stall would need 400 ms to reap A.
+  const [a, b] = [is.strict({ deadInstanceThresholdMs: 600 }), is.strict()];
   await a.inc("k", 25);
   const registration = async () => {
     const s = await readState(fx, fx.prefix);
