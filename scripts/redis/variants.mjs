@@ -16,6 +16,12 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 
+/**
+ * @typedef {{ name: string, version: string, redisServer: string, redisCli: string, dir: string }}
+ *   Variant a server to run the suites on: `name` like `valkey-8.0`, `version` like `8.0.1`
+ * @typedef {{ name: string, why: string }} Skipped a variant not run, and why
+ */
+
 /** The variants this project's matrix is meant to have (see shared/servers/README.md). */
 export const EXPECTED = ["redis-7.4", "valkey-8.0"];
 
@@ -80,7 +86,7 @@ function subdirectories(dir) {
 
 /**
  * One directory as a variant, or why it is not one.
- * @returns {{ variant?: object, skip?: { name: string, why: string } }}
+ * @returns {{ variant?: Variant, skip?: Skipped }}
  */
 function inspect(dir) {
   const label = path.basename(dir);
@@ -111,7 +117,7 @@ function inspect(dir) {
  * @param {{ root: string, env?: Record<string, string | undefined>, defaultServer?: string }} opts
  *   `root`: the repository; `defaultServer`: the main run's binary (a variant of the same
  *   version is skipped)
- * @returns {{ variants: object[], skipped: Array<{ name: string, why: string }>, looked: string[] }}
+ * @returns {{ variants: Variant[], skipped: Skipped[], looked: string[] }}
  */
 export function findVariants({ root, env = process.env, defaultServer }) {
   const given = env.DISTKIT_SERVERS;
@@ -119,7 +125,9 @@ export function findVariants({ root, env = process.env, defaultServer }) {
     ? given.split(",").map((d) => d.trim()).filter(Boolean).map((d) => path.resolve(d))
     : sharedRoots(root);
   const dirs = given !== undefined ? looked : looked.flatMap(subdirectories);
+  /** @type {Variant[]} */
   const variants = [];
+  /** @type {Skipped[]} */
   const skipped = [];
   const defaultName = defaultServer && serverVersion(defaultServer)?.name;
   for (const dir of dirs) {
