@@ -458,7 +458,10 @@ async function main() {
     await staticChecks();
     const servers = await step(
       `start Redis servers${found.variants.map((v) => ` + ${v.name}`).join("")}`,
-      () => startServers(tools, found.variants),
+      () => {
+        for (const line of variantSummary(opts, found)) console.log(line);
+        return startServers(tools, found.variants);
+      },
     );
     await denoTest(servers.env, opts);
     for (const v of servers.variants) await variantTest(v, opts);

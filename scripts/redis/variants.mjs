@@ -140,12 +140,12 @@ export function findVariants({ root, env = process.env, defaultServer }) {
     } else variants.push(variant);
   }
   const where = given !== undefined
-    ? `DISTKIT_SERVERS=${given}`
-    : `looked in ${looked.join(", ")}; set DISTKIT_SERVERS=dir1,dir2`;
+    ? (given.trim() ? `not in DISTKIT_SERVERS=${given}` : "DISTKIT_SERVERS is empty")
+    : `not found: looked in ${looked.join(", ")}; set DISTKIT_SERVERS=dir1,dir2`;
   for (const name of EXPECTED) {
     if (variants.some((v) => v.name === name) || skipped.some((s) => s.name === name)) continue;
     if (name === defaultName) continue;
-    skipped.push({ name, why: `not found (${where})` });
+    skipped.push({ name, why: where });
   }
   return { variants, skipped, looked };
 }

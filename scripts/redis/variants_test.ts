@@ -46,7 +46,7 @@ Deno.test("server variants: found in ../shared/servers by --version; the missing
     assert.match(skipped["empty"]!, /no executable redis-server or valkey-server/);
     assert.match(
       skipped["redis-7.4"]!,
-      /not found \(looked in .*shared\/servers; set DISTKIT_SERVERS/,
+      /not found: looked in .*shared\/servers; set DISTKIT_SERVERS/,
     );
     assert.ok(EXPECTED.includes("redis-7.4") && EXPECTED.includes("valkey-8.0"));
   } finally {
@@ -67,7 +67,8 @@ Deno.test("server variants: DISTKIT_SERVERS lists the directories (empty: none),
     assert.deepEqual(given.variants.map((v) => v.name), ["redis-7.0", "valkey-8.0"]);
     assert.equal(given.variants[0]!.redisCli, `${servers}/default/redis-cli`);
     assert.deepEqual(given.skipped.map((s) => s.name), ["redis-7.4"]);
-    assert.match(given.skipped[0]!.why, /DISTKIT_SERVERS=/);
+    assert.match(given.skipped[0]!.why, /not in DISTKIT_SERVERS=/);
+    assert.match(none.skipped[0]!.why, /DISTKIT_SERVERS is empty/);
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }
