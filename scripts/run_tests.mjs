@@ -10,16 +10,29 @@
  *   npm test -- --quick       skip the npm/Bun package and the publish dry run
  *   npm test -- <filter>      only Deno tests whose name matches <filter> (implies --quick)
  *   npm test -- --serial      Deno test files one at a time (default: --parallel, 1 per core)
+ *   npm test -- --no-variants skip the runs on the extra server variants
+ *   npm test -- <filter> --variants   a filtered run on the variants too
+ *
+ * Server variants: besides the default `redis-server` on PATH, the store-backed conformance
+ * tests of tests/{counter,icounter,locks,ratelimit,store} (standalone + cluster) also run on each
+ * extra Redis-compatible server found, one `deno test` per variant on its own throwaway servers,
+ * with the variant in the test names (`[cluster valkey-8.0]`). A variant is a directory holding
+ * an executable redis-server or valkey-server and its CLI, named by its `--version`; the
+ * directories are those of DISTKIT_SERVERS=dir1,dir2 when set (empty: no variants), else every
+ * folder of <repo>/../shared/servers/ (Redis 7.4 and Valkey 8.0 there; see
+ * scripts/redis/variants.mjs). A variant not found is reported as skipped, never as a failure.
  *
  * Environment: REDIS_URL and REDIS_CLUSTER_NODES (host:port,...) use running servers instead of
- * starting them. Tests get REDIS_URL, REDIS_CLUSTER_NODES, DISTKIT_REDIS_SERVER and
- * DISTKIT_REDIS_CLI (binaries for fault tests that start private servers).
+ * starting them (for the default server only). Tests get REDIS_URL, REDIS_CLUSTER_NODES,
+ * DISTKIT_REDIS_SERVER and DISTKIT_REDIS_CLI (binaries for fault tests that start private
+ * servers), and on a variant's run DISTKIT_SERVER_VARIANT (its name).
  */
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { stripVTControlCharacters as stripAnsi } from "node:util";
 import { startCluster, startStandalone, sweepStale, which } from "./redis/launcher.mjs";
+import { findVariants } from "./redis/variants.mjs";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const BIN = path.join(ROOT, "node_modules", ".bin");
@@ -47,9 +60,11 @@ class StepFailed extends Error {}
 // ---------------------------------------------------------------- arguments
 
 function parseArgs(argv) {
-  const opts = { quick: false, serial: false, filter: undefined, help: false };
+  const opts = { quick: false, serial: false, filter: undefined, help: false, variants: undefined };
   for (const arg of argv) {
     if (arg === "--quick") opts.quick = true;
+    else if (arg === "--variants") opts.variants = true;
+    else if (arg === "--no-variants") opts.variants = false;
     else if (arg === "--serial") opts.serial = true;
     else if (arg === "--help" || arg === "-h") opts.help = true;
     else if (arg.startsWith("--filter=")) opts.filter = arg.slice("--filter=".length);
@@ -57,6 +72,7 @@ function parseArgs(argv) {
     else throw new Error(`unknown option ${arg} (try --help)`);
   }
   if (opts.filter) opts.quick = true;
+  opts.variants ??= !opts.filter; // a filtered run is for quick feedback: the default server only
   return opts;
 }
 
@@ -195,9 +211,38 @@ async function staticChecks() {
 
 // ---------------------------------------------------------------- servers
 
-/** Starts whatever REDIS_URL / REDIS_CLUSTER_NODES do not provide; returns the tests' env. */
-async function startServers({ redisServer, redisCli }) {
+/**
+ * Starts the default servers (whatever REDIS_URL / REDIS_CLUSTER_NODES do not provide) and every
+ * variant's, all at once; returns the default run's env and each variant's.
+ */
+async function startServers(tools, variants) {
   sweepStale();
+  const [env, ...variantEnvs] = await Promise.all([
+    startDefaultServers(tools),
+    ...variants.map(startVariantServers),
+  ]);
+  return { env, variants: variants.map((variant, i) => ({ variant, env: variantEnvs[i] })) };
+}
+
+/** A standalone server and a cluster from a variant's binaries; returns its tests' env. */
+async function startVariantServers(variant) {
+  const { name, redisServer, redisCli } = variant;
+  const [standalone, cluster] = await Promise.all([
+    startStandalone({ redisServer }).then((s) => (cleanups.push(() => s.stop()), s)),
+    startCluster({ redisServer, redisCli }).then((c) => (cleanups.push(() => c.stop()), c)),
+  ]);
+  const env = {
+    DISTKIT_SERVER_VARIANT: name,
+    DISTKIT_REDIS_SERVER: redisServer,
+    DISTKIT_REDIS_CLI: redisCli,
+    REDIS_URL: standalone.url,
+    REDIS_CLUSTER_NODES: cluster.nodes.map((n) => `${n.host}:${n.port}`).join(","),
+  };
+  console.log(`${name}: REDIS_URL=${env.REDIS_URL} REDIS_CLUSTER_NODES=${env.REDIS_CLUSTER_NODES}`);
+  return env;
+}
+
+async function startDefaultServers({ redisServer, redisCli }) {
   const env = {};
   if (redisServer) env.DISTKIT_REDIS_SERVER = redisServer;
   if (redisCli) env.DISTKIT_REDIS_CLI = redisCli;
@@ -282,6 +327,47 @@ function denoTest(env, { filter, serial }) {
   return step(`deno test${filter ? ` --filter ${filter}` : ""}`, () => testRun("deno", args, env));
 }
 
+/** The conformance suites each variant runs (their storeTest-registered tests only). */
+const VARIANT_SUITES = [
+  "tests/counter/",
+  "tests/icounter/",
+  "tests/locks/",
+  "tests/ratelimit/",
+  "tests/store/",
+];
+
+/** `\[(standalone|cluster) valkey-8\.0\]` */
+function variantPattern(name) {
+  return `\\[(standalone|cluster) ${escapeRegex(name)}\\]`;
+}
+
+function escapeRegex(text) {
+  return text.replace(/[\\.+*?()|[\]{}^$]/g, "\\$&");
+}
+
+/**
+ * One `deno test` of the variant suites on a variant's servers: its storeTest tests only (the
+ * memory kind and pure tests do not depend on the server), narrowed by the user's filter.
+ */
+function variantTest({ variant, env }, { filter, serial }) {
+  const tag = variantPattern(variant.name);
+  let pattern = tag;
+  if (filter) {
+    const user = filter.length > 1 && filter.startsWith("/") && filter.endsWith("/")
+      ? filter.slice(1, -1)
+      : escapeRegex(filter);
+    pattern = `(?:${user}).*${tag}|${tag}.*(?:${user})`;
+  }
+  // --no-check: the same files were type-checked by `deno check` and the default run.
+  const args = ["test", "-A", "--no-check", denoTestIgnores(), "--filter", `/${pattern}/`];
+  if (!serial) args.push("--parallel");
+  args.push(...VARIANT_SUITES);
+  const title = `deno test on ${variant.name} (${variant.version}): ${
+    VARIANT_SUITES.map((d) => path.basename(d)).join(", ")
+  }, standalone + cluster`;
+  return step(title, () => testRun("deno", args, env));
+}
+
 async function npmPackage(env) {
   await step("build npm package", () => check(process.execPath, ["scripts/build_npm.mjs"]));
   await step(
@@ -320,7 +406,23 @@ function publishDryRun() {
 
 // ---------------------------------------------------------------- main
 
-function report() {
+/** One line per variant skipped, and one saying which ran. */
+function variantSummary(opts, { variants, skipped }) {
+  if (!opts.variants) {
+    return [
+      `server variants: skipped (${
+        opts.filter ? "a filtered run: add --variants" : "--no-variants"
+      })`,
+    ];
+  }
+  const lines = [`server variants: ${variants.map((v) => v.name).join(", ") || "none"}`];
+  for (const { name, why } of skipped) lines.push(`skipped server variant ${name}: ${why}`);
+  return lines;
+}
+
+function report(variantLines) {
+  console.log("\n━━━ server variants");
+  for (const line of variantLines) console.log(line);
   console.log("\n━━━ timings");
   for (const [title, ms] of timings) console.log(`${seconds(ms).padStart(7)}  ${title}`);
   const total = timings.reduce((sum, [, ms]) => sum + ms, 0);
@@ -349,12 +451,22 @@ async function main() {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   const tools = findRedis();
+  const found = opts.variants
+    ? findVariants({ root: ROOT, defaultServer: tools.redisServer })
+    : { variants: [], skipped: [] };
   try {
     await staticChecks();
-    const env = await step("start Redis servers", () => startServers(tools));
-    await denoTest(env, opts);
+    const servers = await step(
+      `start Redis servers${found.variants.map((v) => ` + ${v.name}`).join("")}`,
+      () => {
+        for (const line of variantSummary(opts, found)) console.log(line);
+        return startServers(tools, found.variants);
+      },
+    );
+    await denoTest(servers.env, opts);
+    for (const v of servers.variants) await variantTest(v, opts);
     if (!opts.quick) {
-      await npmPackage(env);
+      await npmPackage(servers.env);
       await publishDryRun();
     }
   } catch (err) {
@@ -365,7 +477,7 @@ async function main() {
   } finally {
     await stopServers();
   }
-  report();
+  report(variantSummary(opts, found));
   process.exitCode = tally.failed > 0 ? 1 : 0;
 }
 

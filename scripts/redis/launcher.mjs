@@ -171,7 +171,7 @@ async function spawnServer({ redisServer, root, name, port, busPort, cluster, no
   });
   const stop = () => stopServer(child, exited, dir);
   try {
-    await waitReady(port, child.pid, exited, dir);
+    await waitReady(port, child.pid, exited, dir, path.basename(redisServer));
   } catch (err) {
     await stop();
     throw err;
@@ -213,7 +213,7 @@ function clusterArgs(dir, busPort, nodeTimeoutMs = 2000) {
  * Polls until this process (not another one on the port) answers; fails with the log's tail if
  * it exits or takes over 10 s.
  */
-async function waitReady(port, pid, exited, dir, timeoutMs = 10_000) {
+async function waitReady(port, pid, exited, dir, binary, timeoutMs = 10_000) {
   let gone;
   exited.then((status) => gone = status);
   const deadline = Date.now() + timeoutMs;
@@ -226,7 +226,7 @@ async function waitReady(port, pid, exited, dir, timeoutMs = 10_000) {
     await sleep(25);
   }
   const why = gone ? `exited (${gone.signal ?? gone.code})` : "did not answer PING in time";
-  throw new Error(`redis-server on port ${port} ${why}:\n${logTail(dir)}`);
+  throw new Error(`${binary} on port ${port} ${why}:\n${logTail(dir)}`);
 }
 
 async function stopServer(child, exited, dir) {
@@ -311,7 +311,8 @@ function isAlive(pid) {
   }
 }
 
-/** True when /proc says `pid` runs redis-server (Linux); false when it cannot tell. */
+/** True when /proc says `pid` runs redis-server or valkey-server (Linux); false when it cannot
+ * tell. */
 function isRedisServer(pid) {
-  return readText(`/proc/${pid}/cmdline`).includes("redis-server");
+  return /(?:redis|valkey)-server/.test(readText(`/proc/${pid}/cmdline`));
 }

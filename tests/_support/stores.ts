@@ -5,6 +5,11 @@
  *
  * Redis kinds run when `REDIS_URL` / `REDIS_CLUSTER_NODES` are set (the test runner sets both);
  * otherwise they are registered as ignored, with the reason in the name.
+ *
+ * A server-variant run (the runner's extra Redis / Valkey versions) sets `DISTKIT_SERVER_VARIANT`
+ * (e.g. `valkey-8.0`): names then carry it (`[standalone valkey-8.0]`), so the runner selects them
+ * and a failure says which server it was, and the memory kind is not registered (it does not
+ * depend on the server).
  */
 import type { Store } from "../../store/types.ts";
 import { MemoryStore } from "../../store/memory_store.ts";
@@ -115,6 +120,11 @@ async function closeRaw(c: RawClient): Promise<void> {
   }
 }
 
+/** The server variant this run targets (`DISTKIT_SERVER_VARIANT`), if not the default server. */
+export function serverVariant(): string | undefined {
+  return Deno.env.get("DISTKIT_SERVER_VARIANT") || undefined;
+}
+
 /** Whether a kind can run in this environment. */
 export function available(kind: StoreKind): boolean {
   if (kind === "memory") return true;
@@ -133,10 +143,13 @@ export function storeTest(
   fn: (fx: Fixture, t: Deno.TestContext) => Promise<void>,
   options: StoreTestOptions = {},
 ): void {
+  const variant = serverVariant();
   for (const kind of options.kinds ?? ["memory", "standalone", "cluster"] as StoreKind[]) {
+    if (variant !== undefined && kind === "memory") continue;
     const ok = available(kind);
+    const tag = variant === undefined ? kind : `${kind} ${variant}`;
     Deno.test({
-      name: `${name} [${kind}]${ok ? "" : " (no Redis: set REDIS_URL / REDIS_CLUSTER_NODES)"}`,
+      name: `${name} [${tag}]${ok ? "" : " (no Redis: set REDIS_URL / REDIS_CLUSTER_NODES)"}`,
       ignore: !ok,
       sanitizeOps: options.sanitizeOps ?? true,
       sanitizeResources: options.sanitizeResources ?? true,
