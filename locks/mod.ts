@@ -16,7 +16,7 @@
  * @module
  */
 export * from "./options.ts";
-export * from "./guard.ts";
+export { type GuardState, LockGuard, MutexGuard, ReadGuard, WriteGuard } from "./guard.ts";
 export * from "./mutex.ts";
 export * from "./rw_lock.ts";
 export type { LockKeys, Mode } from "./_remote.ts";
