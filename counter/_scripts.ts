@@ -1,10 +1,14 @@
 /**
- * The plain counters' atomic operations: each a Lua script (lua/counter_*.lua) and its model.
+ * The plain counters' atomic operations: each a Lua script (lua/counter_*.lua), its model, and
+ * its typed operation (arguments encoded and reply decoded here, and only here).
  *
  * @module
  */
 import { compare } from "../core/comparator.ts";
 import { MAX_SAFE_INTEGER as MAX } from "../core/limits.ts";
+import type { ValidEntry } from "../core/entries.ts";
+import type { Synced } from "../core/write_behind.ts";
+import { defineOperation, listReply, unexpectedReply } from "../store/operation.ts";
 import { defineScript } from "../store/script.ts";
 import { OVERFLOW_REPLY, ScriptFailure } from "../store/script_failure.ts";
 import type { Reply } from "../store/types.ts";
@@ -99,4 +103,99 @@ export const COUNTER_SYNC = defineScript("counter_sync", ({ db }, keys, argv) =>
   for (let i = 3; i < 3 + 2 * d; i += 2) values.push(db.hget(hash, argv[i]!) ?? "0");
   for (let i = 3 + 2 * d; i < argv.length; i++) values.push(db.hget(hash, argv[i]!) ?? "0");
   return [applied, skipped, values];
+});
+
+/** One validated write. */
+export type Write = ValidEntry<"inc" | "set">;
+
+/** A write's outcome, in the order of the writes. */
+export interface WriteResult {
+  key: string;
+  value: number;
+  previous: number;
+  matched: boolean;
+}
+
+/** Writes applied atomically, in order: 5 arguments and 3 reply values a write. */
+export const APPLY_WRITES = /* @__PURE__ */ defineOperation({
+  script: COUNTER_APPLY,
+  encode(writes: readonly Write[]) {
+    const argv: Array<string | number> = [];
+    for (const w of writes) argv.push(w.op, w.key, w.cmp.op, w.cmp.operand, w.amount);
+    return argv;
+  },
+  decode(reply, writes): WriteResult[] {
+    const a = listReply(COUNTER_APPLY, reply, 3 * writes.length);
+    return writes.map((w, i) => ({
+      key: w.key,
+      value: Number(a[3 * i]),
+      previous: Number(a[3 * i + 1]),
+      matched: Number(a[3 * i + 2]) === 1,
+    }));
+  },
+});
+
+/** Adds `n` to one counter; its new value. */
+export const INC_VALUE = /* @__PURE__ */ defineOperation({
+  script: COUNTER_INC,
+  encode: ({ key, n }: { key: string; n: number }) => [key, n],
+  decode: (reply): number => Number(reply),
+});
+
+/** Reads counters; one value a key. */
+export const READ_VALUES = /* @__PURE__ */ defineOperation({
+  script: COUNTER_GET,
+  encode: (keys: readonly string[]) => [...keys],
+  decode: (reply, keys): number[] => listReply(COUNTER_GET, reply, keys.length).map(Number),
+});
+
+/** Deletes one counter; its value before. */
+export const DELETE_VALUE = /* @__PURE__ */ defineOperation({
+  script: COUNTER_DEL,
+  encode: (key: string) => [key],
+  decode: (reply): number => Number(reply),
+});
+
+/** Deletes every counter of the hash. */
+export const CLEAR_VALUES = /* @__PURE__ */ defineOperation({
+  script: COUNTER_CLEAR,
+  encode: (_: void) => [],
+  decode: (): void => {},
+});
+
+/** One lax flush: a batch of deltas under its sequence number (0: none), and keys to read. */
+export interface SyncBatch {
+  seq: number;
+  writes: ReadonlyArray<readonly [string, number]>;
+  reads: readonly string[];
+}
+
+/** How long the store remembers a lax writer's last applied batch, in ms (24 h). */
+const SEQ_TTL_MS = 86_400_000;
+
+/**
+ * Applies a batch once per sequence number, then reads the batch's keys and `reads`: one outcome
+ * a key, the batch's first. Keys: the hash and the writer's sequence key.
+ */
+export const SYNC_BATCH = /* @__PURE__ */ defineOperation({
+  script: COUNTER_SYNC,
+  encode({ seq, writes, reads }: SyncBatch) {
+    const argv: Array<string | number> = [seq, SEQ_TTL_MS, writes.length];
+    for (const [k, delta] of writes) argv.push(k, delta);
+    argv.push(...reads);
+    return argv;
+  },
+  decode(reply, { writes, reads }): Array<Synced<number>> {
+    const a = listReply(COUNTER_SYNC, reply);
+    if (
+      !Array.isArray(a[1]) || !Array.isArray(a[2]) || a[2].length !== writes.length + reads.length
+    ) {
+      throw unexpectedReply(COUNTER_SYNC, reply);
+    }
+    const dropped = new Set(a[1].map(String));
+    return a[2].map((v, i) => ({
+      value: Number(v),
+      dropped: i < writes.length && dropped.has(writes[i]![0]),
+    }));
+  },
 });

@@ -22,5 +22,5 @@ export * from "./strict_counter.ts";
 export * from "./lax_counter.ts";
 // Types the counters' signatures use, so this entry point stands on its own.
 export { Comparator, type ComparatorOp } from "../core/comparator.ts";
-export type { Store } from "../store/types.ts";
-export type { StoreLike } from "../store/to_store.ts";
+export { DistkitError, type DistkitErrorCode } from "../core/errors.ts";
+export type * from "../store/types.ts";

@@ -9,13 +9,13 @@ import { safeInt } from "../core/int.ts";
 import { validateKey, validateKeys } from "../core/keys.ts";
 import { type StoreLike, toStore } from "../store/to_store.ts";
 import type { Store } from "../store/types.ts";
-import { COUNTER_INC } from "./_scripts.ts";
 import {
   applyWrites,
   checkBatch,
   clearValues,
   counterHash,
   deleteValue,
+  incValue,
   readValues,
   toConditionalWrites,
   toWrites,
@@ -87,7 +87,7 @@ export class StrictCounter implements Counter, AsyncDisposable {
     validateKey(key);
     safeInt(n, "n");
     this.#open();
-    return Number(await this.#store.run(COUNTER_INC, [this.#hash], [key, n]));
+    return await incValue(this.#store, this.#hash, key, n);
   }
 
   /**

@@ -19,8 +19,8 @@ import { intInRange } from "../core/int.ts";
 import { encodeKeyPart, validateKey } from "../core/keys.ts";
 import { newId } from "../core/uuid.ts";
 import { type StoreLike, toStore } from "../store/to_store.ts";
-import type { Reply, Store } from "../store/types.ts";
-import { ICOUNTER_APPLY, ICOUNTER_CLEAR } from "./_scripts.ts";
+import type { Store } from "../store/types.ts";
+import { APPLY_ENTRIES, type ApplyCall, CLEAR_ALL } from "./_scripts.ts";
 
 /** The most entries one call carries. */
 export { MAX_BATCH };
@@ -195,17 +195,18 @@ export class InstanceCore {
     this.#needsRestore = true;
   }
 
-  #argv(mode: "ops" | "drop", extra: Array<string | number>, seq = 0, lenient = false) {
-    return [
-      this.#member,
-      this.thresholdMs,
-      this.#registered ? 0 : 1,
-      randomBase(),
+  /** An `ops` call of this member. */
+  #ops(entries: readonly Entry[], seq = 0, lenient = false): ApplyCall {
+    return {
+      member: this.#member,
+      thresholdMs: this.thresholdMs,
+      register: !this.#registered,
+      base: randomBase(),
       seq,
-      lenient ? 1 : 0,
-      mode,
-      ...extra,
-    ];
+      lenient,
+      mode: "ops",
+      entries,
+    };
   }
 
   #restore(): Promise<void> {
@@ -226,23 +227,15 @@ export class InstanceCore {
       for (let i = 0; i === 0 || i < all.length; i += MAX_BATCH) {
         const chunk = all.slice(i, i + MAX_BATCH);
         const member = this.#member;
-        const reply = checked(
-          await this.store.run(
-            ICOUNTER_APPLY,
-            this.keys,
-            this.#argv("ops", [0, ...encode(chunk)], 0, true),
-          ),
-          chunk.length,
-        );
-        if (Number(reply[0]) === 0) {
+        const out = await APPLY_ENTRIES.run(this.store, this.keys, this.#ops(chunk, 0, true));
+        if (!out.registered) {
           if (member === this.#member) this.#lost();
           lost = true;
           break;
         }
         this.#registered = true;
-        const results = decode(chunk, reply);
-        this.#record(results);
-        for (const r of results) this.onRestored(r);
+        this.#record(out.results);
+        for (const r of out.results) this.onRestored(r);
       }
       if (!lost) this.#needsRestore = false;
     }
@@ -268,22 +261,18 @@ export class InstanceCore {
       if (this.#needsRestore || this.#restoring) await this.#restore();
       const member = this.#member;
       const registering = !this.#registered;
-      const reply = checked(
-        await this.store.run(
-          ICOUNTER_APPLY,
-          this.keys,
-          this.#argv("ops", [0, ...encode(entries)], options.seq ?? 0, options.lenient ?? false),
-        ),
-        entries.length,
+      const out = await APPLY_ENTRIES.run(
+        this.store,
+        this.keys,
+        this.#ops(entries, options.seq ?? 0, options.lenient ?? false),
       );
-      if (Number(reply[0]) === 0) {
+      if (!out.registered) {
         if (member === this.#member) this.#lost();
         continue;
       }
       if (registering && member === this.#member) this.#registered = true;
-      const results = decode(entries, reply);
-      this.#record(results);
-      return { applied: Number(reply[1]) === 1, results };
+      this.#record(out.results);
+      return { applied: out.applied, results: out.results };
     }
   }
 
@@ -295,20 +284,22 @@ export class InstanceCore {
       return;
     }
     for (;;) {
-      const reply = checked(
-        await this.store.run(
-          ICOUNTER_APPLY,
-          this.keys,
-          [this.#member, this.thresholdMs, 0, randomBase(), 0, 0, "drop", unregister ? 1 : 0],
-        ),
-        0,
-      );
-      if (Number(reply[0]) === 0) {
+      const out = await APPLY_ENTRIES.run(this.store, this.keys, {
+        member: this.#member,
+        thresholdMs: this.thresholdMs,
+        register: false,
+        base: randomBase(),
+        seq: 0,
+        lenient: false,
+        mode: "drop",
+        unregister,
+      });
+      if (!out.registered) {
         this.slices.clear();
         if (this.#registered) this.#lost();
         return;
       }
-      if (Number(reply[1]) === 0) break;
+      if (!out.more) break;
     }
     this.slices.clear();
     if (unregister) this.#registered = false;
@@ -316,44 +307,7 @@ export class InstanceCore {
 
   /** Clears the whole prefix for every instance. */
   async clear(): Promise<void> {
-    await this.store.run(ICOUNTER_CLEAR, this.keys, [randomBase()]);
+    await CLEAR_ALL.run(this.store, this.keys, randomBase());
     this.slices.clear();
   }
-}
-
-/**
- * Checks a reply's shape: `{0}`, or `{1, x}` followed by 6 values per entry. Anything else (a
- * client that handed us another command's reply after a dropped connection) is a failed call,
- * never a source of NaN.
- */
-function checked(reply: Reply, entries: number): Reply[] {
-  if (Array.isArray(reply)) {
-    if (reply.length === 1 && Number(reply[0]) === 0) return reply;
-    if (reply.length === 2 + 6 * entries && Number(reply[0]) === 1) return reply;
-  }
-  throw new StoreError(`Unexpected reply from icounter_apply: ${JSON.stringify(reply)}`);
-}
-
-function encode(entries: readonly Entry[]): Array<string | number> {
-  const argv: Array<string | number> = [];
-  for (const e of entries) {
-    const operand = e.op === "rst" ? e.epoch! : e.cmp?.operand ?? 0;
-    argv.push(e.op, e.key, e.cmp?.op ?? "always", operand, e.amount);
-  }
-  return argv;
-}
-
-function decode(entries: readonly Entry[], reply: Reply[]): EntryResult[] {
-  return entries.map((e, i) => {
-    const at = 2 + 6 * i;
-    return {
-      key: e.key,
-      total: Number(reply[at]),
-      mine: Number(reply[at + 1]),
-      previousTotal: Number(reply[at + 2]),
-      previousMine: Number(reply[at + 3]),
-      matched: Number(reply[at + 4]) === 1,
-      epoch: String(reply[at + 5]),
-    };
-  });
 }

@@ -7,9 +7,11 @@
 import { compare } from "../core/comparator.ts";
 import { DROP_SLICES, MAX_SAFE_INTEGER as MAX, REAP_MEMBERS, REAP_SLICES } from "../core/limits.ts";
 import type { MemoryDb } from "../store/memory_db.ts";
+import { defineOperation, unexpectedReply } from "../store/operation.ts";
 import { defineScript } from "../store/script.ts";
 import { OVERFLOW_REPLY, ScriptFailure } from "../store/script_failure.ts";
 import type { Reply } from "../store/types.ts";
+import type { Entry, EntryResult } from "./_core.ts";
 
 const fmt = (n: number): string => n.toFixed(0);
 
@@ -247,4 +249,94 @@ export const ICOUNTER_CLEAR = defineScript("icounter_clear", ({ db }, keys, argv
   const floor = db.hincrby(kMeta, "seq", 1);
   db.hset(kMeta, "floor", fmt(floor));
   return 1;
+});
+
+/** What every `icounter_apply` call carries (see lua/icounter_apply.lua for ARGV). */
+interface ApplyBase {
+  member: string;
+  thresholdMs: number;
+  /** Register the member when it is missing. */
+  register: boolean;
+  /** The random epoch base for a missing meta. */
+  base: string;
+  /** The flush sequence (0: none). */
+  seq: number;
+  /** An entry that would overflow is skipped (matched false) instead of failing the call. */
+  lenient: boolean;
+}
+
+/** An `icounter_apply` call: entries run atomically, or one bounded step of dropping slices. */
+export type ApplyCall =
+  | ApplyBase & { mode: "ops"; entries: readonly Entry[] }
+  | ApplyBase & { mode: "drop"; unregister: boolean };
+
+/**
+ * What an `icounter_apply` call did: refused (`registered: false`: the member is not registered
+ * and did not ask to be), or ran: `applied` (ops: the flush sequence was new), `more` (drop:
+ * slices remain) and one result per entry.
+ */
+export type ApplyOutcome =
+  | { registered: false }
+  | { registered: true; applied: boolean; more: boolean; results: EntryResult[] };
+
+/** Runs entries atomically, or one step of dropping this member's slices. */
+export const APPLY_ENTRIES = /* @__PURE__ */ defineOperation({
+  script: ICOUNTER_APPLY,
+  encode(c: ApplyCall) {
+    const argv: Array<string | number> = [
+      c.member,
+      c.thresholdMs,
+      c.register ? 1 : 0,
+      c.base,
+      c.seq,
+      c.lenient ? 1 : 0,
+      c.mode,
+    ];
+    if (c.mode === "drop") {
+      argv.push(c.unregister ? 1 : 0);
+      return argv;
+    }
+    argv.push(0);
+    for (const e of c.entries) {
+      const operand = e.op === "rst" ? e.epoch! : e.cmp?.operand ?? 0;
+      argv.push(e.op, e.key, e.cmp?.op ?? "always", operand, e.amount);
+    }
+    return argv;
+  },
+  // `{0}`, or `{1, x}` followed by 6 values per entry. Anything else (a client that handed over
+  // another command's reply after a dropped connection) is a failed call, never a source of NaN.
+  decode(reply, c): ApplyOutcome {
+    const entries = c.mode === "ops" ? c.entries : [];
+    if (Array.isArray(reply)) {
+      if (reply.length === 1 && Number(reply[0]) === 0) return { registered: false };
+      if (reply.length === 2 + 6 * entries.length && Number(reply[0]) === 1) {
+        const flag = Number(reply[1]) === 1;
+        return {
+          registered: true,
+          applied: c.mode === "ops" && flag,
+          more: c.mode === "drop" && flag,
+          results: entries.map((e, i) => {
+            const at = 2 + 6 * i;
+            return {
+              key: e.key,
+              total: Number(reply[at]),
+              mine: Number(reply[at + 1]),
+              previousTotal: Number(reply[at + 2]),
+              previousMine: Number(reply[at + 3]),
+              matched: Number(reply[at + 4]) === 1,
+              epoch: String(reply[at + 5]),
+            };
+          }),
+        };
+      }
+    }
+    throw unexpectedReply(ICOUNTER_APPLY, reply);
+  },
+});
+
+/** Clears the whole prefix for every instance (`base`: the random epoch base for a new meta). */
+export const CLEAR_ALL = /* @__PURE__ */ defineOperation({
+  script: ICOUNTER_CLEAR,
+  encode: (base: string) => [base],
+  decode: (): void => {},
 });

@@ -27,14 +27,4 @@ export * from "./lax.ts";
 export { Comparator, type ComparatorOp } from "../core/comparator.ts";
 export { DistkitError } from "../core/errors.ts";
 export type { DistkitErrorCode } from "../core/errors.ts";
-export type {
-  ModelContext,
-  Reply,
-  Script,
-  ScriptModel,
-  Store,
-  Unsubscribe,
-} from "../store/types.ts";
-export type { StoreLike } from "../store/to_store.ts";
-export type { EvalOptions, PubSubListener, RedisClientLike } from "../store/redis_store.ts";
-export type { DumpedValue, MemoryDb } from "../store/memory_db.ts";
+export type * from "../store/types.ts";

@@ -4,13 +4,19 @@
  * @module
  */
 import { encodeKeyPart } from "../core/keys.ts";
-import type { Reply, Script, Store } from "../store/types.ts";
-import { grantChannel, LOCK_ACQUIRE, LOCK_RELEASE, LOCK_RENEW } from "./_scripts.ts";
+import type { Store } from "../store/types.ts";
+import {
+  ACQUIRE,
+  type AttemptResult,
+  grantChannel,
+  type Mode,
+  RELEASE,
+  type ReleaseResult,
+  RENEW,
+} from "./_scripts.ts";
 
 export { grantChannel };
-
-/** Write mode (Mutex, RwLock write) or read mode (RwLock read). */
-export type Mode = "write" | "read";
+export type { AttemptResult, Mode, ReleaseResult };
 
 /**
  * Every Redis name one lock uses; all share the hash tag `{<namespace>:<key>}`, both parts encoded
@@ -89,14 +95,6 @@ export function parseWake(message: string): Wake {
 }
 
 /**
- * What one acquisition attempt found: the fence, or a hint of when to try again (and, for a
- * queued writer, its queue entry's ticket).
- */
-export type AttemptResult =
-  | { ok: true; fence: number }
-  | { ok: false; hintMs: number; ticket?: string | undefined };
-
-/**
  * One acquisition attempt.
  * @param store the store
  * @param k the lock's names
@@ -114,50 +112,21 @@ export function acquireOnce(
   ttlMs: number,
   queueMs: number,
 ): Promise<AttemptResult> {
-  return run(store, LOCK_ACQUIRE, k.all, [mode, token, ttlMs, queueMs]).then(decodeAttempt);
-}
-
-/** `store.run`, with a synchronous throw (a Store breaking its contract) as a rejection. */
-function run(
-  store: Store,
-  script: Script,
-  keys: readonly string[],
-  argv: readonly (string | number)[],
-): Promise<Reply> {
-  try {
-    return store.run(script, keys, argv);
-  } catch (e) {
-    return Promise.reject(e);
-  }
-}
-
-/** The fence (an integer reply) on success, else `[0, hint]` or `[0, hint, ticket]`. */
-function decodeAttempt(reply: Reply): AttemptResult {
-  if (typeof reply === "number") return { ok: true, fence: reply };
-  const [, hint, ticket] = reply as Reply[];
-  return { ok: false, hintMs: Number(hint), ticket: ticket == null ? undefined : String(ticket) };
+  return ACQUIRE.run(store, k.all, { mode, token, ttlMs, queueMs });
 }
 
 /**
  * Extends a held lease by `ttlMs`.
  * @returns whether the token still held it
  */
-export async function renewOnce(
+export function renewOnce(
   store: Store,
   k: LockKeys,
   mode: Mode,
   token: string,
   ttlMs: number,
 ): Promise<boolean> {
-  return Number(await store.run(LOCK_RENEW, [k.lease, k.readers], [mode, token, ttlMs])) === 1;
-}
-
-/** What a release did. */
-export interface ReleaseResult {
-  /** Whether the token held the lease (or was a live reader). */
-  held: boolean;
-  /** The grant it made to the first queued writer: the message it published to the grantee. */
-  grant?: string | undefined;
+  return RENEW.run(store, [k.lease, k.readers], { mode, token, ttlMs });
 }
 
 /**
@@ -171,11 +140,5 @@ export function releaseOnce(
   mode: Mode,
   token: string,
 ): Promise<ReleaseResult> {
-  return run(store, LOCK_RELEASE, k.all, [mode, token, k.channel]).then(decodeRelease);
-}
-
-/** `1 | 0`, or `[1 | 0, grant message]`. */
-function decodeRelease(reply: Reply): ReleaseResult {
-  if (!Array.isArray(reply)) return { held: Number(reply) === 1 };
-  return { held: Number(reply[0]) === 1, grant: String(reply[1]) };
+  return RELEASE.run(store, k.all, { mode, token, channel: k.channel });
 }

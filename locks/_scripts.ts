@@ -1,11 +1,13 @@
 /**
- * The locks' atomic operations: each a Lua script (lua/lock_*.lua) and its TypeScript model, the
- * executable specification of the same transition.
+ * The locks' atomic operations: each a Lua script (lua/lock_*.lua), its TypeScript model (the
+ * executable specification of the same transition) and its typed operation (arguments encoded
+ * and reply decoded here, and only here).
  *
  * @module
  */
 import { QUEUE_SWEEP } from "../core/limits.ts";
 import type { MemoryDb } from "../store/memory_db.ts";
+import { defineOperation, listReply } from "../store/operation.ts";
 import { defineScript } from "../store/script.ts";
 
 const str = (n: number): string => n.toFixed(0);
@@ -178,3 +180,62 @@ export const LOCK_RELEASE = defineScript(
     return held;
   },
 );
+
+/** Write mode (Mutex, RwLock write) or read mode (RwLock read). */
+export type Mode = "write" | "read";
+
+/**
+ * What one acquisition attempt found: the fence, or a hint of when to try again (and, for a
+ * queued writer, its queue entry's ticket).
+ */
+export type AttemptResult =
+  | { ok: true; fence: number }
+  | { ok: false; hintMs: number; ticket?: string | undefined };
+
+/** What a release did. */
+export interface ReleaseResult {
+  /** Whether the token held the lease (or was a live reader). */
+  held: boolean;
+  /** The grant it made to the first queued writer: the message it published to the grantee. */
+  grant?: string | undefined;
+}
+
+/**
+ * One acquisition attempt (keys: the lock's six, in `LockKeys.all` order; `queueMs` 0: a failed
+ * writer is not queued). The reply is the fence (an integer) on success, else `[0, hint]` or
+ * `[0, hint, ticket]`.
+ */
+export const ACQUIRE = /* @__PURE__ */ defineOperation({
+  script: LOCK_ACQUIRE,
+  encode: (a: { mode: Mode; token: string; ttlMs: number; queueMs: number }) => [
+    a.mode,
+    a.token,
+    a.ttlMs,
+    a.queueMs,
+  ],
+  decode(reply): AttemptResult {
+    if (typeof reply === "number") return { ok: true, fence: reply };
+    const [, hint, ticket] = listReply(LOCK_ACQUIRE, reply);
+    return { ok: false, hintMs: Number(hint), ticket: ticket == null ? undefined : String(ticket) };
+  },
+});
+
+/** Extends a held lease by `ttlMs` (keys: lease, readers); whether the token still held it. */
+export const RENEW = /* @__PURE__ */ defineOperation({
+  script: LOCK_RENEW,
+  encode: (a: { mode: Mode; token: string; ttlMs: number }) => [a.mode, a.token, a.ttlMs],
+  decode: (reply): boolean => Number(reply) === 1,
+});
+
+/**
+ * The owner-checked release (keys: the lock's six); `channel` is where wake-ups go. The reply is
+ * `1 | 0`, or `[1 | 0, grant message]`.
+ */
+export const RELEASE = /* @__PURE__ */ defineOperation({
+  script: LOCK_RELEASE,
+  encode: (a: { mode: Mode; token: string; channel: string }) => [a.mode, a.token, a.channel],
+  decode(reply): ReleaseResult {
+    if (!Array.isArray(reply)) return { held: Number(reply) === 1 };
+    return { held: Number(reply[0]) === 1, grant: String(reply[1]) };
+  },
+});

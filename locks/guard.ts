@@ -14,7 +14,11 @@ import { release } from "./_hub.ts";
 /** A guard's lifecycle: held, lost (the lease may be gone), or released. */
 export type GuardState = "acquired" | "lost" | "released";
 
-/** What a lock hands a new guard (internal: guards are only made by locks). */
+/**
+ * What a lock hands a new guard (internal: guards are only made by locks, through
+ * {@linkcode mutexGuard}, {@linkcode readGuard} and {@linkcode writeGuard}; locks/mod.ts exports
+ * neither this nor those).
+ */
 export interface GuardInit {
   /** The store holding the lease. */
   readonly store: Store;
@@ -38,6 +42,28 @@ export interface GuardInit {
    * over by a release, the latest attempt that found the queue entry the grant consumed.
    */
   readonly sentAt: number;
+}
+
+/** The constructor token only this module holds: a guard cannot be made from outside. */
+const MAKING: unique symbol = Symbol("distkit lock guard");
+
+let makeMutex: (init: GuardInit) => MutexGuard;
+let makeWrite: (init: GuardInit) => WriteGuard;
+let makeRead: (init: GuardInit) => ReadGuard;
+
+/** A new mutex guard (for `Mutex` only). @internal */
+export function mutexGuard(init: GuardInit): MutexGuard {
+  return makeMutex(init);
+}
+
+/** A new write guard (for `RwLock` only). @internal */
+export function writeGuard(init: GuardInit): WriteGuard {
+  return makeWrite(init);
+}
+
+/** A new read guard (for `RwLock` only). @internal */
+export function readGuard(init: GuardInit): ReadGuard {
+  return makeRead(init);
 }
 
 /**
@@ -70,9 +96,14 @@ export abstract class LockGuard implements AsyncDisposable {
 
   /**
    * Made by the locks, not by users.
+   * @param token the module's constructor token
    * @param init what the lock learned when it acquired
+   * @throws {TypeError} when called from outside (get a guard from its lock)
    */
-  constructor(init: GuardInit) {
+  protected constructor(token: typeof MAKING, init: GuardInit) {
+    if (token !== MAKING) {
+      throw new TypeError("Lock guards are made by their lock: call lock(), read() or write()");
+    }
     this.#init = init;
     this.onAttempt = init.onAttempt;
     this.#lastOk = init.sentAt;
@@ -217,12 +248,11 @@ export abstract class LockGuard implements AsyncDisposable {
 export class MutexGuard extends LockGuard {
   /** Strictly increasing per lock key across all holders: hand it to the protected resource. */
   readonly fencingToken: number;
-  /**
-   * Made by the locks, not by users.
-   * @param init what the lock learned when it acquired
-   */
-  constructor(init: GuardInit) {
-    super(init);
+  static {
+    makeMutex = (init) => new MutexGuard(MAKING, init);
+  }
+  private constructor(token: typeof MAKING, init: GuardInit) {
+    super(token, init);
     this.fencingToken = init.fence;
   }
 }
@@ -241,12 +271,11 @@ export class MutexGuard extends LockGuard {
 export class WriteGuard extends LockGuard {
   /** Strictly increasing per lock key across all writers: hand it to the protected resource. */
   readonly fencingToken: number;
-  /**
-   * Made by the locks, not by users.
-   * @param init what the lock learned when it acquired
-   */
-  constructor(init: GuardInit) {
-    super(init);
+  static {
+    makeWrite = (init) => new WriteGuard(MAKING, init);
+  }
+  private constructor(token: typeof MAKING, init: GuardInit) {
+    super(token, init);
     this.fencingToken = init.fence;
   }
 }
@@ -263,4 +292,11 @@ export class WriteGuard extends LockGuard {
  * console.assert(a.state === "acquired" && b.state === "acquired");
  * ```
  */
-export class ReadGuard extends LockGuard {}
+export class ReadGuard extends LockGuard {
+  static {
+    makeRead = (init) => new ReadGuard(MAKING, init);
+  }
+  private constructor(token: typeof MAKING, init: GuardInit) {
+    super(token, init);
+  }
+}

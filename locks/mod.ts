@@ -16,7 +16,7 @@
  * @module
  */
 export * from "./options.ts";
-export * from "./guard.ts";
+export { type GuardState, LockGuard, MutexGuard, ReadGuard, WriteGuard } from "./guard.ts";
 export * from "./mutex.ts";
 export * from "./rw_lock.ts";
 export type { LockKeys, Mode } from "./_remote.ts";
@@ -24,14 +24,4 @@ export type { LockKeys, Mode } from "./_remote.ts";
 // Types the locks' signatures use, so this entry point stands on its own.
 export { DistkitError, LockLostError } from "../core/errors.ts";
 export type { DistkitErrorCode } from "../core/errors.ts";
-export type {
-  ModelContext,
-  Reply,
-  Script,
-  ScriptModel,
-  Store,
-  Unsubscribe,
-} from "../store/types.ts";
-export type { StoreLike } from "../store/to_store.ts";
-export type { EvalOptions, PubSubListener, RedisClientLike } from "../store/redis_store.ts";
-export type { DumpedValue, MemoryDb } from "../store/memory_db.ts";
+export type * from "../store/types.ts";

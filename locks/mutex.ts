@@ -5,7 +5,7 @@
  */
 import { intInRange } from "../core/int.ts";
 import { LockCore } from "./_core.ts";
-import { MutexGuard } from "./guard.ts";
+import { type MutexGuard, mutexGuard } from "./guard.ts";
 import type { LockOptions, WaitOptions } from "./options.ts";
 import { duration, waitOptions } from "./_validate.ts";
 
@@ -99,7 +99,7 @@ export class Mutex implements AsyncDisposable {
       ? timeoutMs
       : Math.min(max, timeoutMs);
     const init = await this.#core.acquire({ mode: "write", timeoutMs: bound, signal });
-    return new MutexGuard(init!);
+    return mutexGuard(init!);
   }
 
   /**
@@ -117,7 +117,7 @@ export class Mutex implements AsyncDisposable {
    */
   async tryLock(): Promise<MutexGuard | null> {
     const init = await this.#core.acquire({ mode: "write", oneShot: true });
-    return init === null ? null : new MutexGuard(init);
+    return init === null ? null : mutexGuard(init);
   }
 
   /**
@@ -138,7 +138,7 @@ export class Mutex implements AsyncDisposable {
   async tryLockWithTimeout(ms: number): Promise<MutexGuard> {
     const timeoutMs = duration(ms, "ms");
     const init = await this.#core.acquire({ mode: "write", timeoutMs });
-    return new MutexGuard(init!);
+    return mutexGuard(init!);
   }
 
   /**
@@ -159,7 +159,7 @@ export class Mutex implements AsyncDisposable {
   async tryLockWithRetries(n: number): Promise<MutexGuard> {
     const retries = intInRange(n, "n", 0, 1_000_000);
     const init = await this.#core.acquire({ mode: "write", retries });
-    return new MutexGuard(init!);
+    return mutexGuard(init!);
   }
 
   /**

@@ -5,7 +5,7 @@
  */
 import { intInRange } from "../core/int.ts";
 import { LockCore, type Plan } from "./_core.ts";
-import { ReadGuard, WriteGuard } from "./guard.ts";
+import { type ReadGuard, readGuard, type WriteGuard, writeGuard } from "./guard.ts";
 import type { LockOptions, WaitOptions } from "./options.ts";
 import { duration, waitOptions } from "./_validate.ts";
 
@@ -94,7 +94,7 @@ export class RwLock implements AsyncDisposable {
    * ```
    */
   async read(opts?: WaitOptions): Promise<ReadGuard> {
-    return new ReadGuard((await this.#core.acquire({ mode: "read", ...this.#bounded(opts) }))!);
+    return readGuard((await this.#core.acquire({ mode: "read", ...this.#bounded(opts) }))!);
   }
 
   /**
@@ -112,7 +112,7 @@ export class RwLock implements AsyncDisposable {
    * ```
    */
   async write(opts?: WaitOptions): Promise<WriteGuard> {
-    return new WriteGuard((await this.#core.acquire({ mode: "write", ...this.#bounded(opts) }))!);
+    return writeGuard((await this.#core.acquire({ mode: "write", ...this.#bounded(opts) }))!);
   }
 
   /**
@@ -128,7 +128,7 @@ export class RwLock implements AsyncDisposable {
    */
   async tryRead(): Promise<ReadGuard | null> {
     const init = await this.#core.acquire({ mode: "read", oneShot: true });
-    return init === null ? null : new ReadGuard(init);
+    return init === null ? null : readGuard(init);
   }
 
   /**
@@ -144,7 +144,7 @@ export class RwLock implements AsyncDisposable {
    */
   async tryWrite(): Promise<WriteGuard | null> {
     const init = await this.#core.acquire({ mode: "write", oneShot: true });
-    return init === null ? null : new WriteGuard(init);
+    return init === null ? null : writeGuard(init);
   }
 
   /**
@@ -162,7 +162,7 @@ export class RwLock implements AsyncDisposable {
    */
   async tryReadWithTimeout(ms: number): Promise<ReadGuard> {
     const timeoutMs = duration(ms, "ms");
-    return new ReadGuard((await this.#core.acquire({ mode: "read", timeoutMs }))!);
+    return readGuard((await this.#core.acquire({ mode: "read", timeoutMs }))!);
   }
 
   /**
@@ -180,7 +180,7 @@ export class RwLock implements AsyncDisposable {
    */
   async tryWriteWithTimeout(ms: number): Promise<WriteGuard> {
     const timeoutMs = duration(ms, "ms");
-    return new WriteGuard((await this.#core.acquire({ mode: "write", timeoutMs }))!);
+    return writeGuard((await this.#core.acquire({ mode: "write", timeoutMs }))!);
   }
 
   /**
@@ -198,7 +198,7 @@ export class RwLock implements AsyncDisposable {
    */
   async tryReadWithRetries(n: number): Promise<ReadGuard> {
     const retries = intInRange(n, "n", 0, 1_000_000);
-    return new ReadGuard((await this.#core.acquire({ mode: "read", retries }))!);
+    return readGuard((await this.#core.acquire({ mode: "read", retries }))!);
   }
 
   /**
@@ -216,7 +216,7 @@ export class RwLock implements AsyncDisposable {
    */
   async tryWriteWithRetries(n: number): Promise<WriteGuard> {
     const retries = intInRange(n, "n", 0, 1_000_000);
-    return new WriteGuard((await this.#core.acquire({ mode: "write", retries }))!);
+    return writeGuard((await this.#core.acquire({ mode: "write", retries }))!);
   }
 
   /**

@@ -10,9 +10,10 @@ import { newId } from "../core/uuid.ts";
 import { checkN, type Config, entityKeyBuilder, limitsOf, validateKey } from "./_config.ts";
 import { DOWN } from "./_guard.ts";
 import { type Batch, type Entry, newEntry, RELEASE, UNKNOWN_LIMIT } from "./_hybrid_entry.ts";
-import { decodeSyncReply, hybridArgv, type HybridOp, RL_HYBRID } from "./_scripts.ts";
+import { HYBRID_SYNC, type HybridOp, type RlWindow } from "./_scripts.ts";
+import type { Operation } from "../store/operation.ts";
+import type { SyncReply } from "./_hybrid_model.ts";
 import type { StoreContext } from "./redis.ts";
-import type { Reply } from "../store/types.ts";
 import type { Rate, RateLimitDecision } from "./types.ts";
 
 /** The allowed decision (shared, frozen: it carries nothing per call). */
@@ -84,10 +85,8 @@ export class HybridEngine {
   readonly idleMs: number;
   /** What this instance knows, by key; in service order (a served key moves to the end). */
   readonly entries = new Map<string, Entry>();
-  /** The window, ms, formatted once for the script's argv. */
-  readonly #w: string;
-  /** The bucket size, ms, formatted once for the script's argv. */
-  readonly #g: string;
+  /** The window, formatted once for the script's argv. */
+  readonly #win: RlWindow;
   /** The entity's hash key, tag included (see entityKeyBuilder). */
   readonly #keyOf: (key: string) => string;
   /** The last batch sequence number this engine used. */
@@ -118,8 +117,11 @@ export class HybridEngine {
     this.#keyOf = entityKeyBuilder(ctx.cfg.prefix, kind);
     this.ttlMs = Math.max(RESERVATION_TTL_SYNCS * ctx.cfg.syncIntervalMs, MIN_RESERVATION_TTL_MS);
     this.idleMs = Math.max(IDLE_SYNCS * ctx.cfg.syncIntervalMs, MIN_IDLE_MS);
-    this.#w = String(ctx.cfg.windowMs);
-    this.#g = String(ctx.cfg.groupMs);
+    this.#win = Object.freeze({
+      w: String(ctx.cfg.windowMs),
+      g: String(ctx.cfg.groupMs),
+      seconds: ctx.cfg.windowSizeSeconds,
+    });
     this.#onError = onError;
   }
 
@@ -200,7 +202,7 @@ export class HybridEngine {
   async #syncNow(key: string, e: Entry, want: number, hintN: number): Promise<boolean> {
     const b = this.#batch(e, want, this.cfg.now());
     if (b.want < 0) e.avail = 0; // releasing: nothing may be taken from it meanwhile
-    const op: HybridOp = {
+    const op: Extract<HybridOp, { op: "sync" }> = {
       op: "sync",
       id: this.instanceId,
       seq: b.seq,
@@ -213,9 +215,9 @@ export class HybridEngine {
       hard: e.hard,
       hintN,
     };
-    let r: Reply | typeof DOWN;
+    let r: SyncReply | typeof DOWN;
     try {
-      r = await this.call(key, op);
+      r = await this.call(key, HYBRID_SYNC, op);
     } catch (err) {
       if (err instanceof StoreError) return false; // "throw" policy: reported by the caller
       throw err;
@@ -244,8 +246,7 @@ export class HybridEngine {
   }
 
   /** Takes in the store's answer to batch `b`: the reservation, the totals and the hint. */
-  #learn(e: Entry, b: Batch, reply: Reply): void {
-    const a = decodeSyncReply(reply);
+  #learn(e: Entry, b: Batch, a: SyncReply): void {
     const after = this.cfg.now();
     e.batch = undefined;
     if (e.cap < 0) {
@@ -264,9 +265,16 @@ export class HybridEngine {
   }
 
   /** One call of the hybrid script on the key's store keys, under the guard. */
-  call(key: string, op: HybridOp): Promise<Reply | typeof DOWN> {
-    const argv = hybridArgv(this.#w, this.#g, op);
-    return this.ctx.guard.run(() => this.ctx.store().run(RL_HYBRID, this.keys(key), argv));
+  call<O, R>(
+    key: string,
+    op: Operation<{ win: RlWindow; o: O }, R>,
+    o: O,
+  ): Promise<R | typeof DOWN> {
+    const args = { win: this.#win, o };
+    return this.ctx.guard.run(
+      () => this.ctx.store().run(op.script, this.keys(key), op.encode(args)),
+      (r) => r === DOWN ? DOWN : op.decode(r, args),
+    );
   }
 
   /** The periodic sync: active keys commit and renew, idle ones release and are forgotten. */

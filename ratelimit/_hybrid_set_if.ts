@@ -8,7 +8,7 @@ import { checkN, limitsOf, validateKey } from "./_config.ts";
 import { DOWN } from "./_guard.ts";
 import type { HybridEngine } from "./_hybrid_engine.ts";
 import { newEntry, RELEASE, UNKNOWN_LIMIT } from "./_hybrid_entry.ts";
-import { decodeSetReply } from "./_scripts.ts";
+import { HYBRID_SET } from "./_scripts.ts";
 import type { Rate, RateLimitSetResult } from "./types.ts";
 
 /**
@@ -41,9 +41,15 @@ export async function hybridSetIf(
   const e = x.entries.get(key) ?? newEntry(UNKNOWN_LIMIT, UNKNOWN_LIMIT);
   while (e.flight !== undefined) await e.flight.catch(() => false);
   if (!(await x.sync(key, e, RELEASE))) throw x.failure();
-  const r = await x.call(key, { op: "set", cap, hard, n, cmp: cmp.op, operand: cmp.operand });
-  if (r === DOWN) throw x.failure();
-  const out = decodeSetReply(r);
+  const out = await x.call(key, HYBRID_SET, {
+    op: "set",
+    cap,
+    hard,
+    n,
+    cmp: cmp.op,
+    operand: cmp.operand,
+  });
+  if (out === DOWN) throw x.failure();
   if (out.matched) {
     e.blockedUntil = -Infinity;
     // The entry in the map may not be `e`: made by a call during this one, or `e` dropped by the

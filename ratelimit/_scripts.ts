@@ -1,11 +1,13 @@
 /**
  * The rate limiter's atomic operations (lua/ratelimit_*.lua) and their MemoryStore models: each
  * model loads the entity's state from the keyspace, runs the pure model (./_model.ts,
- * ./_hybrid_model.ts) and stores it back exactly as the Lua script leaves it.
+ * ./_hybrid_model.ts) and stores it back exactly as the Lua script leaves it. Each script's typed
+ * operations (arguments encoded, reply decoded: here and only here) follow it.
  *
  * @module
  */
 import type { MemoryDb } from "../store/memory_db.ts";
+import { defineOperation, listReply } from "../store/operation.ts";
 import { defineScript } from "../store/script.ts";
 import { ARGUMENT_REPLY, ScriptFailure } from "../store/script_failure.ts";
 import type { Reply } from "../store/types.ts";
@@ -32,6 +34,7 @@ import {
   type SyncReply,
   type SyncRequest,
 } from "./_hybrid_model.ts";
+import type { RateLimitDecision, RateLimitSetResult, SuppressedSnapshot } from "./types.ts";
 
 const num = (s: string | null | undefined): number => s == null ? 0 : Number(s);
 const str = (n: number): string => n.toFixed(0);
@@ -172,12 +175,13 @@ export const RL_ABSOLUTE = defineScript("ratelimit_absolute", ({ db, nowMs }, ke
  * @param r the reply
  * @returns the result
  */
-export function decodeSetReply(
-  r: Reply,
-): { matched: boolean; previousTotal: number; total: number } {
-  const a = r as [number, string, string];
+export function decodeSetReply(r: Reply): RateLimitSetResult {
+  const a = listReply(RL_SET_REPLY, r, 3);
   return { matched: Number(a[0]) === 1, previousTotal: Number(a[1]), total: Number(a[2]) };
 }
+
+/** Names the scripts' shared set reply in errors. */
+const RL_SET_REPLY = { name: "ratelimit set", sha1: "" };
 
 /**
  * An operation of the suppressed script and its arguments (see lua/ratelimit_suppressed.lua):
@@ -325,7 +329,7 @@ export function hybridArgv(w: string, g: string, o: HybridOp): Array<string | nu
  * @returns the reply's fields
  */
 export function decodeSyncReply(r: Reply): SyncReply {
-  const a = (r as string[]).map(Number);
+  const a = listReply(RL_HYBRID, r, 9).map(Number);
   return {
     applied: a[0] === 1,
     r: a[1]!,
@@ -382,4 +386,111 @@ export const RL_HYBRID = defineScript("ratelimit_hybrid", ({ db, nowMs }, keys, 
   }
   storeHybrid(db, k, st, cfg);
   return reply;
+});
+
+/** A limiter's window, formatted once: the window and bucket size in ms, the window in seconds. */
+export interface RlWindow {
+  readonly w: string;
+  readonly g: string;
+  readonly seconds: number;
+}
+
+/** An operation's arguments: the limiter's window and the operation. */
+export interface RlArgs<O> {
+  win: RlWindow;
+  o: O;
+}
+
+const ALLOWED: RateLimitDecision = Object.freeze({ kind: "allowed" }) as RateLimitDecision;
+
+/**
+ * Decodes a `1` (allowed) | `{"rejected", …}` | `{"suppressed", …}` reply.
+ * @param r the reply
+ * @param windowSizeSeconds the window
+ * @returns the decision
+ */
+export function decodeDecision(r: Reply, windowSizeSeconds: number): RateLimitDecision {
+  if (typeof r === "number") return ALLOWED;
+  const a = listReply(RL_DECISION, r, 3);
+  if (a[0] === "rejected") {
+    return {
+      kind: "rejected",
+      retryAfterMs: Number(a[1]),
+      remainingAfterWaiting: Number(a[2]),
+      windowSizeSeconds,
+    };
+  }
+  return { kind: "suppressed", suppressionFactor: Number(a[1]), isAllowed: Number(a[2]) === 1 };
+}
+
+/** Names the scripts' shared decision reply in errors. */
+const RL_DECISION = { name: "ratelimit decision", sha1: "" };
+
+type Of<U, K> = Extract<U, { op: K }>;
+
+/** Absolute: admit `n` when it fits (inc), or whether one more would (check). */
+export const ABSOLUTE_DECIDE = /* @__PURE__ */ defineOperation({
+  script: RL_ABSOLUTE,
+  encode: (a: RlArgs<Of<AbsoluteOp, "inc"> | { op: "check" }>) =>
+    absoluteArgv(a.win.w, a.win.g, a.o),
+  decode: (r, a) => decodeDecision(r, a.win.seconds),
+});
+
+/** Absolute: the live total. */
+export const ABSOLUTE_TOTAL = /* @__PURE__ */ defineOperation({
+  script: RL_ABSOLUTE,
+  encode: (win: RlWindow) => absoluteArgv(win.w, win.g, { op: "get" }),
+  decode: (r): number => Number(r),
+});
+
+/** Absolute: replace the window with one bucket of `n` when the comparator matches. */
+export const ABSOLUTE_SET = /* @__PURE__ */ defineOperation({
+  script: RL_ABSOLUTE,
+  encode: (a: RlArgs<Of<AbsoluteOp, "set">>) => absoluteArgv(a.win.w, a.win.g, a.o),
+  decode: decodeSetReply,
+});
+
+/** Suppressed: record `n` and decide (inc), or the verdict a unit call would get (check). */
+export const SUPPRESSED_DECIDE = /* @__PURE__ */ defineOperation({
+  script: RL_SUPPRESSED,
+  encode: (a: RlArgs<Of<SuppressedOp, "inc" | "check">>) => suppressedArgv(a.win.w, a.win.g, a.o),
+  decode: (r, a) => decodeDecision(r, a.win.seconds),
+});
+
+/** Suppressed: observed and declined usage and the current factor. */
+export const SUPPRESSED_SNAPSHOT = /* @__PURE__ */ defineOperation({
+  script: RL_SUPPRESSED,
+  encode: (win: RlWindow) => suppressedArgv(win.w, win.g, { op: "get" }),
+  decode(r): SuppressedSnapshot {
+    const a = listReply(RL_SUPPRESSED, r, 3);
+    return { total: Number(a[0]), declined: Number(a[1]), suppressionFactor: Number(a[2]) };
+  },
+});
+
+/** Suppressed: the factor a unit call would be suppressed with now. */
+export const SUPPRESSED_FACTOR = /* @__PURE__ */ defineOperation({
+  script: RL_SUPPRESSED,
+  encode: (win: RlWindow) => suppressedArgv(win.w, win.g, { op: "factor" }),
+  decode: (r): number => Number(r),
+});
+
+/** Suppressed: replace the window with one bucket of `n` when the comparator matches. */
+export const SUPPRESSED_SET = /* @__PURE__ */ defineOperation({
+  script: RL_SUPPRESSED,
+  encode: (a: RlArgs<Of<SuppressedOp, "set">>) => suppressedArgv(a.win.w, a.win.g, a.o),
+  decode: decodeSetReply,
+});
+
+/** Hybrid: commit usage and renew (or release) this instance's reservation. */
+export const HYBRID_SYNC = /* @__PURE__ */ defineOperation({
+  script: RL_HYBRID,
+  encode: (a: RlArgs<Of<HybridOp, "sync">>) => hybridArgv(a.win.w, a.win.g, a.o),
+  decode: decodeSyncReply,
+});
+
+/** Hybrid: replace the window with one bucket of `n` when the comparator matches. */
+export const HYBRID_SET = /* @__PURE__ */ defineOperation({
+  script: RL_HYBRID,
+  encode: (a: RlArgs<Of<HybridOp, "set">>) => hybridArgv(a.win.w, a.win.g, a.o),
+  decode: decodeSetReply,
 });

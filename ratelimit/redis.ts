@@ -7,15 +7,19 @@
  */
 import { type Comparator, validateComparator } from "../core/comparator.ts";
 import { ClosedError, type DistkitError, StoreError } from "../core/errors.ts";
-import type { Reply, Script, Store } from "../store/types.ts";
+import type { Operation } from "../store/operation.ts";
+import type { Store } from "../store/types.ts";
 import { capOf, checkN, type Config, entityKeyBuilder, limitsOf, validateKey } from "./_config.ts";
 import { DOWN, StoreGuard } from "./_guard.ts";
 import {
-  absoluteArgv,
-  decodeSetReply,
-  RL_ABSOLUTE,
-  RL_SUPPRESSED,
-  suppressedArgv,
+  ABSOLUTE_DECIDE,
+  ABSOLUTE_SET,
+  ABSOLUTE_TOTAL,
+  type RlWindow,
+  SUPPRESSED_DECIDE,
+  SUPPRESSED_FACTOR,
+  SUPPRESSED_SET,
+  SUPPRESSED_SNAPSHOT,
 } from "./_scripts.ts";
 import type { LocalAbsoluteRateLimiter, LocalSuppressedRateLimiter } from "./local.ts";
 import type {
@@ -72,81 +76,64 @@ export function redisProvider(
   ];
 }
 
-const ALLOWED: RateLimitDecision = Object.freeze({ kind: "allowed" }) as RateLimitDecision;
-
-/**
- * Decodes a `1` (allowed) | `{"rejected", …}` | `{"suppressed", …}` reply.
- * @param r the reply
- * @param windowSizeSeconds the window
- * @returns the decision
- */
-export function decodeDecision(r: Reply, windowSizeSeconds: number): RateLimitDecision {
-  if (typeof r === "number") return ALLOWED;
-  const a = r as string[];
-  if (a[0] === "rejected") {
-    return {
-      kind: "rejected",
-      retryAfterMs: Number(a[1]),
-      remainingAfterWaiting: Number(a[2]),
-      windowSizeSeconds,
-    };
-  }
-  return { kind: "suppressed", suppressionFactor: Number(a[1]), isAllowed: Number(a[2]) === 1 };
-}
-
 /** What both store-backed strategies share: keys, the guarded call, failure answers. */
 export abstract class StoreBase {
   /** The limiter's shared context. @internal */
   protected readonly ctx: StoreContext;
   readonly #keyOf: (key: string) => string;
-  readonly #script: Script;
-  /** The window, ms, formatted once. @internal */
-  protected readonly w: string;
-  /** The bucket size, ms, formatted once. @internal */
-  protected readonly g: string;
+  /** The window, formatted once. @internal */
+  protected readonly win: RlWindow;
   /**
    * Built by {@linkcode RateLimiter}, not directly.
    * @param ctx the limiter's shared context
    * @param kind the key suffix of the strategy
-   * @param script the strategy's script
    */
-  constructor(ctx: StoreContext, kind: string, script: Script) {
+  constructor(ctx: StoreContext, kind: string) {
     this.ctx = ctx;
     this.#keyOf = entityKeyBuilder(ctx.cfg.prefix, kind);
-    this.#script = script;
-    this.w = String(ctx.cfg.windowMs);
-    this.g = String(ctx.cfg.groupMs);
+    this.win = Object.freeze({
+      w: String(ctx.cfg.windowMs),
+      g: String(ctx.cfg.groupMs),
+      seconds: ctx.cfg.windowSizeSeconds,
+    });
   }
   /** The entity's store keys. @internal */
   protected keys(key: string): string[] {
     return [this.#keyOf(key)];
   }
   /**
-   * Runs one script call under the guard.
-   * @param argv the operation, the window and bucket size ({@linkcode w}, {@linkcode g}), then
-   *   the operation's arguments
+   * Runs one operation on the entity's keys under the guard.
+   * @param op the operation
+   * @param args its arguments
    */
-  protected call(key: string, argv: Array<string | number>): Promise<Reply | typeof DOWN>;
+  protected call<A, R>(key: string, op: Operation<A, R>, args: A): Promise<R | typeof DOWN>;
   /**
-   * The same, with the reply (or DOWN) mapped by `map` in the same promise.
-   * @param argv as above
-   * @param map maps the reply, or DOWN
+   * The same, with the result (or DOWN) mapped by `map` in the same promise.
+   * @param op the operation
+   * @param args its arguments
+   * @param map maps the result, or DOWN
    */
-  protected call<V>(
+  protected call<A, R, V>(
     key: string,
-    argv: Array<string | number>,
-    map: (r: Reply | typeof DOWN) => V,
+    op: Operation<A, R>,
+    args: A,
+    map: (r: R | typeof DOWN) => V,
   ): Promise<V>;
-  protected call<V>(
+  protected call<A, R, V>(
     key: string,
-    argv: Array<string | number>,
-    map?: (r: Reply | typeof DOWN) => V,
-  ): Promise<Reply | typeof DOWN | V> {
+    op: Operation<A, R>,
+    args: A,
+    map?: (r: R | typeof DOWN) => V,
+  ): Promise<R | typeof DOWN | V> {
     if (this.ctx.closed()) throw new ClosedError("RateLimiter");
     const store = this.ctx.store();
     const keys = this.keys(key);
-    const fn = () => store.run(this.#script, keys, argv);
-    return map === undefined ? this.ctx.guard.run(fn) : this.ctx.guard.run(fn, map);
+    // The reply is decoded in the guard's own reaction: one promise hop, as for a raw call.
+    const fn = () => store.run(op.script, keys, op.encode(args));
+    return this.ctx.guard.run(fn, (r) => {
+      const out = r === DOWN ? DOWN : op.decode(r, args);
+      return map === undefined ? out : map(out);
+    });
   }
   /** Reads need the store. @internal */
   protected unreachable(): never {
@@ -183,7 +170,7 @@ export class RedisAbsoluteRateLimiter extends StoreBase implements AbsoluteMetho
    * @param fallback the local limiter the "local" policy uses during an outage
    */
   constructor(ctx: StoreContext, fallback: LocalAbsoluteRateLimiter) {
-    super(ctx, "ra", RL_ABSOLUTE);
+    super(ctx, "ra");
     this.#fallback = fallback;
   }
 
@@ -209,9 +196,9 @@ export class RedisAbsoluteRateLimiter extends StoreBase implements AbsoluteMetho
       const cap = capOf(this.ctx.cfg, rate);
       return this.call(
         key,
-        absoluteArgv(this.w, this.g, { op: "inc", cap, n }),
-        (r) =>
-          r !== DOWN ? decodeDecision(r, this.ctx.cfg.windowSizeSeconds) : this.#down(key, rate, n),
+        ABSOLUTE_DECIDE,
+        { win: this.win, o: { op: "inc", cap, n } },
+        (r) => r !== DOWN ? r : this.#down(key, rate, n),
       );
     } catch (e) {
       return Promise.reject(e);
@@ -240,8 +227,8 @@ export class RedisAbsoluteRateLimiter extends StoreBase implements AbsoluteMetho
    */
   async isAllowed(key: string): Promise<RateLimitDecision> {
     validateKey(key);
-    const r = await this.call(key, absoluteArgv(this.w, this.g, { op: "check" }));
-    if (r !== DOWN) return decodeDecision(r, this.ctx.cfg.windowSizeSeconds);
+    const r = await this.call(key, ABSOLUTE_DECIDE, { win: this.win, o: { op: "check" } });
+    if (r !== DOWN) return r;
     const p = this.ctx.cfg.onStoreError;
     if (p === "allow") return { kind: "allowed" };
     if (p === "local") return this.#fallback.isAllowed(key);
@@ -262,8 +249,8 @@ export class RedisAbsoluteRateLimiter extends StoreBase implements AbsoluteMetho
    */
   async get(key: string): Promise<number> {
     validateKey(key);
-    const r = await this.call(key, absoluteArgv(this.w, this.g, { op: "get" }));
-    if (r !== DOWN) return Number(r);
+    const r = await this.call(key, ABSOLUTE_TOTAL, this.win);
+    if (r !== DOWN) return r;
     if (this.ctx.cfg.onStoreError === "local") return this.#fallback.get(key);
     return this.unreachable();
   }
@@ -288,12 +275,12 @@ export class RedisAbsoluteRateLimiter extends StoreBase implements AbsoluteMetho
     validateComparator(cmp);
     checkN(n);
     const { cap } = limitsOf(this.ctx.cfg, rate, false);
-    const r = await this.call(
-      key,
-      absoluteArgv(this.w, this.g, { op: "set", cap, n, cmp: cmp.op, operand: cmp.operand }),
-    );
+    const r = await this.call(key, ABSOLUTE_SET, {
+      win: this.win,
+      o: { op: "set", cap, n, cmp: cmp.op, operand: cmp.operand },
+    });
     if (r === DOWN) return this.unreachable();
-    return decodeSetReply(r);
+    return r;
   }
 }
 
@@ -317,7 +304,7 @@ export class RedisSuppressedRateLimiter extends StoreBase implements SuppressedM
    * @param fallback the local limiter the "local" policy uses during an outage
    */
   constructor(ctx: StoreContext, fallback: LocalSuppressedRateLimiter) {
-    super(ctx, "rs", RL_SUPPRESSED);
+    super(ctx, "rs");
     this.#fallback = fallback;
   }
 
@@ -350,11 +337,9 @@ export class RedisSuppressedRateLimiter extends StoreBase implements SuppressedM
       const { cap, hard } = limitsOf(this.ctx.cfg, rate, true);
       return this.call(
         key,
-        suppressedArgv(this.w, this.g, { op: "inc", cap, hard, n, draw: this.ctx.cfg.random() }),
-        (r) =>
-          r !== DOWN
-            ? decodeDecision(r, this.ctx.cfg.windowSizeSeconds)
-            : this.#policy(() => this.#fallback.inc(key, rate, n)),
+        SUPPRESSED_DECIDE,
+        { win: this.win, o: { op: "inc", cap, hard, n, draw: this.ctx.cfg.random() } },
+        (r) => r !== DOWN ? r : this.#policy(() => this.#fallback.inc(key, rate, n)),
       );
     } catch (e) {
       return Promise.reject(e);
@@ -376,8 +361,8 @@ export class RedisSuppressedRateLimiter extends StoreBase implements SuppressedM
   async isAllowed(key: string): Promise<RateLimitDecision> {
     validateKey(key);
     const draw = this.ctx.cfg.random();
-    const r = await this.call(key, suppressedArgv(this.w, this.g, { op: "check", draw }));
-    if (r !== DOWN) return decodeDecision(r, this.ctx.cfg.windowSizeSeconds);
+    const r = await this.call(key, SUPPRESSED_DECIDE, { win: this.win, o: { op: "check", draw } });
+    if (r !== DOWN) return r;
     return this.#policy(() => this.#fallback.isAllowed(key));
   }
 
@@ -395,13 +380,12 @@ export class RedisSuppressedRateLimiter extends StoreBase implements SuppressedM
    */
   async get(key: string): Promise<SuppressedSnapshot> {
     validateKey(key);
-    const r = await this.call(key, suppressedArgv(this.w, this.g, { op: "get" }));
+    const r = await this.call(key, SUPPRESSED_SNAPSHOT, this.win);
     if (r === DOWN) {
       if (this.ctx.cfg.onStoreError === "local") return this.#fallback.get(key);
       return this.unreachable();
     }
-    const a = r as string[];
-    return { total: Number(a[0]), declined: Number(a[1]), suppressionFactor: Number(a[2]) };
+    return r;
   }
 
   /**
@@ -418,12 +402,12 @@ export class RedisSuppressedRateLimiter extends StoreBase implements SuppressedM
    */
   async getSuppressionFactor(key: string): Promise<number> {
     validateKey(key);
-    const r = await this.call(key, suppressedArgv(this.w, this.g, { op: "factor" }));
+    const r = await this.call(key, SUPPRESSED_FACTOR, this.win);
     if (r === DOWN) {
       if (this.ctx.cfg.onStoreError === "local") return this.#fallback.getSuppressionFactor(key);
       return this.unreachable();
     }
-    return Number(r);
+    return r;
   }
 
   /**
@@ -446,18 +430,11 @@ export class RedisSuppressedRateLimiter extends StoreBase implements SuppressedM
     validateComparator(cmp);
     checkN(n);
     const { cap, hard } = limitsOf(this.ctx.cfg, rate, true);
-    const r = await this.call(
-      key,
-      suppressedArgv(this.w, this.g, {
-        op: "set",
-        cap,
-        hard,
-        n,
-        cmp: cmp.op,
-        operand: cmp.operand,
-      }),
-    );
+    const r = await this.call(key, SUPPRESSED_SET, {
+      win: this.win,
+      o: { op: "set", cap, hard, n, cmp: cmp.op, operand: cmp.operand },
+    });
     if (r === DOWN) return this.unreachable();
-    return decodeSetReply(r);
+    return r;
   }
 }

@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { ClosedError } from "../core/errors.ts";
+import { ClosedError, StoreError } from "../core/errors.ts";
 import { MemoryDb } from "./memory_db.ts";
 import { mapScriptError, ScriptFailure } from "./script_failure.ts";
-import { toArg } from "./script.ts";
+import { modelOf, toArg } from "./script.ts";
 import type { Reply, Script, Store, Unsubscribe } from "./types.ts";
 
 /** Options for {@linkcode MemoryStore}. */
@@ -63,11 +63,15 @@ export class MemoryStore implements Store {
   run(script: Script, keys: readonly string[], argv: readonly (string | number)[]): Promise<Reply> {
     if (this.#closed) return Promise.reject(new ClosedError("MemoryStore"));
     if (this.failure !== undefined) return Promise.reject(this.failure);
+    const model = modelOf(script);
+    if (model === undefined) {
+      return Promise.reject(new StoreError(`Script '${script.name}' has no model to run`));
+    }
     const outbox: Array<[string, string]> = [];
     try {
       const nowMs = Math.floor(this.#now());
       this.db.now = nowMs;
-      const reply = script.model(
+      const reply = model(
         { db: this.db, nowMs, publish: (c, m) => void outbox.push([c, m]) },
         keys,
         argv.map(toArg),

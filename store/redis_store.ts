@@ -11,39 +11,9 @@
  */
 import { ClosedError, InvalidArgumentError, StoreError } from "../core/errors.ts";
 import type { RedisStoreImpl } from "./_redis_store_impl.ts";
-import type { Reply, Script, Store, Unsubscribe } from "./types.ts";
+import type { RedisClientLike, Reply, Script, Store, Unsubscribe } from "./types.ts";
 
-/** The node-redis call options distkit uses. */
-export interface EvalOptions {
-  /** The script's keys. */
-  keys: string[];
-  /** The script's arguments. */
-  arguments: string[];
-}
-
-/** A pub/sub listener as node-redis calls it. */
-export type PubSubListener = (message: string, channel: string) => unknown;
-
-/**
- * The part of a node-redis v5 `createClient()` or `createCluster()` object distkit calls. Both
- * satisfy it structurally.
- */
-export interface RedisClientLike {
-  /** `EVALSHA sha numkeys keys... args...` */
-  evalSha(sha1: string, options: EvalOptions): Promise<unknown>;
-  /** `EVAL script numkeys keys... args...` */
-  eval(script: string, options: EvalOptions): Promise<unknown>;
-  /** `SSUBSCRIBE channel` */
-  sSubscribe(channel: string, listener: PubSubListener): Promise<unknown>;
-  /** `SUNSUBSCRIBE channel` */
-  sUnsubscribe(channel: string, listener?: PubSubListener): Promise<unknown>;
-  /**
-   * A raw command: `(args)` on a client, `(firstKey, isReadonly, args)` on a cluster. When
-   * present, scripts are sent with it (node-redis's own command layer costs about 0.4 µs of CPU a
-   * call more).
-   */
-  sendCommand?(...args: never[]): Promise<unknown>;
-}
+export type { EvalOptions, PubSubListener, RedisClientLike } from "./types.ts";
 
 /** Options for {@linkcode RedisStore}. */
 export interface RedisStoreOptions {

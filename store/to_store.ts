@@ -5,11 +5,10 @@
  * @module
  */
 import { InvalidArgumentError } from "../core/errors.ts";
-import { type RedisClientLike, RedisStore } from "./redis_store.ts";
-import type { Store } from "./types.ts";
+import { RedisStore } from "./redis_store.ts";
+import type { RedisClientLike, Store, StoreLike } from "./types.ts";
 
-/** What a primitive's `store` option accepts. */
-export type StoreLike = Store | RedisClientLike;
+export type { StoreLike } from "./types.ts";
 
 const WRAPPED = new WeakMap<object, RedisStore>();
 

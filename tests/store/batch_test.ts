@@ -1,6 +1,12 @@
 /** RedisStore's call batching: one EVALSHA per tick, script and slot; each call as if alone. */
 import assert from "node:assert/strict";
-import { RL_ABSOLUTE, RL_SUPPRESSED } from "../../ratelimit/_scripts.ts";
+import {
+  ABSOLUTE_DECIDE,
+  ABSOLUTE_TOTAL,
+  RL_ABSOLUTE,
+  RL_SUPPRESSED,
+  SUPPRESSED_DECIDE,
+} from "../../ratelimit/_scripts.ts";
 import { luaSource } from "../../store/_lua.ts";
 import { RedisStore } from "../../store/redis_store.ts";
 import { slotOf } from "../../store/slot.ts";
@@ -49,7 +55,10 @@ async function setup(fx: Fixture) {
   return { client, sent, store: new RedisStore(client), key: `{${fx.prefix}:a}:ra` };
 }
 
-const inc = (cap: number, n = 1) => ["10000", "100", String(cap), String(n)];
+const WIN = { w: "10000", g: "100", seconds: 10 };
+/** The argv of an absolute inc and of a read of the total, as the limiter encodes them. */
+const inc = (cap: number, n = 1) => ABSOLUTE_DECIDE.encode({ win: WIN, o: { op: "inc", cap, n } });
+const GET = ABSOLUTE_TOTAL.encode(WIN);
 const scriptCalls = (sent: string[][]) => sent.filter((a) => a[0] === "EVALSHA" || a[0] === "EVAL");
 
 storeTest(
@@ -66,7 +75,7 @@ storeTest(
     const calls = scriptCalls(sent);
     assert.equal(calls.length, 1, "one script call for the tick");
     assert.equal(calls[0]![1], RL_ABSOLUTE.batch!.sha1, "the batch form");
-    assert.equal(await store.run(RL_ABSOLUTE, [key], ["10000", "100", "", "1", "get"]), "40");
+    assert.equal(await store.run(RL_ABSOLUTE, [key], GET), "40");
     assert.equal(scriptCalls(sent)[1]![1], RL_ABSOLUTE.sha1, "a lone call is sent as the script");
   },
   { kinds: ["standalone", "cluster"] },
@@ -84,7 +93,15 @@ storeTest("RedisStore batches per script, and per slot on a cluster", async (fx)
     ...Array.from({ length: 10 }, () => store.run(RL_ABSOLUTE, [other], inc(100))),
     ...Array.from(
       { length: 10 },
-      () => store.run(RL_SUPPRESSED, [sup], ["inc", "10000", "100", "100", "100", "1", "0.5"]),
+      () =>
+        store.run(
+          RL_SUPPRESSED,
+          [sup],
+          SUPPRESSED_DECIDE.encode({
+            win: WIN,
+            o: { op: "inc", cap: 100, hard: 100, n: 1, draw: 0.5 },
+          }),
+        ),
     ),
   ]);
   const calls = scriptCalls(sent);
@@ -105,7 +122,7 @@ storeTest(
     await Promise.all(Array.from({ length: 20 }, () => alone.run(RL_ABSOLUTE, [key], inc(1000))));
     assert.equal(scriptCalls(sent).length, 20);
     assert.ok(scriptCalls(sent).every((c) => c[1] === RL_ABSOLUTE.sha1));
-    assert.equal(await store.run(RL_ABSOLUTE, [key], ["10000", "100", "", "1", "get"]), "320");
+    assert.equal(await store.run(RL_ABSOLUTE, [key], GET), "320");
     assert.throws(
       () => new RedisStore(client, { batch: "yes" as unknown as boolean }),
       { code: "INVALID_ARGUMENT" },
@@ -138,7 +155,7 @@ storeTest(
     assert.equal((results[2] as PromiseRejectedResult).reason.code, "STORE_ERROR");
     assert.match((results[2] as PromiseRejectedResult).reason.message, /WRONGTYPE/);
     assert.deepEqual(results[3], { status: "fulfilled", value: 1 });
-    assert.equal(await store.run(RL_ABSOLUTE, [key], ["10000", "100", "", "1", "get"]), "3");
+    assert.equal(await store.run(RL_ABSOLUTE, [key], GET), "3");
     assert.equal(await fx.raw.get(wrong), "not a hash", "nothing written to the wrong key");
   },
   { kinds: ["standalone", "cluster"] },
@@ -158,7 +175,7 @@ storeTest("a batch after SCRIPT FLUSH loads the batch form (NOSCRIPT → EVAL)",
   );
   assert.deepEqual(replies, [1, 1, 1, 1, 1]);
   assert.deepEqual(scriptCalls(sent).map((c) => c[0]), ["EVALSHA", "EVAL"]);
-  assert.equal(await store.run(RL_ABSOLUTE, [key], ["10000", "100", "", "1", "get"]), "10");
+  assert.equal(await store.run(RL_ABSOLUTE, [key], GET), "10");
 }, { kinds: ["standalone", "cluster"] });
 
 Deno.test("a batch to a frozen server fails every call within commandTimeoutMs, and the next batch works", async () => {
@@ -188,7 +205,7 @@ Deno.test("a batch to a frozen server fails every call within commandTimeoutMs, 
       const rs = await batch(10);
       return rs.every((r) => r.status === "fulfilled");
     }, { timeoutMs: 5000, message: "a batch after recovery" });
-    const total = Number(await store.run(RL_ABSOLUTE, [key], ["10000", "100", "", "1", "get"]));
+    const total = Number(await store.run(RL_ABSOLUTE, [key], GET));
     assert.ok(total >= 20 && total <= 30 + 10 * rounds, `total ${total} after ${rounds} rounds`);
   } finally {
     server.resume();
@@ -237,7 +254,7 @@ storeTest(
     assert.deepEqual(await both(), [1, 1, 1, 1, 1, 1]);
     assert.deepEqual(scriptCalls(sent).map((c) => Number(c[2])), [3, 3], "per slot from then on");
     assert.equal(refused, 1);
-    const get = ["10000", "100", "", "1", "get"];
+    const get = GET;
     assert.deepEqual(
       await Promise.all([store.run(RL_ABSOLUTE, [a], get), store.run(RL_ABSOLUTE, [other], get)]),
       ["6", "6"],

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { StrictCounter } from "../../counter/strict_counter.ts";
 import { MemoryStore } from "../../store/memory_store.ts";
 import { RedisStore } from "../../store/redis_store.ts";
+import { withModel } from "../../store/script.ts";
 import { toStore } from "../../store/to_store.ts";
 import { connectStandalone, startPrivateRedis } from "../_support/servers.ts";
 import { storeTest } from "../_support/stores.ts";
@@ -101,15 +102,10 @@ Deno.test("MemoryStore.failure simulates an outage for every call", async () => 
 
 Deno.test("MemoryStore delivers what a model publishes, after the call, to live listeners", async () => {
   const store = new MemoryStore();
-  const publishing = {
-    name: "publishing",
-    source: "",
-    sha1: "",
-    model: (ctx: { publish(c: string, m: string): void }) => {
-      ctx.publish("ch", "hello");
-      return 1;
-    },
-  };
+  const publishing = withModel({ name: "publishing", sha1: "" }, (ctx) => {
+    ctx.publish("ch", "hello");
+    return 1;
+  });
   const got: string[] = [];
   const off = await store.subscribe("ch", (m) => got.push(m));
   assert.equal(store.subscriptionCount, 1);
