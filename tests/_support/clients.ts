@@ -100,6 +100,11 @@ export async function openClient(
     : new (C as typeof IoCluster)(target.nodes, {
       redisOptions: options,
       clusterRetryStrategy: reconnect,
+      // Fast recovery from killed connections, as the node-redis clients here get.
+      retryDelayOnFailover: 10,
+      retryDelayOnClusterDown: 10,
+      retryDelayOnTryAgain: 10,
+      clusterNodeRetryStrategy: reconnect,
       lazyConnect: true,
       // As ioredis recommends for sharded pub/sub (iovalkey has no such option: it polls).
       ...(which === "iovalkey" ? {} : { shardedSubscribers: true }),
@@ -111,8 +116,11 @@ export async function openClient(
     close: async () => {
       if (c.status !== "end") {
         const ended = new Promise((resolve) => c.once("end", resolve));
+        // QUIT, or a plain disconnect when it fails or takes long (a cluster mid-recovery).
+        const cut = setTimeout(() => c.disconnect(), 1000);
         c.quit().catch(() => c.disconnect());
         await ended;
+        clearTimeout(cut);
       }
       // Timers ioredis armed on disconnects (its own and the store's connections') run out.
       await new Promise((resolve) => setTimeout(resolve, DISCONNECT_MS + 20));
