@@ -1,6 +1,6 @@
 /**
- * Stores: {@linkcode MemoryStore} (embedded, browser-safe) and {@linkcode RedisStore} (node-redis
- * v5 client or cluster). Both run the same atomic operations.
+ * Stores: {@linkcode MemoryStore} (embedded, browser-safe) and {@linkcode RedisStore} (any supported
+ * client: node-redis, ioredis, iovalkey; standalone or cluster). Both run the same atomic operations.
  *
  * @example
  * ```ts

@@ -1,7 +1,9 @@
 /**
- * `RedisStore`: runs atomic operations on a node-redis v5 client or cluster with EVALSHA (falling
- * back to EVAL on NOSCRIPT, so a `SCRIPT FLUSH` or a restart is survived), and gives sharded
- * pub/sub. node-redis is never imported at run time: the client is typed structurally.
+ * `RedisStore`: runs atomic operations on any supported Redis client (node-redis 5/6, ioredis
+ * 5/6, iovalkey; standalone or cluster) with EVALSHA (falling back to EVAL on NOSCRIPT, so a
+ * `SCRIPT FLUSH` or a restart is survived), and gives sharded pub/sub where the client has it.
+ * No client is ever imported at run time: clients are typed structurally and told apart by shape
+ * (./_detect.ts), each through its own small driver file.
  *
  * This class validates its arguments and loads its implementation (./_redis_store_impl.ts) with
  * a dynamic `import()` on its first call, so an application that never runs a script on Redis (a
@@ -11,15 +13,22 @@
  */
 import { ClosedError, InvalidArgumentError, StoreError } from "../core/errors.ts";
 import type { RedisStoreImpl } from "./_redis_store_impl.ts";
+import { type ClientFamily, detectClient, SUPPORTED_CLIENTS } from "./_detect.ts";
 import type { RedisClientLike, Reply, Script, Store, Unsubscribe } from "./types.ts";
 
-export type { EvalOptions, PubSubListener, RedisClientLike } from "./types.ts";
+export type {
+  EvalOptions,
+  IoRedisClientLike,
+  NodeRedisClientLike,
+  PubSubListener,
+  RedisClientLike,
+} from "./types.ts";
 
 /** Options for {@linkcode RedisStore}. */
 export interface RedisStoreOptions {
   /**
-   * Fail a call with `StoreError` when Redis has not answered within this many ms (node-redis
-   * otherwise queues commands while disconnected). `0` disables the bound.
+   * Fail a call with `StoreError` when Redis has not answered within this many ms (clients
+   * otherwise queue commands while disconnected). `0` disables the bound.
    * @default {0}
    */
   commandTimeoutMs?: number | undefined;
@@ -44,14 +53,24 @@ export interface RedisStoreOptions {
  * const client = await createClient({ url: "redis://127.0.0.1:6379" }).connect();
  * await using store = new RedisStore(client);
  * ```
+ *
+ * @example ioredis
+ * ```ts ignore
+ * import { Redis } from "ioredis";
+ * import { RedisStore } from "./redis_store.ts";
+ * await using store = new RedisStore(new Redis("redis://127.0.0.1:6379"));
+ * ```
  */
 export class RedisStore implements Store {
   /** Brand telling a store from a raw Redis client. */
   readonly isDistkitStore = true as const;
-  /** The wrapped node-redis client or cluster. */
+  /** The wrapped client or cluster. */
   readonly client: RedisClientLike;
   /** Whether the client is a cluster. */
   readonly isCluster: boolean;
+  /** The client's family: `node-redis`, `ioredis` (iovalkey included), ... */
+  readonly clientName: string;
+  readonly #family: ClientFamily;
   readonly #commandTimeoutMs: number;
   readonly #batch: boolean;
   /** The implementation, once loaded. */
@@ -61,17 +80,15 @@ export class RedisStore implements Store {
 
   /**
    * Wraps a connected client; the client stays yours to close.
-   * @param client a connected node-redis v5 client or cluster
+   * @param client a connected client or cluster of a supported family
    * @param options call bounds
-   * @throws {InvalidArgumentError} if `client` does not look like a node-redis v5 client
+   * @throws {InvalidArgumentError} if `client` is not one of the supported clients
    */
   constructor(client: RedisClientLike, options: RedisStoreOptions = {}) {
-    if (
-      client === null || typeof client !== "object" || typeof client.evalSha !== "function" ||
-      typeof client.eval !== "function"
-    ) {
+    const family = detectClient(client);
+    if (family === undefined) {
       throw new InvalidArgumentError(
-        "'store' must be a Store or a connected node-redis v5 client or cluster",
+        `'store' must be a Store or a connected client of: ${SUPPORTED_CLIENTS}`,
       );
     }
     const t = options.commandTimeoutMs ?? 0;
@@ -86,18 +103,22 @@ export class RedisStore implements Store {
       );
     }
     this.client = client;
-    this.isCluster = "masters" in client;
+    this.#family = family;
+    this.clientName = family.name;
+    this.isCluster = family.isCluster(client);
     this.#commandTimeoutMs = t;
     this.#batch = options.batch !== false;
   }
 
   /** Loads and builds the implementation (once; again after a failed load). */
   #load(): Promise<RedisStoreImpl> {
-    this.#loading ??= import("./_redis_store_impl.ts").then(
-      (m) =>
+    this.#loading ??= Promise.all([
+      import("./_redis_store_impl.ts"),
+      this.#family.load(this.client),
+    ]).then(
+      ([m, driver]) =>
         this.#impl = new m.RedisStoreImpl({
-          client: this.client,
-          isCluster: this.isCluster,
+          driver,
           commandTimeoutMs: this.#commandTimeoutMs,
           batch: this.#batch,
         }),
@@ -132,9 +153,10 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Subscribes with `SSUBSCRIBE` (on a second connection for a standalone client; the cluster
-   * client manages its own per-shard connections). One Redis subscription per channel is shared
-   * by every listener of this store.
+   * Subscribes with `SSUBSCRIBE` (on a connection the store opens from a standalone client; a
+   * cluster client's own per-shard subscribers). One Redis subscription per channel is shared by
+   * every listener of this store. Rejects with `StoreError` when the client has no pub/sub
+   * (waiters then poll).
    * @param channel the channel (carrying its keys' hash tag)
    * @param listener called with each message
    * @returns a function that unsubscribes
@@ -146,7 +168,7 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Closes the subscriber connection this store opened; the user's client stays open. Calls
+   * Closes the subscriber connections this store opened; the user's client stays open. Calls
    * still waiting for the code when this is called are sent first, as calls in flight would be.
    * @returns when closed
    */
