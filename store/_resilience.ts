@@ -85,12 +85,17 @@ export const NEVER_DOWN: StoreHealth = Object.freeze({
   failed: () => {},
 });
 
-/** The key under which a store exposes its {@linkcode StoreHealth}. @internal */
-export const HEALTH: unique symbol = Symbol("distkit.storeHealth");
+/** Each store's health, as the store registered it (nothing on the stores' public surface). */
+const HEALTH = new WeakMap<object, StoreHealth>();
 
-/** A store that exposes its health. @internal */
-interface WithHealth {
-  readonly [HEALTH]: StoreHealth;
+/**
+ * Registers `store`'s health (`RedisStore`, `MemoryStore`: in their constructors).
+ * @param store the store
+ * @param health its layer
+ * @internal
+ */
+export function registerHealth(store: object, health: StoreHealth): void {
+  HEALTH.set(store, health);
 }
 
 /**
@@ -100,7 +105,7 @@ interface WithHealth {
  * @internal
  */
 export function healthOf(store: Store): StoreHealth | undefined {
-  return (store as Partial<WithHealth>)[HEALTH];
+  return HEALTH.get(store);
 }
 
 /** Error replies: the server answered, so never a store failure. */

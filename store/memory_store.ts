@@ -7,7 +7,7 @@
  */
 import { ClosedError, StoreError } from "../core/errors.ts";
 import { MemoryDb } from "./memory_db.ts";
-import { HEALTH, NEVER_DOWN, type StoreHealth } from "./_resilience.ts";
+import { NEVER_DOWN, registerHealth } from "./_resilience.ts";
 import { mapScriptError, ScriptFailure } from "./script_failure.ts";
 import { modelOf, toArg } from "./script.ts";
 import type { Reply, Script, Store, Unsubscribe } from "./types.ts";
@@ -52,6 +52,7 @@ export class MemoryStore implements Store {
    */
   constructor(options: MemoryStoreOptions = {}) {
     this.#now = options.now ?? Date.now;
+    registerHealth(this, NEVER_DOWN); // it lives in this process: never down
   }
 
   /**
@@ -116,11 +117,6 @@ export class MemoryStore implements Store {
     let n = 0;
     for (const s of this.#channels.values()) n += s.size;
     return n;
-  }
-
-  /** Never down: it lives in this process (primitives only). @internal */
-  get [HEALTH](): StoreHealth {
-    return NEVER_DOWN;
   }
 
   /** Marks the store closed. @returns a resolved promise */

@@ -13,10 +13,9 @@ import { ClosedError, InvalidArgumentError, StoreError } from "../core/errors.ts
 import type { RedisStoreImpl } from "./_redis_store_impl.ts";
 import {
   type BreakerOptions,
-  HEALTH,
+  registerHealth,
   Resilience,
   resilienceOptions,
-  type StoreHealth,
 } from "./_resilience.ts";
 import type { RedisClientLike, Reply, Script, Store, Unsubscribe } from "./types.ts";
 
@@ -104,6 +103,7 @@ export class RedisStore implements Store {
     this.client = client;
     this.isCluster = "masters" in client;
     this.#resilience = resilience;
+    registerHealth(this, resilience);
     this.#batch = options.batch !== false;
   }
 
@@ -173,11 +173,6 @@ export class RedisStore implements Store {
     if (this.#closed) throw new ClosedError("RedisStore");
     const impl = this.#impl ?? await this.#load();
     return impl.subscribe(channel, listener);
-  }
-
-  /** Whether the store is known down, and when it is next probed (primitives only). @internal */
-  get [HEALTH](): StoreHealth {
-    return this.#resilience;
   }
 
   /**
