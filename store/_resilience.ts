@@ -143,6 +143,23 @@ export function isStoreFailure(error: unknown): error is StoreError {
   return error instanceof StoreError && !REPLIES.has(error) && !KNOWN_DOWN.has(error);
 }
 
+/** The layer's timeouts: a `StoreError` each, told apart from other failures. */
+const TIMEOUTS = new WeakSet<object>();
+
+/** Whether `e` is the layer's timeout. */
+function isTimeout(e: unknown): e is StoreError {
+  return typeof e === "object" && e !== null && TIMEOUTS.has(e);
+}
+
+/** A bound of `ms` whose timeouts are marked. */
+function timeoutQueue(ms: number): TimeoutQueue {
+  return new TimeoutQueue(ms, (ms) => {
+    const e = new StoreError(`The store did not answer within ${ms} ms`);
+    TIMEOUTS.add(e);
+    return e;
+  });
+}
+
 /** What {@linkcode Breaker.admit} answers: pass, probe, or the rejection. */
 export type Admission = "pass" | "probe" | StoreError;
 
@@ -320,14 +337,16 @@ export function resilienceOptions(
  */
 export class Resilience implements StoreHealth {
   readonly #timeouts: TimeoutQueue | undefined;
+  /** Bounds probes when calls are not bounded. */
+  readonly #probeTimeouts: TimeoutQueue | undefined;
   readonly #breaker: Breaker | undefined;
 
   /** @param parts the bound and the breaker's delays */
   constructor(parts: ResilienceParts) {
-    this.#timeouts = parts.timeoutMs === 0 ? undefined : new TimeoutQueue(
-      parts.timeoutMs,
-      (ms) => new StoreError(`The store did not answer within ${ms} ms`),
-    );
+    this.#timeouts = parts.timeoutMs === 0 ? undefined : timeoutQueue(parts.timeoutMs);
+    this.#probeTimeouts = parts.timeoutMs === 0 && parts.breaker !== false
+      ? timeoutQueue(DEFAULT_COMMAND_TIMEOUT_MS)
+      : undefined;
     this.#breaker = parts.breaker === false
       ? undefined
       : new Breaker(parts.breaker.firstProbeMs, parts.breaker.maxProbeMs, parts.now);
@@ -360,6 +379,15 @@ export class Resilience implements StoreHealth {
    * @throws {StoreError} on a timeout, a failure, or at once while the store is known down
    */
   run<T>(fn: () => Promise<T>): Promise<T> {
+    return this.#run(fn, isStoreFailure);
+  }
+
+  /**
+   * `run`, with `counts` telling which failures are the store's.
+   * @param fn the call
+   * @param counts whether a failure opens the breaker
+   */
+  #run<T>(fn: () => Promise<T>, counts: (e: unknown) => e is StoreError): Promise<T> {
     const b = this.#breaker;
     const admission = b === undefined ? "pass" : b.admit();
     if (admission instanceof StoreError) return Promise.reject(admission);
@@ -370,10 +398,24 @@ export class Resilience implements StoreHealth {
       p = Promise.reject(e); // judged like a rejection
     }
     if (admission === "probe") {
-      return this.#bound(p, this.#probeOk, this.#probeFailed);
+      // A probe is always bounded (by the default bound when calls are not): it must not hold
+      // the breaker's single probe slot forever.
+      return (this.#timeouts ?? this.#probeTimeouts!).bound(p, this.#probeOk, (e): never => {
+        if (counts(e)) b!.failed(e, true);
+        else if (typeof e === "object" && e !== null && REPLIES.has(e)) b!.succeeded(true);
+        else b!.released();
+        throw e;
+      });
     }
+    if (b === undefined) return this.#timeouts === undefined ? p : this.#timeouts.bound(p);
     // The usual path: one promise per call, failures observed, successes left alone.
-    return b === undefined ? this.#bound(p) : this.#bound(p, undefined, this.#callFailed);
+    const failed = counts === isStoreFailure ? this.#callFailed : (e: unknown): never => {
+      if (counts(e)) b.failed(e, false);
+      throw e;
+    };
+    return this.#timeouts === undefined
+      ? p.catch(failed)
+      : this.#timeouts.bound(p, undefined, failed);
   }
 
   /**
@@ -386,31 +428,26 @@ export class Resilience implements StoreHealth {
     let made: Unsubscribe | undefined;
     let abandoned = false;
     const undo = (u: Unsubscribe) => void u().catch(() => {});
-    return this.run(() => {
+    // Only a timeout (a frozen server) counts as a store failure here: a refused subscription may
+    // be pub/sub's own (the caller then polls), and says nothing about the scripts' calls.
+    return this.#run(() => {
       const p = fn();
       p.then((u) => {
         made = u;
         if (abandoned) undo(u);
       }, () => {});
       return p;
-    }).then(
-      (u): Unsubscribe => () => this.#bound(u(), undefined, () => undefined),
+    }, isTimeout).then(
+      (u): Unsubscribe => () => {
+        const q = u();
+        return this.#timeouts === undefined ? q : this.#timeouts.bound(q, undefined, () => {});
+      },
       (e) => {
         if (made !== undefined) undo(made);
         else abandoned = true;
         throw e;
       },
     );
-  }
-
-  #bound<T>(
-    p: Promise<T>,
-    onValue?: (v: T) => T,
-    onError?: (e: unknown) => T,
-  ): Promise<T> {
-    if (this.#timeouts !== undefined) return this.#timeouts.bound(p, onValue, onError);
-    if (onValue === undefined && onError === undefined) return p;
-    return p.then(onValue, onError);
   }
 
   #callFailed = (e: unknown): never => {
@@ -422,20 +459,12 @@ export class Resilience implements StoreHealth {
     this.#breaker!.succeeded(true);
     return v;
   };
-
-  #probeFailed = (e: unknown): never => {
-    const b = this.#breaker!;
-    if (isStoreFailure(e)) b.failed(e, true);
-    else if (typeof e === "object" && e !== null && REPLIES.has(e)) b.succeeded(true);
-    else b.released();
-    throw e;
-  };
 }
 
 /** Returned by {@linkcode BoundedCaller} instead of a result while the store cannot answer. */
 export const DOWN: unique symbol = Symbol("store down");
 
-/** The layer of each `Store` implemented elsewhere (no bound of its own: callers bound). */
+/** The layer of each `Store` implemented elsewhere, bounded as its first caller bounds. */
 const FOREIGN = new WeakMap<Store, Resilience>();
 
 /**
@@ -481,8 +510,9 @@ export class BoundedCaller {
     if (health === undefined) {
       let layer = FOREIGN.get(store);
       if (layer === undefined) {
+        // The first caller's bound (a store implemented elsewhere has none of its own).
         layer = new Resilience({
-          timeoutMs: 0,
+          timeoutMs,
           breaker: { firstProbeMs: DEFAULT_FIRST_PROBE_MS, maxProbeMs: DEFAULT_MAX_PROBE_MS },
         });
         FOREIGN.set(store, layer);

@@ -278,3 +278,34 @@ Deno.test("BoundedCaller on a Store implemented elsewhere: one breaker per store
   assert.equal(a.down, false);
   await memory.close();
 });
+
+Deno.test("Resilience: a refused subscription does not open the breaker, a timed-out one does; a probe is bounded even when calls are not", async () => {
+  let now = 0;
+  const r = new Resilience({
+    timeoutMs: 30,
+    breaker: { firstProbeMs: 10, maxProbeMs: 10 },
+    now: () => now,
+  });
+  await assert.rejects(
+    r.subscribe(() => Promise.reject(new StoreError("Cannot subscribe: unknown command"))),
+    /unknown command/,
+  );
+  assert.equal(r.down, false);
+  await assert.rejects(r.subscribe(() => new Promise(() => {})), /within 30 ms/);
+  assert.equal(r.down, true);
+
+  // Unbounded calls (commandTimeoutMs: 0): a hung probe still frees the probe slot.
+  const u = new Resilience({
+    timeoutMs: 0,
+    breaker: { firstProbeMs: 1, maxProbeMs: 1 },
+    now: () => now,
+  });
+  u.failed(lost());
+  now += 1;
+  const t0 = performance.now();
+  await assert.rejects(u.run(() => new Promise(() => {})), /within 2000 ms/);
+  assert.ok(performance.now() - t0 >= 1990);
+  now += 1;
+  assert.equal(await u.run(() => Promise.resolve(7)), 7);
+  assert.equal(u.down, false);
+});
