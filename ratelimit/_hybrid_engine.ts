@@ -8,7 +8,7 @@
 import { ClosedError, StoreError } from "../core/errors.ts";
 import { newId } from "../core/uuid.ts";
 import { checkN, type Config, entityKeyBuilder, limitsOf, validateKey } from "./_config.ts";
-import { DOWN } from "./_guard.ts";
+import { DOWN } from "../store/_resilience.ts";
 import { type Batch, type Entry, newEntry, RELEASE, UNKNOWN_LIMIT } from "./_hybrid_entry.ts";
 import { HYBRID_SYNC, type HybridOp, type RlWindow } from "./_scripts.ts";
 import type { Operation } from "../store/operation.ts";

@@ -5,7 +5,7 @@
  */
 import { type Comparator, validateComparator } from "../core/comparator.ts";
 import { checkN, limitsOf, validateKey } from "./_config.ts";
-import { DOWN } from "./_guard.ts";
+import { DOWN } from "../store/_resilience.ts";
 import type { HybridEngine } from "./_hybrid_engine.ts";
 import { newEntry, RELEASE, UNKNOWN_LIMIT } from "./_hybrid_entry.ts";
 import { HYBRID_SET } from "./_scripts.ts";

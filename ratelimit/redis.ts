@@ -8,9 +8,9 @@
 import { type Comparator, validateComparator } from "../core/comparator.ts";
 import { ClosedError, type DistkitError, StoreError } from "../core/errors.ts";
 import type { Operation } from "../store/operation.ts";
+import { BoundedCaller, DOWN } from "../store/_resilience.ts";
 import type { Store } from "../store/types.ts";
 import { capOf, checkN, type Config, entityKeyBuilder, limitsOf, validateKey } from "./_config.ts";
-import { DOWN, StoreGuard } from "./_guard.ts";
 import {
   ABSOLUTE_DECIDE,
   ABSOLUTE_SET,
@@ -35,7 +35,7 @@ import type {
 export interface StoreContext {
   cfg: Config;
   store: () => Store;
-  guard: StoreGuard;
+  guard: BoundedCaller;
   closed: () => boolean;
 }
 
@@ -55,7 +55,8 @@ export interface ProviderParts {
 }
 
 /**
- * Builds the `redis` provider: its two strategies over one guard of their own.
+ * Builds the `redis` provider: its two strategies over one bounded caller of their own
+ * (`storeTimeoutMs`), on the store's breaker (../store/_resilience.ts).
  * @param p what the limiter gives
  * @returns the absolute and the suppressed limiter
  * @internal
@@ -63,7 +64,8 @@ export interface ProviderParts {
 export function redisProvider(
   p: ProviderParts,
 ): [RedisAbsoluteRateLimiter, RedisSuppressedRateLimiter] {
-  const guard = new StoreGuard(
+  const guard = new BoundedCaller(
+    p.store,
     p.cfg.storeTimeoutMs,
     p.cfg.onStoreError === "throw",
     (e) => p.onError(e),

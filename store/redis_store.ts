@@ -14,6 +14,12 @@
 import { ClosedError, InvalidArgumentError, StoreError } from "../core/errors.ts";
 import type { RedisStoreImpl } from "./_redis_store_impl.ts";
 import { type ClientFamily, detectClient, SUPPORTED_CLIENTS } from "./_detect.ts";
+import {
+  type BreakerOptions,
+  registerHealth,
+  Resilience,
+  resilienceOptions,
+} from "./_resilience.ts";
 import type { RedisClientLike, Reply, Script, Store, Unsubscribe } from "./types.ts";
 
 export type {
@@ -23,15 +29,27 @@ export type {
   PubSubListener,
   RedisClientLike,
 } from "./types.ts";
+export type { BreakerOptions } from "./_resilience.ts";
 
 /** Options for {@linkcode RedisStore}. */
 export interface RedisStoreOptions {
   /**
-   * Fail a call with `StoreError` when Redis has not answered within this many ms (clients
-   * otherwise queue commands while disconnected). `0` disables the bound.
-   * @default {0}
+   * Fail a call (a script run, a subscription) with `StoreError` when Redis has not answered
+   * within this many ms (clients otherwise queue commands while disconnected, and a frozen
+   * server never answers). From 0 to 3,600,000; `0` disables the bound (not recommended: a call
+   * may then wait forever).
+   * @default {2000}
    */
   commandTimeoutMs?: number | undefined;
+  /**
+   * After a store failure (a transport failure or a timeout, never an error reply) the store is
+   * known down: calls fail at once with `StoreError` (the failure as its cause) while one call
+   * at a time probes, `firstProbeMs` after the failure and then on a doubling backoff up to
+   * `maxProbeMs`, until one succeeds. `false` disables the breaker (every call then waits for
+   * its own bound).
+   * @default {true} (`{ firstProbeMs: 50, maxProbeMs: 1000 }`)
+   */
+  breaker?: boolean | BreakerOptions | undefined;
   /**
    * Send the calls of one tick to a batchable script (the rate limiter's) as one EVALSHA per
    * script (and slot, on a cluster). Each call still runs, and replies or fails, as it would
@@ -71,8 +89,9 @@ export class RedisStore implements Store {
   /** The client's family: `node-redis`, `ioredis` (iovalkey included), ... */
   readonly clientName: string;
   readonly #family: ClientFamily;
-  readonly #commandTimeoutMs: number;
   readonly #batch: boolean;
+  /** The call bound and the breaker (./_resilience.ts), around every `run` and `subscribe`. */
+  readonly #resilience: Resilience;
   /** The implementation, once loaded. */
   #impl: RedisStoreImpl | undefined;
   #loading: Promise<RedisStoreImpl> | undefined;
@@ -81,8 +100,9 @@ export class RedisStore implements Store {
   /**
    * Wraps a connected client; the client stays yours to close.
    * @param client a connected client or cluster of a supported family
-   * @param options call bounds
-   * @throws {InvalidArgumentError} if `client` is not one of the supported clients
+   * @param options call bound, breaker, batching
+   * @throws {InvalidArgumentError} if `client` is not one of the supported clients, or an option
+   *   is out of range
    */
   constructor(client: RedisClientLike, options: RedisStoreOptions = {}) {
     const family = detectClient(client);
@@ -91,12 +111,7 @@ export class RedisStore implements Store {
         `'store' must be a Store or a connected client of: ${SUPPORTED_CLIENTS}`,
       );
     }
-    const t = options.commandTimeoutMs ?? 0;
-    if (!Number.isSafeInteger(t) || t < 0) {
-      throw new InvalidArgumentError(
-        `'commandTimeoutMs' must be a non-negative integer: current value is ${t}`,
-      );
-    }
+    const resilience = new Resilience(resilienceOptions(options));
     if (options.batch !== undefined && typeof options.batch !== "boolean") {
       throw new InvalidArgumentError(
         `'batch' must be a boolean: current value is ${String(options.batch)}`,
@@ -106,7 +121,8 @@ export class RedisStore implements Store {
     this.#family = family;
     this.clientName = family.name;
     this.isCluster = family.isCluster(client);
-    this.#commandTimeoutMs = t;
+    this.#resilience = resilience;
+    registerHealth(this, resilience);
     this.#batch = options.batch !== false;
   }
 
@@ -119,7 +135,7 @@ export class RedisStore implements Store {
       ([m, driver]) =>
         this.#impl = new m.RedisStoreImpl({
           driver,
-          commandTimeoutMs: this.#commandTimeoutMs,
+          commandTimeoutMs: 0, // bounded by #resilience
           batch: this.#batch,
         }),
       (e) => {
@@ -145,6 +161,15 @@ export class RedisStore implements Store {
     keys: readonly string[],
     argv: readonly (string | number)[],
   ): Promise<Reply> {
+    if (this.#closed) return Promise.reject(new ClosedError("RedisStore"));
+    return this.#resilience.run(() => this.#run(script, keys, argv));
+  }
+
+  #run(
+    script: Script,
+    keys: readonly string[],
+    argv: readonly (string | number)[],
+  ): Promise<Reply> {
     const impl = this.#impl;
     if (impl !== undefined && !this.#closed) return impl.run(script, keys, argv);
     if (this.#closed) return Promise.reject(new ClosedError("RedisStore"));
@@ -161,7 +186,12 @@ export class RedisStore implements Store {
    * @param listener called with each message
    * @returns a function that unsubscribes
    */
-  async subscribe(channel: string, listener: (message: string) => void): Promise<Unsubscribe> {
+  subscribe(channel: string, listener: (message: string) => void): Promise<Unsubscribe> {
+    if (this.#closed) return Promise.reject(new ClosedError("RedisStore"));
+    return this.#resilience.subscribe(() => this.#subscribe(channel, listener));
+  }
+
+  async #subscribe(channel: string, listener: (message: string) => void): Promise<Unsubscribe> {
     if (this.#closed) throw new ClosedError("RedisStore");
     const impl = this.#impl ?? await this.#load();
     return impl.subscribe(channel, listener);

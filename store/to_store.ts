@@ -15,7 +15,8 @@ const WRAPPED = new WeakMap<object, RedisStore>();
 
 /**
  * Returns `store` itself, or one shared `RedisStore` per raw client (so every primitive on one
- * client shares one subscriber connection).
+ * client shares one subscriber connection, and one breaker), with `RedisStore`'s defaults: every
+ * call bounded by 2,000 ms, and the breaker on.
  *
  * @param store a Store or a connected client or cluster of a supported family
  * @returns a Store
