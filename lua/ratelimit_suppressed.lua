@@ -1,9 +1,10 @@
 -- ratelimit_suppressed: one call of the suppressed (probabilistic) limiter on one entity (see
 -- ratelimit/_model.ts). Every call is recorded as observed usage, a refused one also as declined.
 -- The random draw comes from the client (ARGV), never from math.random. Same layout and bounds
--- as ratelimit_absolute.lua: T is the observed total, t that of the older buckets, and the hash
--- expires with its newest bucket (at e, also a field, so now = e - PTTL), so the usual call is
--- PTTL, one HMGET of four fields and one HINCRBY of T.
+-- as ratelimit_absolute.lua: T is the observed total, t that of the older buckets, o the oldest
+-- bucket (expired buckets are evicted as soon as a call sees one), and the hash expires with its
+-- newest bucket (at e, also a field, so now = e - PTTL), so the usual call is PTTL, one HMGET of
+-- seven fields and one HINCRBY of T.
 -- KEYS[1]  H: hash {T = observed in every bucket, t = observed in the older buckets,
 --             d = declined, c = soft limit, h = hard limit, o = origin, n = newest bucket
 --             index, e = the hash's expiry (ms), <i> = observed in bucket i (every bucket but the newest),
@@ -18,7 +19,10 @@
 -- ARGV[7]  a random number in [0, 1) (inc, check)
 -- ARGV[8]  comparator op (set)
 -- ARGV[9]  comparator operand (set)
--- Returns  inc/check: 1 (allowed: an integer, the cheapest reply) | {"suppressed", factor, isAllowed (1|0)}
+-- Returns  inc/check: {remaining, resetMs, limit} (allowed) |
+--          {"suppressed", factor, isAllowed (1|0), remaining, resetMs, limit}: limit is the hard
+--          limit, remaining = limit - accepted (never negative), resetMs = until the oldest usage
+--          leaves the window (0 when none)
 --          get: {observed, declined, factor}; factor: factor; set: {matched, previous, total}
 -- distkit:batch (RedisStore may run several calls of one tick as one EVALSHA of the batch
 -- form, each with its own KEYS and ARGV: see scripts/gen_lua.ts)
@@ -29,15 +33,21 @@ local W, g = ARGV[2] + 0, ARGV[3] + 0
 local ttl = call("PTTL", H)
 
 -- The hot path, before anything else is defined (closures cost): an inc into the newest bucket
--- while it is the current one (PTTL in (W, W + g], as in ratelimit_absolute.lua), under the same
--- limits, that stays within the soft limit even counting expired usage (so eviction cannot
--- change the answer: allowed). It leaves exactly the state the general path below would.
-if op == "inc" and ttl > W and ttl <= W + g then
-  local st = call("HMGET", H, "c", "h", "d", "T")
+-- while it is the current one and nothing has expired, under the same limits, that stays within
+-- the soft limit (allowed). It leaves exactly the state the general path below would. Its
+-- numbers: limit = hard, remaining = hard - accepted, resetMs = when the oldest bucket expires.
+if op == "inc" and ttl > 0 then
+  local st = call("HMGET", H, "c", "h", "d", "T", "o", "e", "n")
   local n = ARGV[6] + 0
-  if n > 0 and st[1] == ARGV[4] and st[2] == ARGV[5] and st[4] + n - st[3] <= ARGV[4] + 0 then
-    call("HINCRBY", H, "T", ARGV[6])
-    return 1
+  if n > 0 and st[6] and st[1] == ARGV[4] and st[2] == ARGV[5]
+    and st[4] + n - st[3] <= ARGV[4] + 0 then
+    local now = st[6] - ttl
+    local o = st[5] + 0
+    if st[7] + 0 == (now - now % g) / g and o > (now - W - (now - W) % g) / g - 1 then
+      local total = call("HINCRBY", H, "T", ARGV[6])
+      return { string.format("%.0f", math.max(0, ARGV[5] - (total - st[3]))),
+        (o + 1) * g + W - now, ARGV[5] }
+    end
   end
 end
 
@@ -51,20 +61,21 @@ else
   now = time[1] * 1000 + (us - us % 1000) / 1000
 end
 local cur = (now - now % g) / g
+-- The largest expired bucket index: bucket i counts until (i+1)*g + W.
+local expired = (now - W - (now - W) % g) / g - 1
 
--- distkit:const EVICT_SPAN_WINDOWS
--- The next hottest: such an inc that opens the current bucket, if that leaves the span under
--- two windows (no eviction due). Numbers reach Redis as %d strings.
+-- The next hottest: such an inc that opens the current bucket, when nothing has expired.
+-- Numbers reach Redis as %d strings.
 if op == "inc" and st[5] and st[6] == ARGV[4] and st[7] == ARGV[5] then
   local n = ARGV[6] + 0
-  if n > 0 and st[5] + 0 < cur and st[1] + n - st[3] <= ARGV[4] + 0
-    and cur - st[4] < EVICT_SPAN_WINDOWS * math.ceil(W / g) then
+  if n > 0 and st[5] + 0 < cur and st[1] + n - st[3] <= ARGV[4] + 0 and st[4] + 0 > expired then
     local curS = string.format("%d", cur)
     local e = string.format("%d", (cur + 1) * g + W)
     call("HSET", H, st[5], string.format("%d", st[1] - st[2]), "t", st[1], "T",
       string.format("%d", st[1] + n), "n", curS, "e", e)
     call("PEXPIREAT", H, e)
-    return 1
+    return { string.format("%.0f", math.max(0, ARGV[5] - (st[1] + n - st[3]))),
+      (st[4] + 1) * g + W - now, ARGV[5] }
   end
 end
 
@@ -81,29 +92,47 @@ local evicted = false -- t, d and o changed by eviction, not yet written
 
 local function evict()
   if not newest then return end
-  local limit = (now - W - (now - W) % g) / g - 1
-  if newest <= limit then
+  if newest <= expired then
     call("DEL", H)
     total, declined, origin, newest, soft, hard, last = 0, 0, nil, nil, 0, 0, 0
     st[6], st[7] = false, false
     return
   end
-  if origin > limit then return end
-  for a = origin, limit, EVICT_CHUNK do
-    local fields = {}
-    for i = a, math.min(a + EVICT_CHUNK - 1, limit) do
-      local f = string.format("%d", i) -- integer formatting, once per slot (%.0f costs twice)
-      fields[#fields + 1] = f
-      fields[#fields + 1] = "x" .. f
+  if origin > expired then return end
+  -- Delete [origin, expired] in chunks; the origin moves to the oldest bucket left.
+  local a, found = origin, nil
+  while not found do
+    local top = math.min(a + EVICT_CHUNK - 1, newest - 1)
+    if a > top then
+      found = newest
+    else
+      local fields = {}
+      for i = a, top do
+        local f = string.format("%d", i) -- integer formatting, once per slot (%.0f costs twice)
+        fields[#fields + 1] = f
+        fields[#fields + 1] = "x" .. f
+      end
+      local counts = call("HMGET", H, unpack(fields))
+      local del = {}
+      for k = 1, #counts, 2 do
+        if counts[k] then
+          local i = a + (k - 1) / 2
+          if i <= expired then
+            total = total - tonumber(counts[k])
+            declined = declined - tonumber(counts[k + 1] or "0")
+            del[#del + 1] = fields[k]
+            del[#del + 1] = fields[k + 1]
+          else
+            found = i
+            break
+          end
+        end
+      end
+      if #del > 0 then call("HDEL", H, unpack(del)) end
+      a = top + 1
     end
-    local counts = redis.call("HMGET", H, unpack(fields))
-    for k = 1, #counts, 2 do
-      total = total - tonumber(counts[k] or "0")
-      declined = declined - tonumber(counts[k + 1] or "0")
-    end
-    redis.call("HDEL", H, unpack(fields))
   end
-  origin = limit + 1
+  origin = found
   evicted = true
 end
 
@@ -165,16 +194,16 @@ local function admitP(o, d, s, hh, n)
   return p
 end
 
--- Lazy eviction (see suppressedInc): only when it could change the answer (beyond the soft
--- limit counting expired usage), or when the bucket span reaches two windows' worth of slots.
-local SPAN = EVICT_SPAN_WINDOWS * math.ceil(W / g)
-local function tooWide() return newest ~= nil and cur - origin >= SPAN end
--- An inc only widens the span when it opens a bucket.
-local function opens() return newest == nil or newest < cur end
+-- The numbers of a reply: remaining under the hard limit, and when the oldest usage expires.
+local function numbers(hh)
+  local reset = 0
+  if newest then reset = math.max(1, (origin + 1) * g + W - now) end
+  return fmt(math.max(0, hh - (total - declined))), fmt(reset), fmt(hh)
+end
 
 if op == "inc" then
   local s, hh, n, r = ARGV[4] + 0, ARGV[5] + 0, ARGV[6] + 0, tonumber(ARGV[7])
-  if total - declined + n > s or (tooWide() and opens()) then evict() end
+  evict()
   local below = total - declined + n <= s
   local p = admitP(total, declined, s, hh, n)
   local ok = p == 1 or r < p
@@ -183,15 +212,17 @@ if op == "inc" then
   else
     flush()
   end
-  if below then return 1 end
-  return { "suppressed", ffmt(1 - p), ok and 1 or 0 }
+  local rem, reset, lim = numbers(hh)
+  if below then return { rem, reset, lim } end
+  return { "suppressed", ffmt(1 - p), ok and 1 or 0, rem, reset, lim }
 elseif op == "check" then
   evict()
   flush()
-  if not newest or total - declined + 1 <= soft then return 1 end
+  local rem, reset, lim = numbers(newest and hard or 0)
+  if not newest or total - declined + 1 <= soft then return { rem, reset, lim } end
   local p = admitP(total, declined, soft, hard, 1)
   local ok = p == 1 or tonumber(ARGV[7]) < p
-  return { "suppressed", ffmt(1 - p), ok and 1 or 0 }
+  return { "suppressed", ffmt(1 - p), ok and 1 or 0, rem, reset, lim }
 elseif op == "get" or op == "factor" then
   evict()
   flush()
