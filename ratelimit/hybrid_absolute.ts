@@ -280,6 +280,9 @@ export class HybridAbsoluteRateLimiter extends HybridShell<LocalAbsoluteRateLimi
       if (x.cfg.onStoreError === "local") return this.fallback.refund(key, n);
       throw x.failure();
     }
+    // Room was made: an inc need not wait for the next sync to find it (a block stays).
+    const current = x.entries.get(key);
+    if (current !== undefined) current.blockedUntil = current.blockEnd;
     const pending = e === undefined ? 0 : e.used + e.extra + (e.batch?.used ?? 0);
     return r + pending;
   }
