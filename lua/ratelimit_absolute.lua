@@ -85,14 +85,40 @@ local cur = (now - now % g) / g
 local expired = (now - W - (now - W) % g) / g - 1
 
 -- The next hottest: an admitted inc that opens the current bucket under the same capacity, on a
--- key never blocked, when nothing has expired.
-if op == "inc" and st[6] and not st[7] then
-  if n > 0 and st[3] + 0 < cur and st[6] + n <= capS + 0 and st[4] + 0 > expired then
+-- key never blocked, when nothing has expired, or when the expired buckets lie within the first
+-- few slots from the origin and a bucket follows them there (a key used about once a bucket
+-- evicts one bucket a call: done here, in one HMGET and one HDEL).
+if op == "inc" and st[6] and not st[7] and n > 0 and st[3] + 0 < cur then
+  local o, newest = st[4] + 0, st[3] + 0
+  local ev, origin, del = 0, o, nil
+  if o <= expired and expired - o < 4 and expired < newest then
+    local top = math.min(expired + 4, newest - 1)
+    local fields = {}
+    for i = o, top do fields[#fields + 1] = i end
+    local counts = #fields > 0 and call("HMGET", H, unpack(fields)) or {}
+    origin, del = nil, {}
+    for k = 1, #fields do
+      if counts[k] then
+        if fields[k] <= expired then
+          ev = ev + counts[k]
+          del[#del + 1] = fields[k]
+        else
+          origin = fields[k]
+          break
+        end
+      end
+    end
+    if not origin and top == newest - 1 then origin = newest end
+  end
+  if origin and origin > expired and st[6] - ev + n <= capS + 0 then
+    if del and #del > 0 then call("HDEL", H, unpack(del)) end
     local e = string.format("%d", (cur + 1) * g + W)
-    call("HSET", H, st[3], string.format("%d", st[6] - st[2]), "t", st[6], "T" .. capS,
-      string.format("%d", st[6] + n), "n", string.format("%d", cur), "e", e)
+    local total = st[6] - ev
+    call("HSET", H, st[3], string.format("%d", st[6] - st[2]), "t", string.format("%d", total),
+      "T" .. capS, string.format("%d", total + n), "n", string.format("%d", cur), "e", e, "o",
+      string.format("%d", origin))
     call("PEXPIREAT", H, e)
-    return { string.format("%.0f", capS - st[6] - n), (st[4] + 1) * g + W - now }
+    return { string.format("%.0f", capS - total - n), (origin + 1) * g + W - now }
   end
 end
 

@@ -66,16 +66,53 @@ local expired = (now - W - (now - W) % g) / g - 1
 
 -- The next hottest: such an inc that opens the current bucket, when nothing has expired.
 -- Numbers reach Redis as %d strings.
-if op == "inc" and st[5] and st[6] == ARGV[4] and st[7] == ARGV[5] then
+-- As in ratelimit_absolute.lua, the expired buckets within the first few slots from the origin
+-- are evicted here when a bucket follows them there.
+if op == "inc" and st[5] and st[6] == ARGV[4] and st[7] == ARGV[5] and st[5] + 0 < cur then
   local n = ARGV[6] + 0
-  if n > 0 and st[5] + 0 < cur and st[1] + n - st[3] <= ARGV[4] + 0 and st[4] + 0 > expired then
-    local curS = string.format("%d", cur)
+  local o, newest = st[4] + 0, st[5] + 0
+  local ev, evd, origin, del = 0, 0, o, nil
+  if n > 0 and o <= expired and expired - o < 4 and expired < newest then
+    local top = math.min(expired + 4, newest - 1)
+    local fields = {}
+    for i = o, top do
+      local f = string.format("%d", i)
+      fields[#fields + 1] = f
+      fields[#fields + 1] = "x" .. f
+    end
+    local counts = #fields > 0 and call("HMGET", H, unpack(fields)) or {}
+    origin, del = nil, {}
+    for k = 1, #counts, 2 do
+      if counts[k] then
+        local i = o + (k - 1) / 2
+        if i <= expired then
+          ev = ev + counts[k]
+          evd = evd + (counts[k + 1] or 0)
+          del[#del + 1] = fields[k]
+          del[#del + 1] = fields[k + 1]
+        else
+          origin = i
+          break
+        end
+      end
+    end
+    if not origin and top == newest - 1 then origin = newest end
+  end
+  if n > 0 and origin and origin > expired and st[1] - ev + n - (st[3] - evd) <= ARGV[4] + 0 then
+    if del and #del > 0 then call("HDEL", H, unpack(del)) end
     local e = string.format("%d", (cur + 1) * g + W)
-    call("HSET", H, st[5], string.format("%d", st[1] - st[2]), "t", st[1], "T",
-      string.format("%d", st[1] + n), "n", curS, "e", e)
+    local total, dn = st[1] - ev, st[3] - evd
+    local fields = { st[5], string.format("%d", st[1] - st[2]), "t", string.format("%d", total),
+      "T", string.format("%d", total + n), "n", string.format("%d", cur), "e", e }
+    if origin ~= o then
+      for _, v in ipairs({ "d", string.format("%d", dn), "o", string.format("%d", origin) }) do
+        fields[#fields + 1] = v
+      end
+    end
+    call("HSET", H, unpack(fields))
     call("PEXPIREAT", H, e)
-    return { string.format("%.0f", math.max(0, ARGV[5] - (st[1] + n - st[3]))),
-      (st[4] + 1) * g + W - now, ARGV[5] }
+    return { string.format("%.0f", math.max(0, ARGV[5] - (total + n - dn))),
+      (origin + 1) * g + W - now, ARGV[5] }
   end
 end
 

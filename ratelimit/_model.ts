@@ -334,15 +334,23 @@ export function absoluteInc(
   cap: number,
   n: number,
 ): ModelDecision {
-  evictDue(s, now, cfg);
-  if (blocked(s, now)) return blockedReject(s, now, cfg, cap, n);
+  if (s.idx.length > 0 && s.origin <= expiredThrough(now, cfg)) evict(s, now, cfg);
+  if (s.blockedUntil > now) return blockedReject(s, now, cfg, cap, n);
   if (s.total + n <= cap) {
     if (n > 0) {
       record(s, now, cfg, n, 0);
       s.capacity = cap;
       s.hard = cap;
     }
-    return { kind: "allowed", ...numbersOf(s, now, cfg, cap) };
+    // The hot path: one object, no intermediate (see numbersOf).
+    return {
+      kind: "allowed",
+      limit: cap,
+      remaining: cap - s.total,
+      resetMs: s.idx.length === 0
+        ? 0
+        : Math.max(1, (s.origin + 1) * cfg.groupMs + cfg.windowMs - now),
+    };
   }
   return { kind: "rejected", ...hint(s, now, cfg, cap, n), ...numbersOf(s, now, cfg, cap) };
 }

@@ -416,6 +416,26 @@ const SUPPRESSED_EXAMPLES: Example[] = [0, 1].map((age) => [
   [["inc", 15, 25, 7, 0.99], ["inc", 15, 25, 1, 0.99], ["inc", 15, 25, 1, 0]],
 ]);
 
+/**
+ * The opening path's own eviction (the expired buckets within the first slots from the origin,
+ * a bucket after them): one expired bucket; two; an origin below the oldest bucket (slack) with
+ * nothing expired; and expired buckets with no bucket within reach (the general path decides).
+ */
+const EVICTING_SEEDS: SeedValue[] = [
+  { ...oneBucket(11, 3, 1), buckets: [[11, 3, 1], [5, 2, 1]] },
+  { ...oneBucket(12, 3, 1), buckets: [[12, 3, 1], [11, 1, 0], [3, 2, 0]] },
+  { ...oneBucket(9, 3, 1), slack: 2 },
+  { ...oneBucket(13, 3, 1), buckets: [[13, 3, 1], [1, 2, 0]] },
+];
+ABSOLUTE_EXAMPLES.push(
+  ...EVICTING_SEEDS.map((seed): Example => [seed, [["inc", 15, 1], ["inc", 15, 12], ["check"]]]),
+);
+SUPPRESSED_EXAMPLES.push(
+  ...EVICTING_SEEDS.map((
+    seed,
+  ): Example => [seed, [["inc", 15, 25, 1, 0.5], ["inc", 15, 25, 12, 0.5], ["get"]]]),
+);
+
 // Each call alone, then the batch form: a list's calls made in one tick, sent as one EVALSHA.
 for (const batched of [false, true]) {
   const form = batched ? "'s batch form (a tick's calls in one EVALSHA)" : "";
