@@ -12,9 +12,9 @@ export const LUA_SHA1: Readonly<Record<string, string>> = {
   "lock_acquire": "62042b00cf34a6fffac988fece735cfab681141b",
   "lock_release": "04e4fe52f1557f20bac004316116d9a967017157",
   "lock_renew": "a435a50879dae12da9f635ac489ceb16f73a8124",
-  "ratelimit_absolute": "63b64b8e5e90a6b66e3a201ef0fa8df433a26188",
-  "ratelimit_absolute.batch": "e8ddfbf721593c4723f7068e9f17980a43195bb0",
+  "ratelimit_absolute": "6eaea0f27bdd6da470e9eca0f86f77cdde6f46ee",
+  "ratelimit_absolute.batch": "29c3b01563a7d8b8a26631b65d1fdccd16bafe5c",
   "ratelimit_hybrid": "b5a2c3f716830bd062e68b89b86d2ddf972b7f4a",
-  "ratelimit_suppressed": "0fe3ab189268a0f87022b403f0b0ad7f31134114",
-  "ratelimit_suppressed.batch": "b492b2c358694bf92fdddde8b5228d9ce3e2c748",
+  "ratelimit_suppressed": "907ed9a6b15f8b0490d391b8d38efcd4901a81ca",
+  "ratelimit_suppressed.batch": "c7d2e897d22a9cb7cf72de557ea815c943fcea94",
 };

@@ -7,12 +7,10 @@
 -- numbers are those of the live window and work per call is bounded by W/g slots (read in chunks).
 -- The total of every bucket lives in the field T<c>, named after the capacity c it was recorded
 -- under; t is the total of all but the newest bucket (whose count is T<c> - t). So the usual
--- call is three commands: PTTL, an HMGET of o, e, n and b, and an HINCRBY of T<capacity> whose
--- reply is the new total and proves the capacity unchanged (a live total is never 0, so a reply
--- equal to the request means the field was just created: another capacity is stored).
--- rate-limiter-flexible's fixed window pays three too. Opening a bucket costs an HMGET, an HSET
--- (closing the previous newest into its indexed field) and a PEXPIREAT. TIME is read only for a
--- key without an expiry (a new one).
+-- call is three commands: PTTL, one HMGET (whose T<capacity> is nil when another capacity is
+-- stored) and an HINCRBY of T<capacity>; rate-limiter-flexible's fixed window pays three too.
+-- Opening a bucket costs an HSET (closing the previous newest into its indexed field) and a
+-- PEXPIREAT instead of the HINCRBY. TIME is read only for a key without an expiry (a new one).
 -- KEYS[1]  H: hash {c = capacity, T<c> = total of all buckets, t = total of the older buckets,
 --             n = newest bucket index, e = the hash's expiry (ms), o = origin (the oldest bucket's
 --             index; a lower bound in states written before it was kept exact), b = blocked
@@ -44,33 +42,6 @@ local nS, op = ARGV[4] or "1", ARGV[5] or "inc"
 local n = ARGV[4] and ARGV[4] + 0 or 1
 local ttl = call("PTTL", H)
 
--- The hot path, before anything else is defined (closures cost): an admitted inc into the
--- newest bucket, while it is the current one and nothing has expired, under the same capacity,
--- on a key never blocked. Past the capacity the increment is taken back, and under another
--- capacity the field just created is removed; the general path below decides then. It leaves
--- exactly the state the general path would. Numbers below 2^52 are replied as integers (exact
--- in every client); larger ones as strings.
-if op == "inc" and n > 0 and ttl > 0 then
-  local hs = call("HMGET", H, "o", "e", "n", "b")
-  if hs[2] and hs[3] and not hs[4] then
-    local now = hs[2] - ttl
-    local o = hs[1] + 0
-    if hs[3] + 0 == (now - now % g) / g and o > (now - W - (now - W) % g) / g - 1 then
-      local total = call("HINCRBY", H, "T" .. capS, nS)
-      if total > n then
-        local cap = capS + 0
-        if total <= cap then
-          if cap < 4503599627370496 then return { cap - total, (o + 1) * g + W - now } end
-          return { string.format("%.0f", cap - total), (o + 1) * g + W - now }
-        end
-        call("HINCRBY", H, "T" .. capS, "-" .. nS)
-      else
-        call("HDEL", H, "T" .. capS)
-      end
-    end
-  end
-end
-
 local st = call("HMGET", H, "c", "t", "n", "o", "e", "T" .. capS, "b")
 local now
 if ttl > 0 and st[5] then
@@ -83,6 +54,19 @@ end
 local cur = (now - now % g) / g
 -- The largest expired bucket index: bucket i counts until (i+1)*g + W.
 local expired = (now - W - (now - W) % g) / g - 1
+
+-- The hot path, before anything else is defined (closures cost): an admitted inc into the
+-- newest bucket, while it is the current one and nothing has expired, under the same capacity
+-- (its total's field exists), on a key never blocked. It leaves exactly the state the general
+-- path below would. Numbers below 2^52 are replied as integers (exact in every client); larger
+-- ones as strings.
+if op == "inc" and n > 0 and st[6] and not st[7] and st[3] + 0 == cur and st[4] + 0 > expired
+  and st[6] + n <= capS + 0 then
+  local total = call("HINCRBY", H, "T" .. capS, nS)
+  local cap = capS + 0
+  if cap < 4503599627370496 then return { cap - total, (st[4] + 1) * g + W - now } end
+  return { string.format("%.0f", cap - total), (st[4] + 1) * g + W - now }
+end
 
 -- The next hottest: an admitted inc that opens the current bucket under the same capacity, on a
 -- key never blocked, when nothing has expired, or when the expired buckets lie within the first

@@ -4,7 +4,7 @@
 -- as ratelimit_absolute.lua: T is the observed total, t that of the older buckets, o the oldest
 -- bucket (expired buckets are evicted as soon as a call sees one), and the hash expires with its
 -- newest bucket (at e, also a field, so now = e - PTTL), so the usual call is PTTL, one HMGET of
--- seven fields and one HINCRBY of T.
+-- eight fields and one HINCRBY of T.
 -- KEYS[1]  H: hash {T = observed in every bucket, t = observed in the older buckets,
 --             d = declined, c = soft limit, h = hard limit, o = origin, n = newest bucket
 --             index, e = the hash's expiry (ms), <i> = observed in bucket i (every bucket but the newest),
@@ -32,25 +32,6 @@ local op = ARGV[1]
 local W, g = ARGV[2] + 0, ARGV[3] + 0
 local ttl = call("PTTL", H)
 
--- The hot path, before anything else is defined (closures cost): an inc into the newest bucket
--- while it is the current one and nothing has expired, under the same limits, that stays within
--- the soft limit (allowed). It leaves exactly the state the general path below would. Its
--- numbers: limit = hard, remaining = hard - accepted, resetMs = when the oldest bucket expires.
-if op == "inc" and ttl > 0 then
-  local st = call("HMGET", H, "c", "h", "d", "T", "o", "e", "n")
-  local n = ARGV[6] + 0
-  if n > 0 and st[6] and st[1] == ARGV[4] and st[2] == ARGV[5]
-    and st[4] + n - st[3] <= ARGV[4] + 0 then
-    local now = st[6] - ttl
-    local o = st[5] + 0
-    if st[7] + 0 == (now - now % g) / g and o > (now - W - (now - W) % g) / g - 1 then
-      local total = call("HINCRBY", H, "T", ARGV[6])
-      return { string.format("%.0f", math.max(0, ARGV[5] - (total - st[3]))),
-        (o + 1) * g + W - now, ARGV[5] }
-    end
-  end
-end
-
 local st = call("HMGET", H, "T", "t", "d", "o", "n", "c", "h", "e")
 local now -- e - PTTL, as in ratelimit_absolute.lua; TIME for a key without an expiry
 if ttl > 0 and st[8] then
@@ -63,6 +44,20 @@ end
 local cur = (now - now % g) / g
 -- The largest expired bucket index: bucket i counts until (i+1)*g + W.
 local expired = (now - W - (now - W) % g) / g - 1
+
+-- The hot path, before anything else is defined (closures cost): an inc into the newest bucket
+-- while it is the current one and nothing has expired, under the same limits, that stays within
+-- the soft limit (allowed). It leaves exactly the state the general path below would. Its
+-- numbers: limit = hard, remaining = hard - accepted, resetMs = when the oldest bucket expires.
+if op == "inc" and st[5] and st[6] == ARGV[4] and st[7] == ARGV[5] and st[5] + 0 == cur
+  and st[4] + 0 > expired then
+  local n = ARGV[6] + 0
+  if n > 0 and st[1] + n - st[3] <= ARGV[4] + 0 then
+    local total = call("HINCRBY", H, "T", ARGV[6])
+    return { string.format("%.0f", math.max(0, ARGV[5] - (total - st[3]))),
+      (st[4] + 1) * g + W - now, ARGV[5] }
+  end
+end
 
 -- The next hottest: such an inc that opens the current bucket, when nothing has expired.
 -- Numbers reach Redis as %d strings.
