@@ -12,9 +12,9 @@ export const LUA_SHA1: Readonly<Record<string, string>> = {
   "lock_acquire": "62042b00cf34a6fffac988fece735cfab681141b",
   "lock_release": "04e4fe52f1557f20bac004316116d9a967017157",
   "lock_renew": "a435a50879dae12da9f635ac489ceb16f73a8124",
-  "ratelimit_absolute": "6eaea0f27bdd6da470e9eca0f86f77cdde6f46ee",
-  "ratelimit_absolute.batch": "29c3b01563a7d8b8a26631b65d1fdccd16bafe5c",
+  "ratelimit_absolute": "9217a1f0353b2fe5098117224e56802eef0d2ba2",
+  "ratelimit_absolute.batch": "b52616af001b3cac000b2a88d8669a54936c6867",
   "ratelimit_hybrid": "b5a2c3f716830bd062e68b89b86d2ddf972b7f4a",
-  "ratelimit_suppressed": "907ed9a6b15f8b0490d391b8d38efcd4901a81ca",
-  "ratelimit_suppressed.batch": "c7d2e897d22a9cb7cf72de557ea815c943fcea94",
+  "ratelimit_suppressed": "68131746e925be3743f111725dabfaa6bccc2e44",
+  "ratelimit_suppressed.batch": "b6b2b87bbf632688f60805f3c2af10c742b0bdcb",
 };

@@ -55,24 +55,14 @@ local cur = (now - now % g) / g
 -- The largest expired bucket index: bucket i counts until (i+1)*g + W.
 local expired = (now - W - (now - W) % g) / g - 1
 
--- The hot path, before anything else is defined (closures cost): an admitted inc into the
--- newest bucket, while it is the current one and nothing has expired, under the same capacity
--- (its total's field exists), on a key never blocked. It leaves exactly the state the general
--- path below would. Numbers below 2^52 are replied as integers (exact in every client); larger
--- ones as strings.
-if op == "inc" and n > 0 and st[6] and not st[7] and st[3] + 0 == cur and st[4] + 0 > expired
-  and st[6] + n <= capS + 0 then
-  local total = call("HINCRBY", H, "T" .. capS, nS)
-  local cap = capS + 0
-  if cap < 4503599627370496 then return { cap - total, (st[4] + 1) * g + W - now } end
-  return { string.format("%.0f", cap - total), (st[4] + 1) * g + W - now }
-end
-
--- The next hottest: an admitted inc that opens the current bucket under the same capacity, on a
--- key never blocked, when nothing has expired, or when the expired buckets lie within the first
--- few slots from the origin and a bucket follows them there (a key used about once a bucket
--- evicts one bucket a call: done here, in one HMGET and one HDEL).
-if op == "inc" and st[6] and not st[7] and n > 0 and st[3] + 0 < cur then
+-- The hot paths, before anything else is defined (closures cost): an admitted inc under the same
+-- capacity (its total's field exists) on a key never blocked, when nothing has expired or the
+-- expired buckets lie within the first few slots from the origin with a bucket after them there
+-- (a busy key evicts one bucket per bucket period: done here, in one HMGET and one HDEL), into
+-- the newest bucket while it is the current one (one HINCRBY when nothing expired), or opening
+-- the current bucket (an HSET and a PEXPIREAT). They leave exactly the state the general path
+-- below would. Numbers below 2^52 are replied as integers (exact in every client).
+if op == "inc" and n > 0 and st[6] and not st[7] then
   local o, newest = st[4] + 0, st[3] + 0
   local ev, origin, del = 0, o, nil
   if o <= expired and expired - o < 4 and expired < newest then
@@ -94,15 +84,25 @@ if op == "inc" and st[6] and not st[7] and n > 0 and st[3] + 0 < cur then
     end
     if not origin and top == newest - 1 then origin = newest end
   end
-  if origin and origin > expired and st[6] - ev + n <= capS + 0 then
+  local cap = capS + 0
+  local total = st[6] - ev
+  if origin and origin > expired and total + n <= cap and newest <= cur and cap < 4503599627370496 then
     if del and #del > 0 then call("HDEL", H, unpack(del)) end
+    local reset = (origin + 1) * g + W - now
+    if newest == cur then
+      if origin == o then
+        return { cap - call("HINCRBY", H, "T" .. capS, nS), reset }
+      end
+      call("HSET", H, "T" .. capS, string.format("%d", total + n), "t",
+        string.format("%d", st[2] - ev), "o", string.format("%d", origin))
+      return { cap - total - n, reset }
+    end
     local e = string.format("%d", (cur + 1) * g + W)
-    local total = st[6] - ev
     call("HSET", H, st[3], string.format("%d", st[6] - st[2]), "t", string.format("%d", total),
       "T" .. capS, string.format("%d", total + n), "n", string.format("%d", cur), "e", e, "o",
       string.format("%d", origin))
     call("PEXPIREAT", H, e)
-    return { string.format("%.0f", capS - total - n), (origin + 1) * g + W - now }
+    return { cap - total - n, reset }
   end
 end
 

@@ -45,25 +45,13 @@ local cur = (now - now % g) / g
 -- The largest expired bucket index: bucket i counts until (i+1)*g + W.
 local expired = (now - W - (now - W) % g) / g - 1
 
--- The hot path, before anything else is defined (closures cost): an inc into the newest bucket
--- while it is the current one and nothing has expired, under the same limits, that stays within
--- the soft limit (allowed). It leaves exactly the state the general path below would. Its
--- numbers: limit = hard, remaining = hard - accepted, resetMs = when the oldest bucket expires.
-if op == "inc" and st[5] and st[6] == ARGV[4] and st[7] == ARGV[5] and st[5] + 0 == cur
-  and st[4] + 0 > expired then
-  local n = ARGV[6] + 0
-  if n > 0 and st[1] + n - st[3] <= ARGV[4] + 0 then
-    local total = call("HINCRBY", H, "T", ARGV[6])
-    return { string.format("%.0f", math.max(0, ARGV[5] - (total - st[3]))),
-      (st[4] + 1) * g + W - now, ARGV[5] }
-  end
-end
-
--- The next hottest: such an inc that opens the current bucket, when nothing has expired.
--- Numbers reach Redis as %d strings.
--- As in ratelimit_absolute.lua, the expired buckets within the first few slots from the origin
--- are evicted here when a bucket follows them there.
-if op == "inc" and st[5] and st[6] == ARGV[4] and st[7] == ARGV[5] and st[5] + 0 < cur then
+-- The hot paths, before anything else is defined (closures cost), as in ratelimit_absolute.lua:
+-- an inc under the same limits that stays within the soft limit (allowed), when nothing has
+-- expired or the expired buckets lie within the first few slots from the origin with a bucket
+-- after them there, into the current newest bucket or opening the current bucket. They leave
+-- exactly the state the general path below would. Numbers: limit = hard, remaining = hard -
+-- accepted, resetMs = when the oldest bucket expires.
+if op == "inc" and st[5] and st[6] == ARGV[4] and st[7] == ARGV[5] then
   local n = ARGV[6] + 0
   local o, newest = st[4] + 0, st[5] + 0
   local ev, evd, origin, del = 0, 0, o, nil
@@ -93,10 +81,21 @@ if op == "inc" and st[5] and st[6] == ARGV[4] and st[7] == ARGV[5] and st[5] + 0
     end
     if not origin and top == newest - 1 then origin = newest end
   end
-  if n > 0 and origin and origin > expired and st[1] - ev + n - (st[3] - evd) <= ARGV[4] + 0 then
+  local total, dn = st[1] - ev, st[3] - evd
+  if n > 0 and origin and origin > expired and total + n - dn <= ARGV[4] + 0 and newest <= cur then
     if del and #del > 0 then call("HDEL", H, unpack(del)) end
+    local reset = (origin + 1) * g + W - now
+    if newest == cur then
+      if origin == o then
+        local t = call("HINCRBY", H, "T", ARGV[6])
+        return { string.format("%.0f", math.max(0, ARGV[5] - (t - dn))), reset, ARGV[5] }
+      end
+      call("HSET", H, "T", string.format("%d", total + n), "t",
+        string.format("%d", st[2] - ev), "d", string.format("%d", dn), "o",
+        string.format("%d", origin))
+      return { string.format("%.0f", math.max(0, ARGV[5] - (total + n - dn))), reset, ARGV[5] }
+    end
     local e = string.format("%d", (cur + 1) * g + W)
-    local total, dn = st[1] - ev, st[3] - evd
     local fields = { st[5], string.format("%d", st[1] - st[2]), "t", string.format("%d", total),
       "T", string.format("%d", total + n), "n", string.format("%d", cur), "e", e }
     if origin ~= o then
@@ -106,8 +105,7 @@ if op == "inc" and st[5] and st[6] == ARGV[4] and st[7] == ARGV[5] and st[5] + 0
     end
     call("HSET", H, unpack(fields))
     call("PEXPIREAT", H, e)
-    return { string.format("%.0f", math.max(0, ARGV[5] - (total + n - dn))),
-      (origin + 1) * g + W - now, ARGV[5] }
+    return { string.format("%.0f", math.max(0, ARGV[5] - (total + n - dn))), reset, ARGV[5] }
   end
 end
 

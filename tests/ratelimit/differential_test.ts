@@ -426,6 +426,10 @@ const EVICTING_SEEDS: SeedValue[] = [
   { ...oneBucket(12, 3, 1), buckets: [[12, 3, 1], [11, 1, 0], [3, 2, 0]] },
   { ...oneBucket(9, 3, 1), slack: 2 },
   { ...oneBucket(13, 3, 1), buckets: [[13, 3, 1], [1, 2, 0]] },
+  // The same with the current bucket as the newest (an inc adds to it).
+  { ...oneBucket(11, 3, 1), buckets: [[11, 3, 1], [0, 2, 1]] },
+  { ...oneBucket(12, 3, 1), buckets: [[12, 3, 1], [10, 1, 0], [0, 2, 0]] },
+  { ...oneBucket(9, 3, 1), buckets: [[9, 3, 1], [0, 1, 0]], slack: 2 },
 ];
 ABSOLUTE_EXAMPLES.push(
   ...EVICTING_SEEDS.map((seed): Example => [seed, [["inc", 15, 1], ["inc", 15, 12], ["check"]]]),
