@@ -11,7 +11,8 @@ import { luaSource } from "../../store/_lua.ts";
 import { RedisStore } from "../../store/redis_store.ts";
 import { slotOf } from "../../store/slot.ts";
 import { connectStandalone, startPrivateRedis } from "../_support/servers.ts";
-import { type Fixture, type RawClient, storeTest } from "../_support/stores.ts";
+import { recording } from "../_support/batch.ts";
+import { type Fixture, storeTest } from "../_support/stores.ts";
 import { waitFor } from "../_support/wait.ts";
 
 /** Loads the rate-limit scripts and their batch forms on every primary (no NOSCRIPT to count). */
@@ -28,30 +29,10 @@ async function loadScripts(fx: Fixture): Promise<void> {
   }
 }
 
-/** The node-redis client behind `fx`, with every script command it sends recorded. */
-function recording(fx: Fixture): { client: RawClient; sent: string[][] } {
-  const raw = fx.raw;
-  const cluster = fx.kind === "cluster";
-  const sent: string[][] = [];
-  const client = {
-    evalSha: (sha: string, o: unknown) => raw.evalSha(sha, o),
-    eval: (src: string, o: unknown) => raw.eval(src, o),
-    sSubscribe: () => Promise.reject(new Error("not in this test")),
-    sUnsubscribe: () => Promise.resolve(),
-    sendCommand: (...a: unknown[]) => {
-      const args = (cluster ? a[2] : a[0]) as string[];
-      sent.push(args);
-      return raw.sendCommand(...a);
-    },
-    ...(cluster ? { masters: raw.masters } : {}),
-  };
-  return { client, sent };
-}
-
 /** A batching RedisStore on the recorded client, the scripts loaded, and an entity's key. */
 async function setup(fx: Fixture) {
   await loadScripts(fx);
-  const { client, sent } = recording(fx);
+  const { client, sent } = recording(fx.raw);
   return { client, sent, store: new RedisStore(client), key: `{${fx.prefix}:a}:ra` };
 }
 
@@ -218,7 +199,7 @@ storeTest(
   "a server that refuses a batch across slots gets it call by call, then batches per slot",
   async (fx) => {
     await loadScripts(fx);
-    const { client: recorded, sent } = recording(fx);
+    const { client: recorded, sent } = recording(fx.raw);
     // A sharding proxy's answer to a script call on keys of several slots.
     class SimpleError extends Error {}
     let refused = 0;
