@@ -3,10 +3,13 @@
  * header says `-- distkit:batch`): several calls of the script in one script call, each run as
  * the script alone would run it, in order, each replying (or failing) by itself.
  *
- * Layout: KEYS is every item's keys, one item after the other; ARGV holds, per item, its key
- * count, its argument count, then its arguments. The reply is one entry per item: the script's
- * reply, or `{"!err", message}` for an item that failed (an error reply, or a Redis error under
- * `pcall`), whose effects up to the failure stay, as they would for the script alone.
+ * Layout: ARGV holds, per item, a header and then its arguments; KEYS, the keys of the items that
+ * bring their own, in order. The header is `<c>` (the item's argument count) for an item with the
+ * same keys as the item before it, else `<c>:<k>` (its argument count and key count: its keys are
+ * the next k of KEYS). So a tick's calls on one counter hash cost three arguments each (header,
+ * field, amount) where one EVALSHA a call costs six. The reply is one entry per item: the
+ * script's reply, or `{"!err", message}` for an item that failed (an error reply, or a Redis error
+ * under `pcall`), whose effects up to the failure stay, as they would for the script alone.
  *
  * This module holds the one encoder of that layout ({@linkcode encodeBatch}, used by
  * `RedisStore`'s batcher and by tests) and the batch form's model ({@linkcode batchModel}, what
@@ -41,18 +44,32 @@ export interface BatchItem {
  * ```ts
  * import { encodeBatch } from "./batch_form.ts";
  * const b = encodeBatch([{ keys: ["{p}:c"], argv: ["k", 1] }, { keys: ["{p}:c"], argv: ["j", 2] }]);
- * console.assert(b.keys.length === 2 && b.argv.join(" ") === "1 2 k 1 1 2 j 2");
+ * console.assert(b.keys.length === 1 && b.argv.join(" ") === "2:1 k 1 2 j 2");
  * ```
  */
 export function encodeBatch(items: readonly BatchItem[]): { keys: string[]; argv: string[] } {
   const keys: string[] = [];
   const argv: string[] = [];
+  let previous: readonly string[] | undefined;
   for (const it of items) {
-    for (const k of it.keys) keys.push(k);
-    argv.push(String(it.keys.length), String(it.argv.length));
+    const c = String(it.argv.length);
+    if (previous !== undefined && sameKeys(previous, it.keys)) {
+      argv.push(c);
+    } else {
+      for (const k of it.keys) keys.push(k);
+      argv.push(`${c}:${it.keys.length}`);
+      previous = it.keys;
+    }
     for (const a of it.argv) argv.push(typeof a === "string" ? a : String(a));
   }
   return { keys, argv };
+}
+
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**
@@ -68,19 +85,24 @@ export function encodeBatch(items: readonly BatchItem[]): { keys: string[]; argv
  * import { MemoryDb } from "./memory_db.ts";
  * const both = batchModel((_ctx, keys, argv) => `${keys[0]}=${argv[0]}`);
  * const ctx = { db: new MemoryDb(), nowMs: 0, publish: () => {} };
- * const r = both(ctx, ["a", "b"], ["1", "1", "x", "1", "1", "y"]);
- * console.assert(JSON.stringify(r) === '["a=x","b=y"]');
+ * const r = both(ctx, ["a", "b"], ["1:1", "x", "1", "y", "1:1", "z"]);
+ * console.assert(JSON.stringify(r) === '["a=x","a=y","b=z"]');
  * ```
  */
 export function batchModel(model: ScriptModel): ScriptModel {
   return (ctx, keys, argv) => {
     const out: Reply[] = [];
     let k = 0;
+    let itemKeys: readonly string[] = [];
     for (let a = 0; a < argv.length;) {
-      const nk = Number(argv[a]), c = Number(argv[a + 1]);
-      const itemKeys = keys.slice(k, k + nk), itemArgv = argv.slice(a + 2, a + 2 + c);
-      k += nk;
-      a += 2 + c;
+      const [cs, nks] = argv[a]!.split(":");
+      const c = Number(cs);
+      if (nks !== undefined) {
+        itemKeys = keys.slice(k, k + Number(nks));
+        k += Number(nks);
+      }
+      const itemArgv = argv.slice(a + 1, a + 1 + c);
+      a += 1 + c;
       try {
         out.push(model(ctx, itemKeys, itemArgv));
       } catch (e) {

@@ -121,3 +121,16 @@ export async function loadScripts(raw: RawClient, scripts: readonly Script[]): P
     if (s.batch) await raw.sendCommand(["SCRIPT", "LOAD", await luaSource(s.batch)]);
   }
 }
+
+/**
+ * The calls one recorded EVALSHA/EVAL carried: 1 for a script sent as itself, else the number of
+ * items of its batch form (one header each: see store/batch_form.ts).
+ */
+export function itemsOf(args: readonly string[], batchSha1s?: ReadonlySet<string>): number {
+  const numKeys = Number(args[2]);
+  const argv = args.slice(3 + numKeys);
+  if (batchSha1s !== undefined && !batchSha1s.has(args[1]!)) return 1;
+  let n = 0;
+  for (let a = 0; a < argv.length; n++) a += 1 + Number(argv[a]!.split(":")[0]);
+  return n;
+}
