@@ -21,8 +21,12 @@ import type { Reply, Script } from "./types.ts";
 
 /** How many microtask hops a group stays open for more calls of the same tick. */
 const OPEN_HOPS = 8;
-/** The most calls one batch carries (bounded work per script call). */
-const BATCH_MAX = 128;
+/**
+ * The most calls one batch carries: bounded work per script call, and several batches in flight
+ * when many callers wait (Redis runs one while the client settles the one before and fills the
+ * next, where a single batch of everything would leave each side idle while the other works).
+ */
+const BATCH_MAX = 32;
 /** The most keys and arguments one batch carries (a larger call alone is sent as itself). */
 const BATCH_MAX_ARGS = 8192;
 
