@@ -43,7 +43,7 @@ const GET = ABSOLUTE_TOTAL.encode(WIN);
 const scriptCalls = (sent: string[][]) => sent.filter((a) => a[0] === "EVALSHA" || a[0] === "EVAL");
 
 storeTest(
-  "RedisStore sends a tick's calls to a batchable script as one EVALSHA, in order",
+  "RedisStore sends a tick's calls to a batchable script as one EVALSHA per 32, in order",
   async (fx) => {
     const { sent, store, key } = await setup(fx);
     const replies = await Promise.all(
@@ -54,10 +54,10 @@ storeTest(
     for (const r of replies.slice(40, 45)) assert.equal((r as string[])[0], "rejected");
     assert.deepEqual(replies.slice(45), Array(5).fill(1));
     const calls = scriptCalls(sent);
-    assert.equal(calls.length, 1, "one script call for the tick");
-    assert.equal(calls[0]![1], RL_ABSOLUTE.batch!.sha1, "the batch form");
+    assert.deepEqual(calls.map((c) => itemsOf(c)), [32, 18], "two script calls for the tick");
+    assert.deepEqual(calls.map((c) => c[1]), Array(2).fill(RL_ABSOLUTE.batch!.sha1), "batch forms");
     assert.equal(await store.run(RL_ABSOLUTE, [key], GET), "40");
-    assert.equal(scriptCalls(sent)[1]![1], RL_ABSOLUTE.sha1, "a lone call is sent as the script");
+    assert.equal(scriptCalls(sent)[2]![1], RL_ABSOLUTE.sha1, "a lone call is sent as the script");
   },
   { kinds: ["standalone", "cluster"] },
 );
