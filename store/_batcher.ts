@@ -141,8 +141,8 @@ export class Batcher {
   #sendAfter(hops: number, group: string, queue: Batch[]): void {
     queueMicrotask(() => {
       if (hops > 1) {
-        // Full batches ahead of the open one go now (in order): the server starts on them.
-        while (queue.length > 1 || (queue.length === 1 && this.#full(queue[0]!))) {
+        // Batches that can take no more calls go now (in order): the server starts on them.
+        while (queue.length > 1 || (queue.length === 1 && this.#sealed(queue[0]!))) {
           this.#send(queue.shift()!);
         }
         return this.#sendAfter(hops - 1, group, queue);
@@ -153,8 +153,9 @@ export class Batcher {
     });
   }
 
-  #full(b: Batch): boolean {
-    return b.items.length >= BATCH_MAX;
+  /** Whether no call can join `b` any more (full, or a script without a batch form). */
+  #sealed(b: Batch): boolean {
+    return !b.open || b.items.length >= BATCH_MAX;
   }
 
   #send(b: Batch): void {
