@@ -84,7 +84,7 @@ export class RedisStoreImpl {
     );
     if (options.batch !== false) {
       this.#batcher = new Batcher({
-        single: (script, key, argv) => this.#evalSha(script, [key], argv),
+        single: (script, keys, argv) => this.#evalSha(script, keys, argv),
         batch: (script, keys, argv) => {
           const b = script.batch!;
           return this.driver.evalSha(b.sha1, keys, argv).catch((e) => {
@@ -121,17 +121,19 @@ export class RedisStoreImpl {
     argv: readonly (string | number)[],
   ): Promise<Reply> {
     if (this.#closed) return Promise.reject(new ClosedError("RedisStore"));
-    const call = script.batch !== undefined && this.#batcher !== undefined && keys.length === 1
-      ? this.#batcher.add(script, keys[0]!, this.#route(script, keys[0]!), argv)
+    // With batching on, every call goes through the batcher, which keeps a slot's calls in the
+    // order made (a call without a batch form is sent at once when nothing is open).
+    const call = this.#batcher !== undefined && keys.length > 0
+      ? this.#batcher.add(script, keys, this.#group(keys[0]!), argv)
       : this.#evalSha(script, keys, argv);
     return this.#timeouts === undefined ? call : this.#timeouts.bound(call).catch((e) => {
       throw toDistkitError(e, script);
     });
   }
 
-  /** A call's batch: per script, and per slot on a cluster. */
-  #route(script: Script, key: string): string {
-    return this.#bySlot ? `${script.name} ${slotOf(key)}` : script.name;
+  /** A call's order group (its batches are per script within it): its slot on a cluster. */
+  #group(key: string): string {
+    return this.#bySlot ? String(slotOf(key)) : "";
   }
 
   /** One call by itself: EVALSHA, then EVAL on NOSCRIPT. */

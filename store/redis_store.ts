@@ -51,11 +51,13 @@ export interface RedisStoreOptions {
    */
   breaker?: boolean | BreakerOptions | undefined;
   /**
-   * Send the calls of one tick to a batchable script (the rate limiter's) as one EVALSHA per
-   * script (and slot, on a cluster). Each call still runs, and replies or fails, as it would
-   * alone, in the order made; a lone call is sent as itself. A server that refuses one call on
-   * keys of several slots (a sharding proxy) gets that batch call by call, and batches per slot
-   * from then on. `false` sends every call by itself.
+   * Coalesce the calls of one tick: consecutive calls of a script with a batch form (the
+   * counters', instance-aware counters', locks' and rate limiter's hot scripts) go as one EVALSHA
+   * of that form per slot (at most 32 calls). Each call still runs, and replies or fails, as it
+   * would alone, in the order made (a call of another script waits for the batch before it); a
+   * lone call is sent as itself, with no timer. A server that refuses one call on keys of several
+   * slots (a sharding proxy) gets that batch call by call, and batches per slot from then on.
+   * `false` sends every call by itself.
    * @default {true}
    */
   batch?: boolean | undefined;

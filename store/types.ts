@@ -28,8 +28,8 @@ export interface Script {
   /** SHA-1 of the Lua source, for EVALSHA (the source itself is loaded by `RedisStore` only). */
   readonly sha1: string;
   /**
-   * The batch form of a single-key script (several calls, one EVALSHA; each call runs as the
-   * script would), when it has one: its name under `lua/` and SHA-1.
+   * The script's batch form, when it has one (several calls, one EVALSHA; each call runs as the
+   * script would, in order, with its own keys and arguments): its name and SHA-1.
    */
   readonly batch?: { readonly name: string; readonly sha1: string } | undefined;
 }

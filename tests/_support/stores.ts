@@ -216,7 +216,9 @@ export async function runWith(
         return [store, undefined];
       }
       const raw = await connect(kind, name);
-      const store = new RedisStore(raw as RedisClientLike, { commandTimeoutMs });
+      // Coalescing on (the default, made explicit): every suite, the fault suites included, runs
+      // its calls through the batcher and the batch forms (issue 15).
+      const store = new RedisStore(raw as RedisClientLike, { commandTimeoutMs, batch: true });
       cleanups.push(async () => {
         await store.close();
         await closeRaw(raw);
