@@ -12,9 +12,9 @@ export const LUA_SHA1: Readonly<Record<string, string>> = {
   "lock_acquire": "62042b00cf34a6fffac988fece735cfab681141b",
   "lock_release": "04e4fe52f1557f20bac004316116d9a967017157",
   "lock_renew": "a435a50879dae12da9f635ac489ceb16f73a8124",
-  "ratelimit_absolute": "9217a1f0353b2fe5098117224e56802eef0d2ba2",
-  "ratelimit_absolute.batch": "b52616af001b3cac000b2a88d8669a54936c6867",
+  "ratelimit_absolute": "0c8b6ecc9d067c69538c25d2e27ffbeb6d70cebc",
+  "ratelimit_absolute.batch": "17fcd5dbf35e29bf5943e897fdf253a6906ad38a",
   "ratelimit_hybrid": "b5a2c3f716830bd062e68b89b86d2ddf972b7f4a",
-  "ratelimit_suppressed": "68131746e925be3743f111725dabfaa6bccc2e44",
-  "ratelimit_suppressed.batch": "b6b2b87bbf632688f60805f3c2af10c742b0bdcb",
+  "ratelimit_suppressed": "60a04cea83ed8df012deb8337725de4fc3cd0b21",
+  "ratelimit_suppressed.batch": "68e1e7a8cedc47f68bf1dd03dced9f60452c33e9",
 };
