@@ -21,9 +21,9 @@ export const LUA_SHA1: Readonly<Record<string, string>> = {
   "lock_release.batch": "919152df64067e61166578f5646ede1c3125096c",
   "lock_renew": "a0c139f9d6948c976cd3ba56387475befe9826a3",
   "lock_renew.batch": "58cae68651fc0e8fbe9b012ba2dfd0d310d7e4af",
-  "ratelimit_absolute": "9217a1f0353b2fe5098117224e56802eef0d2ba2",
-  "ratelimit_absolute.batch": "790c1bdfb949ec820987884bd81ab50bbf42ae0b",
+  "ratelimit_absolute": "0c8b6ecc9d067c69538c25d2e27ffbeb6d70cebc",
+  "ratelimit_absolute.batch": "8ea749cf34f323204944b0f9eb444889f6ad5c6b",
   "ratelimit_hybrid": "b5a2c3f716830bd062e68b89b86d2ddf972b7f4a",
-  "ratelimit_suppressed": "68131746e925be3743f111725dabfaa6bccc2e44",
-  "ratelimit_suppressed.batch": "0631c5ed45ff9a7a99982c57e4c845151f089577",
+  "ratelimit_suppressed": "60a04cea83ed8df012deb8337725de4fc3cd0b21",
+  "ratelimit_suppressed.batch": "8d3223ce58a427cd480b5edaff2efaea20e4bb6f",
 };
