@@ -140,15 +140,40 @@ export const SEM_ACQUIRE = defineScript("sem_acquire", ({ db, nowMs, publish }, 
   const wait = Number(argv[4]);
   const channel = argv[5]!;
   const S = view(db, keys, nowMs);
+  // The uncontended path.
+  if (db.exists(S.queue) === 0) {
+    const [l, u] = db.hmget(S.state, ["permits", "used"]);
+    let limit = l === null ? undefined : Number(l);
+    let used = u === null ? undefined : Number(u);
+    if (limit === undefined && db.exists(S.holders) === 0) [limit, used] = [permits, 0];
+    if (limit === permits && used !== undefined && used + n <= limit) {
+      let f: number;
+      if (db.zadd(S.holders, S.now + ttl, token) === 0) {
+        f = Number(db.hget(S.state, token) ?? db.get(S.fence) ?? "0");
+      } else {
+        f = db.incrby(S.fence, 1);
+        db.hset(S.state, "permits", argv[3]!);
+        db.hset(S.state, "used", str(used + n));
+        db.hset(S.state, token, f);
+      }
+      if (db.pttl(S.state) < ttl) {
+        db.pexpire(S.holders, ttl);
+        db.pexpire(S.state, ttl);
+      }
+      return f;
+    }
+  }
   load(S, permits);
   sweep(S);
   if (db.zscore(S.holders, token) !== null) {
+    store(S);
     return Number(db.hget(S.state, token) ?? db.get(S.fence) ?? "0");
   }
   if (db.exists(S.holders) + db.exists(S.queue) === 0) {
     S.limit = permits;
     S.used = 0;
   } else if (S.limit !== permits) {
+    store(S);
     return [-1, S.limit];
   }
   let mine = serve(S, token, channel, publish).mine;
@@ -185,6 +210,20 @@ export const SEM_RELEASE = defineScript("sem_release", ({ db, nowMs, publish }, 
   const channel = argv[2]!;
   const S = view(db, keys, nowMs);
   if (db.exists(S.holders) + db.exists(S.queue) === 0) return 0;
+  // The uncontended path.
+  if (
+    db.exists(S.queue) === 0 && db.hexists(S.state, "used") === 1 &&
+    db.zrangeByScore(S.holders, -Infinity, S.now).length === 0
+  ) {
+    if (db.zscore(S.holders, token) === null) return 0;
+    db.zrem(S.holders, token);
+    if (db.exists(S.holders) === 0) db.del(S.state);
+    else {
+      db.hincrby(S.state, "used", -(tokenWeight(token) ?? 0));
+      db.hdel(S.state, token);
+    }
+    return 1;
+  }
   load(S, permits);
   let held = 0;
   const score = db.zscore(S.holders, token);

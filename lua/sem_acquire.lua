@@ -29,14 +29,41 @@ local permits, wait, channel = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
 
 local S = { holders = KEYS[1], queue = KEYS[2], qexp = KEYS[3], fence = KEYS[4], state = KEYS[5] }
 S.now = serverMs()
+
+-- The uncontended path: nobody queued, the count agrees and the permits fit (lapsed holders not
+-- yet swept still count: when they are what blocks, the full path below sweeps them).
+if redis.call("EXISTS", S.queue) == 0 then
+  local cfg = redis.call("HMGET", S.state, "permits", "used")
+  local limit, used = tonumber(cfg[1]), tonumber(cfg[2])
+  if not limit and redis.call("EXISTS", S.holders) == 0 then limit, used = permits, 0 end
+  if limit == permits and used and used + n <= limit then
+    local f
+    if redis.call("ZADD", S.holders, fmt(S.now + ttl), token) == 0 then
+      -- Already a holder (a repeated attempt): its ZADD was a renewal.
+      f = tonumber(redis.call("HGET", S.state, token) or redis.call("GET", S.fence) or "0")
+    else
+      f = redis.call("INCR", S.fence)
+      redis.call("HSET", S.state, "permits", ARGV[4], "used", fmt(used + n), token, f)
+    end
+    -- Every key of the semaphore expires at the same instant, when its last member does.
+    if redis.call("PTTL", S.state) < ttl then
+      redis.call("PEXPIRE", S.holders, ARGV[3])
+      redis.call("PEXPIRE", S.state, ARGV[3])
+    end
+    return f
+  end
+end
+
 semLoad(S, permits)
 semSweep(S)
 if redis.call("ZSCORE", S.holders, token) then
+  semStore(S)
   return tonumber(redis.call("HGET", S.state, token) or redis.call("GET", S.fence) or "0")
 end
 if redis.call("EXISTS", S.holders, S.queue) == 0 then
   S.limit, S.used = permits, 0
 elseif S.limit ~= permits then
+  semStore(S) -- what the sweep removed
   return {-1, S.limit}
 end
 

@@ -17,6 +17,22 @@ local token, permits, channel = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local S = { holders = KEYS[1], queue = KEYS[2], qexp = KEYS[3], fence = KEYS[4], state = KEYS[5] }
 if redis.call("EXISTS", S.holders, S.queue) == 0 then return 0 end
 S.now = serverMs()
+
+-- The uncontended path: nobody queued (nobody to grant to) and no lapsed holder to sweep.
+if redis.call("EXISTS", S.queue) == 0 and redis.call("HEXISTS", S.state, "used") == 1
+  and redis.call("ZCOUNT", S.holders, "-inf", fmt(S.now)) == 0 then
+  local score = redis.call("ZSCORE", S.holders, token)
+  if not score then return 0 end
+  redis.call("ZREM", S.holders, token)
+  if redis.call("EXISTS", S.holders) == 0 then
+    redis.call("DEL", S.state) -- idle: only the fence counter is left
+  else
+    redis.call("HINCRBY", S.state, "used", -(semWeight(token) or 0))
+    redis.call("HDEL", S.state, token)
+  end
+  return 1
+end
+
 semLoad(S, permits)
 local held = 0
 local score = redis.call("ZSCORE", S.holders, token)

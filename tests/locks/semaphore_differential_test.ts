@@ -23,10 +23,14 @@ type Op =
   | { op: "acquire"; who: number; queue: boolean; permits: number }
   | { op: "renew"; who: number }
   | { op: "release"; who: number }
-  | { op: "peek" };
+  | { op: "peek" }
+  | { op: "sleep" };
 
 const WEIGHTS = [1, 2, 3, 4, 1, 2];
-const TTLS = [20_000, 40_000, 60_000, 30_000, 50_000, 20_000];
+/** Lease lengths; the lapse run shortens some (see below). */
+let TTLS = [20_000, 40_000, 60_000, 30_000, 50_000, 20_000];
+/** How long a queued entry lives, ms. */
+let QUEUE_MS = 30_000;
 const ROUTES = ["/ra", "/rb", "", "/ra", "", "/rb"];
 const who = fc.integer({ min: 0, max: 5 });
 const opArb: fc.Arbitrary<Op> = fc.oneof(
@@ -47,6 +51,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 async function apply(store: Store, key: string, op: Op): Promise<unknown> {
   const k = semaphoreKeys("distkit-locks", key);
   if (op.op === "peek") return await SEM_PEEK_OP.run(store, [k.holders, k.queueExp, k.state]);
+  if (op.op === "sleep") return null;
   const token = `t${op.who}*${WEIGHTS[op.who]}/${TTLS[op.who]}${ROUTES[op.who]}/owner`;
   switch (op.op) {
     case "acquire": {
@@ -55,7 +60,7 @@ async function apply(store: Store, key: string, op: Op): Promise<unknown> {
         n: WEIGHTS[op.who]!,
         ttlMs: TTLS[op.who]!,
         permits: op.permits,
-        queueMs: op.queue ? 30_000 : 0,
+        queueMs: op.queue ? QUEUE_MS : 0,
         channel: k.channel,
         key,
       });
@@ -92,70 +97,96 @@ async function snapshot(read: (name: string) => Promise<unknown>, key: string) {
   return out;
 }
 
+/** Runs `numRuns` random sequences of `arb` on both stores; `sleepMs` for each sleep op. */
+async function agree(arb: fc.Arbitrary<Op[]>, numRuns: number, sleepMs: number): Promise<void> {
+  const raw = await connectStandalone();
+  const redis = new RedisStore(raw);
+  const memory = new MemoryStore();
+  const base = uniquePrefix("semdiff");
+  let run = 0;
+  try {
+    await fc.assert(
+      fc.asyncProperty(arb, async (ops) => {
+        const key = `${base}-${run++}`;
+        const channel = semaphoreKeys("distkit-locks", key).channel;
+        const got: Record<string, string[]> = { memory: [], redis: [] };
+        const unsubs = [];
+        for (const c of [channel, `${channel}:ra`, `${channel}:rb`]) {
+          unsubs.push(await memory.subscribe(c, (m) => got.memory!.push(`${c} ${m}`)));
+          unsubs.push(await redis.subscribe(c, (m) => got.redis!.push(`${c} ${m}`)));
+        }
+        try {
+          for (const op of ops) {
+            if (op.op === "sleep") await new Promise((r) => setTimeout(r, sleepMs));
+            const [m, r] = [await apply(memory, key, op), await apply(redis, key, op)];
+            assert.deepEqual(m, r, JSON.stringify(op));
+          }
+          await waitFor(() => got.redis!.length >= got.memory!.length, {
+            timeoutMs: 2000,
+            message: "messages",
+          });
+          assert.deepEqual(got.redis, got.memory);
+          memory.db.now = Date.now();
+          const mem = await snapshot((name) => {
+            const t = memory.db.type(name);
+            if (t === "none") return Promise.resolve(null);
+            const expires = memory.db.pttl(name) > 0;
+            const value = t === "string"
+              ? memory.db.get(name)
+              : t === "hash"
+              ? Object.fromEntries(memory.db.hgetall(name))
+              : memory.db.zrangeAll(name).map(([m]) => m);
+            return Promise.resolve({ t, value, expires });
+          }, key);
+          const red = await snapshot(async (name) => {
+            const t = await raw.type(name);
+            if (t === "none") return null;
+            const expires = Number(await raw.pTTL(name)) > 0;
+            const value = t === "string"
+              ? await raw.get(name)
+              : t === "hash"
+              ? { ...await raw.hGetAll(name) }
+              : await raw.zRange(name, 0, -1);
+            return { t, value, expires };
+          }, key);
+          assert.deepEqual(red, mem);
+        } finally {
+          for (const u of unsubs) await u();
+        }
+      }),
+      { numRuns },
+    );
+  } finally {
+    await redis.close();
+    await memory.close();
+    await raw.close();
+  }
+}
+
 Deno.test({
   name: "semaphore scripts: the models agree with the Lua on Redis (fast-check)",
   ignore: redisUrl() === undefined,
+  fn: () => agree(fc.array(opArb, { minLength: 1, maxLength: 30 }), 60, 0),
+});
+
+Deno.test({
+  name:
+    "semaphore scripts: the models agree with the Lua on Redis when holders and waiters lapse (fast-check)",
+  ignore: redisUrl() === undefined,
   async fn() {
-    const raw = await connectStandalone();
-    const redis = new RedisStore(raw);
-    const memory = new MemoryStore();
-    const base = uniquePrefix("semdiff");
-    let run = 0;
+    // Short leases and queue entries, and sleeps that outlast them (the ops between two sleeps
+    // take a few ms, far from the 400 ms boundary, so both stores see the same lapses).
+    const saved = [TTLS, QUEUE_MS] as const;
+    TTLS = [400, 20_000, 400, 30_000, 400, 20_000];
+    QUEUE_MS = 400;
     try {
-      await fc.assert(
-        fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 30 }), async (ops) => {
-          const key = `${base}-${run++}`;
-          const channel = semaphoreKeys("distkit-locks", key).channel;
-          const got: Record<string, string[]> = { memory: [], redis: [] };
-          const unsubs = [];
-          for (const c of [channel, `${channel}:ra`, `${channel}:rb`]) {
-            unsubs.push(await memory.subscribe(c, (m) => got.memory!.push(`${c} ${m}`)));
-            unsubs.push(await redis.subscribe(c, (m) => got.redis!.push(`${c} ${m}`)));
-          }
-          try {
-            for (const op of ops) {
-              const [m, r] = [await apply(memory, key, op), await apply(redis, key, op)];
-              assert.deepEqual(m, r, JSON.stringify(op));
-            }
-            await waitFor(() => got.redis!.length >= got.memory!.length, {
-              timeoutMs: 2000,
-              message: "messages",
-            });
-            assert.deepEqual(got.redis, got.memory);
-            memory.db.now = Date.now();
-            const mem = await snapshot((name) => {
-              const t = memory.db.type(name);
-              if (t === "none") return Promise.resolve(null);
-              const expires = memory.db.pttl(name) > 0;
-              const value = t === "string"
-                ? memory.db.get(name)
-                : t === "hash"
-                ? Object.fromEntries(memory.db.hgetall(name))
-                : memory.db.zrangeAll(name).map(([m]) => m);
-              return Promise.resolve({ t, value, expires });
-            }, key);
-            const red = await snapshot(async (name) => {
-              const t = await raw.type(name);
-              if (t === "none") return null;
-              const expires = Number(await raw.pTTL(name)) > 0;
-              const value = t === "string"
-                ? await raw.get(name)
-                : t === "hash"
-                ? { ...await raw.hGetAll(name) }
-                : await raw.zRange(name, 0, -1);
-              return { t, value, expires };
-            }, key);
-            assert.deepEqual(red, mem);
-          } finally {
-            for (const u of unsubs) await u();
-          }
-        }),
-        { numRuns: 60 },
-      );
+      const withSleep = fc.oneof({ weight: 12, arbitrary: opArb }, {
+        weight: 1,
+        arbitrary: fc.constant<Op>({ op: "sleep" }),
+      });
+      await agree(fc.array(withSleep, { minLength: 1, maxLength: 14 }), 25, 600);
     } finally {
-      await redis.close();
-      await memory.close();
-      await raw.close();
+      [TTLS, QUEUE_MS] = saved;
     }
   },
 });

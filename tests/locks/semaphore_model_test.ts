@@ -131,6 +131,16 @@ Deno.test("semaphore model: capacity, FIFO, no idle permit beside a fitting wait
             }
           }
           assert.ok(held() <= PERMITS, `held ${held()} > ${PERMITS}`);
+          // The accounting: "used" is the permits of every member of holders (lapsed ones not
+          // yet swept too), and the state lives at least as long as every other key.
+          db.now = now;
+          const all = db.zrangeAll(k.holders).reduce((s, [m]) => s + tokenWeight(m)!, 0);
+          if (db.exists(k.state) === 1) {
+            assert.equal(Number(db.hget(k.state, "used")), all, "used");
+            for (const name of [k.holders, k.queue, k.queueExp]) {
+              assert.ok(db.pttl(name) <= db.pttl(k.state), `${name} outlives the state`);
+            }
+          } else assert.equal(all, 0, "holders without a state");
           // Every key but the fence expires, no later than its last member.
           for (const name of [k.holders, k.queue, k.queueExp, k.state]) {
             const ttl = db.pttl(name);
@@ -153,6 +163,6 @@ Deno.test("semaphore model: capacity, FIFO, no idle permit beside a fitting wait
         await store.close();
       }
     }),
-    { numRuns: 300 },
+    { numRuns: 1000 },
   );
 });
