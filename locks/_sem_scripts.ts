@@ -141,14 +141,16 @@ export const SEM_ACQUIRE = defineScript("sem_acquire", ({ db, nowMs, publish }, 
   const channel = argv[5]!;
   const S = view(db, keys, nowMs);
   // The uncontended path.
-  if (db.exists(S.queue) === 0) {
+  const held = db.zscore(S.holders, token);
+  if (db.exists(S.queue) === 0 && !(held !== null && held <= S.now)) {
     const [l, u] = db.hmget(S.state, ["permits", "used"]);
     let limit = l === null ? undefined : Number(l);
     let used = u === null ? undefined : Number(u);
     if (limit === undefined && db.exists(S.holders) === 0) [limit, used] = [permits, 0];
     if (limit === permits && used !== undefined && used + n <= limit) {
       let f: number;
-      if (db.zadd(S.holders, S.now + ttl, token) === 0) {
+      db.zadd(S.holders, S.now + ttl, token);
+      if (held !== null) {
         f = Number(db.hget(S.state, token) ?? db.get(S.fence) ?? "0");
       } else {
         f = db.incrby(S.fence, 1);

@@ -17,7 +17,7 @@ export const LUA_SHA1: Readonly<Record<string, string>> = {
   "ratelimit_hybrid": "99086c1cac96995682caf97d03af3c13b4db29be",
   "ratelimit_suppressed": "db3e636d86c5da7df7b6f7fe3247ffa93c5e36f3",
   "ratelimit_suppressed.batch": "0aeb04755328e3125b29fa904d2308ebd3703917",
-  "sem_acquire": "f78f80f6596b5e56ea23dfce8a43c575001ea700",
+  "sem_acquire": "d8243ee366bacc16dfa9f073362b03dd21a3ca12",
   "sem_peek": "213b2210c41a2fe4261743e6de8f0a41805a55f8",
   "sem_release": "182382f68a0866c4636e60b1311606e008f0bbc9",
   "sem_renew": "800476dc13d4c2c19371081fde8545ad1ac01507",

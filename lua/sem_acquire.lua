@@ -31,14 +31,17 @@ local S = { holders = KEYS[1], queue = KEYS[2], qexp = KEYS[3], fence = KEYS[4],
 S.now = serverMs()
 
 -- The uncontended path: nobody queued, the count agrees and the permits fit (lapsed holders not
--- yet swept still count: when they are what blocks, the full path below sweeps them).
-if redis.call("EXISTS", S.queue) == 0 then
+-- yet swept still count: when they are what blocks, the full path below sweeps them), and this
+-- token is not a lapsed holder (the full path sweeps it and grants anew, with a new fence).
+local score = redis.call("ZSCORE", S.holders, token)
+if redis.call("EXISTS", S.queue) == 0 and not (score and tonumber(score) <= S.now) then
   local cfg = redis.call("HMGET", S.state, "permits", "used")
   local limit, used = tonumber(cfg[1]), tonumber(cfg[2])
   if not limit and redis.call("EXISTS", S.holders) == 0 then limit, used = permits, 0 end
   if limit == permits and used and used + n <= limit then
     local f
-    if redis.call("ZADD", S.holders, fmt(S.now + ttl), token) == 0 then
+    redis.call("ZADD", S.holders, fmt(S.now + ttl), token)
+    if score then
       -- Already a holder (a repeated attempt): its ZADD was a renewal.
       f = tonumber(redis.call("HGET", S.state, token) or redis.call("GET", S.fence) or "0")
     else
