@@ -211,24 +211,22 @@ export const SEM_RELEASE = defineScript("sem_release", ({ db, nowMs, publish }, 
   const permits = Number(argv[1]);
   const channel = argv[2]!;
   const S = view(db, keys, nowMs);
-  if (db.exists(S.holders) + db.exists(S.queue) === 0) return 0;
+  const score = db.zscore(S.holders, token);
+  const queued = db.exists(S.queue) === 1;
+  if (score === null && !queued) return 0;
   // The uncontended path.
   if (
-    db.exists(S.queue) === 0 && db.hexists(S.state, "used") === 1 &&
+    score !== null && !queued && score > S.now &&
     db.zrangeByScore(S.holders, -Infinity, S.now).length === 0
   ) {
-    if (db.zscore(S.holders, token) === null) return 0;
     db.zrem(S.holders, token);
-    if (db.exists(S.holders) === 0) db.del(S.state);
-    else {
-      db.hincrby(S.state, "used", -(tokenWeight(token) ?? 0));
-      db.hdel(S.state, token);
-    }
+    const used = db.hincrby(S.state, "used", -(tokenWeight(token) ?? 0));
+    if (used <= 0) db.del(S.holders, S.state);
+    else db.hdel(S.state, token);
     return 1;
   }
   load(S, permits);
   let held = 0;
-  const score = db.zscore(S.holders, token);
   if (score !== null) {
     db.zrem(S.holders, token);
     db.hdel(S.state, token);

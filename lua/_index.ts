@@ -19,6 +19,6 @@ export const LUA_SHA1: Readonly<Record<string, string>> = {
   "ratelimit_suppressed.batch": "0aeb04755328e3125b29fa904d2308ebd3703917",
   "sem_acquire": "d8243ee366bacc16dfa9f073362b03dd21a3ca12",
   "sem_peek": "213b2210c41a2fe4261743e6de8f0a41805a55f8",
-  "sem_release": "182382f68a0866c4636e60b1311606e008f0bbc9",
+  "sem_release": "da0201c4e40da07deedc1cfbd7df0f2fa88fa802",
   "sem_renew": "800476dc13d4c2c19371081fde8545ad1ac01507",
 };

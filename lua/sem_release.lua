@@ -15,19 +15,20 @@ local token, permits, channel = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 -- distkit:include sem
 
 local S = { holders = KEYS[1], queue = KEYS[2], qexp = KEYS[3], fence = KEYS[4], state = KEYS[5] }
-if redis.call("EXISTS", S.holders, S.queue) == 0 then return 0 end
+local score = redis.call("ZSCORE", S.holders, token)
+local queued = redis.call("EXISTS", S.queue) == 1
+if not score and not queued then return 0 end
 S.now = serverMs()
 
--- The uncontended path: nobody queued (nobody to grant to) and no lapsed holder to sweep.
-if redis.call("EXISTS", S.queue) == 0 and redis.call("HEXISTS", S.state, "used") == 1
+-- The uncontended path: a live holder, nobody queued (nobody to grant to) and no lapsed holder
+-- to sweep.
+if score and not queued and tonumber(score) > S.now
   and redis.call("ZCOUNT", S.holders, "-inf", fmt(S.now)) == 0 then
-  local score = redis.call("ZSCORE", S.holders, token)
-  if not score then return 0 end
   redis.call("ZREM", S.holders, token)
-  if redis.call("EXISTS", S.holders) == 0 then
-    redis.call("DEL", S.state) -- idle: only the fence counter is left
+  local used = redis.call("HINCRBY", S.state, "used", -(semWeight(token) or 0))
+  if used <= 0 then
+    redis.call("DEL", S.holders, S.state) -- idle: only the fence counter is left
   else
-    redis.call("HINCRBY", S.state, "used", -(semWeight(token) or 0))
     redis.call("HDEL", S.state, token)
   end
   return 1
@@ -35,7 +36,6 @@ end
 
 semLoad(S, permits)
 local held = 0
-local score = redis.call("ZSCORE", S.holders, token)
 if score then
   redis.call("ZREM", S.holders, token)
   redis.call("HDEL", S.state, token)
