@@ -83,7 +83,9 @@ storeTest(
         key: fx.prefix,
         store: await fx.another({ name: `victim-${fx.prefix}` }),
         permits,
-        ttlMs: 500,
+        // Long enough that a loaded machine's stalls do not cost a guard its permits mid-hold; a
+        // release lost to a kill frees them after this long.
+        ttlMs: 2000,
       });
       for (let w = 0; w < workers; w++) {
         work.push((async () => {
@@ -128,12 +130,13 @@ Deno.test({
     const s1 = new RedisStore(c1);
     const s2 = new RedisStore(c2);
     try {
-      const a = new Semaphore({ key: "restart", store: s1, permits: 2, ttlMs: 600 });
+      // ttls long enough for a loaded machine's stalls (the loss here comes from the restart).
+      const a = new Semaphore({ key: "restart", store: s1, permits: 2, ttlMs: 3000 });
       const b = new Semaphore({
         key: "restart",
         store: s2,
         permits: 2,
-        ttlMs: 600,
+        ttlMs: 3000,
         retryIntervalMs: 10,
       });
       const g = await a.acquire(2);
@@ -141,7 +144,7 @@ Deno.test({
       await sleep(30);
       await server.restart({ keepData: false });
       const g2 = await waiting;
-      await waitFor(() => g.state === "lost", { timeoutMs: 3000, message: "holder lost" });
+      await waitFor(() => g.state === "lost", { timeoutMs: 8000, message: "holder lost" });
       assert.ok(g.signal.reason instanceof LockLostError);
       assert.equal(await g.release(), "lost");
       assert.equal(g2.state, "acquired");
