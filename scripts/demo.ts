@@ -14,6 +14,7 @@ async function sections(): Promise<Section[]> {
   const optional: Array<[string, string, string]> = [
     ["Instance-aware counters", "./demo/icounter.ts", "demoIcounter"],
     ["Locks", "./demo/locks.ts", "demoLocks"],
+    ["Semaphore", "./demo/semaphore.ts", "demoSemaphore"],
     ["Rate limiting", "./demo/ratelimit.ts", "demoRatelimit"],
   ];
   for (const [title, path, name] of optional) {
