@@ -72,7 +72,7 @@ export function fastifyRateLimit(options: FastifyRateLimitOptions): FastifyRateL
       reply.header(name, prev === undefined ? headers[name] : `${String(prev)}, ${headers[name]}`);
     }
   };
-  const plugin = async (fastify: FastifyInstance): Promise<void> => {
+  const plugin = (fastify: FastifyInstance): Promise<void> => {
     fastify.addHook("onRequest", async (request, reply) => {
       const verdict = await core.check(request);
       if (verdict.refused) {
@@ -88,13 +88,16 @@ export function fastifyRateLimit(options: FastifyRateLimitOptions): FastifyRateL
       if (verdict.headers !== undefined) setAll(reply, verdict.headers);
       if (verdict.settle !== undefined) settles.set(request, verdict.settle);
     });
-    fastify.addHook("onResponse", async (request, reply) => {
+    fastify.addHook("onResponse", (request, reply, done) => {
       settles.get(request)?.(reply.statusCode >= 400);
+      done();
     });
-    fastify.addHook("onRequestAbort", async (request) => {
+    fastify.addHook("onRequestAbort", (request, done) => {
       settles.get(request)?.(true);
+      done();
     });
     fastify.addHook("onClose", () => core.close());
+    return Promise.resolve();
   };
   Object.assign(plugin, {
     [Symbol.for("skip-override")]: true,

@@ -134,6 +134,19 @@ function count(v: unknown, name: string): number {
   return v;
 }
 
+/** The largest Structured Field Integer (15 digits, RFC 9651 §3.3.1). */
+const SF_MAX = 999_999_999_999_999;
+
+/**
+ * A count as a Structured Field Integer: clamped to 15 digits (a larger limit or remaining reads
+ * as "practically unlimited" either way).
+ * @param n a count
+ * @returns n, or the largest integer the field can hold
+ */
+function sf(n: number): number {
+  return n > SF_MAX ? SF_MAX : n;
+}
+
 /**
  * Seconds, rounded up, as the delay-seconds of `t`, `reset` and `Retry-After`.
  * @param ms a duration
@@ -175,15 +188,15 @@ export function writeHeaders(
   const t = seconds(d.resetMs);
   switch (formats.ietf) {
     case "draft-11":
-      out["RateLimit-Policy"] = `${quotedPolicy};q=${d.limit};w=${windowSeconds}`;
-      out["RateLimit"] = `${quotedPolicy};r=${d.remaining};t=${t}`;
+      out["RateLimit-Policy"] = `${quotedPolicy};q=${sf(d.limit)};w=${windowSeconds}`;
+      out["RateLimit"] = `${quotedPolicy};r=${sf(d.remaining)};t=${t}`;
       break;
     case "draft-7":
-      out["RateLimit-Policy"] = `${d.limit};w=${windowSeconds}`;
-      out["RateLimit"] = `limit=${d.limit}, remaining=${d.remaining}, reset=${t}`;
+      out["RateLimit-Policy"] = `${sf(d.limit)};w=${windowSeconds}`;
+      out["RateLimit"] = `limit=${sf(d.limit)}, remaining=${sf(d.remaining)}, reset=${t}`;
       break;
     case "draft-6":
-      out["RateLimit-Policy"] = `${d.limit};w=${windowSeconds}`;
+      out["RateLimit-Policy"] = `${sf(d.limit)};w=${windowSeconds}`;
       out["RateLimit-Limit"] = String(d.limit);
       out["RateLimit-Remaining"] = String(d.remaining);
       out["RateLimit-Reset"] = String(t);
@@ -209,7 +222,8 @@ export function writeHeaders(
  * RateLimit: "100-per-60s";r=42;t=7
  * ```
  *
- * `q` is the decision's `limit`, `w` the window in seconds, `r` what remains after this call and
+ * `q` is the decision's `limit` (clamped, like `r`, to the 15 digits of a Structured Field
+ * Integer), `w` the window in seconds, `r` what remains after this call and
  * `t` the seconds (rounded up) until `remaining` next grows: with a sliding window, usage
  * leaves the window bit by bit, so `t` is when the oldest recorded usage expires, not a fixed
  * window's end. A rejection (and a suppressed call that may not go ahead) adds `Retry-After` in
