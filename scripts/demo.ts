@@ -15,6 +15,7 @@ async function sections(): Promise<Section[]> {
     ["Instance-aware counters", "./demo/icounter.ts", "demoIcounter"],
     ["Locks", "./demo/locks.ts", "demoLocks"],
     ["Rate limiting", "./demo/ratelimit.ts", "demoRatelimit"],
+    ["HTTP rate limiting", "./demo/http.ts", "demoHttp"],
   ];
   for (const [title, path, name] of optional) {
     try {
