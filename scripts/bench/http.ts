@@ -1,0 +1,155 @@
+/**
+ * HTTP middleware benchmark (a script, not a test): `npm run bench:http`.
+ *
+ * The same Express 5 app (`GET /` → "ok"), each variant in its own Node process: bare; behind
+ * distkit's `expressRateLimit` with the `redis` provider and with the `hybrid` provider; and
+ * behind express-rate-limit + rate-limit-redis (the peer) — all on the same Redis (REDIS_URL, or
+ * a throwaway redis-server), limit never reached, one client address (one hot key). autocannon
+ * drives each with 64 concurrent keep-alive connections for BENCH_SECONDS (default 5), in
+ * BENCH_ROUNDS interleaved rounds (default 3, the order rotating each round); the report gives
+ * medians: requests/s, p50/p99 latency, and each middleware's added p50 over the bare app's p50
+ * in the same round. Targets (issue 14): redis added p50 ≤ 0.7× the peer's and req/s ≥ the
+ * peer's; hybrid req/s ≥ 0.95× bare.
+ *
+ * The server is bundled with esbuild into .tmp/bench/ and run by `node` (Express's usual
+ * runtime); autocannon runs as a separate `node` process.
+ */
+import { benchRedis, f } from "./_redis.ts";
+
+const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 5);
+const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 3);
+const CONNECTIONS = 64;
+const VARIANTS = ["bare", "redis", "hybrid", "peer"] as const;
+type Variant = typeof VARIANTS[number];
+const ROOT = new URL("../../", import.meta.url).pathname;
+const BUNDLE = `${ROOT}.tmp/bench/http_server.mjs`;
+
+async function run(cmd: string, args: string[]): Promise<string> {
+  const out = await new Deno.Command(cmd, { args, cwd: ROOT, stderr: "inherit" }).output();
+  if (!out.success) throw new Error(`${cmd} ${args.join(" ")} failed (${out.code})`);
+  return new TextDecoder().decode(out.stdout);
+}
+
+interface Server {
+  port: number;
+  stop(): Promise<void>;
+}
+
+async function startServer(variant: Variant, url: string): Promise<Server> {
+  const child = new Deno.Command("node", {
+    args: [BUNDLE, variant, url],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`${variant} server exited`);
+    text += value;
+  }
+  const port = JSON.parse(text.split("\n")[0]!).port as number;
+  return {
+    port,
+    async stop() {
+      child.kill("SIGTERM");
+      await reader.cancel();
+      await child.status;
+    },
+  };
+}
+
+interface Sample {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+async function load(port: number, seconds: number): Promise<Sample> {
+  const json = await run("node", [
+    "node_modules/autocannon/autocannon.js",
+    "-c",
+    String(CONNECTIONS),
+    "-d",
+    String(seconds),
+    "-j",
+    `http://127.0.0.1:${port}/`,
+  ]);
+  const r = JSON.parse(json);
+  return {
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    errors: r.errors + r.non2xx + r.timeouts,
+  };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+await run("node_modules/.bin/esbuild", [
+  "scripts/bench/_http_server.ts",
+  "--bundle",
+  "--platform=node",
+  "--format=esm",
+  "--packages=external",
+  `--outfile=${BUNDLE}`,
+  "--log-level=warning",
+]);
+const redis = await benchRedis();
+const servers = new Map<Variant, Server>();
+try {
+  for (const v of VARIANTS) servers.set(v, await startServer(v, redis.url));
+  console.log(
+    `Express 5 on Node ${(await run("node", ["--version"])).trim()}, ${CONNECTIONS} keep-alive ` +
+      `connections, ${SECONDS} s per run, ${ROUNDS} interleaved rounds, Redis ${redis.url}`,
+  );
+  for (const v of VARIANTS) await load(servers.get(v)!.port, 1); // warm-up (JIT, scripts loaded)
+  const samples = new Map<Variant, Sample[]>(VARIANTS.map((v) => [v, []]));
+  const added = new Map<Variant, number[]>(VARIANTS.map((v) => [v, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]!);
+    const got = new Map<Variant, Sample>();
+    for (const v of order) got.set(v, await load(servers.get(v)!.port, SECONDS));
+    for (const v of VARIANTS) {
+      samples.get(v)!.push(got.get(v)!);
+      added.get(v)!.push(got.get(v)!.p50 - got.get("bare")!.p50);
+    }
+    console.log(
+      `round ${round + 1}: ` +
+        VARIANTS.map((v) => `${v} ${f(got.get(v)!.rps, 0)} req/s p50 ${got.get(v)!.p50} ms`)
+          .join(" | "),
+    );
+  }
+  const rps = (v: Variant) => median(samples.get(v)!.map((s) => s.rps));
+  const p50 = (v: Variant) => median(samples.get(v)!.map((s) => s.p50));
+  const p99 = (v: Variant) => median(samples.get(v)!.map((s) => s.p99));
+  const add = (v: Variant) => median(added.get(v)!);
+  console.log("\nvariant   req/s (median)  p50 ms  p99 ms  added p50 ms  errors");
+  for (const v of VARIANTS) {
+    const errors = samples.get(v)!.reduce((n, s) => n + s.errors, 0);
+    console.log(
+      `${v.padEnd(8)}  ${f(rps(v), 0).padStart(14)}  ${f(p50(v), 2).padStart(6)}  ${
+        f(p99(v), 2).padStart(6)
+      }  ${f(add(v), 2).padStart(12)}  ${errors}`,
+    );
+  }
+  const peerAdded = add("peer");
+  console.log(
+    `\nredis provider: added p50 ${f(add("redis"), 2)} ms vs peer ${f(peerAdded, 2)} ms ` +
+      `(ratio ${peerAdded > 0 ? f(add("redis") / peerAdded) : "n/a"}, target ≤ 0.7); ` +
+      `req/s ${f(rps("redis") / rps("peer"))}× the peer's (target ≥ 1)`,
+  );
+  console.log(
+    `hybrid provider: req/s ${f(rps("hybrid") / rps("bare"))}× the bare app's (target ≥ 0.95); ` +
+      `${f(rps("hybrid") / rps("peer"))}× the peer's`,
+  );
+} finally {
+  for (const s of servers.values()) await s.stop();
+  await redis.stop();
+}
