@@ -84,8 +84,9 @@ function manifest(entries) {
     sideEffects: false,
     engines: { node: ">=20" },
     dependencies: { uuid: pkg.dependencies.uuid },
-    peerDependencies: { redis: "^5.0.0" },
-    peerDependenciesMeta: { redis: { optional: true } },
+    // Every peer (Redis clients, HTTP frameworks) is optional: package.json lists them.
+    peerDependencies: pkg.peerDependencies,
+    peerDependenciesMeta: pkg.peerDependenciesMeta,
   };
 }
 

@@ -12,8 +12,10 @@
  * peer's; hybrid req/s ≥ 0.95× bare.
  *
  * The server is bundled with esbuild into .tmp/bench/ and run by `node` (Express's usual
- * runtime); autocannon runs as a separate `node` process.
+ * runtime); autocannon runs as a separate `node` process. "Redis µs/req" is the server's own
+ * script time (INFO commandstats, EVALSHA + EVAL) per request served.
  */
+import { createClient } from "redis";
 import { benchRedis, f } from "./_redis.ts";
 
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 5);
@@ -65,9 +67,21 @@ interface Sample {
   p50: number;
   p99: number;
   errors: number;
+  redisUs: number;
+}
+
+/** Redis's total script time so far, µs. */
+async function scriptUs(): Promise<number> {
+  const info = await admin.info("commandstats");
+  let us = 0;
+  for (const m of info.matchAll(/cmdstat_(?:evalsha|eval):calls=\d+,usec=(\d+)/g)) {
+    us += Number(m[1]);
+  }
+  return us;
 }
 
 async function load(port: number, seconds: number): Promise<Sample> {
+  const before = await scriptUs();
   const json = await run("node", [
     "node_modules/autocannon/autocannon.js",
     "-c",
@@ -83,6 +97,7 @@ async function load(port: number, seconds: number): Promise<Sample> {
     p50: r.latency.p50,
     p99: r.latency.p99,
     errors: r.errors + r.non2xx + r.timeouts,
+    redisUs: (await scriptUs() - before) / Math.max(1, r.requests.total),
   };
 }
 
@@ -102,6 +117,9 @@ await run("node_modules/.bin/esbuild", [
   "--log-level=warning",
 ]);
 const redis = await benchRedis();
+const admin = createClient({ url: redis.url });
+admin.on("error", () => {});
+await admin.connect();
 const servers = new Map<Variant, Server>();
 try {
   for (const v of VARIANTS) servers.set(v, await startServer(v, redis.url));
@@ -130,13 +148,14 @@ try {
   const p50 = (v: Variant) => median(samples.get(v)!.map((s) => s.p50));
   const p99 = (v: Variant) => median(samples.get(v)!.map((s) => s.p99));
   const add = (v: Variant) => median(added.get(v)!);
-  console.log("\nvariant   req/s (median)  p50 ms  p99 ms  added p50 ms  errors");
+  const us = (v: Variant) => median(samples.get(v)!.map((s) => s.redisUs));
+  console.log("\nvariant   req/s (median)  p50 ms  p99 ms  added p50 ms  Redis µs/req  errors");
   for (const v of VARIANTS) {
     const errors = samples.get(v)!.reduce((n, s) => n + s.errors, 0);
     console.log(
       `${v.padEnd(8)}  ${f(rps(v), 0).padStart(14)}  ${f(p50(v), 2).padStart(6)}  ${
         f(p99(v), 2).padStart(6)
-      }  ${f(add(v), 2).padStart(12)}  ${errors}`,
+      }  ${f(add(v), 2).padStart(12)}  ${f(us(v), 2).padStart(12)}  ${errors}`,
     );
   }
   const peerAdded = add("peer");
@@ -151,5 +170,6 @@ try {
   );
 } finally {
   for (const s of servers.values()) await s.stop();
+  await admin.close();
   await redis.stop();
 }
