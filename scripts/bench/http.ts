@@ -12,10 +12,13 @@
  * peer's; hybrid req/s ≥ 0.95× bare.
  *
  * The server is bundled with esbuild into .tmp/bench/ and run by `node` (Express's usual
- * runtime); autocannon runs as a separate `node` process. "Redis µs/req" is the server's own
+ * runtime); autocannon runs as a separate `node` process. A last section measures the middleware's
+ * own cost in-process (no network, no framework): `withRateLimit` around a bare handler, µs added
+ * per request, local and hybrid (on the same Redis) providers, interleaved with the bare handler. "Redis µs/req" is the server's own
  * script time (INFO commandstats, EVALSHA + EVAL) per request served.
  */
 import { createClient } from "redis";
+import { withRateLimit } from "../../http/with_rate_limit.ts";
 import { benchRedis, f } from "./_redis.ts";
 
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 5);
@@ -168,8 +171,44 @@ try {
     `hybrid provider: req/s ${f(rps("hybrid") / rps("bare"))}× the bare app's (target ≥ 0.95); ` +
       `${f(rps("hybrid") / rps("peer"))}× the peer's`,
   );
+  await inProcess();
 } finally {
   for (const s of servers.values()) await s.stop();
   await admin.close();
   await redis.stop();
+}
+
+/** µs per awaited call of `fn`, over about 300 ms. */
+async function usPerCall(fn: () => unknown): Promise<number> {
+  const t0 = performance.now();
+  let n = 0;
+  while (performance.now() - t0 < 300) {
+    for (let i = 0; i < 1000; i++) await fn();
+    n += 1000;
+  }
+  return (performance.now() - t0) * 1000 / n;
+}
+
+/** The middleware's own cost per request, in-process, interleaved with the bare handler. */
+async function inProcess(): Promise<void> {
+  const bare = () => new Response("ok");
+  const request = new Request("http://127.0.0.1/");
+  console.log("\nin-process (Deno): withRateLimit around a bare handler, one hot key, 5 rounds");
+  for (const provider of ["local", "hybrid"] as const) {
+    const handler = withRateLimit(bare, {
+      limit: 1_000_000_000,
+      windowMs: 60_000,
+      provider,
+      key: () => "127.0.0.1",
+      prefix: `bench-inproc-${crypto.randomUUID()}`,
+      ...(provider === "hybrid" ? { store: admin } : {}),
+    });
+    const added: number[] = [];
+    for (let round = 0; round < 5; round++) {
+      const wrapped = await usPerCall(() => handler(request));
+      added.push(wrapped - await usPerCall(bare));
+    }
+    await handler.close();
+    console.log(`  ${provider}: median added ${f(median(added), 2)} µs per request`);
+  }
 }
