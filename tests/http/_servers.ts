@@ -25,7 +25,31 @@ export type Adapter = typeof ADAPTERS[number];
 
 /** Options every adapter accepts (callbacks typed loosely: each gets its framework's request). */
 // deno-lint-ignore no-explicit-any
-export type AnyOptions = Omit<HttpRateLimitOptions<any, never>, "handler">;
+export type AnyOptions = Omit<HttpRateLimitOptions<any, never>, "handler"> & {
+  /** A custom refusal: answered by each adapter's own `handler` form with this status and body. */
+  customRefusal?: { status: number; body: string };
+};
+
+/** Each adapter's `handler` answering with `custom`'s status and body. */
+function handlerFor(adapter: Adapter, custom: { status: number; body: string }): unknown {
+  switch (adapter) {
+    case "web":
+    case "hono":
+      return () => new Response(custom.body, { status: custom.status });
+    case "express5":
+    case "express4":
+      return (_req: unknown, res: { status(n: number): { send(b: string): void } }) =>
+        res.status(custom.status).send(custom.body);
+    case "fastify":
+      return (_req: unknown, reply: { code(n: number): { send(b: string): void } }) =>
+        reply.code(custom.status).send(custom.body);
+    case "koa":
+      return (ctx: { status: number; body: string }) => {
+        ctx.status = custom.status;
+        ctx.body = custom.body;
+      };
+  }
+}
 
 /** A running server. */
 export interface TestServer extends AsyncDisposable {
@@ -93,7 +117,12 @@ function denoServer(handler: Deno.ServeHandler): { port: number; stop: () => Pro
  * @param options the middleware's options
  * @returns the running server
  */
-export async function startServer(adapter: Adapter, options: AnyOptions): Promise<TestServer> {
+export async function startServer(adapter: Adapter, all: AnyOptions): Promise<TestServer> {
+  const { customRefusal, ...rest } = all;
+  // deno-lint-ignore no-explicit-any
+  const options: any = customRefusal === undefined
+    ? rest
+    : { ...rest, handler: handlerFor(adapter, customRefusal) };
   let middleware: RateLimitMiddlewareControl;
   let served: { port: number; stop: () => Promise<void> };
   switch (adapter) {

@@ -86,6 +86,74 @@ for (const adapter of ADAPTERS) {
   });
 }
 
+for (const adapter of ADAPTERS) {
+  Deno.test(`${adapter}: statusCode, message, handler and headers: false shape the refusal`, async () => {
+    await using json = await startServer(adapter, {
+      limit: 1,
+      windowMs: 60_000,
+      statusCode: 503,
+      message: { error: "slow down" },
+      headers: false,
+    });
+    assert.equal((await get(`${json.v4}/`)).status, 200);
+    const r = await get(`${json.v4}/`);
+    assert.equal(r.status, 503);
+    assert.match(r.headers.get("Content-Type") ?? "", /^application\/json/);
+    assert.deepEqual(JSON.parse(r.body), { error: "slow down" });
+    assert.equal(r.headers.get("RateLimit"), null);
+    assert.equal(r.headers.get("RateLimit-Policy"), null);
+    assert.ok(Number(r.headers.get("Retry-After")) >= 1);
+    await using fn = await startServer(adapter, {
+      limit: 1,
+      windowMs: 60_000,
+      message: (_req: unknown, info: { reason: string; key: string | undefined }) =>
+        `${info.reason} ${info.key}`,
+    });
+    await get(`${fn.v4}/`);
+    const f = await get(`${fn.v4}/`);
+    assert.equal(f.status, 429);
+    assert.equal(f.body, "limited 127.0.0.1");
+    assert.match(f.headers.get("Content-Type") ?? "", /^text\/plain/);
+    await using custom = await startServer(adapter, {
+      limit: 1,
+      windowMs: 60_000,
+      customRefusal: { status: 418, body: "teapot" },
+    });
+    await get(`${custom.v4}/`);
+    const c = await get(`${custom.v4}/`);
+    assert.equal(c.status, 418);
+    assert.equal(c.body, "teapot");
+    assert.ok(Number(c.headers.get("Retry-After")) >= 1, "the fields are set before the handler");
+  });
+}
+
+Deno.test("expressRateLimit on a bare node:http server (what Connect hands it)", async () => {
+  const http = await import("node:http");
+  const { expressRateLimit } = await import("../../http/express.ts");
+  await using limit = expressRateLimit({ limit: 1, windowMs: 60_000 });
+  const server = http.createServer((req, res) => {
+    // deno-lint-ignore no-explicit-any
+    limit(req as any, res as any, (err?: unknown) => {
+      res.statusCode = err === undefined ? 200 : 500;
+      res.end("ok");
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+    assert.equal((await get(url)).status, 200);
+    const r = await get(url);
+    assert.equal(r.status, 429);
+    assert.ok(Number(r.headers.get("Retry-After")) >= 1);
+    assert.equal(limit.limiter.local.absolute.get("127.0.0.1"), 1);
+  } finally {
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+});
+
 /** The URL of any framework's request object (web Request, Hono context, Node-style request, Koa ctx). */
 function urlOf(req: unknown): string {
   const r = req as { url?: string; req?: { url?: string } };
