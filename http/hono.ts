@@ -94,7 +94,10 @@ export function honoRateLimit<C extends HonoContextLike = HonoContextLike>(
       return refusedResponse(core, c, info);
     }
     await next();
-    if (verdict.headers !== undefined) c.res = withHeaders(c.res, verdict.headers, appends);
+    if (verdict.headers !== undefined) {
+      const res = withHeaders(c.res, verdict.headers, appends);
+      if (res !== c.res) c.res = res; // a copy (the handler's headers were immutable)
+    }
     verdict.settle?.(c.error !== undefined || c.res.status >= 400);
   };
   return Object.assign(middleware, {
