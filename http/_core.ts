@@ -368,7 +368,7 @@ export class RateLimitCore<Req, Handler> implements RateLimitMiddlewareControl {
    * @throws {InvalidArgumentError} for a bad key, cost or client address
    */
   async check(request: Req): Promise<Verdict> {
-    if (this.#skip !== undefined && await this.#skip(request) === true) return PASS;
+    // The deny list first: a denied client is refused whatever `skip` says.
     let address: string | undefined;
     if (this.#deny !== undefined || this.#allow !== undefined) {
       address = this.clientAddress(request);
@@ -386,6 +386,7 @@ export class RateLimitCore<Req, Handler> implements RateLimitMiddlewareControl {
       }
       if (this.#allow?.has(address)) return PASS;
     }
+    if (this.#skip !== undefined && await this.#skip(request) === true) return PASS;
     const key = this.#key === undefined
       ? ipKey(address ?? this.clientAddress(request), this.#ipOptions)
       : await this.#key(request);

@@ -99,7 +99,10 @@ export interface HttpRateLimitOptions<Req, Handler> {
   trustProxy?: TrustProxy | undefined;
   /** How many units a request uses: a safe integer ≥ 0. @default {() => 1} */
   cost?: ((request: Req) => number | Promise<number>) | undefined;
-  /** Requests for which this returns true are neither counted nor given headers. */
+  /**
+   * Requests for which this returns true are neither counted nor given headers (the deny list
+   * still applies).
+   */
   skip?: ((request: Req) => boolean | Promise<boolean>) | undefined;
   /** Client addresses and CIDR ranges never limited nor counted. */
   allowList?: readonly string[] | undefined;
