@@ -84,7 +84,8 @@ function manifest(entries) {
     sideEffects: false,
     engines: { node: ">=20" },
     dependencies: { uuid: pkg.dependencies.uuid },
-    // Every peer (Redis clients, HTTP frameworks) is optional: package.json lists them.
+    // Every supported client and HTTP framework, all optional: the package imports none at run
+    // time.
     peerDependencies: pkg.peerDependencies,
     peerDependenciesMeta: pkg.peerDependenciesMeta,
   };
