@@ -16,6 +16,7 @@ async function sections(): Promise<Section[]> {
     ["Locks", "./demo/locks.ts", "demoLocks"],
     ["Semaphore", "./demo/semaphore.ts", "demoSemaphore"],
     ["Rate limiting", "./demo/ratelimit.ts", "demoRatelimit"],
+    ["HTTP rate limiting", "./demo/http.ts", "demoHttp"],
   ];
   for (const [title, path, name] of optional) {
     try {
