@@ -1,0 +1,68 @@
+/**
+ * Valkey GLIDE 2 clients for tests, on the suite's servers (`REDIS_URL`, `REDIS_CLUSTER_NODES`).
+ * GLIDE's logger is set to errors only: it would print a warning for every error reply (NOSCRIPT,
+ * DISTKIT_OVERFLOW, ...) the tests provoke on purpose.
+ *
+ * @module
+ */
+import { GlideClient, GlideClusterClient, Logger } from "npm:@valkey/valkey-glide@^2.5.2";
+import { clusterNodes, redisUrl } from "./servers.ts";
+
+Logger.setLoggerConfig("error");
+
+export { GlideClient, GlideClusterClient };
+
+/** A GLIDE client of either kind. */
+export type AnyGlideClient = GlideClient | GlideClusterClient;
+
+/** Options for {@linkcode connectGlide}. */
+export interface GlideConnectOptions {
+  /** `CLIENT SETNAME` of its connections (the driver's subscriber takes it too). */
+  clientName?: string;
+}
+
+/**
+ * A GLIDE client on the suite's standalone server or cluster. Close it with `client.close()`.
+ * @throws {Error} when the server's address is not set
+ */
+export async function connectGlide(
+  kind: "standalone" | "cluster",
+  options: GlideConnectOptions = {},
+): Promise<AnyGlideClient> {
+  const common = {
+    requestTimeout: 5000,
+    ...(options.clientName === undefined ? {} : { clientName: options.clientName }),
+  };
+  if (kind === "standalone") {
+    const url = redisUrl();
+    if (url === undefined) throw new Error("REDIS_URL is not set: run the suite with `npm test`");
+    const { hostname, port } = new URL(url);
+    return await GlideClient.createClient({
+      addresses: [{ host: hostname, port: Number(port) }],
+      ...common,
+    });
+  }
+  const nodes = clusterNodes();
+  if (!nodes?.length) {
+    throw new Error("REDIS_CLUSTER_NODES is not set: run the suite with `npm test`");
+  }
+  return await GlideClusterClient.createClient({ addresses: nodes, ...common });
+}
+
+/**
+ * Runs a raw command on every primary of a cluster client, or on a standalone client.
+ * @returns each node's reply
+ */
+export async function onEveryPrimary(
+  client: AnyGlideClient,
+  args: string[],
+): Promise<unknown[]> {
+  if (client instanceof GlideClusterClient) {
+    // One value when every node agreed (`OK`), else one `{ key: node, value }` per node.
+    const r: unknown = await client.customCommand(args, { route: "allPrimaries" });
+    const perNode = Array.isArray(r) &&
+      r.every((x) => x !== null && typeof x === "object" && "key" in x);
+    return perNode ? (r as { value: unknown }[]).map((x) => x.value) : [r];
+  }
+  return [await client.customCommand(args)];
+}
