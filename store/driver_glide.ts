@@ -46,6 +46,7 @@
  */
 import { type Driver, type PubSubMode, ServerReplyError } from "./driver.ts";
 import type { Reply } from "./types.ts";
+import { Subscriptions } from "./_subscriptions.ts";
 
 /** GLIDE's `Decoder.String`. */
 const DECODER_STRING = 1;
@@ -256,15 +257,6 @@ export function normalizeGlideReply(r: unknown): Reply {
   return String(r);
 }
 
-/** One channel's listeners and the serial chain of its (un)subscribe commands. */
-interface ChannelState {
-  listeners: Set<(message: string) => void>;
-  /** Whether the server-side subscription is (being) made. */
-  active: boolean;
-  /** The last (un)subscribe command queued for this channel. */
-  tail: Promise<void>;
-}
-
 /**
  * A {@linkcode Driver} over a GLIDE 2 `GlideClient` or `GlideClusterClient`.
  *
@@ -295,7 +287,22 @@ export class GlideDriver implements Driver {
   /** Options of a call without a route (standalone, or no key). */
   #unrouted: GlideCallOptions = { decoder: DECODER_STRING };
   #subscriber: Promise<GlideSubscriber> | undefined;
-  #channels = new Map<string, ChannelState>();
+  #subscriptions = new Subscriptions({
+    subscribe: async (channel) => {
+      const sub = await this.#subscriberClient();
+      const set = new Set([channel]);
+      await (this.isCluster
+        ? sub.ssubscribe!(set, SUBSCRIBE_TIMEOUT_MS)
+        : sub.subscribe!(set, SUBSCRIBE_TIMEOUT_MS)).catch(rejectWith);
+    },
+    unsubscribe: async (channel) => {
+      const sub = await this.#subscriberClient();
+      const set = new Set([channel]);
+      await (this.isCluster
+        ? sub.sunsubscribe!(set, SUBSCRIBE_TIMEOUT_MS)
+        : sub.unsubscribe!(set, SUBSCRIBE_TIMEOUT_MS));
+    },
+  });
   /** Bumped by every close: a subscriber made before it is closed as soon as it exists. */
   #generation = 0;
 
@@ -376,77 +383,11 @@ export class GlideDriver implements Driver {
       await this.close();
       throw new Error(`Cannot subscribe to '${channel}': the GLIDE client is closed`);
     }
-    const wrapped = (m: string) => listener(m);
-    let state = this.#channels.get(channel);
-    if (state === undefined) {
-      state = { listeners: new Set(), active: false, tail: Promise.resolve() };
-      this.#channels.set(channel, state);
-    }
-    state.listeners.add(wrapped);
-    const s = state;
-    const made = this.#queue(s, channel, true);
-    try {
-      await made;
-    } catch (e) {
-      await this.#leave(s, channel, wrapped);
-      throw e;
-    }
-    return () => this.#leave(s, channel, wrapped);
-  }
-
-  /**
-   * Removes a listener; the last one out unsubscribes. The channel's state stays in the map until
-   * then, so a new listener queues its subscription after that unsubscription.
-   */
-  #leave(state: ChannelState, channel: string, listener: (m: string) => void): Promise<void> {
-    if (!state.listeners.delete(listener) || state.listeners.size > 0) return Promise.resolve();
-    return this.#queue(state, channel, false).catch(() => {
-      // The subscriber is gone: nothing left to unsubscribe.
-    }).finally(() => {
-      if (state.listeners.size === 0 && this.#channels.get(channel) === state) {
-        this.#channels.delete(channel);
-      }
-    });
-  }
-
-  /**
-   * Queues a subscribe (`on`) or unsubscribe on the channel's chain, so that they reach GLIDE in
-   * the order they were asked for; each does nothing if the state already matches.
-   */
-  #queue(state: ChannelState, channel: string, on: boolean): Promise<void> {
-    const run = async () => {
-      const wanted = on ? state.listeners.size > 0 : state.listeners.size === 0;
-      if (!wanted || state.active === on) return;
-      const sub = await this.#subscriberClient();
-      const set = new Set([channel]);
-      if (on) {
-        state.active = true;
-        try {
-          await (this.isCluster
-            ? sub.ssubscribe!(set, SUBSCRIBE_TIMEOUT_MS)
-            : sub.subscribe!(set, SUBSCRIBE_TIMEOUT_MS));
-        } catch (e) {
-          state.active = false;
-          throw toDriverError(e);
-        }
-      } else {
-        state.active = false;
-        await (this.isCluster
-          ? sub.sunsubscribe!(set, SUBSCRIBE_TIMEOUT_MS)
-          : sub.unsubscribe!(set, SUBSCRIBE_TIMEOUT_MS));
-      }
-    };
-    const p = state.tail.then(run, run);
-    state.tail = p.catch(() => {});
-    return p;
+    return await this.#subscriptions.add(channel, listener);
   }
 
   #dispatch = (msg: GlideMessage): void => {
-    const channel = typeof msg.channel === "string" ? msg.channel : String(msg.channel);
-    const state = this.#channels.get(channel);
-    if (state === undefined) return;
-    const message = typeof msg.message === "string" ? msg.message : String(msg.message);
-    for (const l of [...state.listeners]) l(message);
+    this.#subscriptions.dispatch(String(msg.channel), String(msg.message));
   };
 
   /** The subscriber client, made on first use from the user's client's class and configuration. */
@@ -485,11 +426,7 @@ export class GlideDriver implements Driver {
     this.#generation++;
     const sub = this.#subscriber;
     this.#subscriber = undefined;
-    for (const s of this.#channels.values()) {
-      s.listeners.clear();
-      s.active = false;
-    }
-    this.#channels.clear();
+    this.#subscriptions.clear();
     if (sub === undefined) return;
     let s: GlideSubscriber;
     try {
