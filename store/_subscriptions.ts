@@ -91,6 +91,11 @@ export class Subscriptions {
     for (const l of [...ch.listeners]) l(message);
   }
 
+  /** The channels subscribed (or being subscribed) on the server, e.g. to restore them. */
+  active(): string[] {
+    return [...this.#channels].flatMap(([name, ch]) => ch.active ? [name] : []);
+  }
+
   /** Drops every listener (the connection is closed: nothing to unsubscribe). */
   clear(): void {
     for (const ch of this.#channels.values()) {

@@ -20,7 +20,8 @@
  * **Pub/sub** is `plain`: Bun's client has `subscribe`/`unsubscribe` for exact channels but drops
  * sharded messages (`SSUBSCRIBE` through `send` subscribes, yet no listener ever hears an
  * `smessage`). The driver subscribes on a connection of its own (`client.duplicate()`), made on
- * first use. A subscribed Bun connection keeps the process alive (an idle one does not), so the
+ * first use, and subscribes it again after a reconnection (Bun reconnects it, but does not restore
+ * its subscriptions). A subscribed Bun connection keeps the process alive (an idle one does not), so the
  * driver closes it when the user's client closes: it chains the client's `onclose` handler
  * (calling the one that was set first), from its first subscription on. {@linkcode Driver.close}
  * closes it too.
@@ -53,6 +54,8 @@ export interface BunRedisClientLike {
   close(): void;
   /** Whether the connection is up. */
   readonly connected: boolean;
+  /** Called when the connection is made again after it dropped. */
+  onconnect?: ((this: BunRedisClientLike) => void) | null | undefined;
   /** Called when the connection closes for good. */
   onclose: ((this: BunRedisClientLike, error: Error) => void) | null | undefined;
 }
@@ -303,6 +306,8 @@ export class BunDriver implements Driver {
           sub.close(); // closed while it was being made
           throw new Error("the driver was closed");
         }
+        // Bun reconnects a dropped connection but does not subscribe it again: do it.
+        sub.onconnect = () => void this.#restore(sub, p);
         return sub;
       });
       p.catch(() => {
@@ -311,6 +316,22 @@ export class BunDriver implements Driver {
       this.#subscriber = p;
     }
     return this.#subscriber;
+  }
+
+  /**
+   * After a reconnection of the subscriber `sub`: subscribes its channels again (unsubscribing
+   * first: Bun still holds their listeners and would otherwise call them twice).
+   */
+  async #restore(sub: BunRedisClientLike, made: Promise<BunRedisClientLike>): Promise<void> {
+    for (const channel of this.#subscriptions.active()) {
+      if (this.#subscriber !== made) return; // closed, or replaced
+      try {
+        await sub.unsubscribe(channel);
+        await sub.subscribe(channel, this.#dispatch);
+      } catch {
+        // Dropped again: the next reconnection tries again.
+      }
+    }
   }
 
   /**

@@ -57,12 +57,62 @@ export async function onEveryPrimary(
   client: AnyGlideClient,
   args: string[],
 ): Promise<unknown[]> {
+  return (await perPrimary(client, args)).map((r) => r.value);
+}
+
+/** A node's reply, with the node's `host:port` (undefined on a standalone client). */
+export interface NodeReply {
+  node: string | undefined;
+  value: unknown;
+}
+
+/**
+ * Runs a raw command on every primary of a cluster client (or on a standalone client).
+ * @returns each node's reply with its address
+ */
+export async function perPrimary(client: AnyGlideClient, args: string[]): Promise<NodeReply[]> {
   if (client instanceof GlideClusterClient) {
     // One value when every node agreed (`OK`), else one `{ key: node, value }` per node.
     const r: unknown = await client.customCommand(args, { route: "allPrimaries" });
     const perNode = Array.isArray(r) &&
       r.every((x) => x !== null && typeof x === "object" && "key" in x);
-    return perNode ? (r as { value: unknown }[]).map((x) => x.value) : [r];
+    return perNode
+      ? (r as { key: string; value: unknown }[]).map((x) => ({ node: x.key, value: x.value }))
+      : [{ node: undefined, value: r }];
   }
-  return [await client.customCommand(args)];
+  return [{ node: undefined, value: await client.customCommand(args) }];
+}
+
+/** Runs a raw command on the node `node` (`host:port`; the client itself when undefined). */
+export function onNode(
+  client: AnyGlideClient,
+  node: string | undefined,
+  args: string[],
+): Promise<unknown> {
+  if (client instanceof GlideClusterClient && node !== undefined) {
+    return client.customCommand(args, { route: { type: "routeByAddress", host: node } });
+  }
+  return client.customCommand(args);
+}
+
+/**
+ * Kills (`CLIENT KILL ID`) the connections named `name` of `type` on every primary, and nothing
+ * else (other tests share these servers).
+ * @returns how many were killed
+ */
+export async function killNamed(
+  client: AnyGlideClient,
+  name: string,
+  type: "normal" | "pubsub",
+): Promise<number> {
+  let killed = 0;
+  for (const { node, value } of await perPrimary(client, ["CLIENT", "LIST", "TYPE", type])) {
+    for (const line of String(value).split("\n")) {
+      if (!line.includes(` name=${name} `)) continue;
+      const id = /(?:^|\s)id=(\d+)/.exec(line)?.[1];
+      if (id === undefined) continue;
+      killed += Number(await onNode(client, node, ["CLIENT", "KILL", "ID", id]).catch(() => 0));
+    }
+  }
+  return killed;
 }

@@ -241,3 +241,43 @@ test("BunDriver: a process that subscribed exits once its client is closed", { s
   assert.equal(code_, 0, output);
   assert.match(output, /done/);
 });
+
+test("BunDriver subscribes again after its connection was killed", { skip }, async () => {
+  // A server of this test's own: it kills every pubsub connection on it.
+  const { spawn } = await import("node:child_process");
+  const { createServer } = await import("node:net");
+  const port = await new Promise<number>((resolve) => {
+    const srv = createServer().listen(0, "127.0.0.1", () => {
+      const p = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(p));
+    });
+  });
+  const server = spawn(process.env.DISTKIT_REDIS_SERVER || "redis-server", [
+    ...["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+  ], { stdio: "ignore" });
+  const url = `redis://127.0.0.1:${port}`;
+  const admin = new Bun!.RedisClient(url);
+  const client = new Bun!.RedisClient(url);
+  const driver = new BunDriver(client);
+  try {
+    await waitFor(() => admin.send("PING", []).then(() => true, () => false), "the server");
+    await client.send("PING", []);
+    const got: string[] = [];
+    const off = await driver.subscribe("k", (m) => got.push(m));
+    assert.equal(await admin.send("CLIENT", ["KILL", "TYPE", "pubsub"]), 1);
+    await waitFor(
+      async () => Number(await admin.send("PUBLISH", ["k", "x"])) === 1,
+      "resubscribed",
+    );
+    await waitFor(() => got.length > 0, "the message");
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(got, ["x"], "once, not once per listener Bun kept");
+    await off();
+    assert.equal(await admin.send("PUBLISH", ["k", "y"]), 0);
+  } finally {
+    await driver.close();
+    client.close();
+    admin.close();
+    server.kill("SIGKILL");
+  }
+});

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { ServerReplyError } from "../../store/driver.ts";
 import { GlideDriver, glideReplyText, isGlideClient } from "../../store/driver_glide.ts";
-import { type AnyGlideClient, connectGlide, onEveryPrimary } from "../_support/glide.ts";
+import { type AnyGlideClient, connectGlide, killNamed, onEveryPrimary } from "../_support/glide.ts";
 import { available, serverVariant, uniquePrefix } from "../_support/stores.ts";
 import { waitFor } from "../_support/wait.ts";
 
@@ -232,6 +232,32 @@ glideTest("close() closes its subscriber; a later subscription opens another", a
     const u2 = await driver.subscribe!(`${prefix}:c`, (m) => got.push(m));
     assert.ok(await pubsubConnections() >= 1);
     await u2();
+  } finally {
+    await driver.close();
+    client.close();
+  }
+});
+
+glideTest("is subscribed again after its connection was killed (GLIDE restores it)", async (t) => {
+  const { kind, prefix } = t;
+  const name = `glidek-${prefix.split("-")[0]}`;
+  const client = await connectGlide(kind, { clientName: name });
+  const driver = new GlideDriver(client);
+  const channel = `${prefix}:k`;
+  const publish = () =>
+    kind === "cluster"
+      ? t.client.customCommand(["SPUBLISH", channel, "x"], {
+        route: { type: "primarySlotKey", key: channel },
+      })
+      : t.client.customCommand(["PUBLISH", channel, "x"]);
+  try {
+    const got: string[] = [];
+    const off = await driver.subscribe!(channel, (m) => got.push(m));
+    const killed = await killNamed(t.client, name, "pubsub");
+    assert.ok(killed >= 1, "the subscriber's connection was found");
+    await waitFor(async () => Number(await publish()) === 1, { message: "the subscription back" });
+    await waitFor(() => got.length >= 1, { message: "the message" });
+    await off();
   } finally {
     await driver.close();
     client.close();
