@@ -10,7 +10,7 @@ export const LUA_SHA1: Readonly<Record<string, string>> = {
   "icounter_apply": "e32a7e08aef0c8ab74ffb644086420811b6f5804",
   "icounter_clear": "536fcf6d3a5e6ca7c7b1b17a59a685068c0a02f8",
   "lock_acquire": "62042b00cf34a6fffac988fece735cfab681141b",
-  "lock_release": "04e4fe52f1557f20bac004316116d9a967017157",
+  "lock_release": "362a7cc662204cc0ef87024dd02d7db05d027e2f",
   "lock_renew": "a435a50879dae12da9f635ac489ceb16f73a8124",
   "ratelimit_absolute": "ec138a409de0cb191107d0e2d8d965adc944a3d8",
   "ratelimit_absolute.batch": "6ad0ebbec7e7bcf6b5d0aa0f1c1ce30050c0229a",
