@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { GlideClient, GlideClusterClient, Logger } from "npm:@valkey/valkey-glide@^2.5.2";
+import { GlideClient, GlideClusterClient, Logger } from "@valkey/valkey-glide";
 import { clusterNodes, redisUrl } from "./servers.ts";
 
 Logger.setLoggerConfig("error");
