@@ -14,7 +14,8 @@ export type DistkitErrorCode =
   | "CLOSED"
   | "LOCK_TIMEOUT"
   | "LOCK_RETRIES_EXHAUSTED"
-  | "LOCK_LOST";
+  | "LOCK_LOST"
+  | "RATE_LIMIT_TIMEOUT";
 
 /**
  * Base class of every error distkit throws on purpose.
@@ -233,5 +234,38 @@ export class LockLostError extends DistkitError {
     super("LOCK_LOST", `Lock '${key}' was lost: ${detail}`, { cause });
     this.name = "LockLostError";
     this.key = key;
+  }
+}
+
+/**
+ * A rate limiter's `waitUntilAllowed` ran out of time before the request fit (at `timeoutMs`, or
+ * earlier once the limiter's hint showed that it could not fit before then).
+ *
+ * @example
+ * ```ts
+ * import { RateLimitTimeoutError } from "./errors.ts";
+ * const e = new RateLimitTimeoutError("user-1", 500, 1200);
+ * console.assert(e.code === "RATE_LIMIT_TIMEOUT" && e.waitedMs === 500 && e.retryAfterMs === 1200);
+ * ```
+ */
+export class RateLimitTimeoutError extends DistkitError {
+  /** How long the caller waited before giving up, in milliseconds. */
+  readonly waitedMs: number;
+  /** The last decision's wait hint when it gave up, in milliseconds. */
+  readonly retryAfterMs: number;
+  /**
+   * Creates the error.
+   * @param key the rate-limited key
+   * @param waitedMs how long the caller waited
+   * @param retryAfterMs the last decision's wait hint
+   */
+  constructor(key: string, waitedMs: number, retryAfterMs: number) {
+    super(
+      "RATE_LIMIT_TIMEOUT",
+      `Cannot admit a request for '${key}' in time: waited ${waitedMs} ms, the limiter asks for ${retryAfterMs} ms more`,
+    );
+    this.name = "RateLimitTimeoutError";
+    this.waitedMs = waitedMs;
+    this.retryAfterMs = retryAfterMs;
   }
 }

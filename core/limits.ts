@@ -41,11 +41,6 @@ export const QUEUE_SWEEP = 100;
 /** How many buckets a rejection hint looks at (bounded work per call). */
 export const HINT_BUCKETS = 64;
 /**
- * An inc evicts expired buckets even when that cannot change its answer once the buckets span
- * this many windows' worth of slots (so the work per call stays bounded).
- */
-export const EVICT_SPAN_WINDOWS = 2;
-/**
  * Bucket fields read and deleted per command when the Lua evicts (the models evict in one go, so
  * only the scripts use it; it bounds the arguments of one HMGET/HDEL).
  */

@@ -3,7 +3,7 @@
  * first in, first out (the same timeout for every call), so the timer only ever waits for the
  * oldest pending call; it is cleared in the tick in which nothing is left in flight, so it never
  * outlives the calls. (A timer per call costs a `setTimeout` and a `clearTimeout` each: on Deno, some 10 µs of
- * latency.) Internal: used by `RedisStore` and the rate limiter's store guard.
+ * latency.) Internal: used by the store's resilience layer (store/_resilience.ts).
  *
  * @module
  */

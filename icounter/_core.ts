@@ -125,6 +125,12 @@ export class InstanceCore {
   #member: string;
   #registered = false;
   #needsRestore = false;
+  /**
+   * The call in flight that asks to register this member, if any. Only one call at a time may
+   * ask: a second one, arriving after the member was reaped, would register it again under the
+   * same name and hide that its earlier slices were lost (no restore would follow).
+   */
+  #registering: Promise<unknown> | undefined;
   #restoring: Promise<void> | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #heartbeat: Promise<void> | undefined;
@@ -258,14 +264,20 @@ export class InstanceCore {
   ): Promise<{ applied: boolean; results: EntryResult[] }> {
     for (let attempt = 0;; attempt++) {
       if (attempt >= 5) throw new StoreError("Cannot re-register this instance");
-      if (this.#needsRestore || this.#restoring) await this.#restore();
+      for (;;) {
+        if (this.#needsRestore || this.#restoring) await this.#restore();
+        else if (!this.#registered && this.#registering !== undefined) await this.#registering;
+        else break;
+      }
       const member = this.#member;
       const registering = !this.#registered;
-      const out = await APPLY_ENTRIES.run(
+      const call = APPLY_ENTRIES.run(
         this.store,
         this.keys,
         this.#ops(entries, options.seq ?? 0, options.lenient ?? false),
       );
+      if (registering) this.#awaitRegistration(call);
+      const out = await call;
       if (!out.registered) {
         if (member === this.#member) this.#lost();
         continue;
@@ -274,6 +286,14 @@ export class InstanceCore {
       this.#record(out.results);
       return { applied: out.applied, results: out.results };
     }
+  }
+
+  /** Makes later calls wait for `call`, which asks to register this member. */
+  #awaitRegistration(call: Promise<unknown>): void {
+    const settled: Promise<unknown> = call.then(() => {}, () => {}).finally(() => {
+      if (this.#registering === settled) this.#registering = undefined;
+    });
+    this.#registering = settled;
   }
 
   /** Removes every slice of mine (bounded steps); with `unregister`, also my registration. */

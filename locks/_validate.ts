@@ -17,18 +17,20 @@ export function duration(v: unknown, name: string): number {
 }
 
 const ENCODER = new TextEncoder();
+/** A lone surrogate has no UTF-8 form: Redis would store U+FFFD, another owner's id. */
+const LONE_SURROGATE = /\p{Cs}/u;
 
 /**
  * Checks the owner id: any non-empty string of at most 200 characters or at most 255 UTF-8 bytes
- * (like a key; it is never part of a key name). @returns it
+ * (like a key; it is never part of a key name), well-formed unicode. @returns it
  */
 export function ownerIdOf(v: unknown): string {
   if (
     typeof v !== "string" || v.length === 0 ||
-    (v.length > 200 && ENCODER.encode(v).length > MAX_KEY_BYTES)
+    (v.length > 200 && ENCODER.encode(v).length > MAX_KEY_BYTES) || LONE_SURROGATE.test(v)
   ) {
     throw new InvalidArgumentError(
-      `'ownerId' must be a non-empty string of at most 200 characters or 255 UTF-8 bytes: current value is ${
+      `'ownerId' must be a non-empty, well-formed string of at most 200 characters or 255 UTF-8 bytes: current value is ${
         typeof v === "string" ? JSON.stringify(v.slice(0, 40)) : String(v)
       }`,
     );

@@ -4,6 +4,8 @@
 -- KEYS[1]  the counter hash ({prefix}:counter)
 -- ARGV     5 per entry: op ("inc" | "set"), field, comparator op, comparator operand, amount
 -- Returns  3 per entry: value, previous (decimal strings), matched (1 | 0)
+-- distkit:batch (RedisStore may run several calls of one tick as one EVALSHA of the batch
+-- form, each with its own KEYS and ARGV: see scripts/gen_lua.ts)
 local hash = KEYS[1]
 -- distkit:const MAX_SAFE_INTEGER
 

@@ -3,12 +3,16 @@
 -- ARGV[1]  the field
 -- ARGV[2]  the amount
 -- Returns  the new value, a decimal string; an error reply past +-(2^53-1), nothing written
+-- One HINCRBY (Redis adds in 64-bit integers, exactly: a stored value and an amount are both
+-- within +-(2^53-1)); a result past the safe range is taken back by a second one, so nothing is
+-- written, as if the value had been read and checked first (what the model does).
 -- distkit:const MAX_SAFE_INTEGER
-local value = tonumber(redis.call("HGET", KEYS[1], ARGV[1]) or "0") + tonumber(ARGV[2])
+-- distkit:batch (RedisStore may run several calls of one tick as one EVALSHA of the batch
+-- form, each with its own KEYS and ARGV: see scripts/gen_lua.ts)
+local value = redis.call("HINCRBY", KEYS[1], ARGV[1], ARGV[2])
 if value > MAX_SAFE_INTEGER or value < -MAX_SAFE_INTEGER then
+  redis.call("HINCRBY", KEYS[1], ARGV[1], -ARGV[2])
   return redis.error_reply("DISTKIT_OVERFLOW " .. ARGV[1] .. ": adding " .. ARGV[2]
     .. " leaves the safe-integer range")
 end
-local s = string.format("%.0f", value)
-redis.call("HSET", KEYS[1], ARGV[1], s)
-return s
+return string.format("%d", value)

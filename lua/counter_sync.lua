@@ -9,6 +9,8 @@
 -- ARGV[3]  D, the number of (field, delta) pairs that follow
 -- ARGV     D pairs: field, delta; then the fields to read back
 -- Returns  { applied (1 | 0), skipped fields (list), values of the D fields then the read fields }
+-- distkit:batch (RedisStore may run several calls of one tick as one EVALSHA of the batch
+-- form, each with its own KEYS and ARGV: see scripts/gen_lua.ts)
 local hash, seqKey = KEYS[1], KEYS[2]
 local seq, ttl, d = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
 -- distkit:const MAX_SAFE_INTEGER

@@ -26,6 +26,8 @@
 -- Returns {0} when the member is not registered and may not register (nothing was done);
 --   ops:  {1, applied (0 | 1), then 6 per entry: total, mine, prevTotal, prevMine, matched, epoch}
 --   drop: {1, more (1 when slices remain)}
+-- distkit:batch (RedisStore may run several calls of one tick as one EVALSHA of the batch
+-- form, each with its own KEYS and ARGV: see scripts/gen_lua.ts)
 local K_INST, K_REAP, K_TOTAL, K_EPOCH, K_SLICES, K_OWNED, K_META, K_APPLIED =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local member, ttl, register = ARGV[1], tonumber(ARGV[2]), ARGV[3]

@@ -21,6 +21,8 @@
 --          drawn from the fence counter, so never reused (a grant names the ticket it consumed:
 --          see lua/lock_release.lua). An integer, not a table: the uncontended path's reply is INCR's own value (a
 --          fence never comes near 2^53), with no table or number-to-string conversion to pay for.
+-- distkit:batch (RedisStore may run several calls of one tick as one EVALSHA of the batch
+-- form, each with its own KEYS and ARGV: see scripts/gen_lua.ts)
 local lease, readers, queue, qexp, fence = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local mode, token = ARGV[1], ARGV[2]
 

@@ -20,6 +20,8 @@
 -- grantee's route channel "<channel>:<route>" (the route is its token's third part; the lock's
 -- channel for a token without one), so only its process hears it; or "f" (free: waiters should
 -- try) on the lock's channel; on a standalone server, with PUBLISH as well (lua/_publish.lua)
+-- distkit:batch (RedisStore may run several calls of one tick as one EVALSHA of the batch
+-- form, each with its own KEYS and ARGV: see scripts/gen_lua.ts)
 local lease, readers, queue, qexp, fence = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local mode, token, channel = ARGV[1], ARGV[2], ARGV[3]
 

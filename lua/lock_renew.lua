@@ -5,6 +5,8 @@
 -- ARGV[2]  token
 -- ARGV[3]  ttl ms
 -- Returns  1 if renewed, 0 if the lease is gone
+-- distkit:batch (RedisStore may run several calls of one tick as one EVALSHA of the batch
+-- form, each with its own KEYS and ARGV: see scripts/gen_lua.ts)
 local lease, readers = KEYS[1], KEYS[2]
 local mode, token, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 if mode == "write" then

@@ -1,9 +1,10 @@
 -- ratelimit_suppressed: one call of the suppressed (probabilistic) limiter on one entity (see
 -- ratelimit/_model.ts). Every call is recorded as observed usage, a refused one also as declined.
 -- The random draw comes from the client (ARGV), never from math.random. Same layout and bounds
--- as ratelimit_absolute.lua: T is the observed total, t that of the older buckets, and the hash
--- expires with its newest bucket (at e, also a field, so now = e - PTTL), so the usual call is
--- PTTL, one HMGET of four fields and one HINCRBY of T.
+-- as ratelimit_absolute.lua: T is the observed total, t that of the older buckets, o the oldest
+-- bucket (expired buckets are evicted as soon as a call sees one), and the hash expires with its
+-- newest bucket (at e, also a field, so now = e - PTTL), so the usual call is PTTL, one HMGET of
+-- eight fields and one HINCRBY of T.
 -- KEYS[1]  H: hash {T = observed in every bucket, t = observed in the older buckets,
 --             d = declined, c = soft limit, h = hard limit, o = origin, n = newest bucket
 --             index, e = the hash's expiry (ms), <i> = observed in bucket i (every bucket but the newest),
@@ -18,7 +19,10 @@
 -- ARGV[7]  a random number in [0, 1) (inc, check)
 -- ARGV[8]  comparator op (set)
 -- ARGV[9]  comparator operand (set)
--- Returns  inc/check: 1 (allowed: an integer, the cheapest reply) | {"suppressed", factor, isAllowed (1|0)}
+-- Returns  inc/check: {remaining, resetMs, limit} (allowed) |
+--          {"suppressed", factor, isAllowed (1|0), remaining, resetMs, limit}: limit is the hard
+--          limit, remaining = limit - accepted (never negative), resetMs = until the oldest usage
+--          leaves the window (0 when none)
 --          get: {observed, declined, factor}; factor: factor; set: {matched, previous, total}
 -- distkit:batch (RedisStore may run several calls of one tick as one EVALSHA of the batch
 -- form, each with its own KEYS and ARGV: see scripts/gen_lua.ts)
@@ -27,19 +31,6 @@ local call = redis.call
 local op = ARGV[1]
 local W, g = ARGV[2] + 0, ARGV[3] + 0
 local ttl = call("PTTL", H)
-
--- The hot path, before anything else is defined (closures cost): an inc into the newest bucket
--- while it is the current one (PTTL in (W, W + g], as in ratelimit_absolute.lua), under the same
--- limits, that stays within the soft limit even counting expired usage (so eviction cannot
--- change the answer: allowed). It leaves exactly the state the general path below would.
-if op == "inc" and ttl > W and ttl <= W + g then
-  local st = call("HMGET", H, "c", "h", "d", "T")
-  local n = ARGV[6] + 0
-  if n > 0 and st[1] == ARGV[4] and st[2] == ARGV[5] and st[4] + n - st[3] <= ARGV[4] + 0 then
-    call("HINCRBY", H, "T", ARGV[6])
-    return 1
-  end
-end
 
 local st = call("HMGET", H, "T", "t", "d", "o", "n", "c", "h", "e")
 local now -- e - PTTL, as in ratelimit_absolute.lua; TIME for a key without an expiry
@@ -51,20 +42,70 @@ else
   now = time[1] * 1000 + (us - us % 1000) / 1000
 end
 local cur = (now - now % g) / g
+-- The largest expired bucket index: bucket i counts until (i+1)*g + W.
+local expired = (now - W - (now - W) % g) / g - 1
 
--- distkit:const EVICT_SPAN_WINDOWS
--- The next hottest: such an inc that opens the current bucket, if that leaves the span under
--- two windows (no eviction due). Numbers reach Redis as %d strings.
+-- The hot paths, before anything else is defined (closures cost), as in ratelimit_absolute.lua:
+-- an inc under the same limits that stays within the soft limit (allowed), when nothing has
+-- expired or the expired buckets lie within the first few slots from the origin with a bucket
+-- after them there, into the current newest bucket or opening the current bucket. They leave
+-- exactly the state the general path below would. Numbers: limit = hard, remaining = hard -
+-- accepted, resetMs = when the oldest bucket expires.
 if op == "inc" and st[5] and st[6] == ARGV[4] and st[7] == ARGV[5] then
   local n = ARGV[6] + 0
-  if n > 0 and st[5] + 0 < cur and st[1] + n - st[3] <= ARGV[4] + 0
-    and cur - st[4] < EVICT_SPAN_WINDOWS * math.ceil(W / g) then
-    local curS = string.format("%d", cur)
+  local o, newest = st[4] + 0, st[5] + 0
+  local ev, evd, origin, del = 0, 0, o, nil
+  if n > 0 and o <= expired and expired - o < 4 and expired < newest then
+    local top = math.min(expired + 4, newest - 1)
+    local fields = {}
+    for i = o, top do
+      local f = string.format("%d", i)
+      fields[#fields + 1] = f
+      fields[#fields + 1] = "x" .. f
+    end
+    local counts = #fields > 0 and call("HMGET", H, unpack(fields)) or {}
+    origin, del = nil, {}
+    for k = 1, #counts, 2 do
+      if counts[k] then
+        local i = o + (k - 1) / 2
+        if i <= expired then
+          ev = ev + counts[k]
+          evd = evd + (counts[k + 1] or 0)
+          del[#del + 1] = fields[k]
+          del[#del + 1] = fields[k + 1]
+        else
+          origin = i
+          break
+        end
+      end
+    end
+    if not origin and top == newest - 1 then origin = newest end
+  end
+  local total, dn = st[1] - ev, st[3] - evd
+  if n > 0 and origin and origin > expired and total + n - dn <= ARGV[4] + 0 and newest <= cur then
+    if del and #del > 0 then call("HDEL", H, unpack(del)) end
+    local reset = (origin + 1) * g + W - now
+    if newest == cur then
+      if origin == o then
+        local t = call("HINCRBY", H, "T", ARGV[6])
+        return { string.format("%.0f", math.max(0, ARGV[5] - (t - dn))), reset, ARGV[5] }
+      end
+      call("HSET", H, "T", string.format("%d", total + n), "t",
+        string.format("%d", st[2] - ev), "d", string.format("%d", dn), "o",
+        string.format("%d", origin))
+      return { string.format("%.0f", math.max(0, ARGV[5] - (total + n - dn))), reset, ARGV[5] }
+    end
     local e = string.format("%d", (cur + 1) * g + W)
-    call("HSET", H, st[5], string.format("%d", st[1] - st[2]), "t", st[1], "T",
-      string.format("%d", st[1] + n), "n", curS, "e", e)
+    local fields = { st[5], string.format("%d", st[1] - st[2]), "t", string.format("%d", total),
+      "T", string.format("%d", total + n), "n", string.format("%d", cur), "e", e }
+    if origin ~= o then
+      for _, v in ipairs({ "d", string.format("%d", dn), "o", string.format("%d", origin) }) do
+        fields[#fields + 1] = v
+      end
+    end
+    call("HSET", H, unpack(fields))
     call("PEXPIREAT", H, e)
-    return 1
+    return { string.format("%.0f", math.max(0, ARGV[5] - (total + n - dn))), reset, ARGV[5] }
   end
 end
 
@@ -81,29 +122,47 @@ local evicted = false -- t, d and o changed by eviction, not yet written
 
 local function evict()
   if not newest then return end
-  local limit = (now - W - (now - W) % g) / g - 1
-  if newest <= limit then
+  if newest <= expired then
     call("DEL", H)
     total, declined, origin, newest, soft, hard, last = 0, 0, nil, nil, 0, 0, 0
     st[6], st[7] = false, false
     return
   end
-  if origin > limit then return end
-  for a = origin, limit, EVICT_CHUNK do
-    local fields = {}
-    for i = a, math.min(a + EVICT_CHUNK - 1, limit) do
-      local f = string.format("%d", i) -- integer formatting, once per slot (%.0f costs twice)
-      fields[#fields + 1] = f
-      fields[#fields + 1] = "x" .. f
+  if origin > expired then return end
+  -- Delete [origin, expired] in chunks; the origin moves to the oldest bucket left.
+  local a, found = origin, nil
+  while not found do
+    local top = math.min(a + EVICT_CHUNK - 1, newest - 1)
+    if a > top then
+      found = newest
+    else
+      local fields = {}
+      for i = a, top do
+        local f = string.format("%d", i) -- integer formatting, once per slot (%.0f costs twice)
+        fields[#fields + 1] = f
+        fields[#fields + 1] = "x" .. f
+      end
+      local counts = call("HMGET", H, unpack(fields))
+      local del = {}
+      for k = 1, #counts, 2 do
+        if counts[k] then
+          local i = a + (k - 1) / 2
+          if i <= expired then
+            total = total - tonumber(counts[k])
+            declined = declined - tonumber(counts[k + 1] or "0")
+            del[#del + 1] = fields[k]
+            del[#del + 1] = fields[k + 1]
+          else
+            found = i
+            break
+          end
+        end
+      end
+      if #del > 0 then call("HDEL", H, unpack(del)) end
+      a = top + 1
     end
-    local counts = redis.call("HMGET", H, unpack(fields))
-    for k = 1, #counts, 2 do
-      total = total - tonumber(counts[k] or "0")
-      declined = declined - tonumber(counts[k + 1] or "0")
-    end
-    redis.call("HDEL", H, unpack(fields))
   end
-  origin = limit + 1
+  origin = found
   evicted = true
 end
 
@@ -165,16 +224,16 @@ local function admitP(o, d, s, hh, n)
   return p
 end
 
--- Lazy eviction (see suppressedInc): only when it could change the answer (beyond the soft
--- limit counting expired usage), or when the bucket span reaches two windows' worth of slots.
-local SPAN = EVICT_SPAN_WINDOWS * math.ceil(W / g)
-local function tooWide() return newest ~= nil and cur - origin >= SPAN end
--- An inc only widens the span when it opens a bucket.
-local function opens() return newest == nil or newest < cur end
+-- The numbers of a reply: remaining under the hard limit, and when the oldest usage expires.
+local function numbers(hh)
+  local reset = 0
+  if newest then reset = math.max(1, (origin + 1) * g + W - now) end
+  return fmt(math.max(0, hh - (total - declined))), fmt(reset), fmt(hh)
+end
 
 if op == "inc" then
   local s, hh, n, r = ARGV[4] + 0, ARGV[5] + 0, ARGV[6] + 0, tonumber(ARGV[7])
-  if total - declined + n > s or (tooWide() and opens()) then evict() end
+  evict()
   local below = total - declined + n <= s
   local p = admitP(total, declined, s, hh, n)
   local ok = p == 1 or r < p
@@ -183,15 +242,17 @@ if op == "inc" then
   else
     flush()
   end
-  if below then return 1 end
-  return { "suppressed", ffmt(1 - p), ok and 1 or 0 }
+  local rem, reset, lim = numbers(hh)
+  if below then return { rem, reset, lim } end
+  return { "suppressed", ffmt(1 - p), ok and 1 or 0, rem, reset, lim }
 elseif op == "check" then
   evict()
   flush()
-  if not newest or total - declined + 1 <= soft then return 1 end
+  local rem, reset, lim = numbers(newest and hard or 0)
+  if not newest or total - declined + 1 <= soft then return { rem, reset, lim } end
   local p = admitP(total, declined, soft, hard, 1)
   local ok = p == 1 or tonumber(ARGV[7]) < p
-  return { "suppressed", ffmt(1 - p), ok and 1 or 0 }
+  return { "suppressed", ffmt(1 - p), ok and 1 or 0, rem, reset, lim }
 elseif op == "get" or op == "factor" then
   evict()
   flush()

@@ -243,5 +243,23 @@ export function checkN(n: unknown): number {
   return n;
 }
 
+/** The longest block, ms (a year). */
+export const MAX_BLOCK_MS = 31_536_000_000;
+
+/**
+ * Checks a block's length.
+ * @param ms the length
+ * @returns ms
+ * @throws {InvalidArgumentError} unless an integer from 1 to {@linkcode MAX_BLOCK_MS}
+ */
+export function checkDuration(ms: unknown): number {
+  if (typeof ms !== "number" || !Number.isSafeInteger(ms) || ms < 1 || ms > MAX_BLOCK_MS) {
+    throw new InvalidArgumentError(
+      `'durationMs' must be an integer from 1 to ${MAX_BLOCK_MS}: current value is ${String(ms)}`,
+    );
+  }
+  return ms;
+}
+
 /** Re-exported for providers. */
 export { validateKey };

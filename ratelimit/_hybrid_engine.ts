@@ -8,16 +8,13 @@
 import { ClosedError, StoreError } from "../core/errors.ts";
 import { newId } from "../core/uuid.ts";
 import { checkN, type Config, entityKeyBuilder, limitsOf, validateKey } from "./_config.ts";
-import { DOWN } from "./_guard.ts";
+import { DOWN } from "../store/_resilience.ts";
 import { type Batch, type Entry, newEntry, RELEASE, UNKNOWN_LIMIT } from "./_hybrid_entry.ts";
 import { HYBRID_SYNC, type HybridOp, type RlWindow } from "./_scripts.ts";
 import type { Operation } from "../store/operation.ts";
 import type { SyncReply } from "./_hybrid_model.ts";
 import type { StoreContext } from "./redis.ts";
-import type { Rate, RateLimitDecision } from "./types.ts";
-
-/** The allowed decision (shared, frozen: it carries nothing per call). */
-export const ALLOWED: RateLimitDecision = Object.freeze({ kind: "allowed" }) as RateLimitDecision;
+import type { DecisionNumbers, Rate, RateLimitDecision } from "./types.ts";
 
 /**
  * Reservation lifetime in sync intervals: a live instance renews a key's reservation at each sync
@@ -262,6 +259,60 @@ export class HybridEngine {
     e.viewAt = after;
     e.retryAfterMs = a.retryAfterMs;
     e.remaining = a.remainingAfterWaiting;
+    e.resetAt = a.resetMs > 0 ? after + a.resetMs : 0;
+    if (a.blockedMs > 0) {
+      // Blocked (by any instance): the store released this instance's reservation; reject
+      // from memory until the block ends.
+      this.blocked(e, after, a.blockedMs);
+    }
+  }
+
+  /** Takes in a block of `ms` from `now`: calls are rejected from memory until it ends. */
+  blocked(e: Entry, now: number, ms: number): void {
+    e.blockEnd = now + ms;
+    e.blockedUntil = Math.max(e.blockedUntil, e.blockEnd);
+    e.avail = 0;
+    e.retryAfterMs = Math.max(e.retryAfterMs, ms);
+    e.viewAt = now;
+  }
+
+  /**
+   * The accepted usage the fleet state implies, as this instance sees it: the store's accepted
+   * total at the last sync, the other instances' reservations (they may use them at any time, so
+   * they count as used), and this instance's usage not committed yet. Its own unused reservation
+   * does not count.
+   */
+  accepted(e: Entry): number {
+    return e.observed - e.declinedTotal + Math.max(0, e.reserved - e.mine) + this.pending(e);
+  }
+
+  /** This instance's accepted usage not committed yet (in the batch in flight, or not sent). */
+  pending(e: Entry): number {
+    const b = e.batch;
+    return e.used + e.extra - e.declined + (b ? b.used + b.extra - b.declined : 0);
+  }
+
+  /**
+   * A decision's numbers from the entry (see {@linkcode HybridEngine.accepted}): `remaining` is
+   * what the fleet may still admit without passing `limit`, counting other instances'
+   * reservations as used (exact with one instance); `resetMs` is when the oldest usage the store
+   * held at the last sync leaves the window, or, when it held none but this instance has usage
+   * to commit, when the current bucket does (that usage is committed no earlier).
+   */
+  numbers(e: Entry, now: number, limit: number): DecisionNumbers {
+    if (now < e.blockEnd) return { limit, remaining: 0, resetMs: Math.ceil(e.blockEnd - now) };
+    let resetMs = 0;
+    if (e.resetAt > now) resetMs = Math.ceil(e.resetAt - now);
+    else if (e.resetAt > 0 || this.pending(e) > 0) {
+      const g = this.cfg.groupMs;
+      resetMs = (Math.floor(now / g) + 1) * g + this.cfg.windowMs - now;
+    }
+    return { limit, remaining: Math.max(0, limit - this.accepted(e)), resetMs };
+  }
+
+  /** An allowed decision with the entry's numbers. */
+  allowed(e: Entry, now: number, limit: number): RateLimitDecision {
+    return { kind: "allowed", ...this.numbers(e, now, limit) };
   }
 
   /** One call of the hybrid script on the key's store keys, under the guard. */
@@ -359,16 +410,18 @@ export class HybridEngine {
       retryAfterMs: Math.max(1, e.retryAfterMs - Math.max(0, now - e.viewAt)),
       remainingAfterWaiting: e.remaining,
       windowSizeSeconds: this.cfg.windowSizeSeconds,
+      ...this.numbers(e, now, Math.max(0, e.cap)),
     };
   }
 
   /** Never fits: a window and a bucket (all current usage expired) and the capacity. */
-  never(cap: number): RateLimitDecision {
+  never(e: Entry, now: number, cap: number): RateLimitDecision {
     return {
       kind: "rejected",
       retryAfterMs: this.cfg.windowMs + this.cfg.groupMs,
       remainingAfterWaiting: cap,
       windowSizeSeconds: this.cfg.windowSizeSeconds,
+      ...this.numbers(e, now, cap),
     };
   }
 

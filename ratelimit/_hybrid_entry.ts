@@ -103,6 +103,13 @@ export interface Entry {
   lastUse: number;
   /** Requests of callers waiting for a store call (the reservation target covers them). */
   waiting: number;
+  /**
+   * Local time the store's oldest usage (at the last sync) leaves the window; 0 when the store
+   * held none.
+   */
+  resetAt: number;
+  /** Absolute: local time the key's block (`block`) ends; 0 when none is known. */
+  blockEnd: number;
 }
 
 /**
@@ -132,5 +139,7 @@ export function newEntry(cap: number, hard: number): Entry {
     blockedUntil: -Infinity,
     lastUse: -Infinity,
     waiting: 0,
+    resetAt: 0,
+    blockEnd: 0,
   };
 }

@@ -16,6 +16,7 @@ import {
   hint,
   newSeries,
   record,
+  resetMsOf,
   type Series,
   type WindowConfig,
 } from "./_model.ts";
@@ -38,6 +39,8 @@ export interface HybridState {
   seq: Map<string, number>;
   /** Sum of reservations. */
   reserved: number;
+  /** Server time until which the key is blocked (`block`), ms; 0 when it is not. */
+  blockedUntil: number;
 }
 
 /**
@@ -45,7 +48,7 @@ export interface HybridState {
  * @returns the state
  */
 export function newHybridState(): HybridState {
-  return { s: newSeries(), res: new Map(), seq: new Map(), reserved: 0 };
+  return { s: newSeries(), res: new Map(), seq: new Map(), reserved: 0, blockedUntil: 0 };
 }
 
 /** What a sync carries. */
@@ -92,11 +95,16 @@ export interface SyncReply {
   retryAfterMs: number;
   /** How many then fit for this instance. */
   remainingAfterWaiting: number;
+  /** ms until the oldest usage leaves the window (0 when none). */
+  resetMs: number;
+  /** ms the key stays blocked (0 when it is not). */
+  blockedMs: number;
 }
 
 /** Drops expired buckets and lapsed reservations (at most {@linkcode RESERVATION_SWEEP}). */
 function sweep(st: HybridState, now: number, cfg: WindowConfig): void {
   evict(st.s, now, cfg);
+  if (st.blockedUntil <= now) st.blockedUntil = 0;
   const lapsed = [...st.res].filter(([, v]) => v.exp <= now)
     .sort((a, b) => a[1].exp - b[1].exp || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
     .slice(0, RESERVATION_SWEEP);
@@ -136,7 +144,8 @@ export function hybridSync(
     r = Math.max(0, r - q.used);
     const observed = q.used + q.extra;
     if (observed > 0) record(st.s, now, cfg, observed, q.declined);
-    if (q.want < 0) {
+    if (q.want < 0 || st.blockedUntil > 0) {
+      // Released, or blocked: no instance may admit from a reservation while the block lasts.
       r = 0;
     } else if (q.want > r) {
       const free = cap - (st.s.total - st.s.declinedTotal) - st.reserved - r;
@@ -163,6 +172,8 @@ export function hybridSync(
     hard: st.s.hard,
     retryAfterMs: h.retryAfterMs,
     remainingAfterWaiting: h.remainingAfterWaiting,
+    resetMs: resetMsOf(st.s, now, cfg),
+    blockedMs: st.blockedUntil > 0 ? st.blockedUntil - now : 0,
   };
 }
 
@@ -199,7 +210,46 @@ export function hybridSet(
   fresh.capacity = cap;
   fresh.hard = hard;
   st.s = fresh;
+  st.blockedUntil = 0;
   return { matched: true, previousTotal, total: n };
+}
+
+/**
+ * Gives back up to `n` of the committed window's most recent accepted usage (never below zero).
+ * @param st the state (mutated)
+ * @param now server time, ms
+ * @param cfg the window
+ * @param n how many
+ * @returns the observed total after
+ */
+export function hybridRefund(st: HybridState, now: number, cfg: WindowConfig, n: number): number {
+  sweep(st, now, cfg);
+  const s = st.s;
+  let left = n;
+  for (let k = s.idx.length - 1; k >= 0 && left > 0; k--) {
+    const take = Math.min(left, s.count[k]! - s.declined[k]!);
+    s.count[k] = s.count[k]! - take;
+    s.total -= take;
+    left -= take;
+    if (s.count[k] === 0) {
+      s.idx.splice(k, 1);
+      s.count.splice(k, 1);
+      s.declined.splice(k, 1);
+    }
+  }
+  return s.total;
+}
+
+/**
+ * Blocks the key for `ms` (replacing an earlier block).
+ * @param st the state (mutated)
+ * @param now server time, ms
+ * @param cfg the window
+ * @param ms the block's length
+ */
+export function hybridBlock(st: HybridState, now: number, cfg: WindowConfig, ms: number): void {
+  sweep(st, now, cfg);
+  st.blockedUntil = now + ms;
 }
 
 /**
@@ -210,7 +260,7 @@ export function hybridSet(
  * @returns ms, or -1 when the state is empty
  */
 export function hybridExpiresAt(st: HybridState, cfg: WindowConfig): number {
-  let at = expiresAt(st.s, cfg);
+  let at = Math.max(expiresAt(st.s, cfg), st.blockedUntil > 0 ? st.blockedUntil : -1);
   for (const v of st.res.values()) at = Math.max(at, v.exp);
   return at;
 }

@@ -6,11 +6,22 @@
  *
  * Buckets are aligned: bucket `i` holds what was recorded during `[i·g, (i+1)·g)`, and it counts
  * until `(i+1)·g + W` (so usage is never forgotten early; it may count up to `g` ms late).
+ * Expired buckets are evicted as soon as a call sees one (the origin is the oldest bucket, so that
+ * test is one comparison): every decision's numbers are those of the live window.
+ *
+ * Every decision carries its numbers ({@linkcode Numbers}), defined here and only here:
+ * - `limit`: the capacity of the rate used, per window: `floor(rate × windowSizeSeconds)`
+ *   (absolute), and for the suppressed strategy its hard limit, `floor(rate × windowSizeSeconds
+ *   × hardLimitFactor)`, beyond which nothing is admitted;
+ * - `remaining`: `limit` minus the accepted (admitted, not declined) usage in the live window
+ *   after the call, never below 0;
+ * - `resetMs`: ms until `remaining` next grows: until the oldest bucket holding usage leaves the
+ *   window (`(origin + 1)·g + W − now`, at least 1); 0 when nothing is recorded.
  *
  * @module
  */
 import { compare } from "../core/comparator.ts";
-import { EVICT_SPAN_WINDOWS, HINT_BUCKETS } from "../core/limits.ts";
+import { HINT_BUCKETS } from "../core/limits.ts";
 
 /** Window geometry. */
 export interface WindowConfig {
@@ -37,10 +48,13 @@ export interface Series {
   /** The hard limit of the last recording call (absolute: = capacity). */
   hard: number;
   /**
-   * A lower bound of the bucket indexes (where eviction and the hint's scan start): the first
-   * bucket's index when created, raised past every evicted range. NaN when empty.
+   * The oldest bucket's index (where eviction, the hint's scan and `resetMs` start). NaN when
+   * empty. (States written before 0.x may hold a lower bound instead: the next eviction makes it
+   * exact.)
    */
   origin: number;
+  /** Server time until which every admission is refused (`block`), ms; 0 when never blocked. */
+  blockedUntil: number;
 }
 
 /**
@@ -57,6 +71,7 @@ export function newSeries(): Series {
     capacity: 0,
     hard: 0,
     origin: NaN,
+    blockedUntil: 0,
   };
 }
 
@@ -86,8 +101,15 @@ export function evict(s: Series, now: number, cfg: WindowConfig): number {
     k++;
   }
   if (k === s.idx.length) {
-    // Emptied: the last limits stay (the hybrid keeps them beside its reservations).
-    if (k > 0) Object.assign(s, newSeries(), { capacity: s.capacity, hard: s.hard });
+    // Emptied: the last limits stay (the hybrid keeps them beside its reservations), and a block
+    // while it lasts.
+    if (k > 0) {
+      Object.assign(s, newSeries(), {
+        capacity: s.capacity,
+        hard: s.hard,
+        blockedUntil: s.blockedUntil > now ? s.blockedUntil : 0,
+      });
+    }
     return k;
   }
   if (k > 0) {
@@ -95,8 +117,62 @@ export function evict(s: Series, now: number, cfg: WindowConfig): number {
     s.count.splice(0, k);
     s.declined.splice(0, k);
   }
-  if (s.origin <= limit) s.origin = limit + 1;
+  // The origin stays exact: the oldest bucket left.
+  if (s.origin <= limit) s.origin = s.idx[0]!;
   return k;
+}
+
+/**
+ * Evicts when the oldest bucket has expired (one comparison when it has not).
+ * @param s the series (mutated)
+ * @param now ms
+ * @param cfg the window
+ */
+export function evictDue(s: Series, now: number, cfg: WindowConfig): void {
+  if (s.idx.length > 0 && s.origin <= expiredThrough(now, cfg)) evict(s, now, cfg);
+}
+
+/** The numbers every decision carries (see the module documentation). */
+export interface Numbers {
+  /** The capacity of the rate used per window (suppressed: the hard limit). */
+  limit: number;
+  /** `limit` minus the accepted usage in the window after the call, ≥ 0. */
+  remaining: number;
+  /** ms until `remaining` next grows; 0 when nothing is recorded. */
+  resetMs: number;
+}
+
+/**
+ * ms until the oldest recorded usage leaves the window (0 when nothing is recorded).
+ * @param s the series (evicted at `now`)
+ * @param now ms
+ * @param cfg the window
+ * @returns the time, ms
+ */
+export function resetMsOf(s: Series, now: number, cfg: WindowConfig): number {
+  if (s.idx.length === 0) return 0;
+  return Math.max(1, (s.origin + 1) * cfg.groupMs + cfg.windowMs - now);
+}
+
+/**
+ * The numbers of a decision on the (evicted) series.
+ * @param s the series
+ * @param now ms
+ * @param cfg the window
+ * @param limit the limit
+ * @returns the numbers
+ */
+export function numbersOf(s: Series, now: number, cfg: WindowConfig, limit: number): Numbers {
+  return {
+    limit,
+    remaining: Math.max(0, limit - (s.total - s.declinedTotal)),
+    resetMs: resetMsOf(s, now, cfg),
+  };
+}
+
+/** Whether the key is blocked at `now`. */
+export function blocked(s: Series, now: number): boolean {
+  return s.blockedUntil > now;
 }
 
 /**
@@ -139,33 +215,6 @@ export function record(
 export function expiresAt(s: Series, cfg: WindowConfig): number {
   const n = s.idx.length;
   return n === 0 ? -1 : (s.idx[n - 1]! + 1) * cfg.groupMs + cfg.windowMs;
-}
-
-/**
- * Whether the series spans two windows' worth of bucket slots from its origin (an inc then
- * evicts even when eviction could not change its answer).
- * @param s the series
- * @param now ms
- * @param cfg the window
- * @returns true when an eviction is due
- */
-export function tooWide(s: Series, now: number, cfg: WindowConfig): boolean {
-  return s.idx.length > 0 &&
-    Math.floor(now / cfg.groupMs) - s.origin >=
-      EVICT_SPAN_WINDOWS * Math.ceil(cfg.windowMs / cfg.groupMs);
-}
-
-/**
- * Whether recording now opens a new bucket (none yet, or the newest is older than the current
- * one).
- * @param s the series
- * @param now ms
- * @param cfg the window
- * @returns true unless the newest bucket is the current one (or later: the clock went back)
- */
-export function opensBucket(s: Series, now: number, cfg: WindowConfig): boolean {
-  const n = s.idx.length;
-  return n === 0 || s.idx[n - 1]! < Math.floor(now / cfg.groupMs);
 }
 
 /** The hints of a rejection. */
@@ -229,13 +278,48 @@ export function hint(
 
 /** A model decision: what the providers turn into a `RateLimitDecision`. */
 export type ModelDecision =
-  | { kind: "allowed" }
-  | { kind: "rejected"; retryAfterMs: number; remainingAfterWaiting: number }
-  | { kind: "suppressed"; suppressionFactor: number; isAllowed: boolean };
+  & (
+    | { kind: "allowed" }
+    | { kind: "rejected"; retryAfterMs: number; remainingAfterWaiting: number }
+    | { kind: "suppressed"; suppressionFactor: number; isAllowed: boolean }
+  )
+  & Numbers;
 
 /**
- * Absolute admission, count-aware and all-or-nothing: `n` is admitted iff `total + n ≤ cap`.
- * A rejected call records nothing; `n = 0` is a check that records nothing.
+ * The rejection of `n` by a blocked key: the wait is the longer of the block's and the window's
+ * (when `n` does not fit even then), `remaining` is 0, and `resetMs` is when the block ends (or,
+ * when the window is full then, when its oldest usage leaves it, whichever is later).
+ */
+function blockedReject(
+  s: Series,
+  now: number,
+  cfg: WindowConfig,
+  cap: number,
+  n: number,
+): ModelDecision {
+  const wait = s.blockedUntil - now;
+  const used = s.total - s.declinedTotal;
+  const h = n > cap
+    ? hint(s, now, cfg, cap, n)
+    : s.idx.length === 0
+    ? { retryAfterMs: 1, remainingAfterWaiting: cap }
+    : used + n <= cap
+    ? { retryAfterMs: 1, remainingAfterWaiting: cap - used }
+    : hint(s, now, cfg, cap, n);
+  return {
+    kind: "rejected",
+    retryAfterMs: Math.max(wait, h.retryAfterMs),
+    remainingAfterWaiting: h.remainingAfterWaiting,
+    limit: cap,
+    remaining: 0,
+    resetMs: used < cap ? wait : Math.max(wait, resetMsOf(s, now, cfg)),
+  };
+}
+
+/**
+ * Absolute admission, count-aware and all-or-nothing: `n` is admitted iff `total + n ≤ cap`
+ * (and the key is not blocked). A rejected call records nothing; `n = 0` is a check that
+ * records nothing.
  * @param s the series (mutated)
  * @param now ms
  * @param cfg the window
@@ -250,33 +334,103 @@ export function absoluteInc(
   cap: number,
   n: number,
 ): ModelDecision {
-  // Lazy eviction: expired usage only matters when it could change the answer, or when the
-  // bucket span grows past two windows (which bounds the state and the work of one eviction):
-  // only an inc that opens a bucket can widen it.
-  if (s.total + n > cap || (tooWide(s, now, cfg) && opensBucket(s, now, cfg))) evict(s, now, cfg);
+  if (s.idx.length > 0 && s.origin <= expiredThrough(now, cfg)) evict(s, now, cfg);
+  if (s.blockedUntil > now) return blockedReject(s, now, cfg, cap, n);
   if (s.total + n <= cap) {
     if (n > 0) {
       record(s, now, cfg, n, 0);
       s.capacity = cap;
       s.hard = cap;
     }
-    return { kind: "allowed" };
+    // The hot path: one object, no intermediate (see numbersOf).
+    return {
+      kind: "allowed",
+      limit: cap,
+      remaining: cap - s.total,
+      resetMs: s.idx.length === 0
+        ? 0
+        : Math.max(1, (s.origin + 1) * cfg.groupMs + cfg.windowMs - now),
+    };
   }
-  return { kind: "rejected", ...hint(s, now, cfg, cap, n) };
+  return { kind: "rejected", ...hint(s, now, cfg, cap, n), ...numbersOf(s, now, cfg, cap) };
 }
 
 /**
- * Whether one more request fits under the key's last capacity (unknown keys are allowed).
+ * Whether one more request fits under the key's last capacity: an unknown key (nothing recorded)
+ * is allowed, with `limit` 0 (no rate is known), unless it is blocked.
  * @param s the series (mutated by eviction only)
  * @param now ms
  * @param cfg the window
  * @returns the decision
  */
 export function absoluteCheck(s: Series, now: number, cfg: WindowConfig): ModelDecision {
-  if (s.idx.length === 0) return { kind: "allowed" };
-  if (s.total + 1 > s.capacity || tooWide(s, now, cfg)) evict(s, now, cfg);
-  if (s.idx.length === 0 || s.total + 1 <= s.capacity) return { kind: "allowed" };
-  return { kind: "rejected", ...hint(s, now, cfg, s.capacity, 1) };
+  evictDue(s, now, cfg);
+  const cap = s.idx.length === 0 ? 0 : s.capacity;
+  if (blocked(s, now)) {
+    if (s.idx.length === 0) {
+      const wait = s.blockedUntil - now;
+      return {
+        kind: "rejected",
+        retryAfterMs: wait,
+        remainingAfterWaiting: 0,
+        limit: 0,
+        remaining: 0,
+        resetMs: wait,
+      };
+    }
+    return blockedReject(s, now, cfg, cap, 1);
+  }
+  if (s.idx.length === 0 || s.total + 1 <= cap) {
+    return { kind: "allowed", ...numbersOf(s, now, cfg, cap) };
+  }
+  return { kind: "rejected", ...hint(s, now, cfg, cap, 1), ...numbersOf(s, now, cfg, cap) };
+}
+
+/**
+ * Gives back up to `n` of the most recent usage (newest buckets first; never below zero).
+ * @param s the series (mutated)
+ * @param now ms
+ * @param cfg the window
+ * @param n how many (≥ 0)
+ * @returns the live total after
+ */
+export function refund(s: Series, now: number, cfg: WindowConfig, n: number): number {
+  evictDue(s, now, cfg);
+  let left = n;
+  while (left > 0 && s.idx.length > 0) {
+    const k = s.idx.length - 1;
+    const take = Math.min(left, s.count[k]! - s.declined[k]!);
+    s.count[k] = s.count[k]! - take;
+    s.total -= take;
+    left -= take;
+    if (s.count[k]! > 0) break;
+    s.idx.pop();
+    s.count.pop();
+    s.declined.pop();
+  }
+  if (s.idx.length === 0) {
+    Object.assign(s, newSeries(), {
+      capacity: s.capacity,
+      hard: s.hard,
+      blockedUntil: s.blockedUntil > now ? s.blockedUntil : 0,
+    });
+  }
+  return s.total;
+}
+
+/**
+ * Blocks the key for `ms`: every admission is refused until `now + ms` (a later block replaces
+ * an earlier one, shorter or longer).
+ * @param s the series (mutated, evicted)
+ * @param now ms
+ * @param cfg the window
+ * @param ms the block's length (≥ 1)
+ * @returns when the block ends, ms
+ */
+export function block(s: Series, now: number, cfg: WindowConfig, ms: number): number {
+  evictDue(s, now, cfg);
+  s.blockedUntil = now + ms;
+  return s.blockedUntil;
 }
 
 /**
@@ -310,6 +464,7 @@ export function admitProbability(
 
 /**
  * Suppressed admission: every call is recorded as observed; a refused one also as declined.
+ * Its numbers count against the hard limit (`limit` = `hard`).
  * Up to the soft limit the call is `allowed`; beyond, it is `suppressed` with the factor
  * `1 − p` and admitted iff `random < p` (the randomness comes from the caller).
  * @param s the series (mutated)
@@ -330,11 +485,7 @@ export function suppressedInc(
   n: number,
   random: number,
 ): ModelDecision {
-  // Lazy eviction, as in absoluteInc: within the soft limit even counting expired usage, the
-  // call is allowed whatever has expired; beyond it the probability needs the exact window.
-  if (
-    s.total - s.declinedTotal + n > soft || (tooWide(s, now, cfg) && opensBucket(s, now, cfg))
-  ) evict(s, now, cfg);
+  evictDue(s, now, cfg);
   const below = s.total - s.declinedTotal + n <= soft;
   const p = admitProbability(s.total, s.declinedTotal, soft, hard, n);
   const ok = p === 1 || random < p;
@@ -343,8 +494,9 @@ export function suppressedInc(
     s.capacity = soft;
     s.hard = hard;
   }
-  if (below) return { kind: "allowed" };
-  return { kind: "suppressed", suppressionFactor: 1 - p, isAllowed: ok };
+  const nums = numbersOf(s, now, cfg, hard);
+  if (below) return { kind: "allowed", ...nums };
+  return { kind: "suppressed", suppressionFactor: 1 - p, isAllowed: ok, ...nums };
 }
 
 /**
@@ -424,7 +576,15 @@ export function suppressedCheck(
   random: number,
 ): ModelDecision {
   evict(s, now, cfg);
-  if (s.idx.length === 0 || s.total - s.declinedTotal + 1 <= s.capacity) return { kind: "allowed" };
+  const nums = numbersOf(s, now, cfg, s.idx.length === 0 ? 0 : s.hard);
+  if (s.idx.length === 0 || s.total - s.declinedTotal + 1 <= s.capacity) {
+    return { kind: "allowed", ...nums };
+  }
   const p = admitProbability(s.total, s.declinedTotal, s.capacity, s.hard, 1);
-  return { kind: "suppressed", suppressionFactor: 1 - p, isAllowed: p === 1 || random < p };
+  return {
+    kind: "suppressed",
+    suppressionFactor: 1 - p,
+    isAllowed: p === 1 || random < p,
+    ...nums,
+  };
 }

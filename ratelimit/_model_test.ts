@@ -45,7 +45,14 @@ Deno.test("absoluteInc() is count-aware: 9, 2, 1 at capacity 10 give allowed, re
 Deno.test("absoluteInc() rejects an oversized request with the full window, never 0", () => {
   const s = newSeries();
   const d = absoluteInc(s, T0, W1, 5, 6);
-  assert.deepEqual(d, { kind: "rejected", retryAfterMs: 1100, remainingAfterWaiting: 5 });
+  assert.deepEqual(d, {
+    kind: "rejected",
+    retryAfterMs: 1100,
+    remainingAfterWaiting: 5,
+    limit: 5,
+    remaining: 5,
+    resetMs: 0,
+  });
   assert.equal(s.idx.length, 0);
 });
 
@@ -54,9 +61,10 @@ Deno.test("absoluteInc() hint: when enough expires for n, and what then fits", (
   absoluteInc(s, T0, W1, 10, 3); // bucket T0/100, counts until T0+100+1000
   absoluteInc(s, T0 + 250, W1, 10, 7); // bucket (T0+200)/100, until T0+300+1000
   const d1 = absoluteInc(s, T0 + 500, W1, 10, 2);
-  assert.deepEqual(d1, { kind: "rejected", retryAfterMs: 600, remainingAfterWaiting: 3 });
+  const nums = { limit: 10, remaining: 0, resetMs: 600 };
+  assert.deepEqual(d1, { kind: "rejected", retryAfterMs: 600, remainingAfterWaiting: 3, ...nums });
   const d2 = absoluteInc(s, T0 + 500, W1, 10, 5);
-  assert.deepEqual(d2, { kind: "rejected", retryAfterMs: 800, remainingAfterWaiting: 10 });
+  assert.deepEqual(d2, { kind: "rejected", retryAfterMs: 800, remainingAfterWaiting: 10, ...nums });
   // At the first hint's time, 2 fit.
   assert.equal(absoluteInc(s, T0 + 1100, W1, 10, 2).kind, "allowed");
   assert.equal(s.total, 9);
@@ -93,18 +101,16 @@ for (
     ["suppressedInc", (s: Series, now: number) => suppressedInc(s, now, W1, 100, 200, 1, 0.5)],
   ] as const
 ) {
-  Deno.test(`${name}() evicts a too-wide span only when it opens a bucket`, () => {
-    // W1: 10 buckets per window, so a span of 20 bucket slots is too wide.
+  Deno.test(`${name}() evicts as soon as the oldest bucket expires; the origin stays exact`, () => {
     const s = newSeries();
-    record(s, T0, W1, 1, 0); // bucket b
-    record(s, T0 + 2500, W1, 1, 0); // bucket b + 25: the span is already wide
-    const origin = s.origin;
-    inc(s, T0 + 2550); // the newest bucket again: nothing to widen
-    assert.equal(s.origin, origin, "no eviction while the newest bucket takes the request");
+    record(s, T0, W1, 1, 0); // bucket b, counts until T0 + 1100
+    record(s, T0 + 500, W1, 1, 0); // bucket b + 5
+    inc(s, T0 + 1099); // nothing expired yet
+    assert.equal(s.origin, T0 / 100);
     assert.equal(s.total, 3);
-    inc(s, T0 + 2600); // opens b + 26: evicts first
-    assert.ok(s.origin > origin);
-    assert.equal(s.total, 3, "the bucket that expired at b + 11 is gone");
+    inc(s, T0 + 1100); // b expired: evicted although far below the capacity
+    assert.equal(s.origin, T0 / 100 + 5, "the origin is the oldest bucket left");
+    assert.equal(s.total, 3);
     invariant(s);
   });
 }
@@ -241,7 +247,14 @@ Deno.test("suppressedInc(): allowed to soft, probabilistic between, denied past 
   assert.equal(s.declinedTotal, 1);
   // A batch beyond hard is fully declined and does not use accepted capacity.
   const d3 = suppressedInc(s, T0, W1, 10, 20, 50, 0);
-  assert.deepEqual(d3, { kind: "suppressed", suppressionFactor: 1, isAllowed: false });
+  assert.deepEqual(d3, {
+    kind: "suppressed",
+    suppressionFactor: 1,
+    isAllowed: false,
+    limit: 20,
+    remaining: 9,
+    resetMs: 1100,
+  });
   assert.equal(s.total - s.declinedTotal, 11);
   invariant(s);
 });

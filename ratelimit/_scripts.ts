@@ -7,17 +7,19 @@
  * @module
  */
 import type { MemoryDb } from "../store/memory_db.ts";
-import { defineOperation, listReply } from "../store/operation.ts";
+import { defineOperation, listReply, unexpectedReply } from "../store/operation.ts";
 import { defineScript } from "../store/script.ts";
 import { ARGUMENT_REPLY, ScriptFailure } from "../store/script_failure.ts";
 import type { Reply } from "../store/types.ts";
 import {
   absoluteCheck,
   absoluteInc,
+  block,
   evict,
   expiresAt,
   type ModelDecision,
   newSeries,
+  refund,
   type Series,
   setIf,
   suppressedCheck,
@@ -26,7 +28,9 @@ import {
   type WindowConfig,
 } from "./_model.ts";
 import {
+  hybridBlock,
   hybridExpiresAt,
+  hybridRefund,
   hybridSet,
   type HybridState,
   hybridSync,
@@ -65,6 +69,7 @@ function load(db: MemoryDb, h: string, suppressed: boolean): Series {
   s.declinedTotal = suppressed ? num(all.get("d")) : 0;
   s.hard = suppressed ? num(all.get("h")) : s.capacity;
   s.origin = all.has("o") ? Number(all.get("o")) : NaN;
+  s.blockedUntil = suppressed ? 0 : num(all.get("b"));
   const idx = [...all.keys()].filter((f) => /^-?\d+$/.test(f)).map(Number);
   const newest = all.has("n") ? Number(all.get("n")) : NaN;
   if (!Number.isNaN(newest)) idx.push(newest);
@@ -77,10 +82,20 @@ function load(db: MemoryDb, h: string, suppressed: boolean): Series {
   return s;
 }
 
-/** Stores it back: gone when empty, else every field, expiring with its newest bucket. */
+/**
+ * Stores it back: gone when empty (but for a block, kept as `b` and `e` alone), else every field,
+ * expiring with its newest bucket or its block, whichever is later.
+ */
 function store(db: MemoryDb, h: string, s: Series, cfg: WindowConfig, suppressed: boolean): void {
   db.del(h);
-  if (s.idx.length === 0) return;
+  if (s.idx.length === 0) {
+    if (s.blockedUntil > 0) {
+      db.hset(h, "b", str(s.blockedUntil));
+      db.hset(h, "e", str(s.blockedUntil));
+      db.pexpireat(h, s.blockedUntil);
+    }
+    return;
+  }
   const last = s.idx.length - 1;
   db.hset(h, "c", str(s.capacity));
   db.hset(h, "o", str(s.origin));
@@ -96,27 +111,45 @@ function store(db: MemoryDb, h: string, s: Series, cfg: WindowConfig, suppressed
     // Declined counts only where nonzero (absent means 0).
     if (suppressed && s.declined[k]! > 0) db.hset(h, `x${str(i)}`, str(s.declined[k]!));
   });
+  if (s.blockedUntil > 0) db.hset(h, "b", str(s.blockedUntil));
   // The expiry, also as a field: the scripts read the time as e - PTTL.
-  db.hset(h, "e", str(expiresAt(s, cfg)));
-  db.pexpireat(h, expiresAt(s, cfg));
+  const at = Math.max(expiresAt(s, cfg), s.blockedUntil);
+  db.hset(h, "e", str(at));
+  db.pexpireat(h, at);
 }
 
 function cfgOf(argv: readonly string[]): WindowConfig {
   return { windowMs: Number(argv[1]), groupMs: Number(argv[2]) };
 }
 
-function absoluteReply(d: ModelDecision): Reply {
-  if (d.kind === "allowed") return 1;
+/**
+ * A decision as the scripts reply it: allowed `{remaining, resetMs}` (absolute inc: the limit is
+ * the caller's) or `{remaining, resetMs, limit}`; `{"rejected", retryAfterMs,
+ * remainingAfterWaiting, remaining, resetMs, limit, blockedMs}`; `{"suppressed", factor,
+ * isAllowed (1|0), remaining, resetMs, limit}`.
+ */
+function decisionReply(d: ModelDecision, withLimit: boolean, blockedMs = 0): Reply {
+  const nums = [str(d.remaining), str(d.resetMs)];
+  if (d.kind === "allowed") return withLimit ? [...nums, str(d.limit)] : nums;
   if (d.kind === "rejected") {
-    return ["rejected", str(d.retryAfterMs), str(d.remainingAfterWaiting)];
+    return [
+      "rejected",
+      str(d.retryAfterMs),
+      str(d.remainingAfterWaiting),
+      ...nums,
+      str(d.limit),
+      str(blockedMs),
+    ];
   }
-  return ["suppressed", String(d.suppressionFactor), d.isAllowed ? 1 : 0];
+  return ["suppressed", String(d.suppressionFactor), d.isAllowed ? 1 : 0, ...nums, str(d.limit)];
 }
 
 /** An operation of the absolute script and its arguments (see lua/ratelimit_absolute.lua). */
 export type AbsoluteOp =
   | { op: "inc"; cap: number; n: number }
   | { op: "check" | "get" }
+  | { op: "refund"; n: number }
+  | { op: "block"; ms: number }
   | { op: "set"; cap: number; n: number; cmp: string; operand: number };
 
 /**
@@ -134,6 +167,10 @@ export function absoluteArgv(w: string, g: string, o: AbsoluteOp): Array<string 
       return o.n === 1 ? [w, g, o.cap] : [w, g, o.cap, o.n];
     case "set":
       return [w, g, o.cap, o.n, "set", o.cmp, o.operand];
+    case "refund":
+      return [w, g, "", o.n, "refund"];
+    case "block":
+      return [w, g, "", o.ms, "block"];
     default:
       return [w, g, "", 1, o.op];
   }
@@ -146,17 +183,25 @@ export const RL_ABSOLUTE = defineScript("ratelimit_absolute", ({ db, nowMs }, ke
   const cap = Number(argv[2]);
   const n = argv[3] === undefined ? 1 : Number(argv[3]);
   const s = load(db, h, false);
+  const blockedMs = () => s.blockedUntil > nowMs ? s.blockedUntil - nowMs : 0;
   let reply: Reply;
   switch (argv[4] ?? "inc") {
     case "inc":
-      reply = absoluteReply(absoluteInc(s, nowMs, cfg, cap, n));
+      reply = decisionReply(absoluteInc(s, nowMs, cfg, cap, n), false, blockedMs());
       break;
     case "check":
-      reply = absoluteReply(absoluteCheck(s, nowMs, cfg));
+      reply = decisionReply(absoluteCheck(s, nowMs, cfg), true, blockedMs());
       break;
     case "get":
       evict(s, nowMs, cfg);
       reply = str(s.total);
+      break;
+    case "refund":
+      reply = str(refund(s, nowMs, cfg, n));
+      break;
+    case "block":
+      block(s, nowMs, cfg, n);
+      reply = 1;
       break;
     case "set": {
       const o = setIf(s, nowMs, cfg, argv[5]!, Number(argv[6]), n, cap, cap);
@@ -226,10 +271,13 @@ export const RL_SUPPRESSED = defineScript("ratelimit_suppressed", ({ db, nowMs }
   const n = Number(argv[5]);
   switch (argv[0]) {
     case "inc":
-      reply = absoluteReply(suppressedInc(s, nowMs, cfg, soft, hard, n, Number(argv[6])));
+      reply = decisionReply(
+        suppressedInc(s, nowMs, cfg, soft, hard, n, Number(argv[6])),
+        true,
+      );
       break;
     case "check":
-      reply = absoluteReply(suppressedCheck(s, nowMs, cfg, Number(argv[6])));
+      reply = decisionReply(suppressedCheck(s, nowMs, cfg, Number(argv[6])), true);
       break;
     case "get":
     case "factor": {
@@ -263,6 +311,7 @@ function loadHybrid(db: MemoryDb, h: string, z: string, rz: string): HybridState
   }
   s.origin = s.idx[0] ?? NaN;
   st.reserved = num(db.hget(h, "R"));
+  st.blockedUntil = num(db.hget(h, "b"));
   for (const [id, exp] of db.zrangeAll(rz)) {
     st.res.set(id, { r: num(db.hget(h, `r:${id}`)), exp });
   }
@@ -280,7 +329,8 @@ function storeHybrid(
 ): void {
   const [h, z, rz] = keys;
   db.del(h, z, rz);
-  if (st.s.idx.length === 0 && st.res.size === 0) return;
+  if (st.s.idx.length === 0 && st.res.size === 0 && st.blockedUntil === 0) return;
+  if (st.blockedUntil > 0) db.hset(h, "b", str(st.blockedUntil));
   db.hset(h, "t", str(st.s.total));
   db.hset(h, "d", str(st.s.declinedTotal));
   db.hset(h, "c", str(st.s.capacity));
@@ -306,7 +356,9 @@ function storeHybrid(
  */
 export type HybridOp =
   | ({ op: "sync" } & SyncRequest)
-  | { op: "set"; cap: number; hard: number; n: number; cmp: string; operand: number };
+  | { op: "set"; cap: number; hard: number; n: number; cmp: string; operand: number }
+  | { op: "refund"; n: number }
+  | { op: "block"; ms: number };
 
 /**
  * The hybrid script's argv: the operation, the window and bucket size (ms, formatted once by the
@@ -318,18 +370,20 @@ export type HybridOp =
  */
 export function hybridArgv(w: string, g: string, o: HybridOp): Array<string | number> {
   if (o.op === "set") return ["set", w, g, o.cap, o.hard, o.n, o.cmp, o.operand];
+  if (o.op === "refund") return ["refund", w, g, o.n];
+  if (o.op === "block") return ["block", w, g, o.ms];
   const { id, seq, used, extra, declined, want, ttlMs, cap, hard, hintN } = o;
   return ["sync", w, g, id, seq, used, extra, declined, want, ttlMs, cap, hard, hintN];
 }
 
 /**
  * Decodes a sync reply `{applied, r, observed, declined, reserved, cap, hard, retryAfterMs,
- * remaining}` (numbers as strings, `applied` 1|0).
+ * remaining, resetMs, blockedMs}` (numbers as strings, `applied` 1|0).
  * @param r the reply
  * @returns the reply's fields
  */
 export function decodeSyncReply(r: Reply): SyncReply {
-  const a = listReply(RL_HYBRID, r, 9).map(Number);
+  const a = listReply(RL_HYBRID, r, 11).map(Number);
   return {
     applied: a[0] === 1,
     r: a[1]!,
@@ -340,6 +394,8 @@ export function decodeSyncReply(r: Reply): SyncReply {
     hard: a[6]!,
     retryAfterMs: a[7]!,
     remainingAfterWaiting: a[8]!,
+    resetMs: a[9]!,
+    blockedMs: a[10]!,
   };
 }
 
@@ -368,6 +424,8 @@ export const RL_HYBRID = defineScript("ratelimit_hybrid", ({ db, nowMs }, keys, 
       ...[r.r, r.observed, r.declined, r.reserved, r.cap, r.hard].map(str),
       str(r.retryAfterMs),
       str(r.remainingAfterWaiting),
+      str(r.resetMs),
+      str(r.blockedMs),
     ];
   } else if (argv[0] === "set") {
     const o = hybridSet(
@@ -381,6 +439,11 @@ export const RL_HYBRID = defineScript("ratelimit_hybrid", ({ db, nowMs }, keys, 
       Number(argv[4]),
     );
     reply = [o.matched ? 1 : 0, str(o.previousTotal), str(o.total)];
+  } else if (argv[0] === "refund") {
+    reply = str(hybridRefund(st, nowMs, cfg, Number(argv[3])));
+  } else if (argv[0] === "block") {
+    hybridBlock(st, nowMs, cfg, Number(argv[3]));
+    reply = 1;
   } else {
     unknownOp(argv[0]);
   }
@@ -401,26 +464,54 @@ export interface RlArgs<O> {
   o: O;
 }
 
-const ALLOWED: RateLimitDecision = Object.freeze({ kind: "allowed" }) as RateLimitDecision;
+/**
+ * How long a rejection says its key stays blocked, ms (the store-backed shell answers that key
+ * from memory meanwhile). Kept out of the public decision.
+ */
+export const BLOCKED_MS: WeakMap<RateLimitDecision, number> = new WeakMap();
 
 /**
- * Decodes a `1` (allowed) | `{"rejected", …}` | `{"suppressed", …}` reply.
+ * Decodes a decision reply (see `decisionReply`).
  * @param r the reply
  * @param windowSizeSeconds the window
+ * @param limit the limit when the reply leaves it out (the caller's capacity)
  * @returns the decision
  */
-export function decodeDecision(r: Reply, windowSizeSeconds: number): RateLimitDecision {
-  if (typeof r === "number") return ALLOWED;
-  const a = listReply(RL_DECISION, r, 3);
-  if (a[0] === "rejected") {
-    return {
+export function decodeDecision(r: Reply, windowSizeSeconds: number, limit = 0): RateLimitDecision {
+  const a = listReply(RL_DECISION, r);
+  if (a[0] === "rejected" && a.length === 7) {
+    const d: RateLimitDecision = {
       kind: "rejected",
       retryAfterMs: Number(a[1]),
       remainingAfterWaiting: Number(a[2]),
       windowSizeSeconds,
+      limit: Number(a[5]),
+      remaining: Number(a[3]),
+      resetMs: Number(a[4]),
+    };
+    const blockedMs = Number(a[6]);
+    if (blockedMs > 0) BLOCKED_MS.set(d, blockedMs);
+    return d;
+  }
+  if (a[0] === "suppressed" && a.length === 6) {
+    return {
+      kind: "suppressed",
+      suppressionFactor: Number(a[1]),
+      isAllowed: Number(a[2]) === 1,
+      limit: Number(a[5]),
+      remaining: Number(a[3]),
+      resetMs: Number(a[4]),
     };
   }
-  return { kind: "suppressed", suppressionFactor: Number(a[1]), isAllowed: Number(a[2]) === 1 };
+  if (a.length === 2 || a.length === 3) {
+    return {
+      kind: "allowed",
+      limit: a.length === 3 ? Number(a[2]) : limit,
+      remaining: Number(a[0]),
+      resetMs: Number(a[1]),
+    };
+  }
+  throw unexpectedReply(RL_DECISION, r);
 }
 
 /** Names the scripts' shared decision reply in errors. */
@@ -433,7 +524,21 @@ export const ABSOLUTE_DECIDE = /* @__PURE__ */ defineOperation({
   script: RL_ABSOLUTE,
   encode: (a: RlArgs<Of<AbsoluteOp, "inc"> | { op: "check" }>) =>
     absoluteArgv(a.win.w, a.win.g, a.o),
-  decode: (r, a) => decodeDecision(r, a.win.seconds),
+  decode: (r, a) => decodeDecision(r, a.win.seconds, a.o.op === "inc" ? a.o.cap : 0),
+});
+
+/** Absolute: give back `n` of the most recent usage; the live total after. */
+export const ABSOLUTE_REFUND = /* @__PURE__ */ defineOperation({
+  script: RL_ABSOLUTE,
+  encode: (a: RlArgs<Of<AbsoluteOp, "refund">>) => absoluteArgv(a.win.w, a.win.g, a.o),
+  decode: (r): number => Number(r),
+});
+
+/** Absolute: block the key for `ms`. */
+export const ABSOLUTE_BLOCK = /* @__PURE__ */ defineOperation({
+  script: RL_ABSOLUTE,
+  encode: (a: RlArgs<Of<AbsoluteOp, "block">>) => absoluteArgv(a.win.w, a.win.g, a.o),
+  decode: (): void => {},
 });
 
 /** Absolute: the live total. */
@@ -486,6 +591,20 @@ export const HYBRID_SYNC = /* @__PURE__ */ defineOperation({
   script: RL_HYBRID,
   encode: (a: RlArgs<Of<HybridOp, "sync">>) => hybridArgv(a.win.w, a.win.g, a.o),
   decode: decodeSyncReply,
+});
+
+/** Hybrid: give back `n` of the committed window's most recent usage; the observed total after. */
+export const HYBRID_REFUND = /* @__PURE__ */ defineOperation({
+  script: RL_HYBRID,
+  encode: (a: RlArgs<Of<HybridOp, "refund">>) => hybridArgv(a.win.w, a.win.g, a.o),
+  decode: (r): number => Number(r),
+});
+
+/** Hybrid: block the key for `ms`. */
+export const HYBRID_BLOCK = /* @__PURE__ */ defineOperation({
+  script: RL_HYBRID,
+  encode: (a: RlArgs<Of<HybridOp, "block">>) => hybridArgv(a.win.w, a.win.g, a.o),
+  decode: (): void => {},
 });
 
 /** Hybrid: replace the window with one bucket of `n` when the comparator matches. */

@@ -21,7 +21,7 @@
  *
  * @module
  */
-import { StoreGuard } from "./_guard.ts";
+import { BoundedCaller } from "../store/_resilience.ts";
 import { HybridAbsoluteRateLimiter } from "./hybrid_absolute.ts";
 import { HybridSuppressedRateLimiter } from "./hybrid_suppressed.ts";
 import type { ProviderParts, StoreContext } from "./redis.ts";
@@ -29,8 +29,8 @@ import type { ProviderParts, StoreContext } from "./redis.ts";
 export { HybridAbsoluteRateLimiter, HybridSuppressedRateLimiter };
 
 /**
- * Builds the `hybrid` provider: its two strategies over one guard of their own (so a background
- * sync failure does not short-circuit the `redis` provider's calls, and vice versa), whose
+ * Builds the `hybrid` provider: its two strategies over one bounded caller of their own, on the
+ * store's breaker (../store/_resilience.ts, shared with every primitive on the store), whose
  * failures are never thrown at callers but answered by the policy.
  * @param p what the limiter gives
  * @param instanceId the absolute strategy's id in the store
@@ -41,7 +41,7 @@ export function hybridProvider(
   p: ProviderParts,
   instanceId: string,
 ): [HybridAbsoluteRateLimiter, HybridSuppressedRateLimiter] {
-  const guard = new StoreGuard(p.cfg.storeTimeoutMs, false, (e) => p.onError(e));
+  const guard = new BoundedCaller(p.store, p.cfg.storeTimeoutMs, false, (e) => p.onError(e));
   const store = p.store;
   const ctx: StoreContext = { cfg: p.cfg, store: () => store, guard, closed: p.closed };
   return [

@@ -6,14 +6,23 @@
  * @module
  */
 import type { Comparator } from "../core/comparator.ts";
-import { validateKey } from "./_config.ts";
+import { capOf, checkDuration, checkN, validateKey } from "./_config.ts";
+import { DOWN } from "../store/_resilience.ts";
+import { newEntry, UNKNOWN_LIMIT } from "./_hybrid_entry.ts";
+import { HYBRID_BLOCK, HYBRID_REFUND } from "./_scripts.ts";
+import { checkWaitOptions, waitLoop } from "./_wait.ts";
 import type { Entry } from "./_hybrid_entry.ts";
-import { ALLOWED } from "./_hybrid_engine.ts";
-import { hybridSetIf } from "./_hybrid_set_if.ts";
+import { hybridReset, hybridSetIf } from "./_hybrid_set_if.ts";
 import { HybridShell, type OnSyncError } from "./_hybrid_shell.ts";
 import type { LocalAbsoluteRateLimiter } from "./local.ts";
-import type { StoreContext } from "./redis.ts";
-import type { AbsoluteMethods, Rate, RateLimitDecision, RateLimitSetResult } from "./types.ts";
+import { allowedBlind, type StoreContext } from "./redis.ts";
+import type {
+  AbsoluteMethods,
+  Rate,
+  RateLimitDecision,
+  RateLimitSetResult,
+  WaitUntilAllowedOptions,
+} from "./types.ts";
 
 /**
  * Store calls one inc makes at most before it rejects: a call's fresh reservation can be taken by
@@ -75,8 +84,8 @@ export class HybridAbsoluteRateLimiter extends HybridShell<LocalAbsoluteRateLimi
     const x = this.engine;
     const { e, cap } = x.enter(key, rate, n, false);
     const now = x.cfg.now();
-    if (x.take(e, n, now)) return ALLOWED;
-    if (n > cap) return x.never(cap);
+    if (x.take(e, n, now)) return x.allowed(e, now, cap);
+    if (n > cap) return x.never(e, now, cap);
     if (now < e.blockedUntil) return x.rejected(e, now);
     e.lastUse = now;
     // Concurrent callers share each store call; its reservation target covers all of them.
@@ -85,33 +94,41 @@ export class HybridAbsoluteRateLimiter extends HybridShell<LocalAbsoluteRateLimi
       for (let round = 0; round < MAX_STORE_ROUNDS; round++) {
         const ok = await x.sync(key, e, x.want(e, e.used), n);
         const after = x.cfg.now();
-        if (x.take(e, n, after)) return ALLOWED;
-        if (!ok) return this.#down(key, rate, n, e);
+        if (x.take(e, n, after)) return x.allowed(e, after, cap);
+        if (!ok) return this.#down(key, rate, n, e, cap);
+        if (after < e.blockEnd) return x.rejected(e, after); // blocked
         if (x.free(e) <= 0) break; // no room in the store: reject until the next sync
       }
     } finally {
       e.waiting -= n;
     }
     const after = x.cfg.now();
-    e.blockedUntil = after + Math.min(e.retryAfterMs, x.cfg.syncIntervalMs);
+    e.blockedUntil = Math.max(
+      e.blockedUntil,
+      after + Math.min(e.retryAfterMs, x.cfg.syncIntervalMs),
+    );
     return x.rejected(e, after);
   }
 
   /** The failure policy's answer to an inc while the store is unreachable. */
-  #down(key: string, rate: Rate, n: number, e: Entry): RateLimitDecision {
+  #down(key: string, rate: Rate, n: number, e: Entry, cap: number): RateLimitDecision {
     const p = this.engine.cfg.onStoreError;
     if (p === "throw") throw this.engine.failure();
-    if (p === "allow") return ALLOWED;
+    if (p === "allow") return allowedBlind(cap, n);
     if (p === "local") {
       const d = this.fallback.inc(key, rate, n);
       if (d.kind === "allowed") e.extra += n;
       return d;
     }
+    const wait = Math.max(1, this.engine.ctx.guard.retryInMs);
     return {
       kind: "rejected",
-      retryAfterMs: Math.max(1, this.engine.ctx.guard.retryInMs),
+      retryAfterMs: wait,
       remainingAfterWaiting: 0,
       windowSizeSeconds: this.engine.cfg.windowSizeSeconds,
+      limit: cap,
+      remaining: 0,
+      resetMs: wait,
     };
   }
 
@@ -133,28 +150,36 @@ export class HybridAbsoluteRateLimiter extends HybridShell<LocalAbsoluteRateLimi
     x.open();
     const known = x.entries.get(key);
     const now = x.cfg.now();
-    if (known !== undefined && now < known.resUntil && known.avail >= 1) return ALLOWED;
+    if (known !== undefined && now < known.blockEnd) return x.rejected(known, now);
+    if (known !== undefined && now < known.resUntil && known.avail >= 1) {
+      return x.allowed(known, now, Math.max(0, known.cap));
+    }
     const e = await x.read(key);
     if (e === undefined) return this.#unknown(key);
+    const after = x.cfg.now();
+    if (after < e.blockEnd) return x.rejected(e, after);
     const cap = e.cap >= 0 ? e.cap : 0;
-    if (e.observed === 0 && e.reserved === 0) return ALLOWED;
+    if (e.observed === 0 && e.reserved === 0) return x.allowed(e, after, 0);
     if (e.avail >= 1 || e.observed - e.declinedTotal + e.reserved - e.mine + 1 <= cap) {
-      return ALLOWED;
+      return x.allowed(e, after, cap);
     }
-    return x.rejected(e, x.cfg.now());
+    return x.rejected(e, after);
   }
 
   /** The failure policy's answer to an isAllowed while the store is unreachable. */
   #unknown(key: string): RateLimitDecision {
     const p = this.engine.cfg.onStoreError;
     if (p === "local") return this.fallback.isAllowed(key);
-    if (p === "allow") return ALLOWED;
+    if (p === "allow") return allowedBlind(0, 0);
     if (p === "throw") throw this.engine.failure();
     return {
       kind: "rejected",
       retryAfterMs: 1,
       remainingAfterWaiting: 0,
       windowSizeSeconds: this.engine.cfg.windowSizeSeconds,
+      limit: 0,
+      remaining: 0,
+      resetMs: 1,
     };
   }
 
@@ -198,5 +223,141 @@ export class HybridAbsoluteRateLimiter extends HybridShell<LocalAbsoluteRateLimi
    */
   setIf(key: string, rate: Rate, cmp: Comparator, n: number): Promise<RateLimitSetResult> {
     return hybridSetIf(this.engine, key, rate, cmp, n, false);
+  }
+
+  /**
+   * Forgets the key's usage and any block on it, fleet-wide (this instance's pending usage is
+   * committed and its reservation given back first).
+   * @param key the entity
+   * @returns when done
+   * @throws {InvalidKeyError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { MemoryStore, RateLimiter } from "../mod.ts";
+   * await using rl = new RateLimiter({ store: new MemoryStore() });
+   * await rl.hybrid.absolute.inc("k", 5, 5);
+   * await rl.hybrid.absolute.reset("k");
+   * console.assert(await rl.hybrid.absolute.get("k") === 0);
+   * ```
+   */
+  reset(key: string): Promise<void> {
+    return hybridReset(this.engine, key);
+  }
+
+  /**
+   * Gives back `n` of the key's most recent usage (never below zero): this instance's usage not
+   * committed yet first (back into its reservation, no store call needed for it), then the
+   * store's newest.
+   * @param key the entity
+   * @param n how many (≥ 0)
+   * @returns the fleet's live total after
+   * @throws {InvalidKeyError | InvalidArgumentError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { MemoryStore, RateLimiter } from "../mod.ts";
+   * await using rl = new RateLimiter({ store: new MemoryStore() });
+   * await rl.hybrid.absolute.inc("k", 5, 3);
+   * console.assert(await rl.hybrid.absolute.refund("k", 1) === 2);
+   * ```
+   */
+  async refund(key: string, n: number): Promise<number> {
+    validateKey(key);
+    checkN(n);
+    const x = this.engine;
+    x.open();
+    const e = x.entries.get(key);
+    let left = n;
+    if (e !== undefined) {
+      const k = Math.min(left, e.used);
+      e.used -= k;
+      e.avail += k;
+      left -= k;
+      // A batch in flight lands first, so the store's newest usage includes it.
+      while (e.flight !== undefined) await e.flight.catch(() => false);
+    }
+    const r = await x.call(key, HYBRID_REFUND, { op: "refund", n: left });
+    if (r === DOWN) {
+      if (x.cfg.onStoreError === "local") return this.fallback.refund(key, n);
+      throw x.failure();
+    }
+    // Room was made: an inc need not wait for the next sync to find it (a block stays).
+    const current = x.entries.get(key);
+    if (current !== undefined) current.blockedUntil = current.blockEnd;
+    const pending = e === undefined ? 0 : e.used + e.extra + (e.batch?.used ?? 0);
+    return r + pending;
+  }
+
+  /**
+   * Rejects every call on the key for `durationMs`, with a true `retryAfterMs`. The block is held
+   * in the store: no instance is granted a reservation while it lasts, and each stops admitting
+   * at its next sync (within `syncIntervalMs`); this one at once, answering the key from memory
+   * until the block ends.
+   * @param key the entity
+   * @param durationMs the block's length, ms (1 to 31 536 000 000)
+   * @returns when the store holds it
+   * @throws {InvalidKeyError | InvalidArgumentError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { MemoryStore, RateLimiter } from "../mod.ts";
+   * await using rl = new RateLimiter({ store: new MemoryStore() });
+   * await rl.hybrid.absolute.block("k", 60_000);
+   * console.assert((await rl.hybrid.absolute.inc("k", 5)).kind === "rejected");
+   * ```
+   */
+  async block(key: string, durationMs: number): Promise<void> {
+    validateKey(key);
+    checkDuration(durationMs);
+    const x = this.engine;
+    x.open();
+    const start = x.cfg.now();
+    const r = await x.call(key, HYBRID_BLOCK, { op: "block", ms: durationMs });
+    if (r === DOWN) {
+      if (x.cfg.onStoreError === "local") return this.fallback.block(key, durationMs);
+      throw x.failure();
+    }
+    let e = x.entries.get(key);
+    if (e === undefined) {
+      e = newEntry(UNKNOWN_LIMIT, UNKNOWN_LIMIT);
+      x.entries.set(key, e);
+      x.schedule();
+    }
+    x.blocked(e, start, durationMs);
+    e.lastUse = start;
+  }
+
+  /**
+   * Resolves with the admitting decision once `n` fits, sleeping on each rejection's
+   * `retryAfterMs` (no polling).
+   * @param key the entity
+   * @param rate the rate
+   * @param n the request size (≥ 0, at most the limit)
+   * @param options `timeoutMs` and `signal`
+   * @returns the admitting decision
+   * @throws {RateLimitTimeoutError} when `timeoutMs` passes (or the hint shows it will first)
+   * @throws {InvalidKeyError | InvalidArgumentError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { MemoryStore, RateLimiter } from "../mod.ts";
+   * await using rl = new RateLimiter({ store: new MemoryStore() });
+   * const d = await rl.hybrid.absolute.waitUntilAllowed("k", 5, 1, { timeoutMs: 1000 });
+   * console.assert(d.kind === "allowed");
+   * ```
+   */
+  waitUntilAllowed(
+    key: string,
+    rate: Rate,
+    n = 1,
+    options?: WaitUntilAllowedOptions,
+  ): Promise<RateLimitDecision> {
+    try {
+      validateKey(key);
+      checkN(n);
+      capOf(this.engine.cfg, rate);
+      const o = checkWaitOptions(options);
+      this.engine.open();
+      return waitLoop(key, n, () => this.inc(key, rate, n), o);
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 }

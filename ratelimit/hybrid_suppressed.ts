@@ -7,12 +7,11 @@
  */
 import type { Comparator } from "../core/comparator.ts";
 import type { Entry } from "./_hybrid_entry.ts";
-import { ALLOWED } from "./_hybrid_engine.ts";
 import { hybridSetIf } from "./_hybrid_set_if.ts";
 import { HybridShell, type OnSyncError } from "./_hybrid_shell.ts";
 import { admitProbability } from "./_model.ts";
 import type { LocalSuppressedRateLimiter } from "./local.ts";
-import type { StoreContext } from "./redis.ts";
+import { allowedBlind, type StoreContext } from "./redis.ts";
 import { validateKey } from "./_config.ts";
 import type { Rate, RateLimitDecision, RateLimitSetResult, SuppressedMethods } from "./types.ts";
 import type { SuppressedSnapshot } from "./types.ts";
@@ -80,7 +79,7 @@ export class HybridSuppressedRateLimiter extends HybridShell<LocalSuppressedRate
     const x = this.engine;
     const { e, cap, hard } = x.enter(key, rate, n, true);
     let now = x.cfg.now();
-    if (x.take(e, n, now)) return ALLOWED;
+    if (x.take(e, n, now)) return x.allowed(e, now, hard);
     if (now - e.viewAt >= x.cfg.suppressionFactorCacheMs || now >= e.blockedUntil) {
       // The view is too old to decide on: refresh it (and try for a reservation).
       e.lastUse = now;
@@ -92,8 +91,8 @@ export class HybridSuppressedRateLimiter extends HybridShell<LocalSuppressedRate
         e.waiting -= n;
       }
       now = x.cfg.now();
-      if (x.take(e, n, now)) return ALLOWED;
-      if (!ok) return this.#down(key, rate, n, e);
+      if (x.take(e, n, now)) return x.allowed(e, now, hard);
+      if (!ok) return this.#down(key, rate, n, e, hard);
       e.blockedUntil = now + x.cfg.syncIntervalMs;
     }
     const v = this.#view(e);
@@ -103,17 +102,27 @@ export class HybridSuppressedRateLimiter extends HybridShell<LocalSuppressedRate
     e.extra += n;
     if (!ok) e.declined += n;
     e.lastUse = now;
-    if (below) return ALLOWED;
-    return { kind: "suppressed", suppressionFactor: 1 - p, isAllowed: ok };
+    const nums = x.numbers(e, now, hard);
+    if (below) return { kind: "allowed", ...nums };
+    return { kind: "suppressed", suppressionFactor: 1 - p, isAllowed: ok, ...nums };
   }
 
   /** The failure policy's answer to an inc while the store is unreachable. */
-  #down(key: string, rate: Rate, n: number, e: Entry): RateLimitDecision {
+  #down(key: string, rate: Rate, n: number, e: Entry, hard: number): RateLimitDecision {
     const x = this.engine;
     const p = x.cfg.onStoreError;
     if (p === "throw") throw x.failure();
-    if (p === "allow") return ALLOWED;
-    if (p === "deny") return { kind: "suppressed", suppressionFactor: 1, isAllowed: false };
+    if (p === "allow") return allowedBlind(hard, n);
+    if (p === "deny") {
+      return {
+        kind: "suppressed",
+        suppressionFactor: 1,
+        isAllowed: false,
+        limit: hard,
+        remaining: 0,
+        resetMs: 0,
+      };
+    }
     const d = this.fallback.inc(key, rate, n);
     e.extra += n;
     if (d.kind === "suppressed" && !d.isAllowed) e.declined += n;
@@ -142,14 +151,18 @@ export class HybridSuppressedRateLimiter extends HybridShell<LocalSuppressedRate
   async isAllowed(key: string): Promise<RateLimitDecision> {
     validateKey(key);
     const e = await this.#read(key);
-    if (e.avail >= 1 || e.cap <= 0) return ALLOWED;
+    const now = this.engine.cfg.now();
     const v = this.#view(e);
-    if (v.observed - v.declined + 1 <= e.cap) return ALLOWED;
+    const limit = v.observed > 0 ? Math.max(0, e.hard) : 0;
+    const nums = this.engine.numbers(e, now, limit);
+    if (e.avail >= 1 || e.cap <= 0) return { kind: "allowed", ...nums };
+    if (v.observed - v.declined + 1 <= e.cap) return { kind: "allowed", ...nums };
     const p = admitProbability(v.observed, v.declined, e.cap, e.hard, 1);
     return {
       kind: "suppressed",
       suppressionFactor: 1 - p,
       isAllowed: p === 1 || this.engine.cfg.random() < p,
+      ...nums,
     };
   }
 

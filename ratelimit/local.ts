@@ -6,14 +6,25 @@
  */
 import { type Comparator, validateComparator } from "../core/comparator.ts";
 import { ClosedError } from "../core/errors.ts";
-import { capOf, checkKey, checkN, type Config, limitsOf, validateKey } from "./_config.ts";
+import {
+  capOf,
+  checkDuration,
+  checkKey,
+  checkN,
+  type Config,
+  limitsOf,
+  validateKey,
+} from "./_config.ts";
+import { checkWaitOptions, waitLoop } from "./_wait.ts";
 import {
   absoluteCheck,
   absoluteInc,
+  block,
   evict,
   expiresAt,
   type ModelDecision,
   newSeries,
+  refund,
   type Series,
   setIf,
   suppressedCheck,
@@ -27,6 +38,7 @@ import type {
   RateLimitSetResult,
   SuppressedMethods,
   SuppressedSnapshot,
+  WaitUntilAllowedOptions,
 } from "./types.ts";
 
 /**
@@ -42,12 +54,21 @@ export function toDecision(d: ModelDecision, windowSizeSeconds: number): RateLim
       retryAfterMs: d.retryAfterMs,
       remainingAfterWaiting: d.remainingAfterWaiting,
       windowSizeSeconds,
+      limit: d.limit,
+      remaining: d.remaining,
+      resetMs: d.resetMs,
     };
   }
   return d;
 }
 
-const ALLOWED: RateLimitDecision = Object.freeze({ kind: "allowed" }) as RateLimitDecision;
+/** The answer for a key with nothing recorded (isAllowed): no rate is known, so limit 0. */
+const UNKNOWN: RateLimitDecision = Object.freeze({
+  kind: "allowed",
+  limit: 0,
+  remaining: 0,
+  resetMs: 0,
+}) as RateLimitDecision;
 
 /** The map of series both local strategies keep; expired series are swept, amortised. @internal */
 export class SeriesMap {
@@ -72,16 +93,20 @@ export class SeriesMap {
     }
     return s;
   }
-  /** Forgets a key whose window emptied. */
+  /** Forgets a key whose window emptied (and that is not blocked). */
   settle(key: string, s: Series): void {
-    if (s.idx.length === 0) this.#map.delete(key);
+    if (s.idx.length === 0 && s.blockedUntil <= this.#cfg.now()) this.#map.delete(key);
+  }
+  /** Forgets a key. */
+  delete(key: string): void {
+    this.#map.delete(key);
   }
   /** Drops every series whose window has fully expired. */
   sweep(): number {
     const now = this.#cfg.now();
     let n = 0;
     for (const [k, s] of this.#map) {
-      if (expiresAt(s, this.#cfg) <= now) {
+      if (Math.max(expiresAt(s, this.#cfg), s.blockedUntil) <= now) {
         this.#map.delete(k);
         n++;
       }
@@ -130,7 +155,7 @@ export abstract class LocalBase {
     return this.series.sweep();
   }
   /** Forgets every key. @internal */
-  reset(): void {
+  clearAll(): void {
     this.series.clear();
   }
 }
@@ -171,7 +196,109 @@ export class LocalAbsoluteRateLimiter extends LocalBase implements AbsoluteMetho
     const s = this.series.take(key);
     const d = absoluteInc(s, this.cfg.now(), this.cfg, cap, n);
     this.series.settle(key, s);
-    return d.kind === "allowed" ? ALLOWED : toDecision(d, this.cfg.windowSizeSeconds);
+    return toDecision(d, this.cfg.windowSizeSeconds);
+  }
+
+  /**
+   * Forgets the key's usage and any block on it.
+   * @param key the entity
+   * @throws {InvalidKeyError | ClosedError}
+   * @example
+   * ```ts
+   * import { RateLimiter } from "../mod.ts";
+   * await using rl = new RateLimiter();
+   * rl.local.absolute.inc("k", 5, 5);
+   * rl.local.absolute.reset("k");
+   * console.assert(rl.local.absolute.get("k") === 0);
+   * ```
+   */
+  reset(key: string): void {
+    validateKey(key);
+    this.open();
+    this.series.delete(key);
+  }
+
+  /**
+   * Gives back `n` of the key's most recent usage (never below zero), e.g. for a request that
+   * failed and should not count.
+   * @param key the entity
+   * @param n how many (≥ 0)
+   * @returns the live total after
+   * @throws {InvalidKeyError | InvalidArgumentError | ClosedError}
+   * @example
+   * ```ts
+   * import { RateLimiter } from "../mod.ts";
+   * await using rl = new RateLimiter();
+   * rl.local.absolute.inc("k", 5, 3);
+   * console.assert(rl.local.absolute.refund("k", 1) === 2);
+   * ```
+   */
+  refund(key: string, n: number): number {
+    validateKey(key);
+    checkN(n);
+    this.open();
+    const s = this.series.peek(key);
+    if (s === undefined) return 0;
+    const total = refund(s, this.cfg.now(), this.cfg, n);
+    this.series.settle(key, s);
+    return total;
+  }
+
+  /**
+   * Rejects every call on the key for `durationMs`, with a true `retryAfterMs` (a later block
+   * replaces an earlier one).
+   * @param key the entity
+   * @param durationMs the block's length, ms (1 to 31 536 000 000)
+   * @throws {InvalidKeyError | InvalidArgumentError | ClosedError}
+   * @example
+   * ```ts
+   * import { RateLimiter } from "../mod.ts";
+   * await using rl = new RateLimiter();
+   * rl.local.absolute.block("k", 60_000);
+   * console.assert(rl.local.absolute.inc("k", 5).kind === "rejected");
+   * ```
+   */
+  block(key: string, durationMs: number): void {
+    validateKey(key);
+    checkDuration(durationMs);
+    this.open();
+    block(this.series.take(key), this.cfg.now(), this.cfg, durationMs);
+  }
+
+  /**
+   * Resolves with the admitting decision once `n` fits, sleeping on each rejection's
+   * `retryAfterMs`.
+   * @param key the entity
+   * @param rate the rate
+   * @param n the request size (≥ 0, at most the limit)
+   * @param options `timeoutMs` and `signal`
+   * @returns the admitting decision
+   * @throws {RateLimitTimeoutError} when `timeoutMs` passes (or the hint shows it will first)
+   * @throws {InvalidKeyError | InvalidArgumentError | ClosedError}
+   * @example
+   * ```ts
+   * import { RateLimiter } from "../mod.ts";
+   * await using rl = new RateLimiter();
+   * const d = await rl.local.absolute.waitUntilAllowed("k", 5, 1, { timeoutMs: 1000 });
+   * console.assert(d.kind === "allowed");
+   * ```
+   */
+  waitUntilAllowed(
+    key: string,
+    rate: Rate,
+    n = 1,
+    options?: WaitUntilAllowedOptions,
+  ): Promise<RateLimitDecision> {
+    try {
+      validateKey(key);
+      checkN(n);
+      capOf(this.cfg, rate);
+      const o = checkWaitOptions(options);
+      this.open();
+      return waitLoop(key, n, () => this.inc(key, rate, n), o);
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /**
@@ -190,7 +317,7 @@ export class LocalAbsoluteRateLimiter extends LocalBase implements AbsoluteMetho
     validateKey(key);
     this.open();
     const s = this.series.peek(key);
-    if (s === undefined) return ALLOWED;
+    if (s === undefined) return UNKNOWN;
     const d = absoluteCheck(s, this.cfg.now(), this.cfg);
     this.series.settle(key, s);
     return toDecision(d, this.cfg.windowSizeSeconds);
@@ -286,7 +413,7 @@ export class LocalSuppressedRateLimiter extends LocalBase implements SuppressedM
     const s = this.series.take(key);
     const d = suppressedInc(s, this.cfg.now(), this.cfg, cap, hard, n, this.cfg.random());
     this.series.settle(key, s);
-    return d.kind === "allowed" ? ALLOWED : toDecision(d, this.cfg.windowSizeSeconds);
+    return toDecision(d, this.cfg.windowSizeSeconds);
   }
 
   /**
@@ -305,7 +432,7 @@ export class LocalSuppressedRateLimiter extends LocalBase implements SuppressedM
     validateKey(key);
     this.open();
     const s = this.series.peek(key);
-    if (s === undefined) return ALLOWED;
+    if (s === undefined) return UNKNOWN;
     const d = suppressedCheck(s, this.cfg.now(), this.cfg, this.cfg.random());
     this.series.settle(key, s);
     return toDecision(d, this.cfg.windowSizeSeconds);

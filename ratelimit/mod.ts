@@ -19,6 +19,6 @@ export * from "./rate_limit.ts";
 export * from "./rate_limiter.ts";
 // Types the limiters' signatures use, so this entry point stands on its own.
 export { Comparator, type ComparatorOp } from "../core/comparator.ts";
-export { DistkitError } from "../core/errors.ts";
+export { DistkitError, RateLimitTimeoutError } from "../core/errors.ts";
 export type { DistkitErrorCode } from "../core/errors.ts";
 export type * from "../store/types.ts";

@@ -37,9 +37,16 @@ const ABSOLUTE: Record<MethodName<AbsoluteMethods<true>>, true> = {
   isAllowed: true,
   get: true,
   setIf: true,
+  reset: true,
+  refund: true,
+  block: true,
+  waitUntilAllowed: true,
 };
 const SUPPRESSED: Record<MethodName<SuppressedMethods<true>>, true> = {
-  ...ABSOLUTE,
+  inc: true,
+  isAllowed: true,
+  get: true,
+  setIf: true,
   getSuppressionFactor: true,
 };
 
@@ -323,8 +330,8 @@ export class RateLimiter implements AsyncDisposable {
     // The hybrid code may still be loading for a first call: that call runs, then this closes.
     const h = this.#hybrid?.impl ?? await this.#hybrid?.settled();
     if (h !== undefined) await Promise.all([h[0].close(), h[1].close()]);
-    this.#localImpl[0].reset();
-    this.#localImpl[1].reset();
+    this.#localImpl[0].clearAll();
+    this.#localImpl[1].clearAll();
   }
 
   /** Same as {@linkcode RateLimiter.close}. @returns when closed */

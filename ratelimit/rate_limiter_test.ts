@@ -158,6 +158,9 @@ Deno.test("local provider: time-driven window with an injected clock", () => {
     retryAfterMs: 6000,
     remainingAfterWaiting: 3,
     windowSizeSeconds: 10,
+    limit: 10,
+    remaining: 0,
+    resetMs: 6000,
   });
   now += 5999;
   assert.equal(l.inc("k", r, 2).kind, "rejected");
@@ -242,7 +245,14 @@ Deno.test("onStoreError: throw, allow, deny, local — answered within the bound
       }
       const sd = policy === "throw" ? undefined : await rl.redis.suppressed.inc("s", 1);
       if (policy === "deny") {
-        assert.deepEqual(sd, { kind: "suppressed", suppressionFactor: 1, isAllowed: false });
+        assert.deepEqual(sd, {
+          kind: "suppressed",
+          suppressionFactor: 1,
+          isAllowed: false,
+          limit: 10,
+          remaining: 0,
+          resetMs: 0,
+        });
       }
       store.failure = undefined;
       // Recovery: after the breaker's short backoff a probe goes through.

@@ -5,16 +5,29 @@
  *
  * @module
  */
-import { type Comparator, validateComparator } from "../core/comparator.ts";
+import { validateComparator } from "../core/comparator.ts";
 import { ClosedError, type DistkitError, StoreError } from "../core/errors.ts";
 import type { Operation } from "../store/operation.ts";
+import { BoundedCaller, DOWN } from "../store/_resilience.ts";
 import type { Store } from "../store/types.ts";
-import { capOf, checkN, type Config, entityKeyBuilder, limitsOf, validateKey } from "./_config.ts";
-import { DOWN, StoreGuard } from "./_guard.ts";
 import {
+  capOf,
+  checkDuration,
+  checkN,
+  type Config,
+  entityKeyBuilder,
+  limitsOf,
+  validateKey,
+} from "./_config.ts";
+import { Comparator } from "../core/comparator.ts";
+import { checkWaitOptions, waitLoop } from "./_wait.ts";
+import {
+  ABSOLUTE_BLOCK,
   ABSOLUTE_DECIDE,
+  ABSOLUTE_REFUND,
   ABSOLUTE_SET,
   ABSOLUTE_TOTAL,
+  BLOCKED_MS,
   type RlWindow,
   SUPPRESSED_DECIDE,
   SUPPRESSED_FACTOR,
@@ -29,13 +42,14 @@ import type {
   RateLimitSetResult,
   SuppressedMethods,
   SuppressedSnapshot,
+  WaitUntilAllowedOptions,
 } from "./types.ts";
 
 /** What a store-backed limiter needs from its `RateLimiter`. @internal */
 export interface StoreContext {
   cfg: Config;
   store: () => Store;
-  guard: StoreGuard;
+  guard: BoundedCaller;
   closed: () => boolean;
 }
 
@@ -55,7 +69,8 @@ export interface ProviderParts {
 }
 
 /**
- * Builds the `redis` provider: its two strategies over one guard of their own.
+ * Builds the `redis` provider: its two strategies over one bounded caller of their own
+ * (`storeTimeoutMs`), on the store's breaker (../store/_resilience.ts).
  * @param p what the limiter gives
  * @returns the absolute and the suppressed limiter
  * @internal
@@ -63,7 +78,8 @@ export interface ProviderParts {
 export function redisProvider(
   p: ProviderParts,
 ): [RedisAbsoluteRateLimiter, RedisSuppressedRateLimiter] {
-  const guard = new StoreGuard(
+  const guard = new BoundedCaller(
+    p.store,
     p.cfg.storeTimeoutMs,
     p.cfg.onStoreError === "throw",
     (e) => p.onError(e),
@@ -139,15 +155,92 @@ export abstract class StoreBase {
   protected unreachable(): never {
     throw new StoreError("Rate-limit store unreachable: reads need the store");
   }
-  /** The "deny" policy's answer. @internal */
-  protected denied(): RateLimitDecision {
+  /** The "deny" policy's answer (nothing fits until the store is probed again). @internal */
+  protected denied(limit: number): RateLimitDecision {
+    const wait = Math.max(1, this.ctx.guard.retryInMs);
     return {
       kind: "rejected",
-      retryAfterMs: Math.max(1, this.ctx.guard.retryInMs),
+      retryAfterMs: wait,
       remainingAfterWaiting: 0,
       windowSizeSeconds: this.ctx.cfg.windowSizeSeconds,
+      limit,
+      remaining: 0,
+      resetMs: wait,
     };
   }
+}
+
+/**
+ * The "allow" policy's answer while the store is unreachable: the numbers are those of a window
+ * holding only this call (nothing else is known).
+ * @param limit the limit
+ * @param n the request
+ * @returns the decision
+ * @internal
+ */
+export function allowedBlind(limit: number, n: number): RateLimitDecision {
+  return { kind: "allowed", limit, remaining: Math.max(0, limit - n), resetMs: 0 };
+}
+
+/**
+ * Keys known to be blocked, by this instance (until when, on its clock), so that their calls are
+ * answered without a store call while the block lasts. Expired entries are swept, amortised.
+ * @internal
+ */
+export class BlockCache {
+  #map = new Map<string, number>();
+  #sweepAt = 1024;
+  /** Whether any key is held (the hot path's one test). */
+  get size(): number {
+    return this.#map.size;
+  }
+  /** When the key's block ends, if it lasts at `now`. */
+  until(key: string, now: number): number | undefined {
+    const t = this.#map.get(key);
+    if (t === undefined) return undefined;
+    if (t > now) return t;
+    this.#map.delete(key);
+    return undefined;
+  }
+  /** Remembers a block (a later one replaces it). */
+  set(key: string, until: number, now: number): void {
+    if (this.#map.size >= this.#sweepAt) {
+      for (const [k, t] of this.#map) if (t <= now) this.#map.delete(k);
+      this.#sweepAt = Math.max(1024, 2 * this.#map.size);
+    }
+    this.#map.set(key, until);
+  }
+  /** Forgets the key's block. */
+  delete(key: string): void {
+    this.#map.delete(key);
+  }
+}
+
+/**
+ * The rejection of a key blocked until `until` (local clock), answered from memory.
+ * @param until when the block ends
+ * @param now now
+ * @param limit the limit
+ * @param windowSizeSeconds the window
+ * @returns the decision
+ * @internal
+ */
+export function blockedFromMemory(
+  until: number,
+  now: number,
+  limit: number,
+  windowSizeSeconds: number,
+): RateLimitDecision {
+  const wait = Math.max(1, until - now);
+  return {
+    kind: "rejected",
+    retryAfterMs: wait,
+    remainingAfterWaiting: 0,
+    windowSizeSeconds,
+    limit,
+    remaining: 0,
+    resetMs: wait,
+  };
 }
 
 /**
@@ -169,6 +262,7 @@ export class RedisAbsoluteRateLimiter extends StoreBase implements AbsoluteMetho
    * @param ctx the limiter's shared context
    * @param fallback the local limiter the "local" policy uses during an outage
    */
+  #blocks = new BlockCache();
   constructor(ctx: StoreContext, fallback: LocalAbsoluteRateLimiter) {
     super(ctx, "ra");
     this.#fallback = fallback;
@@ -194,23 +288,163 @@ export class RedisAbsoluteRateLimiter extends StoreBase implements AbsoluteMetho
       validateKey(key);
       checkN(n);
       const cap = capOf(this.ctx.cfg, rate);
+      if (this.#blocks.size > 0) {
+        const now = this.ctx.cfg.now();
+        const until = this.#blocks.until(key, now);
+        if (until !== undefined) {
+          if (this.ctx.closed()) throw new ClosedError("RateLimiter");
+          return Promise.resolve(
+            blockedFromMemory(until, now, cap, this.ctx.cfg.windowSizeSeconds),
+          );
+        }
+      }
       return this.call(
         key,
         ABSOLUTE_DECIDE,
         { win: this.win, o: { op: "inc", cap, n } },
-        (r) => r !== DOWN ? r : this.#down(key, rate, n),
+        (r) => r !== DOWN ? this.#learn(key, r) : this.#down(key, rate, n, cap),
       );
     } catch (e) {
       return Promise.reject(e);
     }
   }
 
+  /** Remembers a block the store reported, so that calls meanwhile need no store call. */
+  #learn(key: string, d: RateLimitDecision): RateLimitDecision {
+    if (d.kind === "rejected") {
+      const ms = BLOCKED_MS.get(d);
+      if (ms !== undefined) {
+        const now = this.ctx.cfg.now();
+        this.#blocks.set(key, now + ms, now);
+      }
+    }
+    return d;
+  }
+
   /** The failure policy's answer to an inc while the store is unreachable. */
-  #down(key: string, rate: Rate, n: number): RateLimitDecision {
+  #down(key: string, rate: Rate, n: number, cap: number): RateLimitDecision {
     const p = this.ctx.cfg.onStoreError;
-    if (p === "allow") return { kind: "allowed" };
+    if (p === "allow") return allowedBlind(cap, n);
     if (p === "local") return this.#fallback.inc(key, rate, n);
-    return this.denied();
+    return this.denied(cap);
+  }
+
+  /**
+   * Forgets the key's usage and any block on it (in the store, for every instance).
+   * @param key the entity
+   * @returns when done
+   * @throws {InvalidKeyError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { MemoryStore, RateLimiter } from "../mod.ts";
+   * await using rl = new RateLimiter({ store: new MemoryStore() });
+   * await rl.redis.absolute.inc("k", 5, 5);
+   * await rl.redis.absolute.reset("k");
+   * console.assert(await rl.redis.absolute.get("k") === 0);
+   * ```
+   */
+  async reset(key: string): Promise<void> {
+    validateKey(key);
+    this.#blocks.delete(key);
+    const r = await this.call(key, ABSOLUTE_SET, {
+      win: this.win,
+      o: { op: "set", cap: 1, n: 0, cmp: Comparator.always.op, operand: 0 },
+    });
+    this.#blocks.delete(key);
+    if (r === DOWN) {
+      if (this.ctx.cfg.onStoreError === "local") return this.#fallback.reset(key);
+      return this.unreachable();
+    }
+  }
+
+  /**
+   * Gives back `n` of the key's most recent usage (never below zero), atomically in the store.
+   * @param key the entity
+   * @param n how many (≥ 0)
+   * @returns the live total after
+   * @throws {InvalidKeyError | InvalidArgumentError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { MemoryStore, RateLimiter } from "../mod.ts";
+   * await using rl = new RateLimiter({ store: new MemoryStore() });
+   * await rl.redis.absolute.inc("k", 5, 3);
+   * console.assert(await rl.redis.absolute.refund("k", 1) === 2);
+   * ```
+   */
+  async refund(key: string, n: number): Promise<number> {
+    validateKey(key);
+    checkN(n);
+    const r = await this.call(key, ABSOLUTE_REFUND, { win: this.win, o: { op: "refund", n } });
+    if (r !== DOWN) return r;
+    if (this.ctx.cfg.onStoreError === "local") return this.#fallback.refund(key, n);
+    return this.unreachable();
+  }
+
+  /**
+   * Rejects every call on the key for `durationMs`, with a true `retryAfterMs`. The block is
+   * held in the store (every instance sees it); this instance then answers the key from memory,
+   * without a store call, until it ends.
+   * @param key the entity
+   * @param durationMs the block's length, ms (1 to 31 536 000 000)
+   * @returns when the store holds it
+   * @throws {InvalidKeyError | InvalidArgumentError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { MemoryStore, RateLimiter } from "../mod.ts";
+   * await using rl = new RateLimiter({ store: new MemoryStore() });
+   * await rl.redis.absolute.block("k", 60_000);
+   * console.assert((await rl.redis.absolute.inc("k", 5)).kind === "rejected");
+   * ```
+   */
+  async block(key: string, durationMs: number): Promise<void> {
+    validateKey(key);
+    checkDuration(durationMs);
+    const start = this.ctx.cfg.now();
+    const r = await this.call(key, ABSOLUTE_BLOCK, {
+      win: this.win,
+      o: { op: "block", ms: durationMs },
+    });
+    if (r === DOWN) {
+      if (this.ctx.cfg.onStoreError === "local") return this.#fallback.block(key, durationMs);
+      return this.unreachable();
+    }
+    // Counted from before the call: the store's block ends no earlier.
+    this.#blocks.set(key, start + durationMs, this.ctx.cfg.now());
+  }
+
+  /**
+   * Resolves with the admitting decision once `n` fits, sleeping on each rejection's
+   * `retryAfterMs` (no polling).
+   * @param key the entity
+   * @param rate the rate
+   * @param n the request size (≥ 0, at most the limit)
+   * @param options `timeoutMs` and `signal`
+   * @returns the admitting decision
+   * @throws {RateLimitTimeoutError} when `timeoutMs` passes (or the hint shows it will first)
+   * @throws {InvalidKeyError | InvalidArgumentError | ClosedError | StoreError}
+   * @example
+   * ```ts
+   * import { MemoryStore, RateLimiter } from "../mod.ts";
+   * await using rl = new RateLimiter({ store: new MemoryStore() });
+   * const d = await rl.redis.absolute.waitUntilAllowed("k", 5, 1, { timeoutMs: 1000 });
+   * console.assert(d.kind === "allowed");
+   * ```
+   */
+  waitUntilAllowed(
+    key: string,
+    rate: Rate,
+    n = 1,
+    options?: WaitUntilAllowedOptions,
+  ): Promise<RateLimitDecision> {
+    try {
+      validateKey(key);
+      checkN(n);
+      capOf(this.ctx.cfg, rate);
+      const o = checkWaitOptions(options);
+      return waitLoop(key, n, () => this.inc(key, rate, n), o);
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /**
@@ -227,12 +461,20 @@ export class RedisAbsoluteRateLimiter extends StoreBase implements AbsoluteMetho
    */
   async isAllowed(key: string): Promise<RateLimitDecision> {
     validateKey(key);
+    if (this.#blocks.size > 0) {
+      const now = this.ctx.cfg.now();
+      const until = this.#blocks.until(key, now);
+      if (until !== undefined) {
+        if (this.ctx.closed()) throw new ClosedError("RateLimiter");
+        return blockedFromMemory(until, now, 0, this.ctx.cfg.windowSizeSeconds);
+      }
+    }
     const r = await this.call(key, ABSOLUTE_DECIDE, { win: this.win, o: { op: "check" } });
-    if (r !== DOWN) return r;
+    if (r !== DOWN) return this.#learn(key, r);
     const p = this.ctx.cfg.onStoreError;
-    if (p === "allow") return { kind: "allowed" };
+    if (p === "allow") return allowedBlind(0, 0);
     if (p === "local") return this.#fallback.isAllowed(key);
-    return this.denied();
+    return this.denied(0);
   }
 
   /**
@@ -308,11 +550,18 @@ export class RedisSuppressedRateLimiter extends StoreBase implements SuppressedM
     this.#fallback = fallback;
   }
 
-  #policy(local: () => RateLimitDecision): RateLimitDecision {
+  #policy(local: () => RateLimitDecision, hard: number, n: number): RateLimitDecision {
     const p = this.ctx.cfg.onStoreError;
-    if (p === "allow") return { kind: "allowed" };
+    if (p === "allow") return allowedBlind(hard, n);
     if (p === "local") return local();
-    return { kind: "suppressed", suppressionFactor: 1, isAllowed: false };
+    return {
+      kind: "suppressed",
+      suppressionFactor: 1,
+      isAllowed: false,
+      limit: hard,
+      remaining: 0,
+      resetMs: 0,
+    };
   }
 
   /**
@@ -339,7 +588,7 @@ export class RedisSuppressedRateLimiter extends StoreBase implements SuppressedM
         key,
         SUPPRESSED_DECIDE,
         { win: this.win, o: { op: "inc", cap, hard, n, draw: this.ctx.cfg.random() } },
-        (r) => r !== DOWN ? r : this.#policy(() => this.#fallback.inc(key, rate, n)),
+        (r) => r !== DOWN ? r : this.#policy(() => this.#fallback.inc(key, rate, n), hard, n),
       );
     } catch (e) {
       return Promise.reject(e);
@@ -363,7 +612,7 @@ export class RedisSuppressedRateLimiter extends StoreBase implements SuppressedM
     const draw = this.ctx.cfg.random();
     const r = await this.call(key, SUPPRESSED_DECIDE, { win: this.win, o: { op: "check", draw } });
     if (r !== DOWN) return r;
-    return this.#policy(() => this.#fallback.isAllowed(key));
+    return this.#policy(() => this.#fallback.isAllowed(key), 0, 0);
   }
 
   /**

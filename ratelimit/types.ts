@@ -6,8 +6,33 @@
 import type { Comparator } from "../core/comparator.ts";
 import type { RateLimit } from "./rate_limit.ts";
 
+/**
+ * The numbers every decision carries, computed in the same atomic step as the decision (no
+ * extra store call) and the same for every provider given the same sequence:
+ * - `limit`: the capacity of the rate used, per window: `floor(rate × windowSizeSeconds)` for the
+ *   absolute strategy; for the suppressed strategy its hard limit, `floor(rate ×
+ *   windowSizeSeconds × hardLimitFactor)`, beyond which nothing is admitted. `isAllowed(key)`
+ *   reports the key's last rate's, and 0 for a key with no usage (no rate is known).
+ * - `remaining`: `limit` minus the accepted usage in the window after this call, never negative
+ *   (0 while the key is blocked).
+ * - `resetMs`: ms until `remaining` next grows: until the oldest recorded usage leaves the
+ *   window (while blocked: until the block ends, or later if the window is full then); 0 when
+ *   nothing is recorded.
+ *
+ * The hybrid provider decides from memory: its numbers are those its view of the fleet implies
+ * at decision time, counting other instances' reservations as used (see `rl.hybrid`).
+ */
+export interface DecisionNumbers {
+  /** The capacity of the rate used per window (suppressed: the hard limit). */
+  limit: number;
+  /** `limit` minus the accepted usage in the window after this call, ≥ 0. */
+  remaining: number;
+  /** ms until `remaining` next grows; 0 when nothing is recorded. */
+  resetMs: number;
+}
+
 /** The call was admitted and recorded. */
-export interface Allowed {
+export interface Allowed extends DecisionNumbers {
   /** Discriminant. */
   kind: "allowed";
 }
@@ -19,7 +44,7 @@ export interface Allowed {
  * `retryAfterMs` = the window plus one bucket (when everything recorded so far has expired) and
  * `remainingAfterWaiting = capacity`, which is less than the request: never `retryAfterMs: 0`.
  */
-export interface Rejected {
+export interface Rejected extends DecisionNumbers {
   /** Discriminant. */
   kind: "rejected";
   /** How long to wait before the request may fit, ms (always ≥ 1). */
@@ -34,7 +59,7 @@ export interface Rejected {
  * The suppressed strategy's verdict above the soft limit: the call was recorded as observed
  * usage, and as declined usage when `isAllowed` is false.
  */
-export interface Suppressed {
+export interface Suppressed extends DecisionNumbers {
   /** Discriminant. */
   kind: "suppressed";
   /** The probability with which this call was refused, in [0, 1]. */
@@ -69,10 +94,44 @@ export interface RateLimitSetResult {
 /** A rate: a {@linkcode RateLimit} or a number of requests per second. */
 export type Rate = RateLimit | number;
 
+/** Options of `waitUntilAllowed`. */
+export interface WaitUntilAllowedOptions {
+  /**
+   * Give up after this many ms (0 to 2^53 − 1) with `RateLimitTimeoutError`, or as soon as a
+   * rejection's `retryAfterMs` shows that the request cannot fit before then. @default {Infinity}
+   */
+  timeoutMs?: number | undefined;
+  /** Aborting rejects with `signal.reason` and clears the pending timer. */
+  signal?: AbortSignal | undefined;
+}
+
 /** The methods of an absolute limiter; `R<T>` is `T` (local) or `Promise<T>` (redis, hybrid). */
 export interface AbsoluteMethods<P extends boolean> {
   /** Admits `n` requests when they fit in the window, all or nothing. */
   inc(key: string, rate: Rate, n?: number): Ret<P, RateLimitDecision>;
+  /** Forgets the key's usage and any block on it. */
+  reset(key: string): Ret<P, void>;
+  /**
+   * Gives back `n` of the key's most recent usage (never below zero); returns the live total
+   * after.
+   */
+  refund(key: string, n: number): Ret<P, number>;
+  /**
+   * Rejects every call on the key for `durationMs` (1 to 31 536 000 000), with a true
+   * `retryAfterMs`; a later block replaces an earlier one.
+   */
+  block(key: string, durationMs: number): Ret<P, void>;
+  /**
+   * Resolves with the admitting decision once `n` fits, sleeping on the rejections'
+   * `retryAfterMs` (never polling); rejects with `RateLimitTimeoutError` (code
+   * `RATE_LIMIT_TIMEOUT`) after `timeoutMs`, with the signal's reason when it is aborted.
+   */
+  waitUntilAllowed(
+    key: string,
+    rate: Rate,
+    n?: number,
+    options?: WaitUntilAllowedOptions,
+  ): Promise<RateLimitDecision>;
   /** Whether one more request would fit (read-only; unknown keys are allowed). */
   isAllowed(key: string): Ret<P, RateLimitDecision>;
   /** The live total in the window (0 for an unknown key). */

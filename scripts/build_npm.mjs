@@ -84,8 +84,9 @@ function manifest(entries) {
     sideEffects: false,
     engines: { node: ">=20" },
     dependencies: { uuid: pkg.dependencies.uuid },
-    peerDependencies: { redis: "^5.0.0" },
-    peerDependenciesMeta: { redis: { optional: true } },
+    // Every supported client, all optional: the package imports none at run time.
+    peerDependencies: pkg.peerDependencies,
+    peerDependenciesMeta: pkg.peerDependenciesMeta,
   };
 }
 

@@ -23,6 +23,8 @@ const BUDGET_KIB = 140;
 const LAZY_MODULES = [
   "lua/_sources.ts",
   "store/_redis_store_impl.ts",
+  "store/driver_node_redis.ts",
+  "store/driver_ioredis.ts",
   "ratelimit/redis.ts",
   "ratelimit/hybrid.ts",
   "ratelimit/_hybrid_engine.ts",

@@ -22,6 +22,11 @@
  * folder of <repo>/../shared/servers/ (Redis 7.4 and Valkey 8.0 there; see
  * scripts/redis/variants.mjs). A variant not found is reported as skipped, never as a failure.
  *
+ * Client variants: the same conformance tests on the default servers with the store wrapping
+ * ioredis 5 (every suite), node-redis 6 with RESP3 and iovalkey (counters, locks, rate limit),
+ * one `deno test` each (DISTKIT_TEST_CLIENT; names tagged `[standalone ioredis]`). Variant runs,
+ * server and client, go two at a time after the default run; --no-variants skips them all.
+ *
  * Environment: REDIS_URL and REDIS_CLUSTER_NODES (host:port,...) use running servers instead of
  * starting them (for the default server only). Tests get REDIS_URL, REDIS_CLUSTER_NODES,
  * DISTKIT_REDIS_SERVER and DISTKIT_REDIS_CLI (binaries for fault tests that start private
@@ -46,13 +51,15 @@ const BUN = path.join(BIN, "bun");
 const RUNNERS = {
   deno: { cmd: DENO, parse: parseDeno, timeoutMs: 8 * 60_000 },
   node: { cmd: process.execPath, parse: parseNode, timeoutMs: 2 * 60_000 },
+  /** Two `npm install`s from the registry. */
+  npmInstall: { cmd: process.execPath, parse: parseNode, timeoutMs: 5 * 60_000 },
   bun: { cmd: BUN, parse: parseBun, timeoutMs: 2 * 60_000 },
 };
 
 const tally = { passed: 0, failed: 0 };
 const timings = [];
 const cleanups = [];
-let current; // the running child process, killed on a signal
+const running = new Set(); // the running child processes, killed on a signal
 let stopping = false; // a signal arrived: start nothing new
 
 class StepFailed extends Error {}
@@ -96,7 +103,7 @@ function run(cmd, args, { env = {}, capture = false, timeoutMs = 0 } = {}) {
       env: { ...process.env, ...env },
       stdio: ["ignore", capture ? "pipe" : "inherit", capture ? "pipe" : "inherit"],
     });
-    current = child;
+    running.add(child);
     let output = "";
     const tee = (stream, sink) =>
       stream?.on("data", (chunk) => {
@@ -117,7 +124,7 @@ function run(cmd, args, { env = {}, capture = false, timeoutMs = 0 } = {}) {
     }, timeoutMs);
     child.on("close", (code, signal) => {
       clearTimeout(timer);
-      current = undefined;
+      running.delete(child);
       resolve({ code: code ?? (signal ? 128 : 1), output });
     });
   });
@@ -336,6 +343,29 @@ const VARIANT_SUITES = [
   "tests/store/",
 ];
 
+/**
+ * Client variants: the store-backed conformance tests again, on the default servers, with the
+ * store wrapping another client (DISTKIT_TEST_CLIENT; tests/_support/clients.ts): ioredis 5 runs
+ * every suite, node-redis 6 (RESP3) and iovalkey the counters, locks and rate-limit ones. Names
+ * carry the client (`[cluster ioredis]`).
+ */
+const CLIENT_VARIANTS = [
+  { name: "ioredis", title: "ioredis 5", suites: VARIANT_SUITES },
+  {
+    name: "node-redis6",
+    title: "node-redis 6, RESP3",
+    suites: ["tests/counter/", "tests/locks/", "tests/ratelimit/"],
+  },
+  {
+    name: "iovalkey",
+    title: "iovalkey",
+    suites: ["tests/counter/", "tests/locks/", "tests/ratelimit/"],
+  },
+];
+
+/** How many variant runs (server and client) go at once: their own servers or prefixes. */
+const VARIANT_CONCURRENCY = 2;
+
 /** `\[(standalone|cluster) valkey-8\.0\]` */
 function variantPattern(name) {
   return `\\[(standalone|cluster) ${escapeRegex(name)}\\]`;
@@ -351,6 +381,39 @@ function escapeRegex(text) {
  */
 function variantTest({ variant, env }, { filter, serial }) {
   const tag = variantPattern(variant.name);
+  const title = `deno test on ${variant.name} (${variant.version}): ${
+    VARIANT_SUITES.map((d) => path.basename(d)).join(", ")
+  }, standalone + cluster`;
+  return tagTest(title, tag, VARIANT_SUITES, env, { filter, serial });
+}
+
+/** One `deno test` of a client variant's suites on the default servers. */
+function clientTest(client, env, opts) {
+  const title = `deno test with ${client.title}: ${
+    client.suites.map((d) => path.basename(d)).join(", ")
+  }, standalone + cluster`;
+  const tag = variantPattern(client.name);
+  return tagTest(title, tag, client.suites, { ...env, DISTKIT_TEST_CLIENT: client.name }, opts);
+}
+
+/** Runs `fns` (steps) at most `n` at a time; the first failure is thrown once all settled. */
+async function pool(n, fns) {
+  const queue = [...fns];
+  const results = [];
+  await Promise.all(
+    Array.from({ length: Math.min(n, queue.length) }, async () => {
+      while (queue.length) {
+        const fn = queue.shift();
+        results.push(await fn().then(() => undefined, (err) => err));
+      }
+    }),
+  );
+  const failed = results.find((r) => r !== undefined);
+  if (failed) throw failed;
+}
+
+/** One `deno test` of `suites`, tests whose name carries `tag` only, narrowed by the filter. */
+function tagTest(title, tag, suites, env, { filter, serial }) {
   let pattern = tag;
   if (filter) {
     const user = filter.length > 1 && filter.startsWith("/") && filter.endsWith("/")
@@ -361,10 +424,7 @@ function variantTest({ variant, env }, { filter, serial }) {
   // --no-check: the same files were type-checked by `deno check` and the default run.
   const args = ["test", "-A", "--no-check", denoTestIgnores(), "--filter", `/${pattern}/`];
   if (!serial) args.push("--parallel");
-  args.push(...VARIANT_SUITES);
-  const title = `deno test on ${variant.name} (${variant.version}): ${
-    VARIANT_SUITES.map((d) => path.basename(d)).join(", ")
-  }, standalone + cluster`;
+  args.push(...suites);
   return step(title, () => testRun("deno", args, env));
 }
 
@@ -377,6 +437,11 @@ async function npmPackage(env) {
   const nodeArgs = ["--test", "--test-reporter=spec", "tests/npm/"];
   await step("node --test tests/npm/", () => testRun("node", nodeArgs, env));
   await step("bun test tests/npm/", () => testRun("bun", ["test", "./tests/npm/"], env));
+  await step(
+    "npm install: the packed package next to redis@6, and next to ioredis@5, then used",
+    () =>
+      testRun("npmInstall", ["--test", "--test-reporter=spec", "tests/npm/install_check.mjs"], env),
+  );
 }
 
 // ---------------------------------------------------------------- publish dry run
@@ -434,7 +499,7 @@ function onSignal(signal) {
   if (stopping) return;
   stopping = true;
   console.error(`\n${signal}: stopping test processes and Redis servers`);
-  current?.kill(signal);
+  for (const child of running) child.kill(signal);
   stopServers().finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
 }
 
@@ -464,7 +529,12 @@ async function main() {
       },
     );
     await denoTest(servers.env, opts);
-    for (const v of servers.variants) await variantTest(v, opts);
+    // Variant runs use their own servers, or their own prefixes on the default ones: a few go
+    // at once (each of their tests was type-checked above).
+    await pool(VARIANT_CONCURRENCY, [
+      ...(opts.variants ? CLIENT_VARIANTS : []).map((c) => () => clientTest(c, servers.env, opts)),
+      ...servers.variants.map((v) => () => variantTest(v, opts)),
+    ]);
     if (!opts.quick) {
       await npmPackage(servers.env);
       await publishDryRun();

@@ -1,32 +1,61 @@
 /**
- * Call batching for `RedisStore`: calls of a batchable single-key script made in the same tick
- * (on one slot, for a cluster) are sent as one EVALSHA of the script's batch form, which runs
- * each call as the script would, in order, and replies to each separately. Under load that saves
- * Redis most of a script call's fixed cost and the client most of a command's; a lone call waits a
- * few microtask hops at most (no timer, no extra loop turn: node-redis writes what a tick queued
- * in one go anyway).
+ * Call coalescing for `RedisStore`: calls of a script with a batch form (`script.batch`, see
+ * ./batch_form.ts) made in the same tick, on one slot for a cluster, are sent as one EVALSHA of
+ * the batch form, which runs each call as the script would, in order, and replies to each
+ * separately. Under load that saves Redis most of a script call's fixed cost and the client most
+ * of a command's; a lone call waits a few microtask hops at most (no timer, no extra loop turn:
+ * node-redis writes what a tick queued in one go anyway) and is sent as itself.
+ *
+ * Order: the calls of one group (one slot on a cluster; every call on a standalone server) are
+ * sent in the order made. A group's open batches form a queue; a call joins the last one when it
+ * is of the same script and has room, and otherwise starts a new one behind it — a call of
+ * another script, or one without a batch form, made while a batch is open waits its turn instead
+ * of overtaking it. With nothing open in its group, a call without a batch form is sent at once.
+ * Since each call runs as it would alone, in the order made, a batch is linearizable exactly as
+ * the same calls pipelined one by one are.
  *
  * @module
  */
+import { BATCH_ERROR, encodeBatch } from "./batch_form.ts";
 import type { Reply, Script } from "./types.ts";
 
-/** How many microtask hops a batch stays open for more calls of the same tick. */
+/** How many microtask hops a group stays open for more calls of the same tick. */
 const OPEN_HOPS = 8;
-/** The most calls one batch carries (bounded work per script call). */
-const BATCH_MAX = 128;
+/**
+ * The most calls one batch carries: bounded work per script call, and several batches in flight
+ * when many callers wait (Redis runs one while the client settles the one before and fills the
+ * next, where a single batch of everything would leave each side idle while the other works).
+ */
+const BATCH_MAX = 32;
+/** The most keys and arguments one batch carries (a larger call alone is sent as itself). */
+const BATCH_MAX_ARGS = 8192;
 
 /** One call waiting in a batch. */
 interface Item {
-  key: string;
+  keys: readonly string[];
   argv: readonly (string | number)[];
   resolve: (r: Reply) => void;
   reject: (e: unknown) => void;
 }
 
+/** Calls of one script, sent together (one call: as itself). */
+interface Batch {
+  script: Script;
+  items: Item[];
+  /** Keys and arguments so far, with the batch form's two per item. */
+  size: number;
+  /** Whether more calls may join (the script has a batch form). */
+  open: boolean;
+}
+
 /** Sends a batch, or a lone call, and settles its items. */
 export interface BatchSender {
   /** A lone call: the script itself. */
-  single(script: Script, key: string, argv: readonly (string | number)[]): Promise<Reply>;
+  single(
+    script: Script,
+    keys: readonly string[],
+    argv: readonly (string | number)[],
+  ): Promise<Reply>;
   /** Several calls: the batch form, one reply per item ({"!err", message} for a failed one). */
   batch(script: Script, keys: string[], argv: string[]): Promise<Reply>;
   /** The error a failed item rejects with. */
@@ -45,18 +74,24 @@ function executor(resolve: (r: Reply) => void, reject: (e: unknown) => void): vo
   rejectNext = reject;
 }
 
+function sizeOf(keys: readonly string[], argv: readonly unknown[]): number {
+  return keys.length + argv.length + 2;
+}
+
 /**
- * Collects calls per script and route and sends each group when its tick's calls are in.
+ * Collects calls per group (slot) and script, and sends each group's batches in order when its
+ * tick's calls are in.
  *
  * @example
  * ```ts ignore
  * const batcher = new Batcher(sender);
- * const reply = await batcher.add(script, "entity-key", "route", ["10000", "100", "5"]);
+ * const reply = await batcher.add(script, ["{e}:ra"], "slot", ["10000", "100", "5"]);
  * ```
  */
 export class Batcher {
   readonly #sender: BatchSender;
-  readonly #open = new Map<string, Item[]>();
+  /** Per group, its batches not sent yet, in order. */
+  readonly #open = new Map<string, Batch[]>();
 
   /** @param sender sends what the batcher collected */
   constructor(sender: BatchSender) {
@@ -64,62 +99,80 @@ export class Batcher {
   }
 
   /**
-   * Adds a call to the open batch of its script and route.
-   * @param script a script with a batch form
-   * @param key its one key
-   * @param route the group (the script's name, and the key's slot on a cluster)
+   * Adds a call behind the calls of its group made before it.
+   * @param script the script (with a batch form, or without: then it is only kept in order)
+   * @param keys its keys (one hash tag)
+   * @param group the order group: the keys' slot on a cluster, one for every call otherwise
    * @param argv its arguments
    * @returns its reply
    */
   add(
     script: Script,
-    key: string,
-    route: string,
+    keys: readonly string[],
+    group: string,
     argv: readonly (string | number)[],
   ): Promise<Reply> {
+    let queue = this.#open.get(group);
+    const batchable = script.batch !== undefined;
+    if (queue === undefined) {
+      if (!batchable) return this.#sender.single(script, keys, argv);
+      queue = [];
+      this.#open.set(group, queue);
+      this.#sendAfter(OPEN_HOPS, group, queue);
+    }
     const p = new Promise<Reply>(executor);
-    const item: Item = { key, argv, resolve: resolveNext, reject: rejectNext };
-    let items = this.#open.get(route);
-    if (items === undefined || items.length >= BATCH_MAX) {
-      items = [item];
-      this.#open.set(route, items);
-      this.#sendAfter(OPEN_HOPS, script, route, items);
+    const item: Item = { keys, argv, resolve: resolveNext, reject: rejectNext };
+    const size = sizeOf(keys, argv);
+    const last = queue[queue.length - 1];
+    if (
+      last !== undefined && last.open && last.script === script &&
+      last.items.length < BATCH_MAX && last.size + size <= BATCH_MAX_ARGS
+    ) {
+      last.items.push(item);
+      last.size += size;
     } else {
-      items.push(item);
+      if (last !== undefined) last.open = false;
+      queue.push({ script, items: [item], size, open: batchable });
     }
     return p;
   }
 
-  #sendAfter(hops: number, script: Script, route: string, items: Item[]): void {
+  /** Sends the batches that can take no more calls, and after `hops` hops, all of them. */
+  #sendAfter(hops: number, group: string, queue: Batch[]): void {
     queueMicrotask(() => {
-      if (hops > 1 && items.length < BATCH_MAX) {
-        return this.#sendAfter(hops - 1, script, route, items);
+      if (hops > 1) {
+        // Batches that can take no more calls go now (in order): the server starts on them.
+        while (queue.length > 1 || (queue.length === 1 && this.#sealed(queue[0]!))) {
+          this.#send(queue.shift()!);
+        }
+        return this.#sendAfter(hops - 1, group, queue);
       }
-      if (this.#open.get(route) === items) this.#open.delete(route);
-      this.#send(script, items);
+      if (this.#open.get(group) === queue) this.#open.delete(group);
+      for (const b of queue) this.#send(b);
+      queue.length = 0;
     });
   }
 
-  #send(script: Script, items: Item[]): void {
+  /** Whether no call can join `b` any more (full, or a script without a batch form). */
+  #sealed(b: Batch): boolean {
+    return !b.open || b.items.length >= BATCH_MAX;
+  }
+
+  #send(b: Batch): void {
+    const { script, items } = b;
     const s = this.#sender;
     if (items.length === 1) {
       const it = items[0]!;
       let p: Promise<Reply>;
       try {
-        p = s.single(script, it.key, it.argv);
+        p = s.single(script, it.keys, it.argv);
       } catch (e) {
         p = Promise.reject(e);
       }
       p.then(it.resolve, it.reject);
       return;
     }
-    const keys: string[] = [];
-    const argv: string[] = [];
-    for (const it of items) {
-      keys.push(it.key);
-      argv.push(String(it.argv.length));
-      for (const a of it.argv) argv.push(typeof a === "string" ? a : String(a));
-    }
+    const { keys, argv } = encodeBatch(items);
     let p: Promise<Reply>;
     try {
       p = s.batch(script, keys, argv);
@@ -128,7 +181,7 @@ export class Batcher {
     }
     p.then((replies) => this.#settle(script, items, replies), (e) => {
       if (s.split(e)) {
-        for (const it of items) this.#send(script, [it]);
+        for (const it of items) this.#send({ script, items: [it], size: 0, open: false });
         return;
       }
       for (const it of items) it.reject(e);
@@ -145,7 +198,7 @@ export class Batcher {
     }
     for (let i = 0; i < items.length; i++) {
       const r = replies[i] as Reply;
-      if (Array.isArray(r) && r[0] === "!err") {
+      if (Array.isArray(r) && r[0] === BATCH_ERROR) {
         items[i]!.reject(s.itemError(String(r[1]), script));
       } else {
         items[i]!.resolve(r);

@@ -101,6 +101,9 @@ export interface Driver {
    * @returns a function that stops listening
    */
   onEnd?(fn: () => void): () => void;
-  /** Closes the connections this driver opened (never the user's client). */
+  /**
+   * Closes the connections this driver opened and drops their subscriptions (never the user's
+   * client); a later {@linkcode Driver.subscribe} opens them again.
+   */
   close(): Promise<void>;
 }

@@ -7,6 +7,7 @@
  */
 import { ClosedError, StoreError } from "../core/errors.ts";
 import { MemoryDb } from "./memory_db.ts";
+import { NEVER_DOWN, registerHealth } from "./_resilience.ts";
 import { mapScriptError, ScriptFailure } from "./script_failure.ts";
 import { modelOf, toArg } from "./script.ts";
 import type { Reply, Script, Store, Unsubscribe } from "./types.ts";
@@ -51,6 +52,7 @@ export class MemoryStore implements Store {
    */
   constructor(options: MemoryStoreOptions = {}) {
     this.#now = options.now ?? Date.now;
+    registerHealth(this, NEVER_DOWN); // it lives in this process: never down
   }
 
   /**

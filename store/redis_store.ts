@@ -1,7 +1,9 @@
 /**
- * `RedisStore`: runs atomic operations on a node-redis v5 client or cluster with EVALSHA (falling
- * back to EVAL on NOSCRIPT, so a `SCRIPT FLUSH` or a restart is survived), and gives sharded
- * pub/sub. node-redis is never imported at run time: the client is typed structurally.
+ * `RedisStore`: runs atomic operations on any supported Redis client (node-redis 5/6, ioredis
+ * 5/6, iovalkey; standalone or cluster) with EVALSHA (falling back to EVAL on NOSCRIPT, so a
+ * `SCRIPT FLUSH` or a restart is survived), and gives sharded pub/sub where the client has it.
+ * No client is ever imported at run time: clients are typed structurally and told apart by shape
+ * (./_detect.ts), each through its own small driver file.
  *
  * This class validates its arguments and loads its implementation (./_redis_store_impl.ts) with
  * a dynamic `import()` on its first call, so an application that never runs a script on Redis (a
@@ -11,24 +13,51 @@
  */
 import { ClosedError, InvalidArgumentError, StoreError } from "../core/errors.ts";
 import type { RedisStoreImpl } from "./_redis_store_impl.ts";
+import { type ClientFamily, detectClient, SUPPORTED_CLIENTS } from "./_detect.ts";
+import {
+  type BreakerOptions,
+  registerHealth,
+  Resilience,
+  resilienceOptions,
+} from "./_resilience.ts";
 import type { RedisClientLike, Reply, Script, Store, Unsubscribe } from "./types.ts";
 
-export type { EvalOptions, PubSubListener, RedisClientLike } from "./types.ts";
+export type {
+  EvalOptions,
+  IoRedisClientLike,
+  NodeRedisClientLike,
+  PubSubListener,
+  RedisClientLike,
+} from "./types.ts";
+export type { BreakerOptions } from "./_resilience.ts";
 
 /** Options for {@linkcode RedisStore}. */
 export interface RedisStoreOptions {
   /**
-   * Fail a call with `StoreError` when Redis has not answered within this many ms (node-redis
-   * otherwise queues commands while disconnected). `0` disables the bound.
-   * @default {0}
+   * Fail a call (a script run, a subscription) with `StoreError` when Redis has not answered
+   * within this many ms (clients otherwise queue commands while disconnected, and a frozen
+   * server never answers). From 0 to 3,600,000; `0` disables the bound (not recommended: a call
+   * may then wait forever).
+   * @default {2000}
    */
   commandTimeoutMs?: number | undefined;
   /**
-   * Send the calls of one tick to a batchable script (the rate limiter's) as one EVALSHA per
-   * script (and slot, on a cluster). Each call still runs, and replies or fails, as it would
-   * alone, in the order made; a lone call is sent as itself. A server that refuses one call on
-   * keys of several slots (a sharding proxy) gets that batch call by call, and batches per slot
-   * from then on. `false` sends every call by itself.
+   * After a store failure (a transport failure or a timeout, never an error reply) the store is
+   * known down: calls fail at once with `StoreError` (the failure as its cause) while one call
+   * at a time probes, `firstProbeMs` after the failure and then on a doubling backoff up to
+   * `maxProbeMs`, until one succeeds. `false` disables the breaker (every call then waits for
+   * its own bound).
+   * @default {true} (`{ firstProbeMs: 50, maxProbeMs: 1000 }`)
+   */
+  breaker?: boolean | BreakerOptions | undefined;
+  /**
+   * Coalesce the calls of one tick: consecutive calls of a script with a batch form (the
+   * counters', instance-aware counters', locks' and rate limiter's hot scripts) go as one EVALSHA
+   * of that form per slot (at most 32 calls). Each call still runs, and replies or fails, as it
+   * would alone, in the order made (a call of another script waits for the batch before it); a
+   * lone call is sent as itself, with no timer. A server that refuses one call on keys of several
+   * slots (a sharding proxy) gets that batch call by call, and batches per slot from then on.
+   * `false` sends every call by itself.
    * @default {true}
    */
   batch?: boolean | undefined;
@@ -44,16 +73,27 @@ export interface RedisStoreOptions {
  * const client = await createClient({ url: "redis://127.0.0.1:6379" }).connect();
  * await using store = new RedisStore(client);
  * ```
+ *
+ * @example ioredis
+ * ```ts ignore
+ * import { Redis } from "ioredis";
+ * import { RedisStore } from "./redis_store.ts";
+ * await using store = new RedisStore(new Redis("redis://127.0.0.1:6379"));
+ * ```
  */
 export class RedisStore implements Store {
   /** Brand telling a store from a raw Redis client. */
   readonly isDistkitStore = true as const;
-  /** The wrapped node-redis client or cluster. */
+  /** The wrapped client or cluster. */
   readonly client: RedisClientLike;
   /** Whether the client is a cluster. */
   readonly isCluster: boolean;
-  readonly #commandTimeoutMs: number;
+  /** The client's family: `node-redis`, `ioredis` (iovalkey included), ... */
+  readonly clientName: string;
+  readonly #family: ClientFamily;
   readonly #batch: boolean;
+  /** The call bound and the breaker (./_resilience.ts), around every `run` and `subscribe`. */
+  readonly #resilience: Resilience;
   /** The implementation, once loaded. */
   #impl: RedisStoreImpl | undefined;
   #loading: Promise<RedisStoreImpl> | undefined;
@@ -61,44 +101,43 @@ export class RedisStore implements Store {
 
   /**
    * Wraps a connected client; the client stays yours to close.
-   * @param client a connected node-redis v5 client or cluster
-   * @param options call bounds
-   * @throws {InvalidArgumentError} if `client` does not look like a node-redis v5 client
+   * @param client a connected client or cluster of a supported family
+   * @param options call bound, breaker, batching
+   * @throws {InvalidArgumentError} if `client` is not one of the supported clients, or an option
+   *   is out of range
    */
   constructor(client: RedisClientLike, options: RedisStoreOptions = {}) {
-    if (
-      client === null || typeof client !== "object" || typeof client.evalSha !== "function" ||
-      typeof client.eval !== "function"
-    ) {
+    const family = detectClient(client);
+    if (family === undefined) {
       throw new InvalidArgumentError(
-        "'store' must be a Store or a connected node-redis v5 client or cluster",
+        `'store' must be a Store or a connected client of: ${SUPPORTED_CLIENTS}`,
       );
     }
-    const t = options.commandTimeoutMs ?? 0;
-    if (!Number.isSafeInteger(t) || t < 0) {
-      throw new InvalidArgumentError(
-        `'commandTimeoutMs' must be a non-negative integer: current value is ${t}`,
-      );
-    }
+    const resilience = new Resilience(resilienceOptions(options));
     if (options.batch !== undefined && typeof options.batch !== "boolean") {
       throw new InvalidArgumentError(
         `'batch' must be a boolean: current value is ${String(options.batch)}`,
       );
     }
     this.client = client;
-    this.isCluster = "masters" in client;
-    this.#commandTimeoutMs = t;
+    this.#family = family;
+    this.clientName = family.name;
+    this.isCluster = family.isCluster(client);
+    this.#resilience = resilience;
+    registerHealth(this, resilience);
     this.#batch = options.batch !== false;
   }
 
   /** Loads and builds the implementation (once; again after a failed load). */
   #load(): Promise<RedisStoreImpl> {
-    this.#loading ??= import("./_redis_store_impl.ts").then(
-      (m) =>
+    this.#loading ??= Promise.all([
+      import("./_redis_store_impl.ts"),
+      this.#family.load(this.client),
+    ]).then(
+      ([m, driver]) =>
         this.#impl = new m.RedisStoreImpl({
-          client: this.client,
-          isCluster: this.isCluster,
-          commandTimeoutMs: this.#commandTimeoutMs,
+          driver,
+          commandTimeoutMs: 0, // bounded by #resilience
           batch: this.#batch,
         }),
       (e) => {
@@ -124,6 +163,15 @@ export class RedisStore implements Store {
     keys: readonly string[],
     argv: readonly (string | number)[],
   ): Promise<Reply> {
+    if (this.#closed) return Promise.reject(new ClosedError("RedisStore"));
+    return this.#resilience.run(() => this.#run(script, keys, argv));
+  }
+
+  #run(
+    script: Script,
+    keys: readonly string[],
+    argv: readonly (string | number)[],
+  ): Promise<Reply> {
     const impl = this.#impl;
     if (impl !== undefined && !this.#closed) return impl.run(script, keys, argv);
     if (this.#closed) return Promise.reject(new ClosedError("RedisStore"));
@@ -132,21 +180,27 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Subscribes with `SSUBSCRIBE` (on a second connection for a standalone client; the cluster
-   * client manages its own per-shard connections). One Redis subscription per channel is shared
-   * by every listener of this store.
+   * Subscribes with `SSUBSCRIBE` (on a connection the store opens from a standalone client; a
+   * cluster client's own per-shard subscribers). One Redis subscription per channel is shared by
+   * every listener of this store. Rejects with `StoreError` when the client has no pub/sub
+   * (waiters then poll).
    * @param channel the channel (carrying its keys' hash tag)
    * @param listener called with each message
    * @returns a function that unsubscribes
    */
-  async subscribe(channel: string, listener: (message: string) => void): Promise<Unsubscribe> {
+  subscribe(channel: string, listener: (message: string) => void): Promise<Unsubscribe> {
+    if (this.#closed) return Promise.reject(new ClosedError("RedisStore"));
+    return this.#resilience.subscribe(() => this.#subscribe(channel, listener));
+  }
+
+  async #subscribe(channel: string, listener: (message: string) => void): Promise<Unsubscribe> {
     if (this.#closed) throw new ClosedError("RedisStore");
     const impl = this.#impl ?? await this.#load();
     return impl.subscribe(channel, listener);
   }
 
   /**
-   * Closes the subscriber connection this store opened; the user's client stays open. Calls
+   * Closes the subscriber connections this store opened; the user's client stays open. Calls
    * still waiting for the code when this is called are sent first, as calls in flight would be.
    * @returns when closed
    */

@@ -9,6 +9,7 @@
  * @module
  */
 import { LUA_SHA1 } from "../lua/_index.ts";
+import { batchModel } from "./batch_form.ts";
 import type { MemoryDb } from "./memory_db.ts";
 import type { Reply, Script } from "./types.ts";
 
@@ -91,7 +92,10 @@ export function defineScript(name: string, model: ScriptModel): Script {
   if (sha1 === undefined) throw new Error(`No Lua script named '${name}': run 'deno task lua'`);
   const batchName = `${name}.batch`;
   const batchSha1 = LUA_SHA1[batchName];
-  const batch = batchSha1 === undefined ? undefined : { name: batchName, sha1: batchSha1 };
+  // The batch form is a script of its own, with its own model (./batch_form.ts).
+  const batch = batchSha1 === undefined
+    ? undefined
+    : withModel({ name: batchName, sha1: batchSha1 }, batchModel(model));
   return withModel({ name, sha1, batch }, model);
 }
 

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { markReply } from "./_resilience.ts";
 import {
   CounterOverflowError,
   type DistkitError,
@@ -47,11 +48,12 @@ export class ScriptFailure extends Error {
  * ```
  */
 export function mapScriptError(message: string, cause?: unknown): DistkitError {
+  // Marked as a reply: the server answered, so the store's breaker stays closed.
   if (message.startsWith(OVERFLOW_REPLY)) {
-    return new CounterOverflowError(message.slice(OVERFLOW_REPLY.length).trim());
+    return markReply(new CounterOverflowError(message.slice(OVERFLOW_REPLY.length).trim()));
   }
   if (message.startsWith(ARGUMENT_REPLY)) {
-    return new InvalidArgumentError(message.slice(ARGUMENT_REPLY.length).trim());
+    return markReply(new InvalidArgumentError(message.slice(ARGUMENT_REPLY.length).trim()));
   }
-  return new StoreError(`Redis call failed: ${message}`, cause);
+  return markReply(new StoreError(`Redis call failed: ${message}`, cause));
 }

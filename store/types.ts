@@ -4,7 +4,10 @@
  *
  * @module
  */
-/** A script reply: what Lua returns, as node-redis (RESP2) delivers it. */
+import type { NodeRedisClientLike } from "./driver_node_redis.ts";
+import type { IoRedisClientLike } from "./driver_ioredis.ts";
+
+/** A script reply: what Lua returns, in one shape whatever the client (see `Driver`). */
 export type Reply = string | number | null | Reply[];
 
 /**
@@ -25,45 +28,22 @@ export interface Script {
   /** SHA-1 of the Lua source, for EVALSHA (the source itself is loaded by `RedisStore` only). */
   readonly sha1: string;
   /**
-   * The batch form of a single-key script (several calls, one EVALSHA; each call runs as the
-   * script would), when it has one: its name under `lua/` and SHA-1.
+   * The script's batch form, when it has one (several calls, one EVALSHA; each call runs as the
+   * script would, in order, with its own keys and arguments): its name and SHA-1.
    */
   readonly batch?: { readonly name: string; readonly sha1: string } | undefined;
 }
 
-/** The node-redis call options distkit uses. */
-export interface EvalOptions {
-  /** The script's keys. */
-  keys: string[];
-  /** The script's arguments. */
-  arguments: string[];
-}
-
-/** A pub/sub listener as node-redis calls it. */
-export type PubSubListener = (message: string, channel: string) => unknown;
+export type { EvalOptions, NodeRedisClientLike, PubSubListener } from "./driver_node_redis.ts";
+export type { IoRedisClientLike } from "./driver_ioredis.ts";
 
 /**
- * The part of a node-redis v5 `createClient()` or `createCluster()` object distkit calls. Both
- * satisfy it structurally.
+ * Any raw client distkit has a driver for, typed structurally: node-redis 5/6 (`createClient()`,
+ * `createCluster()`, RESP2 or RESP3), ioredis 5/6 (`Redis`, `Cluster`) and iovalkey.
  */
-export interface RedisClientLike {
-  /** `EVALSHA sha numkeys keys... args...` */
-  evalSha(sha1: string, options: EvalOptions): Promise<unknown>;
-  /** `EVAL script numkeys keys... args...` */
-  eval(script: string, options: EvalOptions): Promise<unknown>;
-  /** `SSUBSCRIBE channel` */
-  sSubscribe(channel: string, listener: PubSubListener): Promise<unknown>;
-  /** `SUNSUBSCRIBE channel` */
-  sUnsubscribe(channel: string, listener?: PubSubListener): Promise<unknown>;
-  /**
-   * A raw command: `(args)` on a client, `(firstKey, isReadonly, args)` on a cluster. When
-   * present, scripts are sent with it (node-redis's own command layer costs about 0.4 µs of CPU a
-   * call more).
-   */
-  sendCommand?(...args: never[]): Promise<unknown>;
-}
+export type RedisClientLike = NodeRedisClientLike | IoRedisClientLike;
 
-/** What a primitive's `store` option accepts: a {@linkcode Store} or a raw node-redis client. */
+/** What a primitive's `store` option accepts: a {@linkcode Store} or a supported raw client. */
 export type StoreLike = Store | RedisClientLike;
 
 /** Unsubscribes a pub/sub listener. */

@@ -31,12 +31,13 @@ class Counting implements Store {
   }
 }
 
-/** The same work as lua/counter_inc.lua (read, safe-integer check, write, string reply). */
-const RAW_INC = `local v = tonumber(redis.call("HGET", KEYS[1], ARGV[1]) or "0") + tonumber(ARGV[2])
-if v > 9007199254740991 or v < -9007199254740991 then return redis.error_reply("overflow") end
-local s = string.format("%.0f", v)
-redis.call("HSET", KEYS[1], ARGV[1], s)
-return s`;
+/** The same work as lua/counter_inc.lua (HINCRBY, safe-integer check, string reply). */
+const RAW_INC = `local v = redis.call("HINCRBY", KEYS[1], ARGV[1], ARGV[2])
+if v > 9007199254740991 or v < -9007199254740991 then
+  redis.call("HINCRBY", KEYS[1], ARGV[1], -ARGV[2])
+  return redis.error_reply("overflow")
+end
+return string.format("%d", v)`;
 
 async function main() {
   const redis = await benchRedis();

@@ -10,12 +10,18 @@
  * (e.g. `valkey-8.0`): names then carry it (`[standalone valkey-8.0]`), so the runner selects them
  * and a failure says which server it was, and the memory kind is not registered (it does not
  * depend on the server).
+ *
+ * A client-variant run sets `DISTKIT_TEST_CLIENT` (`ioredis`, `node-redis6`, `iovalkey`, ...; see
+ * ./clients.ts): the stores under test (`fx.store`, `fx.another()`) then wrap that client, names
+ * carry it (`[standalone ioredis]`), and the memory kind is not registered. `fx.raw` stays a
+ * node-redis 5 client, for inspecting state and killing connections.
  */
 import type { Store } from "../../store/types.ts";
 import { MemoryStore } from "../../store/memory_store.ts";
 import { type RedisClientLike, RedisStore } from "../../store/redis_store.ts";
 import { createClient, createCluster } from "redis";
 import { clusterNodes, connectCluster, connectStandalone, redisUrl } from "./servers.ts";
+import { clientVariant, type OpenClient, openClient, type TestClient } from "./clients.ts";
 import { waitFor as waitForCondition } from "./wait.ts";
 
 /** Where a test runs. */
@@ -125,6 +131,15 @@ export function serverVariant(): string | undefined {
   return Deno.env.get("DISTKIT_SERVER_VARIANT") || undefined;
 }
 
+/**
+ * A connected client of this run's client (node-redis 5, or `DISTKIT_TEST_CLIENT`'s) on a
+ * private server, for fault tests that stop or restart it. Close it with `close()`.
+ * @param url the server's URL
+ */
+export function openTestClient(url: string): Promise<OpenClient> {
+  return openClient(clientVariant() ?? "node-redis", { url });
+}
+
 /** Whether a kind can run in this environment. */
 export function available(kind: StoreKind): boolean {
   if (kind === "memory") return true;
@@ -143,11 +158,11 @@ export function storeTest(
   fn: (fx: Fixture, t: Deno.TestContext) => Promise<void>,
   options: StoreTestOptions = {},
 ): void {
-  const variant = serverVariant();
+  const variant = [serverVariant(), clientVariant()].filter((v) => v !== undefined).join(" ");
   for (const kind of options.kinds ?? ["memory", "standalone", "cluster"] as StoreKind[]) {
-    if (variant !== undefined && kind === "memory") continue;
+    if (variant !== "" && kind === "memory") continue;
     const ok = available(kind);
-    const tag = variant === undefined ? kind : `${kind} ${variant}`;
+    const tag = variant === "" ? kind : `${kind} ${variant}`;
     Deno.test({
       name: `${name} [${tag}]${ok ? "" : " (no Redis: set REDIS_URL / REDIS_CLUSTER_NODES)"}`,
       ignore: !ok,
@@ -185,19 +200,39 @@ export async function runWith(
       });
       return;
     }
+    const client: TestClient | undefined = clientVariant();
     const open = async (
       name?: string,
       commandTimeoutMs = 0,
     ): Promise<[Store, RawClient]> => {
+      if (client !== undefined) {
+        const target = kind === "standalone" ? { url: redisUrl()! } : { nodes: clusterNodes()! };
+        const c = await openClient(client, target, name);
+        const store = new RedisStore(c.client, { commandTimeoutMs });
+        cleanups.push(async () => {
+          await store.close();
+          await c.close();
+        });
+        return [store, undefined];
+      }
       const raw = await connect(kind, name);
-      const store = new RedisStore(raw as RedisClientLike, { commandTimeoutMs });
+      // Coalescing on (the default, made explicit): every suite, the fault suites included, runs
+      // its calls through the batcher and the batch forms (issue 15).
+      const store = new RedisStore(raw as RedisClientLike, { commandTimeoutMs, batch: true });
       cleanups.push(async () => {
         await store.close();
         await closeRaw(raw);
       });
       return [store, raw];
     };
-    const [store, raw] = await open();
+    const [store, opened] = await open();
+    let raw = opened;
+    if (raw === undefined) {
+      // The store wraps the variant's client; inspection goes through node-redis 5.
+      const inspector = await connect(kind);
+      cleanups.push(() => closeRaw(inspector));
+      raw = inspector;
+    }
     await fn({
       kind,
       store,

@@ -15,6 +15,7 @@ import {
 import { MemoryStore } from "../../store/memory_store.ts";
 import { RedisStore } from "../../store/redis_store.ts";
 import type { Reply, Script, Store } from "../../store/types.ts";
+import { loadScripts, memoryBatched, redisBatched } from "../_support/batch.ts";
 import { connectStandalone, redisUrl } from "../_support/servers.ts";
 import { uniquePrefix } from "../_support/stores.ts";
 
@@ -64,11 +65,14 @@ const call: fc.Arbitrary<Call> = fc.oneof(
   })),
 );
 
+function keysOf(c: Call, prefix: string): string[] {
+  return c.keys === "hash"
+    ? [`{${prefix}}:counter`]
+    : [`{${prefix}}:counter`, `{${prefix}}:counter-seq:w`];
+}
+
 async function outcome(store: Store, c: Call, prefix: string): Promise<Reply | string> {
-  const keys = c.keys === "hash" ? [`{${prefix}}:counter`] : [
-    `{${prefix}}:counter`,
-    `{${prefix}}:counter-seq:w`,
-  ];
+  const keys = keysOf(c, prefix);
   try {
     return await store.run(c.script, keys, c.argv);
   } catch (e) {
@@ -100,6 +104,56 @@ Deno.test({
       );
     } finally {
       await redis.close();
+      await client.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "counter scripts' batch forms: a tick's calls, coalesced, agree with the batch forms' models",
+  ignore: redisUrl() === undefined,
+  fn: async () => {
+    const client = await connectStandalone();
+    await loadScripts(client, [
+      COUNTER_APPLY,
+      COUNTER_CLEAR,
+      COUNTER_DEL,
+      COUNTER_GET,
+      COUNTER_INC,
+      COUNTER_SYNC,
+    ]);
+    try {
+      await fc.assert(
+        fc.asyncProperty(
+          // Two counter hashes: one batch carries the keys of both.
+          fc.array(fc.tuple(call, fc.constantFrom(0, 1)), { minLength: 1, maxLength: 40 }),
+          async (list) => {
+            const prefixes = [uniquePrefix("bdiff"), uniquePrefix("bdiff")];
+            const calls = list.map(([c, i]) => ({
+              script: c.script,
+              keys: keysOf(c, prefixes[i]!),
+              argv: c.argv,
+            }));
+            await using memory = new MemoryStore();
+            const m = await memoryBatched(memory, calls);
+            const r = await redisBatched(client, calls);
+            for (let i = 0; i < calls.length; i++) {
+              assert.deepEqual(r[i], m[i], `item ${i}: ${calls[i]!.script.name} ${calls[i]!.argv}`);
+            }
+            for (const p of prefixes) {
+              const hash = `{${p}}:counter`, seq = `{${p}}:counter-seq:w`;
+              assert.deepEqual({ ...await client.hGetAll(hash) }, {
+                ...Object.fromEntries(memory.db.hgetall(hash)),
+              });
+              assert.equal(await client.get(seq), memory.db.get(seq));
+              await client.del([hash, seq]);
+            }
+          },
+        ),
+        { numRuns: 100 },
+      );
+    } finally {
       await client.close();
     }
   },

@@ -15,6 +15,7 @@ import { ICOUNTER_APPLY, ICOUNTER_CLEAR } from "../../icounter/_scripts.ts";
 import { MemoryStore } from "../../store/memory_store.ts";
 import { RedisStore } from "../../store/redis_store.ts";
 import type { Reply, Script, Store } from "../../store/types.ts";
+import { loadScripts, memoryBatched, redisBatched } from "../_support/batch.ts";
 import { connectStandalone, redisUrl } from "../_support/servers.ts";
 import { uniquePrefix } from "../_support/stores.ts";
 import { sleep } from "../_support/wait.ts";
@@ -121,6 +122,67 @@ Deno.test({
       );
     } finally {
       await redis.close();
+      await client.close();
+    }
+  },
+});
+
+// A tick's calls coalesced: liveness thresholds of 0 ms (dead at once) or 10^9 ms only, since
+// the calls of one batch run within the same millisecond or a few (a 1 ms threshold would depend
+// on which).
+const batchedCall = call.filter((c) => c.name === "clear" || c.argv[1] !== 1);
+
+Deno.test({
+  name: "icounter_apply's batch form: a tick's calls, coalesced, agree with its model",
+  ignore: redisUrl() === undefined,
+  fn: async () => {
+    const client = await connectStandalone();
+    await loadScripts(client, [ICOUNTER_APPLY, ICOUNTER_CLEAR]);
+    try {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(batchedCall, { minLength: 1, maxLength: 30 }),
+          async (list) => {
+            const keys = icounterKeys(uniquePrefix("icbdiff"));
+            const calls = list.map((c) => ({ script: SCRIPTS[c.name], keys, argv: c.argv }));
+            await using memory = new MemoryStore();
+            const t = Date.now();
+            const m = await memoryBatched(memory, calls);
+            const r = await redisBatched(client, calls);
+            for (let i = 0; i < calls.length; i++) {
+              assert.deepEqual(r[i], m[i], `item ${i}: ${list[i]!.name} ${list[i]!.argv}`);
+            }
+            memory.db.now = t;
+            const [kInst, kReap, kTotal, kEpoch, kSlices, kOwned, kMeta, kApplied] = keys as [
+              string,
+              string,
+              string,
+              string,
+              string,
+              string,
+              string,
+              string,
+            ];
+            for (const h of [kTotal, kEpoch, kSlices, kMeta, kApplied]) {
+              assert.deepEqual(
+                { ...await client.hGetAll(h) },
+                Object.fromEntries(memory.db.hgetall(h)),
+                h,
+              );
+            }
+            for (const z of [kInst, kReap, kOwned]) {
+              assert.deepEqual(
+                [...await client.zRange(z, 0, -1)].sort(),
+                memory.db.zrangeAll(z).map(([m]) => m).sort(),
+                z,
+              );
+            }
+            await client.del(keys);
+          },
+        ),
+        { numRuns: 60 },
+      );
+    } finally {
       await client.close();
     }
   },

@@ -10,7 +10,13 @@ import { StrictInstanceAwareCounter } from "../../icounter/strict.ts";
 import { RedisStore } from "../../store/redis_store.ts";
 import type { Reply, Script, Store } from "../../store/types.ts";
 import { connectStandalone, startPrivateRedis } from "../_support/servers.ts";
-import { type Fixture, flushed, killConnections, storeTest } from "../_support/stores.ts";
+import {
+  type Fixture,
+  flushed,
+  killConnections,
+  openTestClient,
+  storeTest,
+} from "../_support/stores.ts";
 import { assertInvariant, Instances } from "./_support.ts";
 import { sleep, waitFor } from "../_support/wait.ts";
 
@@ -131,46 +137,52 @@ storeTest(
   },
 );
 
-Deno.test("icounter: a Redis restart keeps the data; one without data starts over, never resurrects", async () => {
-  await using server = await startPrivateRedis();
-  const client = await connectStandalone(server.url);
-  const store = new RedisStore(client, { commandTimeoutMs: 500 });
-  const fx = { kind: "standalone", raw: client, memory: undefined } as unknown as Fixture;
-  try {
-    const strict = new StrictInstanceAwareCounter({
-      prefix: "r",
-      store,
-      deadInstanceThresholdMs: 5000,
-    });
-    const lax = new LaxInstanceAwareCounter({
-      prefix: "r",
-      store,
-      deadInstanceThresholdMs: 5000,
-      flushIntervalMs: 5,
-    });
-    await strict.inc("k", 7);
-    await lax.inc("k", 100);
-    await lax.flush();
-    await lax.inc("k", 20); // pending across the restart
-    await server.restart({ keepData: true });
-    await lax.inc("k", 3); // buffered or flushed, whichever
-    await flushed(lax);
-    await waitFor(async () => (await strict.get("k").catch(() => ({ total: -1 }))).total === 130);
-    await assertInvariant(fx, "r");
+storeTest(
+  "icounter: a Redis restart keeps the data; one without data starts over, never resurrects",
+  async () => {
+    await using server = await startPrivateRedis();
+    const client = await connectStandalone(server.url); // node-redis 5, for the invariant check
+    const tested = await openTestClient(server.url); // this run's client (node-redis, ioredis, ...)
+    const store = new RedisStore(tested.client, { commandTimeoutMs: 500 });
+    const fx = { kind: "standalone", raw: client, memory: undefined } as unknown as Fixture;
+    try {
+      const strict = new StrictInstanceAwareCounter({
+        prefix: "r",
+        store,
+        deadInstanceThresholdMs: 5000,
+      });
+      const lax = new LaxInstanceAwareCounter({
+        prefix: "r",
+        store,
+        deadInstanceThresholdMs: 5000,
+        flushIntervalMs: 5,
+      });
+      await strict.inc("k", 7);
+      await lax.inc("k", 100);
+      await lax.flush();
+      await lax.inc("k", 20); // pending across the restart
+      await server.restart({ keepData: true });
+      await lax.inc("k", 3); // buffered or flushed, whichever
+      await flushed(lax);
+      await waitFor(async () => (await strict.get("k").catch(() => ({ total: -1 }))).total === 130);
+      await assertInvariant(fx, "r");
 
-    // Lose everything: the slices the instances remember belong to epochs that no longer exist.
-    await server.restart({ keepData: false });
-    await waitFor(async () => (await strict.get("k").catch(() => ({ total: -1 }))).total === 0);
-    assert.deepEqual(await strict.inc("k", 1), { total: 1, mine: 1 });
-    await lax.inc("k", 2);
-    await flushed(lax);
-    assert.deepEqual(await strict.get("k"), { total: 3, mine: 1 });
-    await assertInvariant(fx, "r");
-    await lax.close();
-    await strict.close();
-    assert.deepEqual((await assertInvariant(fx, "r")).slices.size, 0);
-  } finally {
-    await store.close();
-    await client.close();
-  }
-});
+      // Lose everything: the slices the instances remember belong to epochs that no longer exist.
+      await server.restart({ keepData: false });
+      await waitFor(async () => (await strict.get("k").catch(() => ({ total: -1 }))).total === 0);
+      assert.deepEqual(await strict.inc("k", 1), { total: 1, mine: 1 });
+      await lax.inc("k", 2);
+      await flushed(lax);
+      assert.deepEqual(await strict.get("k"), { total: 3, mine: 1 });
+      await assertInvariant(fx, "r");
+      await lax.close();
+      await strict.close();
+      assert.deepEqual((await assertInvariant(fx, "r")).slices.size, 0);
+    } finally {
+      await store.close();
+      await tested.close();
+      await client.close();
+    }
+  },
+  { kinds: ["standalone"] },
+);

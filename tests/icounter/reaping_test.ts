@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { REAP_MEMBERS, REAP_SLICES } from "../../core/limits.ts";
 import { MemoryStore } from "../../store/memory_store.ts";
+import type { Store } from "../../store/types.ts";
 import { StrictInstanceAwareCounter } from "../../icounter/strict.ts";
 import { storeTest } from "../_support/stores.ts";
 import { assertInvariant, Instances, membersOf, MORTAL, readState, THRESHOLD } from "./_support.ts";
@@ -103,4 +104,39 @@ storeTest("heartbeats keep many idle instances registered with their slices", as
   }
   assert.equal((await cs[0]!.get("k")).total, 190);
   await assertInvariant(fx, fx.prefix);
+});
+
+Deno.test("a registering call that arrives after its member was reaped does not hide the loss", async () => {
+  // Two calls of one new instance are made together. The first registers it; the instance is then
+  // reaped (it stalled past its threshold); only then does the second call reach the store. Had the
+  // second call also asked to register, it would bring the reaped member back under its old name,
+  // and the first call's +5 would be gone without the instance ever learning it was reaped.
+  let now = 1_000_000;
+  await using store = new MemoryStore({ now: () => now });
+  let applyCalls = 0;
+  let holdSecond: (() => void) | undefined;
+  const held = new Promise<void>((go) => (holdSecond = go));
+  const late: Store = {
+    isDistkitStore: true,
+    run: async (script, keys, argv) => {
+      if (script.name.startsWith("icounter_apply") && ++applyCalls === 2) await held;
+      return store.run(script, keys, argv);
+    },
+    subscribe: (channel, listener) => store.subscribe(channel, listener),
+    close: () => Promise.resolve(),
+    [Symbol.asyncDispose]: () => Promise.resolve(),
+  };
+  const opts = { prefix: "p", deadInstanceThresholdMs: 60_000 };
+  const a = new StrictInstanceAwareCounter({ ...opts, store: late });
+  const b = new StrictInstanceAwareCounter({ ...opts, store });
+  const first = a.inc("k", 5);
+  const second = a.inc("k", 7);
+  assert.equal((await first).total, 5);
+  now += 61_000; // a stalled: b's call reaps it
+  assert.deepEqual(await b.get("k"), { total: 0, mine: 0 });
+  holdSecond!();
+  await second;
+  assert.deepEqual(await a.get("k"), { total: 12, mine: 12 }, "the reaped +5 was restored");
+  await a.close();
+  await b.close();
 });

@@ -7,6 +7,15 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { MemoryStore, RedisStore } from "../../mod.ts";
 import { acquireOnce, lockKeys, releaseOnce, renewOnce } from "../../locks/_remote.ts";
+import {
+  ACQUIRE,
+  LOCK_ACQUIRE,
+  LOCK_RELEASE,
+  LOCK_RENEW,
+  RELEASE,
+  RENEW,
+} from "../../locks/_scripts.ts";
+import { type Call, loadScripts, memoryBatched, redisBatched } from "../_support/batch.ts";
 import type { Store } from "../../store/types.ts";
 import { connectStandalone, redisUrl } from "../_support/servers.ts";
 import { uniquePrefix } from "../_support/stores.ts";
@@ -125,6 +134,132 @@ Deno.test({
     } finally {
       await redis.close();
       await memory.close();
+      await raw.close();
+    }
+  },
+});
+
+/** The locks of a batched run: two of each kind (a batch carries the keys of several). */
+const LOCKS = [["a", "mutex"], ["b", "mutex"], ["a", "rw"], ["b", "rw"]] as const;
+
+/** One op on lock `at` as a script call (tokens as in `apply`). */
+function callOf(base: string, at: number, op: Op): Call {
+  const [name, kind] = LOCKS[at]!;
+  const k = lockKeys("distkit-locks", `${base}-${name}`, kind);
+  const route = ["/ra", "/rb", "", ""][op.who];
+  const token = `t${op.who}/${[20_000, 40_000, 60_000, 30_000][op.who]}${route}/owner`;
+  switch (op.op) {
+    case "acquire":
+      return {
+        script: LOCK_ACQUIRE,
+        keys: k.all,
+        argv: ACQUIRE.encode({
+          mode: op.mode,
+          token,
+          ttlMs: op.ttl,
+          queueMs: op.queue ? 30_000 : 0,
+        }),
+      };
+    case "renew":
+      return {
+        script: LOCK_RENEW,
+        keys: [k.lease, k.readers],
+        argv: RENEW.encode({ mode: op.mode, token, ttlMs: op.ttl }),
+      };
+    case "release":
+      return {
+        script: LOCK_RELEASE,
+        keys: k.all,
+        argv: RELEASE.encode({ mode: op.mode, token, channel: k.channel }),
+      };
+  }
+}
+
+/** An acquire's hint is time: only whether a lease blocks (>= 0) or a queued writer (-1). */
+function normal(call: Call, r: unknown): unknown {
+  if (call.script !== LOCK_ACQUIRE || !Array.isArray(r)) return r;
+  return [r[0], Number(r[1]) >= 0 ? "lease" : "none", ...r.slice(2)];
+}
+
+Deno.test({
+  name: "lock scripts' batch forms: a tick's calls, coalesced, agree with their models",
+  ignore: redisUrl() === undefined,
+  async fn() {
+    const raw = await connectStandalone();
+    await loadScripts(raw, [LOCK_ACQUIRE, LOCK_RELEASE, LOCK_RENEW]);
+    const listener = new RedisStore(raw);
+    let run = 0;
+    try {
+      await fc.assert(
+        fc.asyncProperty(
+          // Runs of one script (each one batch), so batches are long: up to 3 rounds of 12.
+          fc.array(
+            fc.constantFrom("acquire", "renew", "release").chain((which) =>
+              fc.array(
+                fc.tuple(fc.integer({ min: 0, max: 3 }), opArb.filter((o) => o.op === which)),
+                { minLength: 1, maxLength: 12 },
+              )
+            ),
+            { minLength: 1, maxLength: 3 },
+          ),
+          async (rounds) => {
+            const base = `${uniquePrefix("lockbdiff")}-${run++}`;
+            await using memory = new MemoryStore();
+            const got: Record<string, string[]> = { memory: [], redis: [] };
+            const unsubs = [];
+            for (const [name, kind] of LOCKS) {
+              const channel = lockKeys("distkit-locks", `${base}-${name}`, kind).channel;
+              for (const c of [channel, `${channel}:ra`, `${channel}:rb`]) {
+                unsubs.push(await memory.subscribe(c, (m) => got.memory!.push(`${c} ${m}`)));
+                unsubs.push(await listener.subscribe(c, (m) => got.redis!.push(`${c} ${m}`)));
+              }
+            }
+            try {
+              for (const round of rounds) {
+                const calls = round.map(([at, op]) => callOf(base, at, op as Op));
+                const m = await memoryBatched(memory, calls);
+                const r = await redisBatched(raw, calls);
+                for (let i = 0; i < calls.length; i++) {
+                  assert.deepEqual(
+                    normal(calls[i]!, r[i]),
+                    normal(calls[i]!, m[i]),
+                    `item ${i}: ${calls[i]!.script.name} ${calls[i]!.argv}`,
+                  );
+                }
+              }
+              await waitFor(() => got.redis!.length >= got.memory!.length, {
+                timeoutMs: 2000,
+                message: "messages",
+              });
+              assert.deepEqual(got.redis, got.memory);
+              memory.db.now = Date.now();
+              for (const [name, kind] of LOCKS) {
+                const key = `${base}-${name}`;
+                const k = lockKeys("distkit-locks", key, kind);
+                for (const part of ["lease", "readers", "queue", "queueExp", "fence", "waiters"]) {
+                  const n = k[part as "lease"];
+                  const t = memory.db.type(n);
+                  assert.equal(await raw.type(n), t, n);
+                  if (t === "string") assert.equal(await raw.get(n), memory.db.get(n), n);
+                  if (t === "zset") {
+                    const mem = memory.db.zrangeAll(n).map(([x]) => x);
+                    const red = await raw.zRange(n, 0, -1);
+                    // Expiry-ordered sets depend on each store's clock; the queue's order is set.
+                    if (part === "queue") assert.deepEqual(red, mem, n);
+                    else assert.deepEqual([...red].sort(), mem.sort(), n);
+                  }
+                  assert.equal(Number(await raw.pTTL(n)) > 0, memory.db.pttl(n) > 0, `${n} ttl`);
+                }
+              }
+            } finally {
+              for (const u of unsubs) await u();
+            }
+          },
+        ),
+        { numRuns: 40 },
+      );
+    } finally {
+      await listener.close();
       await raw.close();
     }
   },

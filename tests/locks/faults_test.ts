@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { LockLostError, Mutex, RedisStore, RwLock, StoreError } from "../../mod.ts";
 import type { Store } from "../../store/types.ts";
 import { SpyStore } from "../_support/spy_store.ts";
-import { connectStandalone, startPrivateRedis } from "../_support/servers.ts";
-import { storeTest } from "../_support/stores.ts";
+import { startPrivateRedis } from "../_support/servers.ts";
+import { openTestClient, storeTest } from "../_support/stores.ts";
 import { waitFor } from "../_support/wait.ts";
 import { watchTimers } from "../_support/timers.ts";
 import { keyOf, traces, zmembers } from "./_helpers.ts";
@@ -102,14 +102,14 @@ storeTest("RwLock crashed waiting writer expires from the queue", async (fx) => 
   await crashing.close(); // ends its background cleanup, which keeps failing on this store
 });
 
-Deno.test({
-  name: "Mutex across a Redis restart: the holder hears of the loss, a waiter gets in",
-  async fn() {
+storeTest(
+  "Mutex across a Redis restart: the holder hears of the loss, a waiter gets in",
+  async () => {
     await using server = await startPrivateRedis();
-    const c1 = await connectStandalone(server.url);
-    const c2 = await connectStandalone(server.url);
-    const s1 = new RedisStore(c1);
-    const s2 = new RedisStore(c2);
+    const c1 = await openTestClient(server.url); // this run's client (node-redis, ioredis, ...)
+    const c2 = await openTestClient(server.url);
+    const s1 = new RedisStore(c1.client);
+    const s2 = new RedisStore(c2.client);
     try {
       const a = new Mutex({ key: "restart", store: s1, ttlMs: 600 });
       const b = new Mutex({ key: "restart", store: s2, ttlMs: 600, retryIntervalMs: 10 });
@@ -138,7 +138,8 @@ Deno.test({
       await c2.close();
     }
   },
-});
+  { kinds: ["standalone"] },
+);
 
 Deno.test("a waiter's late win is cleaned up in the background without a timer that outlives it", async () => {
   // Acquire replies arrive late and release calls never answer (a connection just killed):

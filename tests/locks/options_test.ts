@@ -62,6 +62,7 @@ Deno.test("Mutex/RwLock options: bad input throws before any I/O", () => {
     [{ retryIntervalMs: 0 }, InvalidArgumentError],
     [{ retryIntervalMs: -5 }, InvalidArgumentError],
     [{ ownerId: "" }, InvalidArgumentError],
+    [{ ownerId: "host\uD800" }, InvalidArgumentError],
     [{ ownerId: 7 as unknown as string }, InvalidArgumentError],
     [{ ownerId: "é".repeat(201) }, InvalidArgumentError],
     [{ store: undefined as unknown as MemoryStore }, InvalidArgumentError],

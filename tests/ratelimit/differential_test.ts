@@ -212,7 +212,15 @@ async function sameState(raw: RawClient, mem: MemoryStore, keys: string[]): Prom
       }
     }
   }
-  close(dm, dr, "state", (p) => p.endsWith(".at") || p.includes(":ha:r.data"));
+  // A block's end (b, and e when it is later than the newest bucket's) is "now" plus its length.
+  close(
+    dm,
+    dr,
+    "state",
+    (p) =>
+      p.endsWith(".at") || p.includes(":ha:r.data") || p.endsWith(".data.b") ||
+      p.endsWith(".data.e"),
+  );
 }
 
 const cmpArb = fc.tuple(
@@ -232,6 +240,9 @@ const absOps = fc.array(
     fc.constant<Array<string | number>>(["get"]),
     fc.tuple(fc.integer({ min: 1, max: 30 }), fc.integer({ min: 0, max: 30 }), cmpArb)
       .map(([cap, n, [c, o]]) => ["set", cap, n, c, o]),
+    fc.integer({ min: 0, max: 15 }).map((n) => ["refund", n]),
+    // Blocks long enough to last the run on both sides (expiry is tested with injected time).
+    fc.constantFrom(600_000, 3_600_000).map((ms) => ["block", ms]),
   ),
   { minLength: 1, maxLength: 12 },
 );
@@ -282,15 +293,28 @@ const hybOps = fc.array(
     ]),
     fc.tuple(fc.integer({ min: 1, max: 30 }), fc.integer({ min: 0, max: 30 }), cmpArb)
       .map(([cap, n, [c, o]]) => ["set", cap, cap, n, c, o]),
+    fc.integer({ min: 0, max: 15 }).map((n) => ["refund", n]),
+    fc.constantFrom(600_000, 3_600_000).map((ms) => ["block", ms]),
   ),
   { minLength: 1, maxLength: 12 },
 );
 
-const LOOSE: Record<Kind, (p: string, op: string) => boolean> = {
-  absolute: (p, op) => op === "inc" || op === "check" ? p === "[1]" : false,
-  suppressed: () => false,
-  hybrid: (p, op) => op === "sync" && p === "[7]",
+/**
+ * The reply fields that hold ms until a moment (they depend on "now", which differs by the few
+ * ms between the two runs): resetMs, retryAfterMs and blockedMs.
+ */
+const LOOSE: Record<Kind, (p: string, op: string, tagged: boolean) => boolean> = {
+  absolute: (p, op) =>
+    op === "inc" || op === "check" ? p === "[1]" || p === "[4]" || p === "[6]" : false,
+  suppressed: (p, op, tagged) =>
+    op === "inc" || op === "check" ? p === (tagged ? "[4]" : "[1]") : false,
+  hybrid: (p, op) => op === "sync" && (p === "[7]" || p === "[9]" || p === "[10]"),
 };
+
+/** Whether a decision reply is a tagged one ({"rejected", …} or {"suppressed", …}). */
+function tagged(r: Reply): boolean {
+  return Array.isArray(r) && (r[0] === "rejected" || r[0] === "suppressed");
+}
 
 /** The script's argv for one generated operation (absolute: as the limiter encodes it). */
 function argvOf(kind: Kind, op: ReadonlyArray<string | number>): Array<string | number> {
@@ -300,6 +324,10 @@ function argvOf(kind: Kind, op: ReadonlyArray<string | number>): Array<string | 
     ? { op: "inc", cap, n }
     : name === "set"
     ? { op: "set", cap, n, cmp, operand }
+    : name === "refund"
+    ? { op: "refund", n: cap }
+    : name === "block"
+    ? { op: "block", ms: cap }
     : { op: name as "check" | "get" };
   return absoluteArgv(String(W), String(G), o);
 }
@@ -334,7 +362,7 @@ async function differential(
         for (const [i, op] of list.entries()) {
           const m: Reply = await mem.run(script, keys, argvOf(kind, op));
           try {
-            close(m, rs[i], "", (p) => LOOSE[kind](p, String(op[0])));
+            close(m, rs[i], "", (p) => LOOSE[kind](p, String(op[0]), tagged(m)));
           } catch (e) {
             throw new Error(`batch item ${i} ${JSON.stringify(op)}: ${(e as Error).message}`);
           }
@@ -348,7 +376,7 @@ async function differential(
         const r: Reply = await redis.run(script, keys, argv);
         const m: Reply = await mem.run(script, keys, argv);
         try {
-          close(m, r, "", (p) => LOOSE[kind](p, String(op[0])));
+          close(m, r, "", (p) => LOOSE[kind](p, String(op[0]), tagged(m)));
           // The state after every operation (a later eager eviction could hide a difference).
           await sameState(raw, mem, keys);
         } catch (e) {
@@ -387,6 +415,30 @@ const SUPPRESSED_EXAMPLES: Example[] = [0, 1].map((age) => [
   oneBucket(age, 10, 2),
   [["inc", 15, 25, 7, 0.99], ["inc", 15, 25, 1, 0.99], ["inc", 15, 25, 1, 0]],
 ]);
+
+/**
+ * The opening path's own eviction (the expired buckets within the first slots from the origin,
+ * a bucket after them): one expired bucket; two; an origin below the oldest bucket (slack) with
+ * nothing expired; and expired buckets with no bucket within reach (the general path decides).
+ */
+const EVICTING_SEEDS: SeedValue[] = [
+  { ...oneBucket(11, 3, 1), buckets: [[11, 3, 1], [5, 2, 1]] },
+  { ...oneBucket(12, 3, 1), buckets: [[12, 3, 1], [11, 1, 0], [3, 2, 0]] },
+  { ...oneBucket(9, 3, 1), slack: 2 },
+  { ...oneBucket(13, 3, 1), buckets: [[13, 3, 1], [1, 2, 0]] },
+  // The same with the current bucket as the newest (an inc adds to it).
+  { ...oneBucket(11, 3, 1), buckets: [[11, 3, 1], [0, 2, 1]] },
+  { ...oneBucket(12, 3, 1), buckets: [[12, 3, 1], [10, 1, 0], [0, 2, 0]] },
+  { ...oneBucket(9, 3, 1), buckets: [[9, 3, 1], [0, 1, 0]], slack: 2 },
+];
+ABSOLUTE_EXAMPLES.push(
+  ...EVICTING_SEEDS.map((seed): Example => [seed, [["inc", 15, 1], ["inc", 15, 12], ["check"]]]),
+);
+SUPPRESSED_EXAMPLES.push(
+  ...EVICTING_SEEDS.map((
+    seed,
+  ): Example => [seed, [["inc", 15, 25, 1, 0.5], ["inc", 15, 25, 12, 0.5], ["get"]]]),
+);
 
 // Each call alone, then the batch form: a list's calls made in one tick, sent as one EVALSHA.
 for (const batched of [false, true]) {

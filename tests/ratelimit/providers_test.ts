@@ -131,6 +131,9 @@ storeTest(
           retryAfterMs: 10_100,
           remainingAfterWaiting: 10,
           windowSizeSeconds: 10,
+          limit: 10,
+          remaining: 10,
+          resetMs: 0,
         }, p);
         assert.equal(await l.get(`big-${p}`), 0, p);
       });
@@ -296,7 +299,11 @@ storeTest(
         assert.equal(snap.suppressionFactor, await l.factor(k));
         // A batch beyond the hard limit is declined whole.
         const big = await l.inc(k, 1, 25);
-        assert.deepEqual(big, { kind: "suppressed", suppressionFactor: 1, isAllowed: false });
+        assert.equal(big.kind, "suppressed");
+        assert.ok(big.kind === "suppressed" && big.suppressionFactor === 1 && !big.isAllowed);
+        // limit is the hard limit; nothing more is admitted past it.
+        assert.equal(big.limit, 20, p);
+        assert.equal(big.remaining, 20 - (snap.total - snap.declined), p);
         assert.equal((await l.get(k)).declined, snap.declined + 25);
       });
     }

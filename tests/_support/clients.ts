@@ -1,0 +1,129 @@
+/**
+ * The client the conformance suites run on: node-redis 5 (default) or, in a client-variant run,
+ * the one named by `DISTKIT_TEST_CLIENT`: `ioredis` (5), `ioredis6`, `iovalkey`, `node-redis6`
+ * (RESP3). Test names then carry it (`[standalone ioredis]`), as the runner selects them.
+ */
+import { createClient as createClient6, createCluster as createCluster6 } from "redis6";
+import { createClient, createCluster } from "redis";
+import { Cluster as IoCluster, Redis as IoRedis } from "ioredis";
+import { Cluster as IoCluster6, Redis as IoRedis6 } from "ioredis6";
+import { Cluster as ValkeyCluster, Redis as Valkey } from "iovalkey";
+import type { RedisClientLike } from "../../store/types.ts";
+import type { NodeAddress } from "./servers.ts";
+
+/** A client variant's name. */
+export type TestClient = "node-redis" | "node-redis6" | "ioredis" | "ioredis6" | "iovalkey";
+
+const CLIENTS: readonly TestClient[] = [
+  "node-redis",
+  "node-redis6",
+  "ioredis",
+  "ioredis6",
+  "iovalkey",
+];
+
+/** The client variant of this run (`DISTKIT_TEST_CLIENT`), if not the default node-redis 5. */
+export function clientVariant(): TestClient | undefined {
+  const v = Deno.env.get("DISTKIT_TEST_CLIENT") || undefined;
+  if (v === undefined || v === "node-redis") return undefined;
+  if (!CLIENTS.includes(v as TestClient)) {
+    throw new Error(`DISTKIT_TEST_CLIENT must be one of ${CLIENTS.join(", ")}: got '${v}'`);
+  }
+  return v as TestClient;
+}
+
+/** A connected client and how to close it. */
+export interface OpenClient {
+  /** The raw client, as a user passes it as `store`. */
+  client: RedisClientLike;
+  /** Closes it (errors ignored). */
+  close(): Promise<void>;
+}
+
+/** Where to connect. */
+export type Target = { url: string } | { nodes: NodeAddress[] };
+
+const DISCONNECT_MS = 30;
+const reconnect = (n: number) => Math.min(10 * (n + 1), 100);
+const socket = { connectTimeout: 2000, reconnectStrategy: reconnect };
+
+/**
+ * Connects a client of `which` to a standalone server (`url`) or a cluster (`nodes`), named
+ * `name` (`CLIENT SETNAME`) when given, with fast reconnects.
+ */
+export async function openClient(
+  which: TestClient,
+  target: Target,
+  name?: string,
+): Promise<OpenClient> {
+  if (which === "node-redis" || which === "node-redis6") {
+    const named = name === undefined ? {} : { name };
+    const rootNodes = "nodes" in target
+      ? target.nodes.map(({ host, port }) => ({ url: `redis://${host}:${port}` }))
+      : [];
+    const c = which === "node-redis6"
+      ? ("url" in target
+        ? createClient6({ url: target.url, socket, RESP: 3, ...named })
+        : createCluster6({ rootNodes, defaults: { socket, ...named }, RESP: 3 }))
+      : ("url" in target
+        ? createClient({ url: target.url, socket, ...named })
+        : createCluster({ rootNodes, defaults: { socket, ...named } }));
+    c.on("error", () => {});
+    await c.connect();
+    return {
+      client: c,
+      close: async () => {
+        try {
+          await c.close();
+        } catch {
+          c.destroy();
+        }
+      },
+    };
+  }
+  const [R, C] = which === "ioredis"
+    ? [IoRedis, IoCluster]
+    : which === "ioredis6"
+    ? [IoRedis6, IoCluster6]
+    : [Valkey, ValkeyCluster];
+  const options = {
+    ...(name === undefined ? {} : { connectionName: name }),
+    retryStrategy: reconnect,
+    connectTimeout: 2000,
+    // ioredis arms a timer of this length when it disconnects, cleared when the socket closes
+    // (never, when it was closed already): short, and waited out by close().
+    disconnectTimeout: DISCONNECT_MS,
+    lazyConnect: true,
+  };
+  const c = "url" in target
+    ? new (R as typeof IoRedis)(target.url, options)
+    : new (C as typeof IoCluster)(target.nodes, {
+      redisOptions: options,
+      clusterRetryStrategy: reconnect,
+      // Fast recovery from killed connections, as the node-redis clients here get.
+      retryDelayOnFailover: 10,
+      retryDelayOnClusterDown: 10,
+      retryDelayOnTryAgain: 10,
+      clusterNodeRetryStrategy: reconnect,
+      lazyConnect: true,
+      // As ioredis recommends for sharded pub/sub (iovalkey has no such option: it polls).
+      ...(which === "iovalkey" ? {} : { shardedSubscribers: true }),
+    });
+  c.on("error", () => {});
+  await c.connect();
+  return {
+    client: c,
+    close: async () => {
+      if (c.status !== "end") {
+        const ended = new Promise((resolve) => c.once("end", resolve));
+        // QUIT, or a plain disconnect when it fails or takes long (a cluster mid-recovery).
+        const cut = setTimeout(() => c.disconnect(), 1000);
+        c.quit().catch(() => c.disconnect());
+        await ended;
+        clearTimeout(cut);
+      }
+      // Timers ioredis armed on disconnects (its own and the store's connections') run out.
+      await new Promise((resolve) => setTimeout(resolve, DISCONNECT_MS + 20));
+    },
+  };
+}
