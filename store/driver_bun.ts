@@ -13,9 +13,9 @@
  *
  * **Replies.** Bun speaks RESP3: integers arrive as numbers (exact within ±(2^53−1), which is all
  * a distkit script returns as an integer: counter values come back as strings), bulk strings as
- * strings, nil and Lua `false` as `null`, arrays as arrays. RESP3-only shapes a script never
- * returns unless it switches protocol (booleans, doubles, big numbers, maps) are normalised too
- * ({@linkcode normalizeBunReply}).
+ * strings, nil and Lua `false` as `null`, arrays as arrays; RESP3-only shapes a script never
+ * returns unless it switches protocol (booleans, big numbers, maps) are normalised by the shared
+ * `normalizeReply` (./_reply.ts).
  *
  * **Pub/sub** is `plain`: Bun's client has `subscribe`/`unsubscribe` for exact channels but drops
  * sharded messages (`SSUBSCRIBE` through `send` subscribes, yet no listener ever hears an
@@ -30,6 +30,7 @@
  */
 import { type Driver, ServerReplyError } from "./driver.ts";
 import type { Reply } from "./types.ts";
+import { normalizeReply } from "./_reply.ts";
 import { Subscriptions } from "./_subscriptions.ts";
 
 /** The `code` of a Bun error that is the server's error reply. */
@@ -89,64 +90,6 @@ function toDriverError(e: unknown): unknown {
 
 function rejectWith(e: unknown): never {
   throw toDriverError(e);
-}
-
-let utf8: TextDecoder | undefined;
-
-/**
- * A Bun reply in the driver contract's shape: strings, numbers (a bigint within ±(2^53−1) as a
- * number, beyond it as its decimal text), `null`, arrays; bytes decoded as UTF-8, booleans as
- * Lua's `1`/`null`, doubles as their text (as RESP2 sends them), maps as flat arrays. An error
- * nested in an array rejects the call with it.
- *
- * @param r what Bun resolved with
- * @returns the reply
- * @throws {ServerReplyError} for an error reply nested in an array
- *
- * @example
- * ```ts
- * import { normalizeBunReply } from "./driver_bun.ts";
- * console.assert(normalizeBunReply(true) === 1);
- * console.assert(JSON.stringify(normalizeBunReply({ a: 1 })) === '["a",1]');
- * ```
- */
-export function normalizeBunReply(r: unknown): Reply {
-  switch (typeof r) {
-    case "string":
-      return r;
-    case "number":
-      return Number.isInteger(r) ? r : String(r);
-    case "bigint":
-      return r >= -9007199254740991n && r <= 9007199254740991n ? Number(r) : String(r);
-    case "boolean":
-      return r ? 1 : null;
-    case "undefined":
-      return null;
-  }
-  if (r === null) return null;
-  if (Array.isArray(r)) {
-    let out: Reply[] | undefined;
-    for (let i = 0; i < r.length; i++) {
-      const v: unknown = r[i];
-      const n =
-        typeof v === "string" || v === null || (typeof v === "number" && Number.isInteger(v))
-          ? v
-          : normalizeBunReply(v);
-      if (out === undefined && n !== v) out = r.slice(0, i);
-      out?.push(n);
-    }
-    return out ?? r;
-  }
-  if (r instanceof Uint8Array) return (utf8 ??= new TextDecoder()).decode(r);
-  if (r instanceof Error) throw new ServerReplyError(r.message, r);
-  if (r instanceof Set) return [...r].map(normalizeBunReply);
-  if (r instanceof Map) {
-    return [...r].flatMap(([k, v]) => [normalizeBunReply(k), normalizeBunReply(v)]);
-  }
-  if (typeof r === "object") {
-    return Object.entries(r).flatMap(([k, v]) => [k, normalizeBunReply(v)]);
-  }
-  return String(r);
 }
 
 /**
@@ -231,7 +174,7 @@ export class BunDriver implements Driver {
     } catch (e) {
       return Promise.reject(toDriverError(e));
     }
-    return p.then(normalizeBunReply, rejectWith);
+    return p.then(normalizeReply, rejectWith);
   }
 
   /** `false` once the user's client closed for good (known from the first subscription on). */

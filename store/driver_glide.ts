@@ -23,7 +23,8 @@
  * client's `defaultDecoder`; integers arrive as numbers (exact within ±(2^53−1), which is all a
  * distkit script returns as an integer: counter values come back as strings), nil as `null`, Lua
  * `false` as `null`, arrays as arrays. RESP3-only shapes a script never returns unless it switches
- * protocol (big numbers, doubles, booleans, maps) are normalised too ({@linkcode normalizeGlideReply}).
+ * protocol (big numbers, booleans, maps as GLIDE's `{ key, value }` entries) are normalised too
+ * ({@linkcode normalizeGlideReply}, over the shared `normalizeReply` of ./_reply.ts).
  *
  * **Pub/sub.** GLIDE 2 subscribes dynamically (`ssubscribe`/`subscribe` with a confirmation
  * timeout), but delivers messages to the callback given when the client was created. So the
@@ -46,6 +47,7 @@
  */
 import { type Driver, type PubSubMode, ServerReplyError } from "./driver.ts";
 import type { Reply } from "./types.ts";
+import { normalizeReply } from "./_reply.ts";
 import { Subscriptions } from "./_subscriptions.ts";
 
 /** GLIDE's `Decoder.String`. */
@@ -199,62 +201,41 @@ function rejectWith(e: unknown): never {
   throw toDriverError(e);
 }
 
-let utf8: TextDecoder | undefined;
+/** Whether `v` is one of GLIDE's map entries (`{ key, value }`: how it returns a RESP3 map). */
+function isEntry(v: unknown): v is { key: unknown; value: unknown } {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && "key" in v && "value" in v &&
+    Object.keys(v).length === 2;
+}
+
+/** GLIDE's map entries flattened, at any depth. */
+function unGlide(v: unknown): unknown {
+  if (!Array.isArray(v)) return v;
+  if (v.length > 0 && v.every(isEntry)) return v.flatMap((e) => [unGlide(e.key), unGlide(e.value)]);
+  return v.map(unGlide);
+}
 
 /**
- * A GLIDE reply in the driver contract's shape: strings, numbers (a bigint within ±(2^53−1) as a
- * number, beyond it as its decimal text), `null`, arrays; bytes decoded as UTF-8, RESP3 booleans as
- * Lua's `1`/`null`, doubles as their text (as RESP2 sends them), maps (GLIDE's `{ key, value }`
- * records) as flat arrays. An error nested in an array rejects the call with it.
+ * A GLIDE reply in the driver contract's shape: the shared `normalizeReply` (./_reply.ts), after
+ * GLIDE's RESP3 maps (arrays of `{ key, value }` entries) are flattened. The usual reply (a
+ * number, a string, `null`, a flat array of those) goes straight through. (An error reply nested
+ * in an array never reaches it: GLIDE fails the whole call with it.)
  *
  * @param r what GLIDE resolved with
  * @returns the reply
- * @throws {ServerReplyError} for an error reply nested in an array
  *
  * @example
  * ```ts
  * import { normalizeGlideReply } from "./driver_glide.ts";
  * console.assert(normalizeGlideReply(9007199254740991n) === 9007199254740991);
- * console.assert(JSON.stringify(normalizeGlideReply([1, "a", null])) === '[1,"a",null]');
+ * const map = [{ key: "a", value: 1 }];
+ * console.assert(JSON.stringify(normalizeGlideReply(map)) === '["a",1]');
  * ```
  */
 export function normalizeGlideReply(r: unknown): Reply {
-  switch (typeof r) {
-    case "string":
-      return r;
-    case "number":
-      return Number.isInteger(r) ? r : String(r);
-    case "bigint":
-      return r >= -9007199254740991n && r <= 9007199254740991n ? Number(r) : String(r);
-    case "boolean":
-      return r ? 1 : null;
-    case "undefined":
-      return null;
+  if (!Array.isArray(r) || r.every((v) => typeof v !== "object" || v === null)) {
+    return normalizeReply(r);
   }
-  if (r === null) return null;
-  if (Array.isArray(r)) {
-    let out: Reply[] | undefined;
-    for (let i = 0; i < r.length; i++) {
-      const v: unknown = r[i];
-      const n =
-        typeof v === "string" || v === null || (typeof v === "number" && Number.isInteger(v))
-          ? v
-          : normalizeGlideReply(v);
-      if (out === undefined && n !== v) out = r.slice(0, i);
-      out?.push(n);
-    }
-    return out ?? r;
-  }
-  if (r instanceof Uint8Array) return (utf8 ??= new TextDecoder()).decode(r);
-  if (r instanceof Error) {
-    const text = glideReplyText(r.message);
-    throw new ServerReplyError(text ?? r.message, r);
-  }
-  if (r instanceof Set) return [...r].map(normalizeGlideReply);
-  if (typeof r === "object" && "key" in r && "value" in r) {
-    return [normalizeGlideReply(r.key), normalizeGlideReply(r.value)];
-  }
-  return String(r);
+  return normalizeReply(unGlide(r));
 }
 
 /**

@@ -6,7 +6,7 @@
  * @module
  */
 import { GlideClient, GlideClusterClient, Logger } from "@valkey/valkey-glide";
-import { clusterNodes, redisUrl } from "./servers.ts";
+import { clusterNodes, type NodeAddress, redisUrl } from "./servers.ts";
 
 Logger.setLoggerConfig("error");
 
@@ -25,28 +25,43 @@ export interface GlideConnectOptions {
  * A GLIDE client on the suite's standalone server or cluster. Close it with `client.close()`.
  * @throws {Error} when the server's address is not set
  */
-export async function connectGlide(
+export function connectGlide(
   kind: "standalone" | "cluster",
+  options: GlideConnectOptions = {},
+): Promise<AnyGlideClient> {
+  if (kind === "standalone") {
+    const url = redisUrl();
+    if (url === undefined) throw new Error("REDIS_URL is not set: run the suite with `npm test`");
+    return openGlide({ url }, options);
+  }
+  const nodes = clusterNodes();
+  if (!nodes?.length) {
+    throw new Error("REDIS_CLUSTER_NODES is not set: run the suite with `npm test`");
+  }
+  return openGlide({ nodes }, options);
+}
+
+/**
+ * A GLIDE client on a standalone server (`url`) or a cluster (`nodes`), with a request timeout
+ * of 5 s (GLIDE's default, 250 ms, is short for a loaded test machine). Close it with
+ * `client.close()`.
+ */
+export async function openGlide(
+  target: { url: string } | { nodes: NodeAddress[] },
   options: GlideConnectOptions = {},
 ): Promise<AnyGlideClient> {
   const common = {
     requestTimeout: 5000,
     ...(options.clientName === undefined ? {} : { clientName: options.clientName }),
   };
-  if (kind === "standalone") {
-    const url = redisUrl();
-    if (url === undefined) throw new Error("REDIS_URL is not set: run the suite with `npm test`");
-    const { hostname, port } = new URL(url);
+  if ("url" in target) {
+    const { hostname, port } = new URL(target.url);
     return await GlideClient.createClient({
       addresses: [{ host: hostname, port: Number(port) }],
       ...common,
     });
   }
-  const nodes = clusterNodes();
-  if (!nodes?.length) {
-    throw new Error("REDIS_CLUSTER_NODES is not set: run the suite with `npm test`");
-  }
-  return await GlideClusterClient.createClient({ addresses: nodes, ...common });
+  return await GlideClusterClient.createClient({ addresses: target.nodes, ...common });
 }
 
 /**
