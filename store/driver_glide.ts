@@ -377,7 +377,9 @@ export class GlideDriver implements Driver {
       const generation = this.#generation;
       const cls = this.#client.constructor as unknown as GlideClass;
       const config = (this.#client as unknown as { config: Record<string, unknown> }).config;
-      const p = cls.createClient({
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let late = false;
+      const made = cls.createClient({
         ...config,
         protocol: RESP3,
         defaultDecoder: DECODER_STRING,
@@ -385,12 +387,21 @@ export class GlideDriver implements Driver {
         pubsubSubscriptions: { channelsAndPatterns: {}, callback: this.#dispatch },
       }).then((sub) => {
         sub.socket?.unref?.(); // never keeps a process alive by itself
-        if (generation !== this.#generation) {
-          sub.close(); // closed while it was being made
+        if (late || generation !== this.#generation) {
+          sub.close(); // given up on, or the driver was closed while it was being made
           throw new Error("the driver was closed");
         }
         return sub;
       });
+      // Bounded: a subscription waits for it, and an unsubscription (a lock's close) for that.
+      const bound = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          late = true;
+          reject(new Error(`GLIDE's subscriber did not connect within ${SUBSCRIBE_TIMEOUT_MS} ms`));
+        }, SUBSCRIBE_TIMEOUT_MS);
+      });
+      const p = Promise.race([made, bound]).finally(() => clearTimeout(timer));
+      made.catch(() => {});
       p.catch(() => {
         if (this.#subscriber === p) this.#subscriber = undefined;
       });
