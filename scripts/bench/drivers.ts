@@ -9,6 +9,8 @@
  * the contended lock hand-off p50 / p99 between two stores (target p50 ≤ 1 ms where the driver
  * has pub/sub). Every ratio is from this one run, ours and raw interleaved round by round, medians.
  *
+ * `--only <text>` measures the rows whose name contains it (e.g. `--only GLIDE`).
+ *
  * A client that needs another runtime (Bun's `RedisClient`) is one more {@linkcode Bench} whose
  * `open` runs this file's measurements in a `bun` subprocess and returns its row; a GLIDE row is
  * one more in-process entry.
@@ -217,7 +219,11 @@ async function main() {
   const redis = await benchRedis();
   const rows: string[][] = [];
   try {
-    for (const bench of BENCHES) {
+    // `--only <text>`: the rows whose name contains it.
+    const only = process.argv.includes("--only")
+      ? process.argv[process.argv.indexOf("--only") + 1]
+      : undefined;
+    for (const bench of BENCHES.filter((b) => only === undefined || b.name.includes(only))) {
       console.error(`${bench.name}...`);
       rows.push(
         bench.runtime === "bun" ? await bunRow(bench, redis.url) : await row(bench, redis.url),
