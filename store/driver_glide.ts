@@ -58,14 +58,18 @@ const RESP3 = 0;
 const SUBSCRIBE_TIMEOUT_MS = 5_000;
 
 /** A route by key, as GLIDE's cluster client takes it. */
-interface GlideRoute {
+export interface GlideRoute {
+  /** Routes to the primary serving `key`'s slot. */
   type: "primarySlotKey";
+  /** The key. */
   key: string;
 }
 
 /** What a GLIDE call takes: a decoder and, on a cluster, a route. */
-interface GlideCallOptions {
+export interface GlideCallOptions {
+  /** GLIDE's `Decoder` (`1`: strings). */
   decoder?: number;
+  /** Where a cluster client sends the call. */
   route?: GlideRoute;
 }
 

@@ -38,7 +38,7 @@ export interface Script {
 
 export type { EvalOptions, NodeRedisClientLike, PubSubListener } from "./driver_node_redis.ts";
 export type { IoRedisClientLike } from "./driver_ioredis.ts";
-export type { GlideClientLike } from "./driver_glide.ts";
+export type { GlideCallOptions, GlideClientLike, GlideRoute } from "./driver_glide.ts";
 export type { BunRedisClientLike } from "./driver_bun.ts";
 
 /**
