@@ -88,6 +88,8 @@ export class TimeoutQueue {
   #live = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #clearing = false;
+  /** The time read in this tick, or -1. */
+  #now = -1;
 
   /**
    * @param timeoutMs the bound of every call, ms
@@ -97,6 +99,24 @@ export class TimeoutQueue {
     this.#timeoutMs = timeoutMs;
     this.#error = error;
   }
+
+  /**
+   * The time, read once per burst: the calls of one tick (a `Promise.all`, callers resumed by a
+   * burst of replies) share one reading, forgotten on a later microtask. A reading costs some
+   * 0.1 to 0.5 µs on Deno, as much as the rest of a bound call; a shared one is at most that tick's
+   * few µs old, so a deadline can only come that much early, never late.
+   */
+  #clock(): number {
+    if (this.#now < 0) {
+      this.#now = performance.now();
+      queueMicrotask(this.#forget);
+    }
+    return this.#now;
+  }
+
+  #forget = (): void => {
+    this.#now = -1;
+  };
 
   /** Calls in flight (for tests). */
   get size(): number {
@@ -123,7 +143,7 @@ export class TimeoutQueue {
     const out = new Promise<unknown>(executor) as Promise<V>;
     const entry = new Entry(
       this,
-      performance.now() + this.#timeoutMs,
+      this.#clock() + this.#timeoutMs,
       onValue as ((v: never) => unknown) | undefined,
       onError,
       then as ((u: never) => unknown) | undefined,
@@ -137,7 +157,18 @@ export class TimeoutQueue {
 
   /** A call settled before its deadline. @internal */
   left(): void {
-    if (--this.#live === 0) this.#idle();
+    if (--this.#live === 0) return this.#idle();
+    // Never idle (a steady load): drop the settled calls at the head now, so the queue does not
+    // keep every call of the last `timeoutMs` (at 100k calls/s and 2 s, 200k entries and their
+    // replies for the collector to trace), only those behind a call still in flight.
+    const p = this.#pending;
+    let h = this.#head;
+    while (h < p.length && p[h]!.done) h++;
+    if (h >= 1024 && 2 * h >= p.length) {
+      this.#pending = p.slice(h);
+      h = 0;
+    }
+    this.#head = h;
   }
 
   /**

@@ -1,5 +1,6 @@
 /**
- * The acquisition engine shared by {@linkcode Mutex} and {@linkcode RwLock}: one direct attempt,
+ * The acquisition engine shared by {@linkcode Mutex}, {@linkcode RwLock} and
+ * {@linkcode Semaphore} (each brings its {@linkcode Lease}: its scripts): one direct attempt,
  * then (for the waiting forms) a parked {@linkcode Waiter} woken by pub/sub through a shared
  * {@linkcode WaitHub}, bounded by a deadline, a retry budget and an abort signal. A waiter that
  * gives up leaves the hub and the store's queue before its promise settles.
@@ -19,18 +20,12 @@ import { newId } from "../core/uuid.ts";
 import { toStore } from "../store/to_store.ts";
 import type { Store } from "../store/types.ts";
 import { CLOCK, unrefTimer } from "./_clock.ts";
-import { type HubWaiter, release, routeOf, WaitHub } from "./_hub.ts";
-import {
-  acquireOnce,
-  type AttemptResult,
-  type LockKeys,
-  lockKeys,
-  type Mode,
-  newToken,
-} from "./_remote.ts";
+import { type HubWaiter, routeOf, WaitHub } from "./_hub.ts";
+import type { Lease } from "./_lease.ts";
+import { type AttemptResult, newToken } from "./_remote.ts";
 import type { GuardInit } from "./guard.ts";
-import type { LockOptions } from "./options.ts";
-import { duration, MAX_DURATION_MS, ownerIdOf } from "./_validate.ts";
+import type { LockOptions, WaitOptions } from "./options.ts";
+import { duration, MAX_DURATION_MS, ownerIdOf, waitOptions } from "./_validate.ts";
 
 /**
  * How long a give-up waits for its clean-up (the store call removing its queue entry or late
@@ -59,8 +54,10 @@ function within(p: Promise<unknown>, ms: number): Promise<void> {
 
 /** One acquisition request. */
 export interface Plan {
-  /** Write or read. */
-  mode: Mode;
+  /** What to acquire (a lock's mode, a semaphore's permits). */
+  lease: Lease;
+  /** A tag the token's id carries (a semaphore's permit count: `*<n>`). */
+  tag?: string | undefined;
   /** One attempt only: `null` on failure. */
   oneShot?: boolean;
   /** Give up after this many ms. */
@@ -71,8 +68,8 @@ export interface Plan {
   signal?: AbortSignal | undefined;
 }
 
-/** Validated options and the engine. */
-export class LockCore {
+/** Validated options and the engine; `K`: the primitive's Redis names. */
+export class LockCore<K extends { readonly channel: string } = { readonly channel: string }> {
   readonly key: string;
   readonly namespace: string;
   readonly ttlMs: number;
@@ -80,7 +77,7 @@ export class LockCore {
   readonly maxWaitMs: number | undefined;
   readonly retryIntervalMs: number;
   readonly store: Store;
-  readonly keys: LockKeys;
+  readonly keys: K;
   /** The fallback poll's cap, ms. */
   readonly capMs: number;
   /**
@@ -88,7 +85,7 @@ export class LockCore {
    * a retry-bounded wait may go unanswered before it counts as failed.
    */
   readonly queueMs: number;
-  /** `"Mutex"` or `"RwLock"`, for messages. */
+  /** `"Mutex"`, `"RwLock"` or `"Semaphore"`, for messages. */
   readonly what: string;
   /** Random per lock object (a UUID v7): with a sequence number, each acquisition's own token. */
   #tokenBase = newId();
@@ -101,9 +98,18 @@ export class LockCore {
   /** Timers of clean-up retries (unref'd), cleared by `close()`. */
   #timers = new Set<ReturnType<typeof setTimeout>>();
 
-  constructor(options: LockOptions, kind: "mutex" | "rw") {
+  /**
+   * @param options the validated-here options
+   * @param what the primitive's name, for messages
+   * @param keysOf its Redis names for a validated namespace and key
+   */
+  constructor(
+    options: LockOptions,
+    what: "Mutex" | "RwLock" | "Semaphore",
+    keysOf: (namespace: string, key: string) => K,
+  ) {
     if (options === null || typeof options !== "object") {
-      throw new InvalidArgumentError("Lock options must be an object");
+      throw new InvalidArgumentError(`${what} options must be an object`);
     }
     this.key = validateKey(options.key);
     this.namespace = validateKey(options.namespace ?? "distkit-locks", "Namespace");
@@ -114,10 +120,27 @@ export class LockCore {
       : duration(options.maxWaitMs, "maxWaitMs");
     this.retryIntervalMs = intInRange(options.retryIntervalMs ?? 50, "retryIntervalMs", 1, 60_000);
     this.store = toStore(options.store);
-    this.keys = lockKeys(this.namespace, this.key, kind);
+    this.keys = keysOf(this.namespace, this.key);
     this.capMs = Math.max(this.retryIntervalMs, Math.min(1000, Math.floor(this.ttlMs / 3)));
     this.queueMs = 3 * this.capMs + 250;
-    this.what = kind === "mutex" ? "Mutex" : "RwLock";
+    this.what = what;
+  }
+
+  /**
+   * Validates a waiting form's options and bounds its wait by `maxWaitMs`.
+   * @throws {InvalidArgumentError} if `opts` is invalid
+   */
+  bounded(opts: WaitOptions | undefined): Pick<Plan, "timeoutMs" | "signal"> {
+    const { timeoutMs, signal } = waitOptions(opts);
+    const max = this.maxWaitMs;
+    return {
+      timeoutMs: timeoutMs === undefined
+        ? max
+        : max === undefined
+        ? timeoutMs
+        : Math.min(max, timeoutMs),
+      signal,
+    };
   }
 
   /** Whether `close()` was called. */
@@ -133,10 +156,10 @@ export class LockCore {
    */
   async acquire(plan: Plan): Promise<GuardInit | null> {
     if (this.#closed) throw new ClosedError(this.what);
-    const { mode, signal } = plan;
+    const { lease, signal } = plan;
     signal?.throwIfAborted();
     const token = newToken(
-      `${this.#tokenBase}.${(this.#seq++).toString(36)}`,
+      `${this.#tokenBase}.${(this.#seq++).toString(36)}${plan.tag ?? ""}`,
       this.ttlMs,
       routeOf(this.store),
       this.ownerId,
@@ -164,21 +187,20 @@ export class LockCore {
     let first: AttemptResult;
     CLOCK.hold(); // a win's guard will want the shared timer: keep it meanwhile
     try {
-      first = await this.#direct1(
-        acquireOnce(this.store, this.keys, mode, token, this.ttlMs, queueMs),
-      );
+      first = await this.#direct1(lease.acquire(token, this.ttlMs, queueMs));
     } catch (e) {
       if (!waits || e instanceof ClosedError) {
         CLOCK.unhold();
         // A lost reply may have acquired or queued.
         const grace = e instanceof ClosedError ? GRACE_MS.silent : GRACE_MS.answering;
-        await within(this.cleanUp(mode, token), grace);
+        await within(this.cleanUp(lease, token), grace);
         throw e;
       }
       first = { ok: false, hintMs: -1 }; // transient: keep waiting
     }
     CLOCK.unhold();
-    if (first.ok) return this.init(mode, token, 0, first.fence, start);
+    if (first.ok) return this.init(lease, token, 0, first.fence, start);
+    if (first.refused !== undefined) throw first.refused;
     if (plan.oneShot) return null;
     const waiter = new Waiter(this, plan, token, start, queueMs);
     waiter.noteTicket(first.ticket, start);
@@ -200,12 +222,10 @@ export class LockCore {
   }
 
   /** The guard's birth certificate. */
-  init(mode: Mode, token: string, onAttempt: number, fence: number, sentAt: number): GuardInit {
+  init(lease: Lease, token: string, onAttempt: number, fence: number, sentAt: number): GuardInit {
     return {
-      store: this.store,
-      keys: this.keys,
+      lease,
       key: this.key,
-      mode,
       token,
       ttlMs: this.ttlMs,
       onAttempt,
@@ -234,12 +254,12 @@ export class LockCore {
    * @returns when the first call settles: done, or failed and retried in the background (callers
    *   wait for it at most a short grace)
    */
-  cleanUp(mode: Mode, token: string): Promise<void> {
+  cleanUp(lease: Lease, token: string): Promise<void> {
     const until = performance.now() + Math.max(this.ttlMs, this.queueMs);
     let first!: () => void;
     const settled = new Promise<void>((resolve) => first = resolve);
     const attempt = (delay: number): Promise<void> =>
-      release(this.store, this.keys, mode, token).then(() => {}, (e) => {
+      lease.release(token).then(() => {}, (e) => {
         first();
         if (e instanceof ClosedError || this.#closed || performance.now() >= until) return;
         return new Promise<void>((resolve) => {
@@ -384,11 +404,11 @@ class Waiter implements HubWaiter {
     this.#again = false;
     const n = this.#current = this.#next++;
     const sentAt = performance.now();
-    const { store, keys, ttlMs } = this.#core;
+    const { ttlMs } = this.#core;
     if (this.#plan.retries !== undefined) {
       this.#silence = setTimeout(() => this.#unanswered(n), this.#core.queueMs);
     }
-    acquireOnce(store, keys, this.#plan.mode, this.token, ttlMs, this.#queueMs).then(
+    this.#plan.lease.acquire(this.token, ttlMs, this.#queueMs).then(
       (r) => this.#after(n, sentAt, r),
       (e) => this.#after(n, sentAt, { ok: false, hintMs: -1 }, e ?? new Error("failed")),
     );
@@ -430,7 +450,7 @@ class Waiter implements HubWaiter {
     if (ticket === this.#ticket && performance.now() - this.#ticketAt < ttlMs / 3) {
       this.#finish(true);
       this.#resolve(
-        this.#core.init(this.#plan.mode, this.token, this.#next, fence, this.#ticketAt),
+        this.#core.init(this.#plan.lease, this.token, this.#next, fence, this.#ticketAt),
       );
       return;
     }
@@ -448,18 +468,19 @@ class Waiter implements HubWaiter {
       // Gave up meanwhile: the clean-up normally runs after this attempt, but be sure. (Won
       // meanwhile, by a grant or another attempt: this attempt found the same lease, ours.)
       if ((r.ok || r.ticket !== undefined) && !this.#won) {
-        void this.#core.cleanUp(this.#plan.mode, this.token);
+        void this.#core.cleanUp(this.#plan.lease, this.token);
       }
       return;
     }
     if (r.ok) {
       // A late reply of an attempt already counted as failed still wins, while the wait lasts.
       this.#finish(true);
-      this.#resolve(this.#core.init(this.#plan.mode, this.token, n, r.fence, sentAt));
+      this.#resolve(this.#core.init(this.#plan.lease, this.token, n, r.fence, sentAt));
       return;
     }
     if (!current) return; // counted when it went unanswered
     if (error instanceof ClosedError) return void this.#giveUp(error); // the store is closed
+    if (r.refused !== undefined) return void this.#giveUp(r.refused); // waiting cannot help
     this.noteTicket(r.ticket, sentAt);
     this.#failed(n, r.hintMs, error);
   }
@@ -503,7 +524,7 @@ class Waiter implements HubWaiter {
   #giveUp(reason: unknown): void {
     if (this.#settled) return;
     const left = this.#finish();
-    const cleaned = this.#core.cleanUp(this.#plan.mode, this.token);
+    const cleaned = this.#core.cleanUp(this.#plan.lease, this.token);
     const grace = this.#current >= 0 ? GRACE_MS.silent : GRACE_MS.answering;
     this.#done = within(Promise.all([left, cleaned]), grace).then(() => this.#reject(reason));
   }

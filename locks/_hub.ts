@@ -9,14 +9,7 @@
 import { backoff } from "../core/backoff.ts";
 import { newId } from "../core/uuid.ts";
 import type { Store, Unsubscribe } from "../store/types.ts";
-import {
-  grantChannel,
-  type LockKeys,
-  type Mode,
-  parseWake,
-  releaseOnce,
-  type ReleaseResult,
-} from "./_remote.ts";
+import { grantChannel, parseWake } from "./_remote.ts";
 import { tokenRoute } from "./_scripts.ts";
 
 /** A parked acquisition, as the hub sees it. */
@@ -54,28 +47,6 @@ export function routeOf(store: Store): string {
     FORGET.register(store, route);
   }
   return route;
-}
-
-/**
- * The owner-checked release ({@linkcode releaseOnce}); when it hands the lease to a waiter of this
- * process (on any store), that waiter is told at once, with the message the release published:
- * no pub/sub hop (the message, when it arrives, finds the waiter gone).
- * @param store the store
- * @param k the lock's names
- * @param mode write or read
- * @param token the releasing token
- * @returns whether the token held the lease, and the grant made
- */
-export function release(
-  store: Store,
-  k: LockKeys,
-  mode: Mode,
-  token: string,
-): Promise<ReleaseResult> {
-  return releaseOnce(store, k, mode, token).then((r) => {
-    if (r.grant !== undefined) WaitHub.deliver(k.channel, r.grant);
-    return r;
-  });
 }
 
 /** Hubs with no waiter left after a success, kept subscribed (oldest first) for the next wait. */

@@ -64,6 +64,45 @@ export function lockKeys(namespace: string, key: string, kind: "mutex" | "rw"): 
   return { ...names, all: Object.freeze([lease, readers, queue, queueExp, fence, waiters]) };
 }
 
+/** Every Redis name one semaphore uses; all share the hash tag `{<namespace>:<key>}`. */
+export interface SemaphoreKeys {
+  /** Live holders: zset token → expiry (server ms); a token carries its permit count. */
+  readonly holders: string;
+  /** Waiting acquisitions in FIFO order: zset token → ticket. */
+  readonly queue: string;
+  /** Waiting acquisitions' expiries: zset token → expiry (server ms). */
+  readonly queueExp: string;
+  /** The fencing-token counter (never expires: one small key per semaphore). */
+  readonly fence: string;
+  /** Hash: the semaphore's permits, the permits held, and each holder's fencing token. */
+  readonly state: string;
+  /** The sharded pub/sub channel (grants go to `<channel>:<route>`). */
+  readonly channel: string;
+  /** The five keys in the order acquire and release take them. */
+  readonly all: readonly string[];
+}
+
+/**
+ * The names of semaphore `key` under `namespace` (the same tag as a lock of that key, another
+ * kind: `{<namespace>:<key>}:sem:...`).
+ * @param namespace a validated namespace
+ * @param key a validated key
+ * @returns the names
+ */
+export function semaphoreKeys(namespace: string, key: string): SemaphoreKeys {
+  const base = `{${encodeKeyPart(namespace)}:${encodeKeyPart(key)}}:sem`;
+  const names = {
+    holders: `${base}:holders`,
+    queue: `${base}:queue`,
+    queueExp: `${base}:queue-exp`,
+    fence: `${base}:fence`,
+    state: `${base}:state`,
+    channel: `${base}:wake`,
+  };
+  const { holders, queue, queueExp, fence, state } = names;
+  return { ...names, all: Object.freeze([holders, queue, queueExp, fence, state]) };
+}
+
 /**
  * A new acquisition token: `<uuid>/<ttl ms>/<route>/<owner id>`. A release that hands the lease
  * to a queued writer reads the writer's ttl from it, and publishes the grant on the writer's

@@ -190,14 +190,20 @@ export type Mode = "write" | "read";
  */
 export type AttemptResult =
   | { ok: true; fence: number }
-  | { ok: false; hintMs: number; ticket?: string | undefined };
+  | {
+    ok: false;
+    hintMs: number;
+    ticket?: string | undefined;
+    /** The store refused the request for good (waiting cannot help): the error to give up with. */
+    refused?: Error | undefined;
+  };
 
 /** What a release did. */
 export interface ReleaseResult {
   /** Whether the token held the lease (or was a live reader). */
   held: boolean;
-  /** The grant it made to the first queued writer: the message it published to the grantee. */
-  grant?: string | undefined;
+  /** The grants it made to queued waiters: the messages it published to the grantees. */
+  grants: readonly string[];
 }
 
 /**
@@ -235,7 +241,7 @@ export const RELEASE = /* @__PURE__ */ defineOperation({
   script: LOCK_RELEASE,
   encode: (a: { mode: Mode; token: string; channel: string }) => [a.mode, a.token, a.channel],
   decode(reply): ReleaseResult {
-    if (!Array.isArray(reply)) return { held: Number(reply) === 1 };
-    return { held: Number(reply[0]) === 1, grant: String(reply[1]) };
+    if (!Array.isArray(reply)) return { held: Number(reply) === 1, grants: [] };
+    return { held: Number(reply[0]) === 1, grants: [String(reply[1])] };
   },
 });

@@ -6,10 +6,8 @@
  * @module
  */
 import { LockLostError } from "../core/errors.ts";
-import type { Store } from "../store/types.ts";
 import { CLOCK, type ClockEntry } from "./_clock.ts";
-import { type LockKeys, type Mode, renewOnce } from "./_remote.ts";
-import { release } from "./_hub.ts";
+import type { Lease } from "./_lease.ts";
 
 /** A guard's lifecycle: held, lost (the lease may be gone), or released. */
 export type GuardState = "acquired" | "lost" | "released";
@@ -20,14 +18,10 @@ export type GuardState = "acquired" | "lost" | "released";
  * neither this nor those).
  */
 export interface GuardInit {
-  /** The store holding the lease. */
-  readonly store: Store;
-  /** The lock's Redis names. */
-  readonly keys: LockKeys;
+  /** What was acquired: the calls that renew and release it. */
+  readonly lease: Lease;
   /** The user's lock key, for messages. */
   readonly key: string;
-  /** Write (mutex, writer) or read. */
-  readonly mode: Mode;
   /** This acquisition's token. */
   readonly token: string;
   /** The lease length, ms. */
@@ -50,6 +44,7 @@ const MAKING: unique symbol = Symbol("distkit lock guard");
 let makeMutex: (init: GuardInit) => MutexGuard;
 let makeWrite: (init: GuardInit) => WriteGuard;
 let makeRead: (init: GuardInit) => ReadGuard;
+let makePermit: (init: GuardInit, permits: number) => SemaphoreGuard;
 
 /** A new mutex guard (for `Mutex` only). @internal */
 export function mutexGuard(init: GuardInit): MutexGuard {
@@ -64,6 +59,11 @@ export function writeGuard(init: GuardInit): WriteGuard {
 /** A new read guard (for `RwLock` only). @internal */
 export function readGuard(init: GuardInit): ReadGuard {
   return makeRead(init);
+}
+
+/** A new semaphore guard for `permits` (for `Semaphore` only). @internal */
+export function semaphoreGuard(init: GuardInit, permits: number): SemaphoreGuard {
+  return makePermit(init, permits);
 }
 
 /**
@@ -102,7 +102,9 @@ export abstract class LockGuard implements AsyncDisposable {
    */
   protected constructor(token: typeof MAKING, init: GuardInit) {
     if (token !== MAKING) {
-      throw new TypeError("Lock guards are made by their lock: call lock(), read() or write()");
+      throw new TypeError(
+        "Lock guards are made by their lock: call lock(), read(), write() or acquire()",
+      );
     }
     this.#init = init;
     this.onAttempt = init.onAttempt;
@@ -157,13 +159,13 @@ export abstract class LockGuard implements AsyncDisposable {
   }
 
   async #renew(): Promise<void> {
-    const { store, keys, mode, token, ttlMs } = this.#init;
+    const { lease, token, ttlMs } = this.#init;
     const sentAt = performance.now();
     this.#renewing = true;
     this.#plan();
     let held: boolean;
     try {
-      held = await renewOnce(store, keys, mode, token, ttlMs);
+      held = await lease.renew(token, ttlMs);
     } catch (e) {
       this.#renewing = false;
       if (this.#state !== "acquired") return;
@@ -205,12 +207,12 @@ export abstract class LockGuard implements AsyncDisposable {
     if (this.#released !== undefined) return this.#released;
     const wasLost = this.#state === "lost";
     this.#state = "released";
-    const { store, keys, mode, token } = this.#init;
+    const { lease, token } = this.#init;
     // The clock entry goes after the reply (a renewal due meanwhile does nothing): a lease handed
     // to a waiter of this process then starts its guard before this one leaves the shared clock,
     // which keeps its timer.
     const done = () => CLOCK.cancel(this.#entry);
-    this.#released = release(store, keys, mode, token).then(({ held }) => {
+    this.#released = lease.release(token).then(({ held }) => {
       done();
       return held && !wasLost ? "released" : "lost";
     }, (e) => {
@@ -298,5 +300,36 @@ export class ReadGuard extends LockGuard {
   }
   private constructor(token: typeof MAKING, init: GuardInit) {
     super(token, init);
+  }
+}
+
+/**
+ * Proof of holding `permits` permits of a {@linkcode Semaphore}. The permits are renewed every
+ * `ttlMs / 3` and come back to the semaphore on `release()` (or by themselves, `ttlMs` after the
+ * last renewal, if the holder stops).
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore, Semaphore } from "../mod.ts";
+ * const sem = new Semaphore({ key: "downloads", store: new MemoryStore(), permits: 3 });
+ * await using permit = await sem.acquire(2);
+ * console.assert(permit.permits === 2 && permit.fencingToken >= 1);
+ * ```
+ */
+export class SemaphoreGuard extends LockGuard {
+  /** How many permits this guard holds. */
+  readonly permits: number;
+  /**
+   * Strictly increasing per semaphore key across all acquisitions (each acquisition's is larger
+   * than that of every acquisition granted before it): hand it to the protected resource.
+   */
+  readonly fencingToken: number;
+  static {
+    makePermit = (init, permits) => new SemaphoreGuard(MAKING, init, permits);
+  }
+  private constructor(token: typeof MAKING, init: GuardInit, permits: number) {
+    super(token, init);
+    this.permits = permits;
+    this.fencingToken = init.fence;
   }
 }

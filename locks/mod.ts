@@ -1,5 +1,6 @@
 /**
- * Distributed locks: {@linkcode Mutex} and the writer-preferring {@linkcode RwLock}. Guards renew
+ * Distributed locks: {@linkcode Mutex}, the writer-preferring {@linkcode RwLock} and the
+ * weighted, first-come-first-served {@linkcode Semaphore}. Guards renew
  * their lease every `ttlMs / 3`, carry a fencing token (mutex and write guards), abort their
  * `signal` with `LockLostError` when the lease is lost, and release with `await using`.
  * Waiters are woken by (sharded) pub/sub when the holder releases.
@@ -16,10 +17,18 @@
  * @module
  */
 export * from "./options.ts";
-export { type GuardState, LockGuard, MutexGuard, ReadGuard, WriteGuard } from "./guard.ts";
+export {
+  type GuardState,
+  LockGuard,
+  MutexGuard,
+  ReadGuard,
+  SemaphoreGuard,
+  WriteGuard,
+} from "./guard.ts";
 export * from "./mutex.ts";
 export * from "./rw_lock.ts";
-export type { LockKeys, Mode } from "./_remote.ts";
+export * from "./semaphore.ts";
+export type { LockKeys, Mode, SemaphoreKeys } from "./_remote.ts";
 
 // Types the locks' signatures use, so this entry point stands on its own.
 export { DistkitError, LockLostError } from "../core/errors.ts";

@@ -5,9 +5,11 @@
  */
 import { intInRange } from "../core/int.ts";
 import { LockCore } from "./_core.ts";
+import { type Lease, lockLease } from "./_lease.ts";
+import { type LockKeys, lockKeys } from "./_remote.ts";
 import { type MutexGuard, mutexGuard } from "./guard.ts";
 import type { LockOptions, WaitOptions } from "./options.ts";
-import { duration, waitOptions } from "./_validate.ts";
+import { duration } from "./_validate.ts";
 
 /**
  * A distributed mutual-exclusion lease. Each acquisition gets its own token and a fencing token
@@ -33,7 +35,8 @@ import { duration, waitOptions } from "./_validate.ts";
  * ```
  */
 export class Mutex implements AsyncDisposable {
-  #core: LockCore;
+  #core: LockCore<LockKeys>;
+  #lease: Lease;
 
   /**
    * Creates the mutex (no I/O, no timer until used).
@@ -42,7 +45,8 @@ export class Mutex implements AsyncDisposable {
    * @throws {InvalidArgumentError} if a duration, `ownerId` or `store` is invalid
    */
   constructor(options: LockOptions) {
-    this.#core = new LockCore(options, "mutex");
+    this.#core = new LockCore(options, "Mutex", (ns, key) => lockKeys(ns, key, "mutex"));
+    this.#lease = lockLease(this.#core.store, this.#core.keys, "write");
   }
 
   /** The resource's name. */
@@ -91,14 +95,7 @@ export class Mutex implements AsyncDisposable {
    * ```
    */
   async lock(opts?: WaitOptions): Promise<MutexGuard> {
-    const { timeoutMs, signal } = waitOptions(opts);
-    const max = this.#core.maxWaitMs;
-    const bound = timeoutMs === undefined
-      ? max
-      : max === undefined
-      ? timeoutMs
-      : Math.min(max, timeoutMs);
-    const init = await this.#core.acquire({ mode: "write", timeoutMs: bound, signal });
+    const init = await this.#core.acquire({ lease: this.#lease, ...this.#core.bounded(opts) });
     return mutexGuard(init!);
   }
 
@@ -116,7 +113,7 @@ export class Mutex implements AsyncDisposable {
    * ```
    */
   async tryLock(): Promise<MutexGuard | null> {
-    const init = await this.#core.acquire({ mode: "write", oneShot: true });
+    const init = await this.#core.acquire({ lease: this.#lease, oneShot: true });
     return init === null ? null : mutexGuard(init);
   }
 
@@ -137,7 +134,7 @@ export class Mutex implements AsyncDisposable {
    */
   async tryLockWithTimeout(ms: number): Promise<MutexGuard> {
     const timeoutMs = duration(ms, "ms");
-    const init = await this.#core.acquire({ mode: "write", timeoutMs });
+    const init = await this.#core.acquire({ lease: this.#lease, timeoutMs });
     return mutexGuard(init!);
   }
 
@@ -158,7 +155,7 @@ export class Mutex implements AsyncDisposable {
    */
   async tryLockWithRetries(n: number): Promise<MutexGuard> {
     const retries = intInRange(n, "n", 0, 1_000_000);
-    const init = await this.#core.acquire({ mode: "write", retries });
+    const init = await this.#core.acquire({ lease: this.#lease, retries });
     return mutexGuard(init!);
   }
 

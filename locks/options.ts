@@ -37,6 +37,17 @@ export interface LockOptions {
   retryIntervalMs?: number | undefined;
 }
 
+/** Options of {@linkcode Semaphore}: those of the locks, and its number of permits. */
+export interface SemaphoreOptions extends LockOptions {
+  /**
+   * How many permits the semaphore has (an integer from 1 to 1 000 000). Every process using the
+   * key must give the same count: while the semaphore is in use, an acquisition with another
+   * count is refused with `InvalidArgumentError` (and changes nothing); a new count applies once
+   * the semaphore is idle (no holder, no waiter).
+   */
+  permits: number;
+}
+
 /** Options of a waiting acquisition (`lock`, `read`, `write`). */
 export interface WaitOptions {
   /**

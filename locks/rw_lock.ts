@@ -4,10 +4,12 @@
  * @module
  */
 import { intInRange } from "../core/int.ts";
-import { LockCore, type Plan } from "./_core.ts";
+import { LockCore } from "./_core.ts";
+import { type Lease, lockLease } from "./_lease.ts";
+import { type LockKeys, lockKeys } from "./_remote.ts";
 import { type ReadGuard, readGuard, type WriteGuard, writeGuard } from "./guard.ts";
 import type { LockOptions, WaitOptions } from "./options.ts";
-import { duration, waitOptions } from "./_validate.ts";
+import { duration } from "./_validate.ts";
 
 /**
  * A distributed readers-writer lease that prefers writers: once a writer waits, new readers wait
@@ -29,7 +31,9 @@ import { duration, waitOptions } from "./_validate.ts";
  * ```
  */
 export class RwLock implements AsyncDisposable {
-  #core: LockCore;
+  #core: LockCore<LockKeys>;
+  #read: Lease;
+  #write: Lease;
 
   /**
    * Creates the lock (no I/O, no timer until used).
@@ -38,7 +42,9 @@ export class RwLock implements AsyncDisposable {
    * @throws {InvalidArgumentError} if a duration, `ownerId` or `store` is invalid
    */
   constructor(options: LockOptions) {
-    this.#core = new LockCore(options, "rw");
+    this.#core = new LockCore(options, "RwLock", (ns, key) => lockKeys(ns, key, "rw"));
+    this.#read = lockLease(this.#core.store, this.#core.keys, "read");
+    this.#write = lockLease(this.#core.store, this.#core.keys, "write");
   }
 
   /** The resource's name. */
@@ -66,19 +72,6 @@ export class RwLock implements AsyncDisposable {
     return this.#core.retryIntervalMs;
   }
 
-  #bounded(opts: WaitOptions | undefined): Pick<Plan, "timeoutMs" | "signal"> {
-    const { timeoutMs, signal } = waitOptions(opts);
-    const max = this.#core.maxWaitMs;
-    return {
-      timeoutMs: timeoutMs === undefined
-        ? max
-        : max === undefined
-        ? timeoutMs
-        : Math.min(max, timeoutMs),
-      signal,
-    };
-  }
-
   /**
    * Waits for a shared (read) lease.
    * @param opts timeout and abort signal
@@ -94,7 +87,9 @@ export class RwLock implements AsyncDisposable {
    * ```
    */
   async read(opts?: WaitOptions): Promise<ReadGuard> {
-    return readGuard((await this.#core.acquire({ mode: "read", ...this.#bounded(opts) }))!);
+    return readGuard(
+      (await this.#core.acquire({ lease: this.#read, ...this.#core.bounded(opts) }))!,
+    );
   }
 
   /**
@@ -112,7 +107,9 @@ export class RwLock implements AsyncDisposable {
    * ```
    */
   async write(opts?: WaitOptions): Promise<WriteGuard> {
-    return writeGuard((await this.#core.acquire({ mode: "write", ...this.#bounded(opts) }))!);
+    return writeGuard(
+      (await this.#core.acquire({ lease: this.#write, ...this.#core.bounded(opts) }))!,
+    );
   }
 
   /**
@@ -127,7 +124,7 @@ export class RwLock implements AsyncDisposable {
    * ```
    */
   async tryRead(): Promise<ReadGuard | null> {
-    const init = await this.#core.acquire({ mode: "read", oneShot: true });
+    const init = await this.#core.acquire({ lease: this.#read, oneShot: true });
     return init === null ? null : readGuard(init);
   }
 
@@ -143,7 +140,7 @@ export class RwLock implements AsyncDisposable {
    * ```
    */
   async tryWrite(): Promise<WriteGuard | null> {
-    const init = await this.#core.acquire({ mode: "write", oneShot: true });
+    const init = await this.#core.acquire({ lease: this.#write, oneShot: true });
     return init === null ? null : writeGuard(init);
   }
 
@@ -162,7 +159,7 @@ export class RwLock implements AsyncDisposable {
    */
   async tryReadWithTimeout(ms: number): Promise<ReadGuard> {
     const timeoutMs = duration(ms, "ms");
-    return readGuard((await this.#core.acquire({ mode: "read", timeoutMs }))!);
+    return readGuard((await this.#core.acquire({ lease: this.#read, timeoutMs }))!);
   }
 
   /**
@@ -180,7 +177,7 @@ export class RwLock implements AsyncDisposable {
    */
   async tryWriteWithTimeout(ms: number): Promise<WriteGuard> {
     const timeoutMs = duration(ms, "ms");
-    return writeGuard((await this.#core.acquire({ mode: "write", timeoutMs }))!);
+    return writeGuard((await this.#core.acquire({ lease: this.#write, timeoutMs }))!);
   }
 
   /**
@@ -198,7 +195,7 @@ export class RwLock implements AsyncDisposable {
    */
   async tryReadWithRetries(n: number): Promise<ReadGuard> {
     const retries = intInRange(n, "n", 0, 1_000_000);
-    return readGuard((await this.#core.acquire({ mode: "read", retries }))!);
+    return readGuard((await this.#core.acquire({ lease: this.#read, retries }))!);
   }
 
   /**
@@ -216,7 +213,7 @@ export class RwLock implements AsyncDisposable {
    */
   async tryWriteWithRetries(n: number): Promise<WriteGuard> {
     const retries = intInRange(n, "n", 0, 1_000_000);
-    return writeGuard((await this.#core.acquire({ mode: "write", retries }))!);
+    return writeGuard((await this.#core.acquire({ lease: this.#write, retries }))!);
   }
 
   /**

@@ -42,6 +42,21 @@ local nS, op = ARGV[4] or "1", ARGV[5] or "inc"
 local n = ARGV[4] and ARGV[4] + 0 or 1
 local ttl = call("PTTL", H)
 
+-- The hottest path, before anything else: an admitted inc into the newest bucket while it is the
+-- current one (PTTL in (W, W + g]: the hash expires with its newest bucket, b absent), nothing
+-- has expired and the capacity is the same. Then now = (n + 1) * g + W - PTTL, so resetMs =
+-- (o - n) * g + PTTL, and the oldest bucket has expired iff that is not positive. Four fields
+-- read, one HINCRBY; it leaves exactly the state the general path would.
+if op == "inc" and n > 0 and ttl > W and ttl <= W + g then
+  local hs = call("HMGET", H, "T" .. capS, "o", "n", "b")
+  if hs[1] and not hs[4] then
+    local reset, cap = (hs[2] - hs[3]) * g + ttl, capS + 0
+    if reset > 0 and hs[1] + n <= cap and cap < 4503599627370496 then
+      return { cap - call("HINCRBY", H, "T" .. capS, nS), reset }
+    end
+  end
+end
+
 local st = call("HMGET", H, "c", "t", "n", "o", "e", "T" .. capS, "b")
 local now
 if ttl > 0 and st[5] then

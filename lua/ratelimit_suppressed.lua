@@ -32,6 +32,21 @@ local op = ARGV[1]
 local W, g = ARGV[2] + 0, ARGV[3] + 0
 local ttl = call("PTTL", H)
 
+-- The hottest path, before anything else: an inc into the current newest bucket (PTTL in (W, W +
+-- g], as in ratelimit_absolute.lua) when nothing has expired, under the same limits, within the
+-- soft limit. resetMs = (o - n) * g + PTTL (not positive: the oldest bucket has expired).
+if op == "inc" and ttl > W and ttl <= W + g then
+  local hs = call("HMGET", H, "c", "h", "d", "T", "o", "n")
+  local n = ARGV[6] + 0
+  if n > 0 and hs[1] == ARGV[4] and hs[2] == ARGV[5] and hs[4] + n - hs[3] <= ARGV[4] + 0 then
+    local reset = (hs[5] - hs[6]) * g + ttl
+    if reset > 0 then
+      local t = call("HINCRBY", H, "T", ARGV[6])
+      return { string.format("%.0f", math.max(0, ARGV[5] - (t - hs[3]))), reset, ARGV[5] }
+    end
+  end
+end
+
 local st = call("HMGET", H, "T", "t", "d", "o", "n", "c", "h", "e")
 local now -- e - PTTL, as in ratelimit_absolute.lua; TIME for a key without an expiry
 if ttl > 0 and st[8] then

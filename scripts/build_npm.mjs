@@ -84,7 +84,8 @@ function manifest(entries) {
     sideEffects: false,
     engines: { node: ">=20" },
     dependencies: { uuid: pkg.dependencies.uuid },
-    // Every supported client, all optional: the package imports none at run time.
+    // Every supported client and HTTP framework, all optional: the package imports none at run
+    // time.
     peerDependencies: pkg.peerDependencies,
     peerDependenciesMeta: pkg.peerDependenciesMeta,
   };

@@ -14,7 +14,9 @@ async function sections(): Promise<Section[]> {
   const optional: Array<[string, string, string]> = [
     ["Instance-aware counters", "./demo/icounter.ts", "demoIcounter"],
     ["Locks", "./demo/locks.ts", "demoLocks"],
+    ["Semaphore", "./demo/semaphore.ts", "demoSemaphore"],
     ["Rate limiting", "./demo/ratelimit.ts", "demoRatelimit"],
+    ["HTTP rate limiting", "./demo/http.ts", "demoHttp"],
   ];
   for (const [title, path, name] of optional) {
     try {

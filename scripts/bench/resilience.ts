@@ -8,7 +8,8 @@
  */
 import { createClient } from "redis";
 import { RateLimiter, RedisStore, StrictCounter } from "../../mod.ts";
-import { latency, median, pct, throughput } from "./_measure.ts";
+import { awaitedNs, latency, median, pct, throughput } from "./_measure.ts";
+import { COUNTER_INC } from "../../counter/_scripts.ts";
 import { benchRedis, f, runtime } from "./_redis.ts";
 
 const ROUNDS = 7;
@@ -39,12 +40,44 @@ async function compare(
   ];
 }
 
+/**
+ * The layer's CPU cost alone: `RedisStore.run` on a client that answers at once (no I/O), 64
+ * calls in flight at a time, ns per call, layer on vs off.
+ */
+async function cpuCost(): Promise<string[]> {
+  const client = {
+    evalSha: () => Promise.resolve("1"),
+    eval: () => Promise.resolve("1"),
+    sSubscribe: () => Promise.resolve(),
+    sUnsubscribe: () => Promise.resolve(),
+  };
+  const on = new RedisStore(client, { batch: false });
+  const off = new RedisStore(client, { batch: false, commandTimeoutMs: 0, breaker: false });
+  const burst = (s: RedisStore) => () =>
+    Promise.all(Array.from({ length: 64 }, () => s.run(COUNTER_INC, ["{k}"], ["f", 1])));
+  const ns = { on: [] as number[], off: [] as number[] };
+  for (let r = 0; r < ROUNDS * 3; r++) {
+    const sides: Array<["on" | "off", RedisStore]> = r % 2 === 0
+      ? [["on", on], ["off", off]]
+      : [["off", off], ["on", on]];
+    for (const [side, s] of sides) ns[side].push((await awaitedNs(burst(s), 2000)) / 64);
+  }
+  await on.close();
+  await off.close();
+  const a = median(ns.on), b = median(ns.off);
+  return [
+    "RedisStore.run, instant client (CPU)",
+    `${f(a, 0)} vs ${f(b, 0)} ns/call (+${f(a - b, 0)} ns)`,
+    "—",
+  ];
+}
+
 async function main() {
   const redis = await benchRedis();
   const client = await createClient({ url: redis.url }).connect();
   const on = new RedisStore(client);
   const off = new RedisStore(client, { commandTimeoutMs: 0, breaker: false });
-  const rows: string[][] = [];
+  const rows: string[][] = [await cpuCost()];
   try {
     const a = new StrictCounter({ prefix: "bench-res-on", store: on });
     const b = new StrictCounter({ prefix: "bench-res-off", store: off });

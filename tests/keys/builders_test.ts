@@ -9,7 +9,7 @@ import { decodeKeyPart } from "../../core/keys.ts";
 import { counterHash, counterSeqKey } from "../../counter/_remote.ts";
 import { icounterKeys, memberName } from "../../icounter/_core.ts";
 import { sliceField, splitSliceField } from "../../icounter/_scripts.ts";
-import { lockKeys } from "../../locks/_remote.ts";
+import { lockKeys, semaphoreKeys } from "../../locks/_remote.ts";
 import { entityKeyBuilder } from "../../ratelimit/_config.ts";
 import { slotOf } from "../../store/slot.ts";
 import { anyKey } from "../_support/keys.ts";
@@ -51,6 +51,8 @@ function names(prefix: string, key: string, id: string): Array<[label: string, n
     const k = lockKeys(prefix, key, kind);
     out.push([`lock ${kind} ${JSON.stringify([prefix, key])}`, [...k.all, k.channel]]);
   }
+  const sem = semaphoreKeys(prefix, key);
+  out.push([`semaphore ${JSON.stringify([prefix, key])}`, [...sem.all, sem.channel]]);
   for (const kind of RL_KINDS) {
     const tag = entityKeyBuilder(prefix, kind)(key);
     const all = kind.startsWith("h") ? [tag, `${tag}:z`, `${tag}:r`] : [tag];
@@ -139,7 +141,7 @@ Deno.test("keys: a user's { or } never moves a key off the library's hash tag", 
         const tag = tagOf(all[0]!);
         const parts = tag.split(":");
         // The tag is the library's own: the encoded prefix (and key), nothing of the user's.
-        if (label.startsWith("lock") || label.startsWith("rl")) {
+        if (label.startsWith("lock") || label.startsWith("semaphore") || label.startsWith("rl")) {
           assert.equal(parts.length, 2, `${label}: ${tag}`);
           assert.deepEqual(parts.map(decodeKeyPart), [prefix, key], label);
         } else {

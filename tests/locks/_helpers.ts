@@ -1,6 +1,6 @@
 /** Helpers of the lock suites: raw inspection of a lock's keys and external tampering. */
 import type { Fixture } from "../_support/stores.ts";
-import { lockKeys } from "../../locks/_remote.ts";
+import { lockKeys, semaphoreKeys } from "../../locks/_remote.ts";
 
 /** The suffixes a lock may leave in the store. */
 export const PARTS = ["lease", "readers", "queue", "queue-exp", "fence", "read-waiters"] as const;
@@ -82,4 +82,15 @@ export async function rejects<T>(
     throw new Error(`Expected ${cls.name}, got ${e}`);
   }
   throw new Error(`Expected ${cls.name}, but it resolved`);
+}
+
+/** The parts of semaphore `key` that exist, with their PTTL. */
+export async function semTraces(fx: Fixture, key: string): Promise<Record<string, number>> {
+  const k = semaphoreKeys("distkit-locks", key);
+  const out: Record<string, number> = {};
+  for (const part of ["holders", "queue", "queueExp", "fence", "state"] as const) {
+    const t = await pttl(fx, k[part]);
+    if (t !== -2) out[part] = t;
+  }
+  return out;
 }

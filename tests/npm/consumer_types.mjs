@@ -40,6 +40,13 @@ const MODULES = {
   bundler: { module: "esnext", moduleResolution: "bundler" },
 };
 
+/**
+ * Entry points whose declarations use a framework's types (an optional peer): their consumers
+ * have that framework installed, and Node's types with it. Their projects see the repo's installed
+ * packages and `types: ["node"]`; every other project still sees no `@types` at all.
+ */
+const FRAMEWORK_ENTRIES = new Set(["./http/express", "./http/fastify"]);
+
 /** The main entry point, used as a strict project uses it (`undefined` for unset options). */
 const MAIN = `import {
   LaxCounter,
@@ -118,6 +125,18 @@ function readJson(file) {
   return JSON.parse(fs.readFileSync(file, "utf8"));
 }
 
+/**
+ * Links every package installed in the repo (but distkit) into `modules`, as a consumer who
+ * installed the optional peers has them.
+ */
+function linkInstalled(modules) {
+  const installed = path.join(ROOT, "node_modules");
+  for (const name of fs.readdirSync(installed)) {
+    if (name === "distkit" || name.startsWith(".")) continue;
+    fs.symlinkSync(path.join(installed, name), path.join(modules, name), "dir");
+  }
+}
+
 /** One project: a directory with tsconfig.json, package.json and main.ts. */
 function project(base, name, source, modules) {
   const dir = path.join(base, name);
@@ -143,13 +162,14 @@ async function main() {
   try {
     // Shared by every project (Node resolves node_modules up the tree), as an install lays it out.
     fs.cpSync(PACKAGE, path.join(base, "node_modules", "distkit"), { recursive: true });
+    linkInstalled(path.join(base, "node_modules"));
     const projects = [
       ["main-nodenext", MAIN, MODULES.nodenext],
       ["main-bundler", MAIN, MODULES.bundler],
       ...subpaths.filter((s) => s !== ".").map((s) => [
         `subpath-${s.slice(2).replaceAll("/", "-")}`,
         subpathModule(`distkit/${s.slice(2)}`),
-        MODULES.nodenext,
+        FRAMEWORK_ENTRIES.has(s) ? { ...MODULES.nodenext, types: ["node"] } : MODULES.nodenext,
       ]),
     ];
     const dirs = projects.map(([name, source, modules]) => project(base, name, source, modules));

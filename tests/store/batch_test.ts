@@ -50,9 +50,14 @@ storeTest(
       Array.from({ length: 50 }, (_, i) => store.run(RL_ABSOLUTE, [key], inc(40, i < 45 ? 1 : 0))),
     );
     // 40 admitted, then rejected (in order: the first 40 unit calls), and the n = 0 calls admitted.
-    assert.deepEqual(replies.slice(0, 40), Array(40).fill(1));
+    // An admission replies {remaining, resetMs}.
+    const remaining = (r: unknown) => Number((r as unknown[])[0]);
+    assert.deepEqual(
+      replies.slice(0, 40).map(remaining),
+      Array.from({ length: 40 }, (_, i) => 39 - i),
+    );
     for (const r of replies.slice(40, 45)) assert.equal((r as string[])[0], "rejected");
-    assert.deepEqual(replies.slice(45), Array(5).fill(1));
+    assert.deepEqual(replies.slice(45).map(remaining), Array(5).fill(0));
     const calls = scriptCalls(sent);
     assert.deepEqual(calls.map((c) => itemsOf(c)), [32, 18], "two script calls for the tick");
     assert.deepEqual(calls.map((c) => c[1]), Array(2).fill(RL_ABSOLUTE.batch!.sha1), "batch forms");
@@ -125,7 +130,8 @@ storeTest(
       store.run(RL_ABSOLUTE, [key], inc(10, 2)),
     ]);
     assert.equal(scriptCalls(sent).length, 1);
-    assert.deepEqual(results[0], { status: "fulfilled", value: 1 });
+    assert.equal(results[0]!.status, "fulfilled");
+    assert.equal(Number((results[0] as PromiseFulfilledResult<unknown[]>).value[0]), 9);
     assert.equal(results[1]!.status, "rejected");
     assert.equal((results[1] as PromiseRejectedResult).reason.code, "INVALID_ARGUMENT");
     assert.match(
@@ -135,7 +141,8 @@ storeTest(
     assert.equal(results[2]!.status, "rejected");
     assert.equal((results[2] as PromiseRejectedResult).reason.code, "STORE_ERROR");
     assert.match((results[2] as PromiseRejectedResult).reason.message, /WRONGTYPE/);
-    assert.deepEqual(results[3], { status: "fulfilled", value: 1 });
+    assert.equal(results[3]!.status, "fulfilled");
+    assert.equal(Number((results[3] as PromiseFulfilledResult<unknown[]>).value[0]), 7);
     assert.equal(await store.run(RL_ABSOLUTE, [key], GET), "3");
     assert.equal(await fx.raw.get(wrong), "not a hash", "nothing written to the wrong key");
   },
@@ -154,7 +161,7 @@ storeTest("a batch after SCRIPT FLUSH loads the batch form (NOSCRIPT → EVAL)",
   const replies = await Promise.all(
     Array.from({ length: 5 }, () => store.run(RL_ABSOLUTE, [key], inc(100))),
   );
-  assert.deepEqual(replies, [1, 1, 1, 1, 1]);
+  assert.deepEqual(replies.map((r) => Number((r as unknown[])[0])), [94, 93, 92, 91, 90]);
   assert.deepEqual(scriptCalls(sent).map((c) => c[0]), ["EVALSHA", "EVAL"]);
   assert.equal(await store.run(RL_ABSOLUTE, [key], GET), "10");
 }, { kinds: ["standalone", "cluster"] });
@@ -223,12 +230,13 @@ storeTest(
     let b = 0;
     while (slotOf(`{${fx.prefix}:b${b}}:ra`) === slotOf(a)) b++;
     const other = `{${fx.prefix}:b${b}}:ra`;
-    const both = () =>
-      Promise.all([
+    // The remaining counts of the six admissions (replies {remaining, resetMs}).
+    const both = async () =>
+      (await Promise.all([
         ...Array.from({ length: 3 }, () => store.run(RL_ABSOLUTE, [a], inc(100))),
         ...Array.from({ length: 3 }, () => store.run(RL_ABSOLUTE, [other], inc(100))),
-      ]);
-    assert.deepEqual(await both(), [1, 1, 1, 1, 1, 1]);
+      ])).map((r) => Number((r as unknown[])[0]));
+    assert.deepEqual(await both(), [99, 98, 97, 99, 98, 97]);
     assert.equal(refused, 1, "one batch of both slots, refused");
     assert.deepEqual(
       scriptCalls(sent).map((c) => c[1]),
@@ -236,7 +244,7 @@ storeTest(
       "then alone",
     );
     sent.length = 0;
-    assert.deepEqual(await both(), [1, 1, 1, 1, 1, 1]);
+    assert.deepEqual(await both(), [96, 95, 94, 96, 95, 94]);
     assert.deepEqual(scriptCalls(sent).map((c) => itemsOf(c)), [3, 3], "per slot from then on");
     assert.equal(refused, 1);
     const get = GET;

@@ -1,0 +1,96 @@
+-- sem_acquire: one attempt to take `n` permits of a semaphore. Holders and queued waiters each
+-- carry their own expiry (server time), so mixed TTLs are correct and crashed holders and
+-- waiters leave by themselves. Waiters are served first come, first served: the attempt gets in
+-- when the queue is empty (or it is at its head) and its permits fit; waiters that fit at once
+-- (permits of lapsed holders came back) are granted first, in order. The fence counter never
+-- expires; every other key expires with the semaphore's last member.
+-- KEYS[1]  holders: zset token -> expiry ms
+-- KEYS[2]  queue: zset token -> ticket (FIFO order; tickets come from the fence counter)
+-- KEYS[3]  queue expiries: zset token -> expiry ms
+-- KEYS[4]  fence: the fencing-token counter (persistent; also numbers queue tickets)
+-- KEYS[5]  state: hash "permits" -> the semaphore's permits, "used" -> permits held,
+--          <holder token> -> its fencing token
+-- ARGV[1]  token: "<id>*<n>/<ttl ms>/<route>/<owner id>"
+-- ARGV[2]  n: permits asked for (1 <= n <= permits)
+-- ARGV[3]  ttl ms of the lease
+-- ARGV[4]  permits: the caller's count; a semaphore in use with another count refuses the call
+-- ARGV[5]  ms a failed attempt stays queued ("0": the caller does not wait)
+-- ARGV[6]  the wake-up channel (grants to other waiters go to "<channel>:<route>")
+-- Returns  the fencing token (an integer) on success; {0, hint} on failure, hint being the ms until
+--          the first holder's lease runs out (-1: none), {0, hint, ticket} when queued (the entry's
+--          ticket, never reused: a grant names it); {-1, permits} when the semaphore is in use
+--          with another count of permits (nothing changed)
+local token, n, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local permits, wait, channel = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
+-- distkit:const QUEUE_SWEEP
+-- distkit:include fmt
+-- distkit:include server_ms
+-- distkit:include sem
+
+local S = { holders = KEYS[1], queue = KEYS[2], qexp = KEYS[3], fence = KEYS[4], state = KEYS[5] }
+S.now = serverMs()
+
+-- The uncontended path: nobody queued, the count agrees and the permits fit (lapsed holders not
+-- yet swept still count: when they are what blocks, the full path below sweeps them), and this
+-- token is not a lapsed holder (the full path sweeps it and grants anew, with a new fence).
+local score = redis.call("ZSCORE", S.holders, token)
+if redis.call("EXISTS", S.queue) == 0 and not (score and tonumber(score) <= S.now) then
+  local cfg = redis.call("HMGET", S.state, "permits", "used")
+  local limit, used = tonumber(cfg[1]), tonumber(cfg[2])
+  if not limit and redis.call("EXISTS", S.holders) == 0 then limit, used = permits, 0 end
+  if limit == permits and used and used + n <= limit then
+    local f
+    redis.call("ZADD", S.holders, fmt(S.now + ttl), token)
+    if score then
+      -- Already a holder (a repeated attempt): its ZADD was a renewal.
+      f = tonumber(redis.call("HGET", S.state, token) or redis.call("GET", S.fence) or "0")
+    else
+      f = redis.call("INCR", S.fence)
+      redis.call("HSET", S.state, "permits", ARGV[4], "used", fmt(used + n), token, f)
+    end
+    -- Every key of the semaphore expires at the same instant, when its last member does.
+    if redis.call("PTTL", S.state) < ttl then
+      redis.call("PEXPIRE", S.holders, ARGV[3])
+      redis.call("PEXPIRE", S.state, ARGV[3])
+    end
+    return f
+  end
+end
+
+semLoad(S, permits)
+semSweep(S)
+if redis.call("ZSCORE", S.holders, token) then
+  semStore(S)
+  return tonumber(redis.call("HGET", S.state, token) or redis.call("GET", S.fence) or "0")
+end
+if redis.call("EXISTS", S.holders, S.queue) == 0 then
+  S.limit, S.used = permits, 0
+elseif S.limit ~= permits then
+  semStore(S) -- what the sweep removed
+  return {-1, S.limit}
+end
+
+local mine = semServe(S, token, channel)
+if not mine and not redis.call("ZRANGE", S.queue, 0, 0)[1] and S.used + n <= S.limit then
+  mine = semGrant(S, token, ttl)
+end
+if mine then
+  semStore(S)
+  return mine
+end
+
+local hint = -1
+local first = redis.call("ZRANGE", S.holders, 0, 0, "WITHSCORES")[2]
+if first then hint = tonumber(first) - S.now end
+if wait > 0 then
+  local ticket = redis.call("ZSCORE", S.queue, token)
+  if not ticket then
+    ticket = fmt(redis.call("INCR", S.fence))
+    redis.call("ZADD", S.queue, ticket, token)
+  end
+  redis.call("ZADD", S.qexp, fmt(S.now + wait), token)
+  semStore(S)
+  return {0, hint, ticket}
+end
+semStore(S)
+return {0, hint}

@@ -1,0 +1,53 @@
+-- sem_release: the owner-checked release of a semaphore's permits (also how a waiter that gives
+-- up leaves the queue). The permits freed go at once to the waiters that now fit, in order,
+-- inside this call; each grant is published on its grantee's route channel.
+-- KEYS     as lua/sem_acquire.lua
+-- ARGV[1]  token
+-- ARGV[2]  the caller's permits (used only if the state hash is gone)
+-- ARGV[3]  the wake-up channel
+-- Returns  1 if the token held live permits, else 0; as {1 | 0, message...} when it granted
+--          permits, with the grant messages it published ("g <fence> <ticket> <token>"), so
+--          grantees in the releaser's own process are told without the pub/sub hop
+local token, permits, channel = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+-- distkit:const QUEUE_SWEEP
+-- distkit:include fmt
+-- distkit:include server_ms
+-- distkit:include sem
+
+local S = { holders = KEYS[1], queue = KEYS[2], qexp = KEYS[3], fence = KEYS[4], state = KEYS[5] }
+local score = redis.call("ZSCORE", S.holders, token)
+local queued = redis.call("EXISTS", S.queue) == 1
+if not score and not queued then return 0 end
+S.now = serverMs()
+
+-- The uncontended path: a live holder, nobody queued (nobody to grant to) and no lapsed holder
+-- to sweep.
+if score and not queued and tonumber(score) > S.now
+  and redis.call("ZCOUNT", S.holders, "-inf", fmt(S.now)) == 0 then
+  redis.call("ZREM", S.holders, token)
+  local used = redis.call("HINCRBY", S.state, "used", -(semWeight(token) or 0))
+  if used <= 0 then
+    redis.call("DEL", S.holders, S.state) -- idle: only the fence counter is left
+  else
+    redis.call("HDEL", S.state, token)
+  end
+  return 1
+end
+
+semLoad(S, permits)
+local held = 0
+if score then
+  redis.call("ZREM", S.holders, token)
+  redis.call("HDEL", S.state, token)
+  S.used = S.used - (semWeight(token) or 0)
+  if S.used < 0 then S.used = 0 end
+  if tonumber(score) > S.now then held = 1 end
+else
+  redis.call("ZREM", S.queue, token)
+  redis.call("ZREM", S.qexp, token)
+end
+semSweep(S)
+local _, sent = semServe(S, false, channel)
+semStore(S)
+if #sent == 0 then return held end
+return {held, unpack(sent)}

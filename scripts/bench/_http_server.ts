@@ -1,0 +1,63 @@
+/**
+ * One Express 5 app for scripts/bench/http.ts, run by Node (bundled by esbuild): `GET /` → "ok",
+ * bare or behind a rate-limit middleware whose limit is never reached:
+ *   node http_server.mjs <bare|redis|hybrid|peer> <redis-url>
+ * `redis` / `hybrid`: distkit's expressRateLimit with that provider (draft-11 headers);
+ * `peer`: express-rate-limit + rate-limit-redis (draft-7 headers, its cheapest standard form).
+ * Prints `{"port":N}` once listening; exits on SIGTERM.
+ */
+import express from "express";
+import { rateLimit } from "express-rate-limit";
+import { RedisStore as PeerStore } from "rate-limit-redis";
+import { createClient } from "redis";
+import process from "node:process";
+import type { AddressInfo } from "node:net";
+import { expressRateLimit } from "../../http/express.ts";
+
+const [variant, url] = process.argv.slice(2) as [string, string];
+const LIMIT = 1_000_000_000;
+const WINDOW_MS = 60_000;
+const tag = `${variant}-${process.pid}`;
+
+const app = express();
+app.set("etag", false);
+app.set("x-powered-by", false);
+let client: ReturnType<typeof createClient> | undefined;
+let close = () => Promise.resolve();
+if (variant !== "bare") {
+  client = createClient({ url });
+  client.on("error", () => {});
+  await client.connect();
+  const c = client;
+  if (variant === "peer") {
+    app.use(rateLimit({
+      windowMs: WINDOW_MS,
+      limit: LIMIT,
+      standardHeaders: "draft-7",
+      legacyHeaders: false,
+      store: new PeerStore({
+        prefix: `bench-http-${tag}:`,
+        sendCommand: (...args: string[]) => c.sendCommand(args),
+      }),
+    }));
+  } else if (variant === "redis" || variant === "hybrid") {
+    const mw = expressRateLimit({
+      limit: LIMIT,
+      windowMs: WINDOW_MS,
+      store: c,
+      provider: variant,
+      prefix: `bench-http-${tag}`,
+    });
+    close = () => mw.close();
+    app.use(mw);
+  } else throw new Error(`unknown variant ${variant}`);
+}
+app.get("/", (_req, res) => void res.send("ok"));
+const server = app.listen(0, "127.0.0.1", () => {
+  console.log(JSON.stringify({ port: (server.address() as AddressInfo).port }));
+});
+process.on("SIGTERM", () => {
+  server.close();
+  server.closeAllConnections();
+  void close().then(() => client?.close()).finally(() => process.exit(0));
+});

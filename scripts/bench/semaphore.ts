@@ -1,0 +1,270 @@
+/**
+ * Semaphore benchmark (a script, not a test): `deno run -A scripts/bench/semaphore.ts [--quick]`
+ * (`npm run bench:semaphore`). distkit's Semaphore beside redis-semaphore's Semaphore on the same
+ * Redis (REDIS_URL, or a throwaway redis-server) in one run:
+ *   1. contended: 64 waiters in 4 processes (16 each) on one semaphore of 4 permits, each taking
+ *      1 permit, holding it 1 ms, releasing, again, for a few seconds: the hand-off latency (a
+ *      release's start to the acquisition it enabled, across processes: each release is matched
+ *      with the next acquisition, in time order) p50/p99, acquisitions/s, and per-client fairness
+ *      (fewest / most acquisitions of the 64 clients). The libraries run in interleaved rounds,
+ *      in a rotating order; each row shows the median round.
+ *   2. uncontended acquire + release in one process, the libraries interleaved call by call.
+ * The peer runs with its defaults (it polls every 10 ms); both get lockTimeout / ttl 10 s.
+ *
+ * Child processes run the contenders: `semaphore.ts --child <json>`; their clocks are aligned on
+ * the wall clock (each finds the instant Date.now() ticks, so offsets are exact to a few µs).
+ */
+import { Redis } from "ioredis";
+import { createClient } from "redis";
+import { Semaphore as PeerSemaphore } from "redis-semaphore";
+import { spawn } from "node:child_process";
+import process from "node:process";
+import { RedisStore, Semaphore } from "../../mod.ts";
+import { benchRedis, f, pct, runtime } from "./_redis.ts";
+import { median } from "./_measure.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
+
+const LIBS = ["distkit Semaphore", "redis-semaphore Semaphore"] as const;
+type LibName = (typeof LIBS)[number];
+
+const PERMITS = 4;
+const PROCESSES = 4;
+const WAITERS = 16; // per process
+const TTL_MS = 10_000;
+
+/** An acquire that resolves to its release. */
+type Acquire = () => Promise<() => Promise<unknown>>;
+
+/** What a library needs in one process: an acquire function per client, and a closer. */
+async function open(lib: LibName, url: string, key: string): Promise<{
+  acquire: Acquire;
+  close: () => Promise<void>;
+}> {
+  if (lib === "distkit Semaphore") {
+    const c = await createClient({ url }).connect();
+    const store = new RedisStore(c);
+    const sem = new Semaphore({ key, store, permits: PERMITS, ttlMs: TTL_MS });
+    return {
+      async acquire() {
+        const g = await sem.acquire();
+        return () => g.release();
+      },
+      async close() {
+        await sem.close();
+        await store.close();
+        await c.close();
+      },
+    };
+  }
+  const r = new Redis(url);
+  return {
+    async acquire() {
+      const s = new PeerSemaphore(r, key, PERMITS, {
+        lockTimeout: TTL_MS,
+        acquireTimeout: 120_000,
+      });
+      await s.acquire();
+      return () => s.release();
+    },
+    async close() {
+      await r.quit();
+    },
+  };
+}
+
+/** This process's offset from performance.now() to wall-clock ms, exact to a few µs. */
+function wallOffset(): number {
+  const start = Date.now();
+  let now: number;
+  while ((now = Date.now()) === start) { /* spin to the tick */ }
+  return now - performance.now();
+}
+
+interface ChildArgs {
+  lib: LibName;
+  url: string;
+  key: string;
+  holdMs: number;
+}
+
+interface ChildResult {
+  counts: number[];
+  /** Wall-clock ms of each acquisition. */
+  acquired: number[];
+  /** Wall-clock ms of each release's start. */
+  released: number[];
+}
+
+/** A child: WAITERS clients looping acquire / hold / release from "go" until the end time. */
+async function child(args: ChildArgs): Promise<void> {
+  const lib = await open(args.lib, args.url, args.key);
+  const offset = wallOffset();
+  const wall = () => performance.now() + offset;
+  process.stdout.write("ready\n");
+  const endWall = await new Promise<number>((resolve) => {
+    let buf = "";
+    process.stdin.on("data", (d: Uint8Array) => {
+      buf += new TextDecoder().decode(d);
+      const m = /^go (\d+)\n/.exec(buf);
+      if (m) resolve(Number(m[1]));
+    });
+  });
+  const out: ChildResult = { counts: [], acquired: [], released: [] };
+  await Promise.all(Array.from({ length: WAITERS }, async (_, i) => {
+    out.counts[i] = 0;
+    while (wall() < endWall) {
+      const release = await lib.acquire();
+      out.acquired.push(wall());
+      out.counts[i]!++;
+      await sleep(args.holdMs);
+      out.released.push(wall());
+      await release();
+    }
+  }));
+  await lib.close();
+  process.stdout.write(`result ${JSON.stringify(out)}\n`);
+  process.stdin.destroy();
+}
+
+/** Runs PROCESSES children of `lib` for `ms` and gathers their results. */
+async function contended(lib: LibName, url: string, key: string, ms: number) {
+  const script = new URL(import.meta.url).pathname;
+  const args: ChildArgs = { lib, url, key, holdMs: 1 };
+  const kids = Array.from({ length: PROCESSES }, () => {
+    const p = spawn(process.execPath, ["run", "-A", script, "--child", JSON.stringify(args)], {
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    let text = "";
+    const ready = new Promise<void>((resolve) =>
+      p.stdout!.on("data", (d: Uint8Array) => {
+        text += new TextDecoder().decode(d);
+        if (text.includes("ready\n")) resolve();
+      })
+    );
+    const done = new Promise<ChildResult>((resolve, reject) =>
+      p.on("exit", (code) => {
+        const m = /result (.*)\n/.exec(text);
+        if (code === 0 && m) resolve(JSON.parse(m[1]!));
+        else reject(new Error(`child exited with ${code}`));
+      })
+    );
+    return { p, ready, done };
+  });
+  await Promise.all(kids.map((k) => k.ready));
+  const end = Date.now() + ms + 100;
+  for (const k of kids) k.p.stdin!.end(`go ${end}\n`);
+  const results = await Promise.all(kids.map((k) => k.done));
+  const counts = results.flatMap((r) => r.counts);
+  const acquired = sorted(results.flatMap((r) => r.acquired));
+  const released = sorted(results.flatMap((r) => r.released));
+  // Each acquisition past the first PERMITS was enabled by one release: match them in order.
+  const handoff: number[] = [];
+  let j = 0;
+  for (const a of acquired.slice(PERMITS)) {
+    if (j < released.length && released[j]! <= a) handoff.push(a - released[j++]!);
+  }
+  const total = counts.reduce((x, y) => x + y, 0);
+  return {
+    rate: total / ((acquired.at(-1)! - acquired[0]!) / 1000),
+    fairness: Math.min(...counts) / Math.max(...counts),
+    handoff: sorted(handoff),
+    total,
+  };
+}
+
+/** Uncontended acquire + release latencies, the libraries interleaved call by call. */
+async function uncontended(url: string, run: string, n: number): Promise<number[][]> {
+  const libs = await Promise.all(LIBS.map((l) => open(l, url, `${run}-solo-${l.length}`)));
+  const out: number[][] = LIBS.map(() => []);
+  try {
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < libs.length; j++) {
+        const t = performance.now();
+        const release = await libs[j]!.acquire();
+        await release();
+        out[j]!.push(performance.now() - t);
+      }
+    }
+  } finally {
+    for (const l of libs) await l.close();
+  }
+  return out.map(sorted);
+}
+
+async function main() {
+  const quick = process.argv.includes("--quick");
+  const ROUNDS = quick ? 3 : 5;
+  const MS = quick ? 1500 : 3000;
+  const N = quick ? 500 : 2000;
+  const redis = await benchRedis();
+  const rows: string[][] = [];
+  try {
+    const run = `bench-sem-${Date.now().toString(36)}`;
+    const rounds: Array<Awaited<ReturnType<typeof contended>>[]> = LIBS.map(() => []);
+    for (let r = 0; r < ROUNDS; r++) {
+      for (let k = 0; k < LIBS.length; k++) {
+        const j = (k + r) % LIBS.length;
+        rounds[j]!.push(await contended(LIBS[j]!, redis.url, `${run}-hot-${r}-${j}`, MS));
+      }
+    }
+    const mid = (j: number) => {
+      const rs = rounds[j]!;
+      const m = median(rs.map((x) => x.rate));
+      return rs.find((x) => x.rate === m)!;
+    };
+    const ratio = (pick: (x: Awaited<ReturnType<typeof contended>>) => number) =>
+      median(rounds[0]!.map((x, r) => pick(x) / pick(rounds[1]![r]!)));
+    LIBS.forEach((lib, j) => {
+      const s = mid(j).handoff;
+      rows.push([
+        j === 0 ? "contended hand-off p50 / p99 (ms), 64 waiters in 4 processes, 4 permits" : "",
+        lib,
+        `${f(pct(s, 50), 3)} / ${f(pct(s, 99), 3)} (${s.length} hand-offs)`,
+        j === 0 ? `p50 ${f(ratio((x) => pct(x.handoff, 50)))}× the peer's` : "",
+        j === 0 ? "p50 ≤ 1, p99 ≤ 5" : "",
+      ]);
+    });
+    LIBS.forEach((lib, j) => {
+      const rs = rounds[j]!;
+      rows.push([
+        j === 0 ? "acquisitions/s, 1 ms holds (median round; all rounds)" : "",
+        lib,
+        `${f(median(rs.map((x) => x.rate)), 0)} (${rs.map((x) => f(x.rate, 0)).join(" ")})`,
+        j === 0 ? `${f(ratio((x) => x.rate))}× the peer (median of ${ROUNDS} rounds)` : "",
+        j === 0 ? "≥ the peer" : "",
+      ]);
+    });
+    LIBS.forEach((lib, j) => {
+      const rs = rounds[j]!;
+      rows.push([
+        j === 0 ? "fairness: fewest / most acquisitions of the 64 clients (median round)" : "",
+        lib,
+        `${f(median(rs.map((x) => x.fairness)))} (${rs.map((x) => f(x.fairness)).join(" ")})`,
+        "",
+        j === 0 ? "≥ 0.8" : "",
+      ]);
+    });
+    const solo = await uncontended(redis.url, run, N);
+    LIBS.forEach((lib, j) => {
+      const s = solo[j]!;
+      rows.push([
+        j === 0 ? "uncontended acquire + release p50 / p99 (ms), interleaved call by call" : "",
+        lib,
+        `${f(pct(s, 50), 3)} / ${f(pct(s, 99), 3)}`,
+        j === 0 ? `${f(pct(s, 50) / pct(solo[1]!, 50))}× the peer` : "",
+        j === 0 ? "≤ the peer" : "",
+      ]);
+    });
+  } finally {
+    await redis.stop();
+  }
+  console.log(`\nsemaphore (one run, same Redis, loopback; ${runtime()})\n`);
+  console.log("| what | library | result | ratio | target |\n|---|---|---|---|---|");
+  for (const r of rows) console.log(`| ${r.join(" | ")} |`);
+}
+
+const at = process.argv.indexOf("--child");
+if (at >= 0) await child(JSON.parse(process.argv[at + 1]!));
+else await main();
