@@ -69,7 +69,7 @@ local function semServe(S, self, channel)
         local to = channel
         if route then to = channel .. ":" .. route end
         local message = "g " .. fmt(n) .. " " .. ticket .. " " .. front
-        redis.call("SPUBLISH", to, message)
+        publish(to, message)
         sent[#sent + 1] = message
       end
     end

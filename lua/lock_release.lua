@@ -19,7 +19,7 @@
 -- Publishes "g <fence> <ticket> <token>" (a grant of the queue entry with that ticket) on the
 -- grantee's route channel "<channel>:<route>" (the route is its token's third part; the lock's
 -- channel for a token without one), so only its process hears it; or "f" (free: waiters should
--- try) on the lock's channel
+-- try) on the lock's channel; on a standalone server, with PUBLISH as well (lua/_publish.lua)
 -- distkit:batch (RedisStore may run several calls of one tick as one EVALSHA of the batch
 -- form, each with its own KEYS and ARGV: see scripts/gen_lua.ts)
 local lease, readers, queue, qexp, fence = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
@@ -28,6 +28,7 @@ local mode, token, channel = ARGV[1], ARGV[2], ARGV[3]
 -- distkit:const QUEUE_SWEEP
 -- distkit:include fmt
 -- distkit:include server_ms
+-- distkit:include publish
 
 -- The lease is free: grant it to the first live queued writer, if no live reader holds. Returns
 -- the grant message, or false.
@@ -54,7 +55,7 @@ local function handOff()
   local to = channel
   if route then to = channel .. ":" .. route end
   local message = "g " .. fmt(n) .. " " .. ticket .. " " .. front
-  redis.call("SPUBLISH", to, message)
+  publish(to, message)
   return message
 end
 
@@ -64,7 +65,7 @@ if mode == "write" then
     if redis.call("EXISTS", queue, KEYS[6]) > 0 then
       local grant = handOff()
       if grant then return {1, grant} end
-      redis.call("SPUBLISH", channel, "f")
+      publish(channel, "f")
     end
     return 1
   end
@@ -73,7 +74,7 @@ if mode == "write" then
   if queued == 1 and redis.call("EXISTS", lease) == 0 then
     local grant = handOff()
     if grant then return {0, grant} end
-    redis.call("SPUBLISH", channel, "f")
+    publish(channel, "f")
   end
   return 0
 end

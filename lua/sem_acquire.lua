@@ -25,6 +25,7 @@ local permits, wait, channel = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
 -- distkit:const QUEUE_SWEEP
 -- distkit:include fmt
 -- distkit:include server_ms
+-- distkit:include publish
 -- distkit:include sem
 
 local S = { holders = KEYS[1], queue = KEYS[2], qexp = KEYS[3], fence = KEYS[4], state = KEYS[5] }

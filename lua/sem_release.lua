@@ -12,6 +12,7 @@ local token, permits, channel = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 -- distkit:const QUEUE_SWEEP
 -- distkit:include fmt
 -- distkit:include server_ms
+-- distkit:include publish
 -- distkit:include sem
 
 local S = { holders = KEYS[1], queue = KEYS[2], qexp = KEYS[3], fence = KEYS[4], state = KEYS[5] }

@@ -79,7 +79,10 @@ const result = await esbuild.build({
 });
 
 const outputs = result.metafile.outputs;
-const entry = Object.keys(outputs).find((k) => outputs[k].entryPoint !== undefined);
+// The app's own chunk: esbuild names the chunks of dynamic imports entry points too, so the first
+// chunk with an entry point is not necessarily the app's (it depends on how many there are).
+const entry = Object.keys(outputs).find((k) => path.basename(k) === "stdin.js");
+if (entry === undefined) throw new Error("esbuild produced no chunk for the app itself");
 /** The entry chunk and every chunk it imports statically, transitively. */
 const loaded = new Set();
 const visit = (name) => {

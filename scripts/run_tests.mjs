@@ -54,6 +54,8 @@ const RUNNERS = {
   /** Two `npm install`s from the registry. */
   npmInstall: { cmd: process.execPath, parse: parseNode, timeoutMs: 5 * 60_000 },
   bun: { cmd: BUN, parse: parseBun, timeoutMs: 2 * 60_000 },
+  /** The Bun client's conformance run. */
+  bunLong: { cmd: BUN, parse: parseBun, timeoutMs: 6 * 60_000 },
 };
 
 const tally = { passed: 0, failed: 0 };
@@ -364,7 +366,31 @@ const CLIENT_VARIANTS = [
     suites: ["tests/counter/", "tests/locks/", "tests/ratelimit/"],
     kinds: "standalone",
   },
+  { name: "glide", title: "Valkey GLIDE 2", suites: conformanceFiles() },
 ];
+
+/**
+ * The counters, locks and rate-limit conformance files without the fault tests (they kill
+ * connections and restart servers through node-redis and ioredis): what the GLIDE run takes, and
+ * what tests/bun/conformance.test.ts imports under Bun.
+ */
+function conformanceFiles() {
+  const text = fs.readFileSync(path.join(ROOT, "tests/bun/conformance.test.ts"), "utf8");
+  return [...text.matchAll(/"\.\.\/([a-z]+\/[a-z_]+_test\.ts)"/g)].map((m) => `tests/${m[1]}`);
+}
+
+/**
+ * Bun's RedisClient (standalone only): its driver's tests and the conformance files, under
+ * `bun test` (tests/bun/), with the Deno-API shim.
+ */
+function bunClientTest(env) {
+  const pattern = "BunDriver|isBunRedisClient|\\[standalone bun\\]";
+  const args = ["test", "--timeout", "60000", "-t", pattern, "./tests/bun/"];
+  return step(
+    "bun test with Bun's RedisClient: its driver; counter, locks, ratelimit conformance, standalone",
+    () => testRun("bunLong", args, { ...env, DISTKIT_TEST_CLIENT: "bun" }),
+  );
+}
 
 /** How many variant runs (server and client) go at once: their own servers or prefixes. */
 const VARIANT_CONCURRENCY = 2;
@@ -536,6 +562,7 @@ async function main() {
     // at once (each of their tests was type-checked above).
     await pool(VARIANT_CONCURRENCY, [
       ...(opts.variants ? CLIENT_VARIANTS : []).map((c) => () => clientTest(c, servers.env, opts)),
+      ...(opts.variants ? [() => bunClientTest(servers.env)] : []),
       ...servers.variants.map((v) => () => variantTest(v, opts)),
     ]);
     if (!opts.quick) {

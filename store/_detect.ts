@@ -44,11 +44,31 @@ export const CLIENTS: readonly ClientFamily[] = [
     isCluster: (c) => (c as { isCluster?: unknown }).isCluster === true,
     load: (c) => import("./driver_ioredis.ts").then((m) => new m.IoRedisDriver(c as never)),
   },
+  {
+    name: "valkey-glide",
+    // customCommand and invokeScript (GLIDE 2 GlideClient, GlideClusterClient)
+    matches: (c) =>
+      typeof (c as Record<string, unknown>).customCommand === "function" &&
+      typeof (c as Record<string, unknown>).invokeScript === "function",
+    isCluster: (c) => typeof (c as Record<string, unknown>).invokeScriptWithRoute === "function",
+    load: (c) => import("./driver_glide.ts").then((m) => new m.GlideDriver(c as never)),
+  },
+  {
+    name: "bun",
+    // send, duplicate and subscribe (Bun's built-in RedisClient)
+    matches: (c) =>
+      typeof (c as Record<string, unknown>).send === "function" &&
+      typeof (c as Record<string, unknown>).duplicate === "function" &&
+      typeof (c as Record<string, unknown>).subscribe === "function",
+    isCluster: () => false,
+    load: (c) => import("./driver_bun.ts").then((m) => new m.BunDriver(c as never)),
+  },
 ];
 
 /** The supported clients, as error messages list them. */
-export const SUPPORTED_CLIENTS =
-  "node-redis 5/6 (createClient, createCluster), ioredis 5/6 (Redis, Cluster), iovalkey";
+export const SUPPORTED_CLIENTS = "node-redis 5/6 (createClient, createCluster), " +
+  "ioredis 5/6 (Redis, Cluster), iovalkey, Valkey GLIDE 2 (GlideClient, GlideClusterClient), " +
+  "Bun's RedisClient";
 
 /**
  * The family of a raw client, if distkit supports it.

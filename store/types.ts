@@ -6,6 +6,8 @@
  */
 import type { NodeRedisClientLike } from "./driver_node_redis.ts";
 import type { IoRedisClientLike } from "./driver_ioredis.ts";
+import type { GlideClientLike } from "./driver_glide.ts";
+import type { BunRedisClientLike } from "./driver_bun.ts";
 
 /** A script reply: what Lua returns, in one shape whatever the client (see `Driver`). */
 export type Reply = string | number | null | Reply[];
@@ -36,12 +38,18 @@ export interface Script {
 
 export type { EvalOptions, NodeRedisClientLike, PubSubListener } from "./driver_node_redis.ts";
 export type { IoRedisClientLike } from "./driver_ioredis.ts";
+export type { GlideCallOptions, GlideClientLike, GlideRoute } from "./driver_glide.ts";
+export type { BunRedisClientLike } from "./driver_bun.ts";
 
 /**
  * Any raw client distkit has a driver for, typed structurally: node-redis 5/6 (`createClient()`,
  * `createCluster()`, RESP2 or RESP3), ioredis 5/6 (`Redis`, `Cluster`) and iovalkey.
  */
-export type RedisClientLike = NodeRedisClientLike | IoRedisClientLike;
+export type RedisClientLike =
+  | NodeRedisClientLike
+  | IoRedisClientLike
+  | GlideClientLike
+  | BunRedisClientLike;
 
 /** What a primitive's `store` option accepts: a {@linkcode Store} or a supported raw client. */
 export type StoreLike = Store | RedisClientLike;

@@ -2,11 +2,14 @@
  * Driver benchmarks (a script, not a test): `deno run -A scripts/bench/drivers.ts`. Uses
  * REDIS_URL, or starts a throwaway redis-server.
  *
- * For each driver (node-redis 5, node-redis 6 with RESP3, ioredis 5, iovalkey), on that same
+ * For each driver (node-redis 5, node-redis 6 with RESP3, ioredis 5, iovalkey, Valkey GLIDE 2, Bun's
+ * RedisClient), on that same
  * client: strict `inc` at 64 concurrent callers and one caller's p50, each against the client's
  * own raw EVALSHA of an equivalent minimal script (targets ≥ 0.9× throughput, ≤ 1.1× p50), and
  * the contended lock hand-off p50 / p99 between two stores (target p50 ≤ 1 ms where the driver
  * has pub/sub). Every ratio is from this one run, ours and raw interleaved round by round, medians.
+ *
+ * `--only <text>` measures the rows whose name contains it (e.g. `--only GLIDE`).
  *
  * A client that needs another runtime (Bun's `RedisClient`) is one more {@linkcode Bench} whose
  * `open` runs this file's measurements in a `bun` subprocess and returns its row; a GLIDE row is
@@ -21,6 +24,7 @@ import type { RedisClientLike } from "../../store/types.ts";
 import { compareLatency, compareThroughput, pct } from "./_measure.ts";
 import { benchRedis, f } from "./_redis.ts";
 import { sleep } from "../../tests/_support/wait.ts";
+import process from "node:process";
 
 const ROUNDS = 5;
 const HANDOFFS = 200;
@@ -46,6 +50,8 @@ interface Opened {
 interface Bench {
   /** Its row's name. */
   name: string;
+  /** The runtime its client needs, when not Deno: its row is measured in a subprocess. */
+  runtime?: "bun";
   open(url: string): Promise<Opened>;
 }
 
@@ -100,7 +106,56 @@ const BENCHES: Bench[] = [
       };
     },
   },
+  {
+    name: "Valkey GLIDE 2 (standalone)",
+    async open(url) {
+      const { openGlide } = await import("../../tests/_support/glide.ts");
+      const c = await openGlide({ url });
+      return {
+        client: c,
+        load: async (s) => String(await c.customCommand(["SCRIPT", "LOAD", s])),
+        // GLIDE's raw command path (its invokeScript is slower: see store/driver_glide.ts).
+        evalSha: (sha, key, args) => c.customCommand(["EVALSHA", sha, "1", key, ...args]),
+        close: () => Promise.resolve(c.close()),
+      };
+    },
+  },
+  {
+    name: "Bun RedisClient",
+    runtime: "bun",
+    open(url) {
+      const RedisClient = (globalThis as {
+        Bun?: {
+          RedisClient: new (url: string) => {
+            send(c: string, a: string[]): Promise<unknown>;
+            close(): void;
+          };
+        };
+      }).Bun?.RedisClient;
+      if (RedisClient === undefined) throw new Error("Bun's RedisClient runs under bun only");
+      const c = new RedisClient(url);
+      return Promise.resolve({
+        client: c as unknown as RedisClientLike,
+        load: async (s) => String(await c.send("SCRIPT", ["LOAD", s])),
+        evalSha: (sha, key, args) => c.send("EVALSHA", [sha, "1", key, ...args]),
+        close: () => Promise.resolve(c.close()),
+      });
+    },
+  },
 ];
+
+/** Runs `bench`'s row in a `bun` subprocess (this file with `--bun-row <name> <url>`). */
+async function bunRow(bench: Bench, url: string): Promise<string[]> {
+  const bun = new URL("../../node_modules/.bin/bun", import.meta.url).pathname;
+  const out = await new Deno.Command(bun, {
+    args: [new URL(import.meta.url).pathname, "--bun-row", bench.name, url],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
+  if (!out.success) throw new Error(`bun ${bench.name}: exit code ${out.code}`);
+  return JSON.parse(text) as string[];
+}
 
 /** Contended hand-off latencies (ms): a holder releases, the parked waiter of another store holds. */
 async function handoff(a: Mutex, b: Mutex, n: number): Promise<number[]> {
@@ -141,6 +196,8 @@ async function row(bench: Bench, url: string): Promise<string[]> {
     await b.close();
     const pubsub = store.clientName === "ioredis" || store.clientName === "node-redis"
       ? "sharded"
+      : store.clientName === "valkey-glide" || store.clientName === "bun"
+      ? "plain"
       : "?";
     return [
       bench.name,
@@ -162,9 +219,15 @@ async function main() {
   const redis = await benchRedis();
   const rows: string[][] = [];
   try {
-    for (const bench of BENCHES) {
+    // `--only <text>`: the rows whose name contains it.
+    const only = process.argv.includes("--only")
+      ? process.argv[process.argv.indexOf("--only") + 1]
+      : undefined;
+    for (const bench of BENCHES.filter((b) => only === undefined || b.name.includes(only))) {
       console.error(`${bench.name}...`);
-      rows.push(await row(bench, redis.url));
+      rows.push(
+        bench.runtime === "bun" ? await bunRow(bench, redis.url) : await row(bench, redis.url),
+      );
     }
   } finally {
     await redis.stop();
@@ -180,4 +243,13 @@ async function main() {
   for (const r of rows) console.log(`| ${r.join(" | ")} |`);
 }
 
-await main();
+const bunIndex = process.argv.indexOf("--bun-row");
+if (bunIndex >= 0) {
+  // In the bun subprocess: one row, as JSON on the last line.
+  const bench = BENCHES.find((b) => b.name === process.argv[bunIndex + 1]);
+  if (bench === undefined) throw new Error(`no bench named ${process.argv[bunIndex + 1]}`);
+  console.log(JSON.stringify(await row(bench, process.argv[bunIndex + 2]!)));
+  process.exit(0);
+} else {
+  await main();
+}

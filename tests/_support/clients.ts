@@ -1,7 +1,8 @@
 /**
  * The client the conformance suites run on: node-redis 5 (default) or, in a client-variant run,
  * the one named by `DISTKIT_TEST_CLIENT`: `ioredis` (5), `ioredis6`, `iovalkey`, `node-redis6`
- * (RESP3). Test names then carry it (`[standalone ioredis]`), as the runner selects them.
+ * (RESP3), `glide` (Valkey GLIDE 2), `bun` (Bun's `RedisClient`, under `bun test`: see
+ * tests/bun/conformance.test.ts). Test names then carry it (`[standalone ioredis]`), as the runner selects them.
  */
 import { createClient as createClient6, createCluster as createCluster6 } from "redis6";
 import { createClient, createCluster } from "redis";
@@ -12,7 +13,14 @@ import type { RedisClientLike } from "../../store/types.ts";
 import type { NodeAddress } from "./servers.ts";
 
 /** A client variant's name. */
-export type TestClient = "node-redis" | "node-redis6" | "ioredis" | "ioredis6" | "iovalkey";
+export type TestClient =
+  | "node-redis"
+  | "node-redis6"
+  | "ioredis"
+  | "ioredis6"
+  | "iovalkey"
+  | "glide"
+  | "bun";
 
 const CLIENTS: readonly TestClient[] = [
   "node-redis",
@@ -20,6 +28,8 @@ const CLIENTS: readonly TestClient[] = [
   "ioredis",
   "ioredis6",
   "iovalkey",
+  "glide",
+  "bun",
 ];
 
 /** The client variant of this run (`DISTKIT_TEST_CLIENT`), if not the default node-redis 5. */
@@ -56,6 +66,13 @@ export async function openClient(
   target: Target,
   name?: string,
 ): Promise<OpenClient> {
+  if (which === "glide") {
+    // Loaded only by a GLIDE run: its native addon stays out of every other test process.
+    const { openGlide } = await import("./glide.ts");
+    const c = await openGlide(target, name === undefined ? {} : { clientName: name });
+    return { client: c, close: () => Promise.resolve(c.close()) };
+  }
+  if (which === "bun") return await openBun(target, name);
   if (which === "node-redis" || which === "node-redis6") {
     const named = name === undefined ? {} : { name };
     const rootNodes = "nodes" in target
@@ -126,4 +143,25 @@ export async function openClient(
       await new Promise((resolve) => setTimeout(resolve, DISCONNECT_MS + 20));
     },
   };
+}
+
+/** Bun's `RedisClient`, as far as the tests use it. */
+interface BunClient {
+  send(command: string, args: string[]): Promise<unknown>;
+  close(): void;
+}
+
+/**
+ * Bun's built-in `RedisClient` (standalone only; under `bun test` only), named `name` by
+ * `CLIENT SETNAME` (its own reconnections and the driver's subscriber connection are not named).
+ */
+async function openBun(target: Target, name?: string): Promise<OpenClient> {
+  const RedisClient = (globalThis as { Bun?: { RedisClient: new (url: string) => BunClient } })
+    .Bun?.RedisClient;
+  if (RedisClient === undefined) throw new Error("the 'bun' client runs under `bun test` only");
+  if (!("url" in target)) throw new Error("Bun's RedisClient has no cluster client");
+  const c = new RedisClient(target.url);
+  if (name === undefined) await c.send("PING", []);
+  else await c.send("CLIENT", ["SETNAME", name]);
+  return { client: c as unknown as RedisClientLike, close: () => Promise.resolve(c.close()) };
 }

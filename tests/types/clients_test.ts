@@ -9,7 +9,17 @@ import { createClient as createClient6, createCluster as createCluster6 } from "
 import { Cluster as IoCluster5, Redis as IoRedis5 } from "ioredis";
 import { Cluster as IoCluster6, Redis as IoRedis6 } from "ioredis6";
 import { Cluster as ValkeyCluster, Redis as Valkey } from "iovalkey";
+import type { GlideClient, GlideClusterClient } from "@valkey/valkey-glide";
 import { RedisStore, StrictCounter, toStore } from "../../mod.ts";
+
+/**
+ * GLIDE's clients type-check as `store` with no cast (never called: making one connects; the
+ * driver tests and the GLIDE conformance run use real ones). Bun's `RedisClient` has no type
+ * declarations here (no bun-types), so it is checked at run time only (tests/bun/).
+ */
+export function glideTypeChecks(client: GlideClient, cluster: GlideClusterClient): Promise<void>[] {
+  return [client, cluster].map((c) => new StrictCounter({ prefix: "p", store: c }).close());
+}
 
 Deno.test("every supported client type-checks as a store and is recognised by its shape", async () => {
   const nodes = [{ host: "127.0.0.1", port: 1 }];
@@ -61,7 +71,7 @@ Deno.test("every supported client type-checks as a store and is recognised by it
       {
         code: "INVALID_ARGUMENT",
         message:
-          "'store' must be a Store or a connected client of: node-redis 5/6 (createClient, createCluster), ioredis 5/6 (Redis, Cluster), iovalkey",
+          "'store' must be a Store or a connected client of: node-redis 5/6 (createClient, createCluster), ioredis 5/6 (Redis, Cluster), iovalkey, Valkey GLIDE 2 (GlideClient, GlideClusterClient), Bun's RedisClient",
       },
     );
   }
