@@ -25,6 +25,7 @@ import type { Lease } from "./_lease.ts";
 import { type AttemptResult, newToken } from "./_remote.ts";
 import type { GuardInit } from "./guard.ts";
 import type { LockOptions, WaitOptions } from "./options.ts";
+import { isKnownDown } from "../store/_resilience.ts";
 import { duration, MAX_DURATION_MS, ownerIdOf, waitOptions } from "./_validate.ts";
 
 /**
@@ -44,6 +45,9 @@ const FIRST_MS = 30;
 
 /** The first and the largest delay between retries of a failed clean-up call, ms. */
 const CLEANUP_RETRY_MS = [50, 1000] as const;
+
+/** The longest a clean-up goes on through an outage, ms (then its entries expire by themselves). */
+const CLEANUP_MAX_MS = 60_000;
 
 /** `p`, or nothing once `ms` have passed (its timer is always cleared). */
 function within(p: Promise<unknown>, ms: number): Promise<void> {
@@ -255,12 +259,20 @@ export class LockCore<K extends { readonly channel: string } = { readonly channe
    *   wait for it at most a short grace)
    */
   cleanUp(lease: Lease, token: string): Promise<void> {
-    const until = performance.now() + Math.max(this.ttlMs, this.queueMs);
+    const life = Math.max(this.ttlMs, this.queueMs);
+    const start = performance.now();
+    let until = start + life;
     let first!: () => void;
     const settled = new Promise<void>((resolve) => first = resolve);
     const attempt = (delay: number): Promise<void> =>
       lease.release(token).then(() => {}, (e) => {
         first();
+        // The store's breaker answered without sending the call (the store is known down): the
+        // token's acquisition calls may still run once it is back, and make entries that live
+        // `life` from then, so the clean-up goes on past the outage (up to CLEANUP_MAX_MS).
+        if (isKnownDown(e)) {
+          until = Math.min(start + CLEANUP_MAX_MS, Math.max(until, performance.now() + life));
+        }
         if (e instanceof ClosedError || this.#closed || performance.now() >= until) return;
         return new Promise<void>((resolve) => {
           const timer = setTimeout(() => {
