@@ -110,6 +110,11 @@ export interface Entry {
   resetAt: number;
   /** Absolute: local time the key's block (`block`) ends; 0 when none is known. */
   blockEnd: number;
+  /**
+   * Bumped by a matched `setIf`/`reset`: a call whose store reply predates it must not block the
+   * entry from that reply's stale numbers.
+   */
+  gen: number;
 }
 
 /**
@@ -141,5 +146,6 @@ export function newEntry(cap: number, hard: number): Entry {
     waiting: 0,
     resetAt: 0,
     blockEnd: 0,
+    gen: 0,
   };
 }

@@ -81,12 +81,14 @@ async function hybridReplace(
   if (out.matched) {
     e.blockedUntil = -Infinity;
     e.blockEnd = 0;
+    e.gen++;
     // The entry in the map may not be `e`: made by a call during this one, or `e` dropped by the
     // tick and made again meanwhile. Its block dates from before the new total: lift it too.
     const current = x.entries.get(key);
     if (current !== undefined) {
       current.blockedUntil = -Infinity;
       current.blockEnd = 0;
+      current.gen++;
     }
     await x.read(key);
   }

@@ -88,6 +88,7 @@ export class HybridAbsoluteRateLimiter extends HybridShell<LocalAbsoluteRateLimi
     if (n > cap) return x.never(e, now, cap);
     if (now < e.blockedUntil) return x.rejected(e, now);
     e.lastUse = now;
+    const gen = e.gen;
     // Concurrent callers share each store call; its reservation target covers all of them.
     e.waiting += n;
     try {
@@ -103,6 +104,8 @@ export class HybridAbsoluteRateLimiter extends HybridShell<LocalAbsoluteRateLimi
       e.waiting -= n;
     }
     const after = x.cfg.now();
+    // A matched setIf/reset meanwhile made these numbers stale: answer, but block nothing.
+    if (e.gen !== gen) return x.rejected(e, after);
     e.blockedUntil = Math.max(
       e.blockedUntil,
       after + Math.min(e.retryAfterMs, x.cfg.syncIntervalMs),
