@@ -132,12 +132,21 @@ export async function openClient(
     client: c,
     close: async () => {
       if (c.status !== "end") {
-        const ended = new Promise((resolve) => c.once("end", resolve));
+        let done!: () => void;
+        const ended = new Promise<void>((resolve) => done = resolve);
+        c.once("end", done);
         // QUIT, or a plain disconnect when it fails or takes long (a cluster mid-recovery).
         const cut = setTimeout(() => c.disconnect(), 1000);
+        // A client cut while it waits to reconnect never ends: ioredis's and iovalkey's
+        // disconnect() then clears the reconnect timer and ends a socket that is closed already,
+        // so no "close", no "end" (a connection killed just before; this hung the suite). Nothing
+        // is left open then; the sanitizers would say otherwise.
+        const limbo = setTimeout(done, 3000);
         c.quit().catch(() => c.disconnect());
         await ended;
         clearTimeout(cut);
+        clearTimeout(limbo);
+        c.off("end", done);
       }
       // Timers ioredis armed on disconnects (its own and the store's connections') run out.
       await new Promise((resolve) => setTimeout(resolve, DISCONNECT_MS + 20));
