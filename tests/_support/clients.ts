@@ -4,11 +4,8 @@
  * (RESP3), `glide` (Valkey GLIDE 2), `bun` (Bun's `RedisClient`, under `bun test`: see
  * tests/bun/conformance.test.ts). Test names then carry it (`[standalone ioredis]`), as the runner selects them.
  */
-import { createClient as createClient6, createCluster as createCluster6 } from "redis6";
 import { createClient, createCluster } from "redis";
-import { Cluster as IoCluster, Redis as IoRedis } from "ioredis";
-import { Cluster as IoCluster6, Redis as IoRedis6 } from "ioredis6";
-import { Cluster as ValkeyCluster, Redis as Valkey } from "iovalkey";
+import type { Cluster as IoCluster, Redis as IoRedis } from "ioredis";
 import type { RedisClientLike } from "../../store/types.ts";
 import type { NodeAddress } from "./servers.ts";
 
@@ -78,10 +75,14 @@ export async function openClient(
     const rootNodes = "nodes" in target
       ? target.nodes.map(({ host, port }) => ({ url: `redis://${host}:${port}` }))
       : [];
-    const c = which === "node-redis6"
+    // The other clients load only in their own runs: every test file runs in a process (worker)
+    // of its own, and loading four client libraries there cost more CPU than most variant runs'
+    // tests.
+    const redis6 = which === "node-redis6" ? await import("redis6") : undefined;
+    const c = redis6 !== undefined
       ? ("url" in target
-        ? createClient6({ url: target.url, socket, RESP: 3, ...named })
-        : createCluster6({ rootNodes, defaults: { socket, ...named }, RESP: 3 }))
+        ? redis6.createClient({ url: target.url, socket, RESP: 3, ...named })
+        : redis6.createCluster({ rootNodes, defaults: { socket, ...named }, RESP: 3 }))
       : ("url" in target
         ? createClient({ url: target.url, socket, ...named })
         : createCluster({ rootNodes, defaults: { socket, ...named } }));
@@ -98,11 +99,11 @@ export async function openClient(
       },
     };
   }
-  const [R, C] = which === "ioredis"
-    ? [IoRedis, IoCluster]
+  const { Redis: R, Cluster: C } = which === "ioredis"
+    ? await import("ioredis")
     : which === "ioredis6"
-    ? [IoRedis6, IoCluster6]
-    : [Valkey, ValkeyCluster];
+    ? await import("ioredis6")
+    : await import("iovalkey");
   const options = {
     ...(name === undefined ? {} : { connectionName: name }),
     retryStrategy: reconnect,
