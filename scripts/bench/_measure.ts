@@ -87,7 +87,21 @@ export async function compareLatency(
 ): Promise<{ ours: { p50: number; p99: number }; raw: { p50: number; p99: number } }> {
   const s = { o50: [] as number[], o99: [] as number[], r50: [] as number[], r99: [] as number[] };
   for (let i = 0; i < rounds; i++) {
-    const a = await latency(raw, n), b = await latency(ours, n);
+    // Call by call, the side going first alternating: both see the same moments of the machine.
+    const a: number[] = [], b: number[] = [];
+    for (let j = 0; j < n; j++) {
+      const [first, firstOut, second, secondOut] = j % 2 === 0
+        ? [raw, a, ours, b]
+        : [ours, b, raw, a];
+      let t = performance.now();
+      await first();
+      firstOut.push(performance.now() - t);
+      t = performance.now();
+      await second();
+      secondOut.push(performance.now() - t);
+    }
+    a.sort((x, y) => x - y);
+    b.sort((x, y) => x - y);
     s.r50.push(pct(a, 50));
     s.r99.push(pct(a, 99));
     s.o50.push(pct(b, 50));

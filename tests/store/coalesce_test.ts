@@ -51,7 +51,9 @@ storeTest("StrictCounter: a tick's incs are one EVALSHA of the batch form per 32
   await using store = new RedisStore(client);
   const c = new StrictCounter({ prefix: fx.prefix, store });
   await c.inc("warm"); // loads the script
-  await Promise.all([c.inc("a"), c.inc("b")]); // loads the batch form
+  // Loads the batch form: after the lone call above, the first call of this tick goes at once by
+  // itself and the two after it are one batch.
+  await Promise.all([c.inc("a"), c.inc("b"), c.inc("c")]);
   sent.length = 0;
   const got = await Promise.all(Array.from({ length: 64 }, (_, i) => c.inc(`k${i % 8}`, 1)));
   assert.deepEqual(got, Array.from({ length: 64 }, (_, i) => Math.floor(i / 8) + 1));
@@ -112,7 +114,11 @@ storeTest(
     assert.equal((results[1] as PromiseRejectedResult).reason.code, "COUNTER_OVERFLOW");
     assert.deepEqual(results[2], { status: "fulfilled", value: MAX });
     assert.deepEqual(results[3], { status: "fulfilled", value: 2 });
-    assert.equal(sent.filter((a) => a[0] === "EVALSHA").length, 1, "one batch");
+    // After a lone call (the set above), the first call of the tick goes at once, by itself, and
+    // the three after it (the failing one among them) are one batch.
+    const scripts = sent.filter((a) => a[0] === "EVALSHA");
+    assert.deepEqual(scripts.map((a) => a[1]), [COUNTER_INC.sha1, COUNTER_INC.batch!.sha1]);
+    assert.equal(itemsOf(scripts[1]!), 3, "one batch of the rest");
     const locks = await Promise.allSettled([
       acquireOnce(store, ok!, "write", "t1/1000/r/o", 1000, 0),
       acquireOnce(store, wrong!, "write", "t2/1000/r/o", 1000, 0),
@@ -254,3 +260,36 @@ Deno.test("coalesced counter and lock calls to a frozen server fail within comma
     await client.close();
   }
 });
+
+storeTest(
+  "a lone caller's call is sent at once; after a busy tick calls are held for the tick's others",
+  async (fx) => {
+    const { client, sent } = recording(fx.raw);
+    await using store = new RedisStore(client);
+    const key = `{${fx.prefix}}:counter`;
+    const inc = (field: string) => store.run(COUNTER_INC, [key], [field, 1]);
+    await inc("a"); // loads the script; a lone tick
+    // Its first call at once, the two after it one batch (loads the batch form): a busy tick.
+    await Promise.all([inc("b"), inc("c"), inc("d")]);
+    sent.length = 0;
+    // After a busy tick a call is held: the calls made with it in its tick join it.
+    const held = inc("a");
+    assert.equal(sent.length, 0, "held for the tick's other calls");
+    assert.equal(await held, "2");
+    // That tick had one call: the next call reaches the client before run() returns.
+    const lone = inc("a");
+    assert.equal(sent.length, 2, "sent at once");
+    assert.equal(await lone, "3");
+    // A tick after a lone one: its first call at once, the rest behind it as one batch, in order.
+    sent.length = 0;
+    const got = await Promise.all([inc("a"), inc("a"), inc("b"), inc("a")]);
+    assert.deepEqual(got, ["4", "5", "2", "6"]);
+    assert.deepEqual(scriptCalls(sent), [COUNTER_INC.sha1, COUNTER_INC.batch!.sha1]);
+    assert.equal(itemsOf(sent[1]!), 3);
+    // That tick was busy: held again.
+    const again = inc("b");
+    assert.equal(sent.length, 2);
+    assert.equal(await again, "3");
+  },
+  { kinds: ["standalone", "cluster"] },
+);
