@@ -272,7 +272,12 @@ export class HybridEngine {
     e.blockEnd = now + ms;
     e.blockedUntil = Math.max(e.blockedUntil, e.blockEnd);
     e.avail = 0;
-    e.retryAfterMs = Math.max(e.retryAfterMs, ms);
+    // The block's end, when a request fits then; the last sync's hint (when the oldest usage
+    // leaves the window, which every sync reply carries) only when there is no room even then.
+    // Taking the larger of the two always made a block on a key with committed usage say the
+    // window's length (1 s for a 400 ms block) once a background sync had come in before it.
+    const room = e.cap >= 0 && e.cap - this.accepted(e) >= 1;
+    e.retryAfterMs = room ? ms : Math.max(e.retryAfterMs, ms);
     e.viewAt = now;
   }
 

@@ -6,7 +6,39 @@
  */
 import { InvalidArgumentError, RateLimitTimeoutError } from "../core/errors.ts";
 import { delay } from "../core/delay.ts";
+import { validateKey } from "../core/keys.ts";
+import { checkN } from "./_config.ts";
 import type { RateLimitDecision, WaitUntilAllowedOptions } from "./types.ts";
+
+/**
+ * `waitUntilAllowed` of every absolute limiter: checks the call (key, `n`, the rate through
+ * `checkRate`, the options; then `open`, which throws on a closed limiter) so that a bad call
+ * rejects and changes nothing, then runs {@linkcode waitLoop} on `attempt`.
+ * @param key the key
+ * @param n the request
+ * @param options the caller's options
+ * @param checks `checkRate` (throws on a bad rate) and `open` (throws when closed), in that order
+ * @param attempt one inc
+ * @returns the admitting decision, or a rejection
+ */
+export function waitUntilAllowed(
+  key: string,
+  n: number,
+  options: WaitUntilAllowedOptions | undefined,
+  checks: { checkRate: () => void; open?: () => void },
+  attempt: () => RateLimitDecision | Promise<RateLimitDecision>,
+): Promise<RateLimitDecision> {
+  try {
+    validateKey(key);
+    checkN(n);
+    checks.checkRate();
+    const o = checkWaitOptions(options);
+    checks.open?.();
+    return waitLoop(key, n, attempt, o);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
 
 /**
  * Checks `waitUntilAllowed`'s options.

@@ -10,7 +10,7 @@ import { capOf, checkDuration, checkN, validateKey } from "./_config.ts";
 import { DOWN } from "../store/_resilience.ts";
 import { newEntry, UNKNOWN_LIMIT } from "./_hybrid_entry.ts";
 import { HYBRID_BLOCK, HYBRID_REFUND } from "./_scripts.ts";
-import { checkWaitOptions, waitLoop } from "./_wait.ts";
+import { waitUntilAllowed } from "./_wait.ts";
 import type { Entry } from "./_hybrid_entry.ts";
 import { hybridReset, hybridSetIf } from "./_hybrid_set_if.ts";
 import { HybridShell, type OnSyncError } from "./_hybrid_shell.ts";
@@ -352,15 +352,9 @@ export class HybridAbsoluteRateLimiter extends HybridShell<LocalAbsoluteRateLimi
     n = 1,
     options?: WaitUntilAllowedOptions,
   ): Promise<RateLimitDecision> {
-    try {
-      validateKey(key);
-      checkN(n);
-      capOf(this.engine.cfg, rate);
-      const o = checkWaitOptions(options);
-      this.engine.open();
-      return waitLoop(key, n, () => this.inc(key, rate, n), o);
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    return waitUntilAllowed(key, n, options, {
+      checkRate: () => capOf(this.engine.cfg, rate),
+      open: () => this.engine.open(),
+    }, () => this.inc(key, rate, n));
   }
 }

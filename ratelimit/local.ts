@@ -15,7 +15,7 @@ import {
   limitsOf,
   validateKey,
 } from "./_config.ts";
-import { checkWaitOptions, waitLoop } from "./_wait.ts";
+import { waitUntilAllowed } from "./_wait.ts";
 import {
   absoluteCheck,
   absoluteInc,
@@ -289,16 +289,10 @@ export class LocalAbsoluteRateLimiter extends LocalBase implements AbsoluteMetho
     n = 1,
     options?: WaitUntilAllowedOptions,
   ): Promise<RateLimitDecision> {
-    try {
-      validateKey(key);
-      checkN(n);
-      capOf(this.cfg, rate);
-      const o = checkWaitOptions(options);
-      this.open();
-      return waitLoop(key, n, () => this.inc(key, rate, n), o);
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    return waitUntilAllowed(key, n, options, {
+      checkRate: () => capOf(this.cfg, rate),
+      open: () => this.open(),
+    }, () => this.inc(key, rate, n));
   }
 
   /**

@@ -20,7 +20,7 @@ import {
   validateKey,
 } from "./_config.ts";
 import { Comparator } from "../core/comparator.ts";
-import { checkWaitOptions, waitLoop } from "./_wait.ts";
+import { waitUntilAllowed } from "./_wait.ts";
 import {
   ABSOLUTE_BLOCK,
   ABSOLUTE_DECIDE,
@@ -436,15 +436,13 @@ export class RedisAbsoluteRateLimiter extends StoreBase implements AbsoluteMetho
     n = 1,
     options?: WaitUntilAllowedOptions,
   ): Promise<RateLimitDecision> {
-    try {
-      validateKey(key);
-      checkN(n);
-      capOf(this.ctx.cfg, rate);
-      const o = checkWaitOptions(options);
-      return waitLoop(key, n, () => this.inc(key, rate, n), o);
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    return waitUntilAllowed(
+      key,
+      n,
+      options,
+      { checkRate: () => capOf(this.ctx.cfg, rate) },
+      () => this.inc(key, rate, n),
+    );
   }
 
   /**

@@ -129,14 +129,17 @@ storeTest(
     const held = await sem.acquire(2);
     const ctrl = new AbortController();
     const aborted = sem.acquire(2, { signal: ctrl.signal });
-    const timed = sem.acquire(1, { timeoutMs: 150 });
+    // Long enough to be seen queued on a loaded machine; handled from the start, so that a timeout
+    // before the queue is seen whole is this test's failure, not an unhandled rejection.
+    const timed = sem.acquire(1, { timeoutMs: 1000 });
+    const timedOut = rejects(timed, LockTimeoutError);
     const closing = new Semaphore({ key: fx.prefix, store: await fx.another(), permits: 2 });
     const closed = closing.acquire(1);
     const behind = sem.acquire(1, { timeoutMs: 10_000 });
     await waitFor(async () => (await sem.waiting()) === 4, { timeoutMs: 3000, message: "queued" });
     ctrl.abort(new Error("stop"));
     await assert.rejects(aborted, /stop/);
-    await rejects(timed, LockTimeoutError);
+    await timedOut;
     await closing.close();
     await rejects(closed, ClosedError);
     await rejects(closing.acquire(), ClosedError);
