@@ -173,7 +173,10 @@ export class HybridEngine {
 
   /** Whether `n` can be taken from the reservation now (and takes it). */
   take(e: Entry, n: number, now: number): boolean {
-    if (n === 0) return true; // a pure check: admitted, nothing recorded
+    // A pure check: admitted, nothing recorded; its numbers need a view of the store, so an
+    // entry that has never had one (new, or made again after the sweep dropped it) syncs first
+    // (it answered "nothing used" before: remaining = the whole capacity).
+    if (n === 0) return e.viewAt > -Infinity;
     if (now < e.resUntil && e.avail >= n) {
       e.avail -= n;
       e.used += n;

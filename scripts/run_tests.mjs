@@ -360,12 +360,11 @@ const CLIENT_VARIANTS = [
     suites: ["tests/counter/", "tests/locks/", "tests/ratelimit/"],
   },
   {
-    // Standalone only: iovalkey's Cluster has no sharded subscribers, so its lock waiters poll,
-    // and the lock suites assert pub/sub wake-ups (tests/store/drivers_test.ts covers its cluster).
+    // Its Cluster has no sharded subscribers, so waiters poll there: the tests about pub/sub
+    // wake-ups say so and are ignored on it (storeTest's `pubsub` option).
     name: "iovalkey",
     title: "iovalkey",
     suites: ["tests/counter/", "tests/locks/", "tests/ratelimit/"],
-    kinds: "standalone",
   },
   { name: "glide", title: "Valkey GLIDE 2", suites: conformanceFiles() },
 ];

@@ -51,5 +51,5 @@ storeTest(
       await b.close();
     }
   },
-  { kinds: ["standalone", "cluster"] },
+  { kinds: ["standalone", "cluster"], pubsub: true },
 );

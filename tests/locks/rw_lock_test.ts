@@ -245,4 +245,4 @@ storeTest("RwLock a waiting reader is woken by the release (pub/sub, not polling
   const ms = performance.now() - t0;
   assert.ok(ms < 500, `wake-up took ${ms} ms`);
   assert.ok(r.onAttempt >= 1);
-});
+}, { pubsub: true });
