@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { LockLostError, LockRetriesExhaustedError, LockTimeoutError, RwLock } from "../../mod.ts";
 import { storeTest } from "../_support/stores.ts";
+import { SpyStore } from "../_support/spy_store.ts";
 import { waitFor } from "../_support/wait.ts";
 import { keyOf, rawDel, rejects, rwTraces, traces, zmembers } from "./_helpers.ts";
 import { sleep } from "../_support/wait.ts";
@@ -63,10 +64,13 @@ storeTest("RwLock a writer waits for every reader", async (fx) => {
 
 storeTest("RwLock a reader waits for the writer", async (fx) => {
   const a = new RwLock({ key: fx.prefix, store: fx.store });
-  const b = new RwLock({ key: fx.prefix, store: await fx.another() });
+  const spy = new SpyStore(await fx.another());
+  const b = new RwLock({ key: fx.prefix, store: spy, retryIntervalMs: 10 });
   const w = await a.write();
   const reading = b.read();
-  await sleep(30);
+  // A second attempt is sent only once the first was answered (attempts are sequential): the
+  // first found the writer. (A fixed 30 ms sleep was not always enough under load.)
+  await waitFor(() => spy.count() >= 2, { timeoutMs: 5000, message: "a second attempt" });
   await w.release();
   await using r = await reading;
   assert.ok(r.onAttempt >= 1);

@@ -279,11 +279,12 @@ storeTest(
       key: fx.prefix,
       store: fx.store,
       permits: 1,
-      ttlMs: 200,
+      // Renewed every 200 ms: room for a loaded machine's stalls (a 200 ms ttl was lost there).
+      ttlMs: 600,
       maxWaitMs: 100,
     });
     const g = await sem.acquire();
-    await sleep(500); // over two ttls: only renewals keep it
+    await sleep(1300); // over two ttls: only renewals keep it
     assert.equal(g.state, "acquired");
     assert.equal(g.signal.aborted, false);
     const start = performance.now();
