@@ -141,28 +141,36 @@ export const SEM_ACQUIRE = defineScript("sem_acquire", ({ db, nowMs, publish }, 
   const channel = argv[5]!;
   const S = view(db, keys, nowMs);
   // The uncontended path.
-  const held = db.zscore(S.holders, token);
-  if (db.exists(S.queue) === 0 && !(held !== null && held <= S.now)) {
-    const [l, u] = db.hmget(S.state, ["permits", "used"]);
-    let limit = l === null ? undefined : Number(l);
-    let used = u === null ? undefined : Number(u);
-    if (limit === undefined && db.exists(S.holders) === 0) [limit, used] = [permits, 0];
-    if (limit === permits && used !== undefined && used + n <= limit) {
-      let f: number;
+  const [l, u] = db.hmget(S.state, ["permits", "used"]);
+  let limit = l === null ? undefined : Number(l);
+  let used = u === null ? undefined : Number(u);
+  let idle = false;
+  if (limit !== undefined) {
+    if (db.exists(S.queue) !== 0) limit = undefined;
+  } else if (db.exists(S.holders) + db.exists(S.queue) === 0) {
+    [limit, used, idle] = [permits, 0, true];
+  }
+  if (limit === permits && used !== undefined && used + n <= limit) {
+    const held = db.zscore(S.holders, token);
+    if (held === null) {
       db.zadd(S.holders, S.now + ttl, token);
-      if (held !== null) {
-        f = Number(db.hget(S.state, token) ?? db.get(S.fence) ?? "0");
-      } else {
-        f = db.incrby(S.fence, 1);
-        db.hset(S.state, "permits", argv[3]!);
-        db.hset(S.state, "used", str(used + n));
-        db.hset(S.state, token, f);
-      }
-      if (db.pttl(S.state) < ttl) {
+      const f = db.incrby(S.fence, 1);
+      db.hset(S.state, "permits", argv[3]!);
+      db.hset(S.state, "used", str(used + n));
+      db.hset(S.state, token, f);
+      if (idle || db.pttl(S.state) < ttl) {
         db.pexpire(S.holders, ttl);
         db.pexpire(S.state, ttl);
       }
       return f;
+    }
+    if (held > S.now) {
+      db.zadd(S.holders, S.now + ttl, token);
+      if (db.pttl(S.state) < ttl) {
+        db.pexpire(S.holders, ttl);
+        db.pexpire(S.state, ttl);
+      }
+      return Number(db.hget(S.state, token) ?? db.get(S.fence) ?? "0");
     }
   }
   load(S, permits);
@@ -216,8 +224,7 @@ export const SEM_RELEASE = defineScript("sem_release", ({ db, nowMs, publish }, 
   if (score === null && !queued) return 0;
   // The uncontended path.
   if (
-    score !== null && !queued && score > S.now &&
-    db.zrangeByScore(S.holders, -Infinity, S.now).length === 0
+    score !== null && !queued && score > S.now
   ) {
     db.zrem(S.holders, token);
     const used = db.hincrby(S.state, "used", -(tokenWeight(token) ?? 0));

@@ -26,8 +26,8 @@ export const LUA_SHA1: Readonly<Record<string, string>> = {
   "ratelimit_hybrid": "b5a2c3f716830bd062e68b89b86d2ddf972b7f4a",
   "ratelimit_suppressed": "60a04cea83ed8df012deb8337725de4fc3cd0b21",
   "ratelimit_suppressed.batch": "8d3223ce58a427cd480b5edaff2efaea20e4bb6f",
-  "sem_acquire": "ac5d35dc575a3e3717e21bd30ef44542fb89c172",
+  "sem_acquire": "7acef405c1d1dc5179c4ea77f219b51d553d8b0c",
   "sem_peek": "213b2210c41a2fe4261743e6de8f0a41805a55f8",
-  "sem_release": "82f788f4a2d836ae6f5e4b7173b9243c78ec1b28",
+  "sem_release": "00f3809737f5f58870b3cc13a835b3e5ba0dba4f",
   "sem_renew": "800476dc13d4c2c19371081fde8545ad1ac01507",
 };

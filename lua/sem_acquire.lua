@@ -33,28 +33,34 @@ S.now = serverMs()
 
 -- The uncontended path: nobody queued, the count agrees and the permits fit (lapsed holders not
 -- yet swept still count: when they are what blocks, the full path below sweeps them), and this
--- token is not a lapsed holder (the full path sweeps it and grants anew, with a new fence).
-local score = redis.call("ZSCORE", S.holders, token)
-if redis.call("EXISTS", S.queue) == 0 and not (score and tonumber(score) <= S.now) then
-  local cfg = redis.call("HMGET", S.state, "permits", "used")
-  local limit, used = tonumber(cfg[1]), tonumber(cfg[2])
-  if not limit and redis.call("EXISTS", S.holders) == 0 then limit, used = permits, 0 end
-  if limit == permits and used and used + n <= limit then
-    local f
-    redis.call("ZADD", S.holders, fmt(S.now + ttl), token)
-    if score then
-      -- Already a holder (a repeated attempt): its ZADD was a renewal.
-      f = tonumber(redis.call("HGET", S.state, token) or redis.call("GET", S.fence) or "0")
-    else
-      f = redis.call("INCR", S.fence)
-      redis.call("HSET", S.state, "permits", ARGV[4], "used", fmt(used + n), token, f)
-    end
+-- token is not a lapsed holder (the full path sweeps it and grants anew, with a new fence). An
+-- idle semaphore (no state, no holders, no queue) agrees with any count.
+local cfg = redis.call("HMGET", S.state, "permits", "used")
+local limit, used, idle = tonumber(cfg[1]), tonumber(cfg[2]), false
+if limit then
+  if redis.call("EXISTS", S.queue) ~= 0 then limit = nil end
+elseif redis.call("EXISTS", S.holders, S.queue) == 0 then
+  limit, used, idle = permits, 0, true
+end
+if limit == permits and used and used + n <= limit then
+  if redis.call("ZADD", S.holders, "NX", fmt(S.now + ttl), token) == 1 then
+    local f = redis.call("INCR", S.fence)
+    redis.call("HSET", S.state, "permits", ARGV[4], "used", fmt(used + n), token, f)
     -- Every key of the semaphore expires at the same instant, when its last member does.
-    if redis.call("PTTL", S.state) < ttl then
+    if idle or redis.call("PTTL", S.state) < ttl then
       redis.call("PEXPIRE", S.holders, ARGV[3])
       redis.call("PEXPIRE", S.state, ARGV[3])
     end
     return f
+  end
+  -- Already a holder (a repeated attempt): a live one is renewed and keeps its fencing token.
+  if tonumber(redis.call("ZSCORE", S.holders, token)) > S.now then
+    redis.call("ZADD", S.holders, fmt(S.now + ttl), token)
+    if redis.call("PTTL", S.state) < ttl then
+      redis.call("PEXPIRE", S.holders, ARGV[3])
+      redis.call("PEXPIRE", S.state, ARGV[3])
+    end
+    return tonumber(redis.call("HGET", S.state, token) or redis.call("GET", S.fence) or "0")
   end
 end
 

@@ -21,10 +21,9 @@ local queued = redis.call("EXISTS", S.queue) == 1
 if not score and not queued then return 0 end
 S.now = serverMs()
 
--- The uncontended path: a live holder, nobody queued (nobody to grant to) and no lapsed holder
--- to sweep.
-if score and not queued and tonumber(score) > S.now
-  and redis.call("ZCOUNT", S.holders, "-inf", fmt(S.now)) == 0 then
+-- The uncontended path: a live holder and nobody queued (nobody to grant to). Lapsed holders
+-- stay counted in "used" until a call that needs their permits sweeps them.
+if score and not queued and tonumber(score) > S.now then
   redis.call("ZREM", S.holders, token)
   local used = redis.call("HINCRBY", S.state, "used", -(semWeight(token) or 0))
   if used <= 0 then
