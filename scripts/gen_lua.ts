@@ -20,7 +20,10 @@
  * - `-- distkit:batch` in a script's header gives it a batch form too, `<name>.batch`: the
  *   (expanded) script wrapped as a function and run once per call, each with its own KEYS and
  *   ARGV, so `RedisStore` can send the calls of one tick (per slot) as one EVALSHA (see
- *   `batchSource`, and store/batch_form.ts for the layout and the model).
+ *   `batchSource`, and store/batch_form.ts for the layout and the model). A hand-written
+ *   `lua/<name>.batch.lua` takes the generated form's place (same layout, same replies: the
+ *   batch model and the differential tests hold it to that); its line `-- distkit:batch-generic`
+ *   becomes `local function generic()`, the generated form, for what it does not handle itself.
  *
  * An unknown directive, fragment or constant fails the generator with the file and line.
  *
@@ -84,11 +87,15 @@ return out
 }
 
 const names: string[] = [];
+/** Hand-written batch forms (`<name>.batch.lua`). */
+const overrides = new Set<string>();
 const fragments: Record<string, string> = {};
 for await (const e of Deno.readDir(dir)) {
   if (!e.isFile || !e.name.endsWith(".lua")) continue;
   const name = e.name.slice(0, -4);
-  if (name.startsWith("_")) {
+  if (name.endsWith(".batch")) {
+    overrides.add(name);
+  } else if (name.startsWith("_")) {
     fragments[name.slice(1)] = await Deno.readTextFile(new URL(e.name, dir));
   } else names.push(name);
 }
@@ -128,12 +135,44 @@ for (const name of names) {
   body += await entry(name, source);
   count++;
   if (/^-- distkit:batch\b/m.test(source)) {
-    body += await entry(`${name}.batch`, batchSource(name, source));
+    const generic = batchSource(name, source);
+    let batch = generic;
+    if (overrides.delete(`${name}.batch`)) {
+      const file = `${name}.batch.lua`;
+      const GENERIC = /^-- distkit:batch-generic$/m;
+      const text = await Deno.readTextFile(new URL(file, dir));
+      if (!GENERIC.test(text)) {
+        console.error(`lua/${file}: no line '-- distkit:batch-generic'`);
+        Deno.exit(1);
+      }
+      const PLACE = "--[[generic batch form]]";
+      let expandedBatch;
+      try {
+        expandedBatch = expandLua(`lua/${file}`, text.replace(GENERIC, PLACE), {
+          fragments,
+          constants: LIMITS,
+        });
+      } catch (e) {
+        console.error(e instanceof Error ? e.message : e);
+        Deno.exit(1);
+      }
+      for (const f of expandedBatch.fragments) usedFragments.add(f);
+      for (const c of expandedBatch.constants) usedConstants.add(c);
+      const fn = `local function generic()\n${generic.trimEnd()}\nend`;
+      batch = expandedBatch.source.replace(PLACE, () => fn);
+    }
+    body += await entry(`${name}.batch`, batch);
     count++;
   }
 }
 body += "};\n";
 index += "};\n";
+if (overrides.size > 0) {
+  console.error(
+    `${[...overrides].map((o) => `lua/${o}.lua`).join(", ")}: no script with distkit:batch`,
+  );
+  Deno.exit(1);
+}
 
 const unused = [
   ...Object.keys(fragments).filter((f) => !usedFragments.has(f)).map((f) => `lua/_${f}.lua`),

@@ -9,6 +9,16 @@
  * the calls made after it in its tick collect behind it (held, a lone call cost ioredis under
  * Deno 5 to 15 µs more than the same call sent at once).
  *
+ * Pacing: batches are sent on the event loop's next turn (after I/O: `setImmediate`, or a zero
+ * timeout where there is none), one per group and turn, the rest of a group's batches on the
+ * turns after. Sent in the tick that made them, a tick's batches reach Redis in one read, which
+ * runs them all before it writes any reply, while the client waits; then the client settles
+ * them all while Redis waits, and the two sides take turns idling (measured: 256 callers on one
+ * counter hash, 0.38 M incs/s sent in the tick, 0.60 M paced; 64 callers 0.32 M and 0.46 M).
+ * Paced, Redis answers one batch while the client fills the next. A lone call (or one without a
+ * batch form) with nothing of its group waiting is still sent at once; the turn is armed only
+ * while batches wait, and `flush()` sends them at once (the store's close).
+ *
  * Order: the calls of one group (one slot on a cluster; every call on a standalone server) are
  * sent in the order made. A group's open batches form a queue; a call joins the last one when it
  * is of the same script and has room, and otherwise starts a new one behind it — a call of
@@ -53,6 +63,20 @@ interface Batch {
   /** Whether more calls may join (the script has a batch form). */
   open: boolean;
 }
+
+/** The host's `setImmediate` / `clearImmediate` (Node, Deno, Bun), where it has them. */
+const host = globalThis as {
+  setImmediate?: (fn: () => void) => unknown;
+  clearImmediate?: (handle: unknown) => void;
+};
+/** Runs `fn` on a later turn of the event loop (after I/O), not on a microtask. */
+const nextTurn: (fn: () => void) => unknown = host.setImmediate !== undefined
+  ? host.setImmediate.bind(globalThis)
+  : (fn) => setTimeout(fn, 0);
+/** Cancels what `nextTurn` armed. */
+const cancelTurn: (handle: unknown) => void = host.clearImmediate !== undefined
+  ? host.clearImmediate.bind(globalThis)
+  : (h) => clearTimeout(h as number);
 
 /** Sends a batch, or a lone call, and settles its items. */
 export interface BatchSender {
@@ -100,6 +124,10 @@ export class Batcher {
   readonly #open = new Map<string, Queue>();
   /** Whether the last tick that closed had one call: then the next call goes at once. */
   #lone = false;
+  /** Per group, batches waiting for a later turn (pacing), in order. */
+  readonly #outbox = new Map<string, Batch[]>();
+  /** The armed next turn (undefined: none). */
+  #turn: unknown;
 
   /** @param sender sends what the batcher collected */
   constructor(sender: BatchSender) {
@@ -123,12 +151,13 @@ export class Batcher {
     let queue = this.#open.get(group);
     const batchable = script.batch !== undefined;
     if (queue === undefined) {
-      if (!batchable) return this.#sender.single(script, keys, argv);
+      const direct = !this.#outbox.has(group); // nothing of its group waits for a later turn
+      if (!batchable && direct) return this.#sender.single(script, keys, argv);
       queue = Object.assign([], { calls: 1 });
       this.#open.set(group, queue);
       this.#sendAfter(OPEN_HOPS, group, queue);
       // Sent first, so before anything the group collects behind it.
-      if (this.#lone) return this.#sender.single(script, keys, argv);
+      if (this.#lone && direct) return this.#sender.single(script, keys, argv);
     } else {
       queue.calls++;
     }
@@ -155,13 +184,13 @@ export class Batcher {
       if (hops > 1) {
         // Batches that can take no more calls go now (in order): the server starts on them.
         while (queue.length > 1 || (queue.length === 1 && this.#sealed(queue[0]!))) {
-          this.#send(queue.shift()!);
+          this.#send(group, queue.shift()!);
         }
         return this.#sendAfter(hops - 1, group, queue);
       }
       if (this.#open.get(group) === queue) this.#open.delete(group);
       this.#lone = queue.calls === 1;
-      for (const b of queue) this.#send(b);
+      for (const b of queue) this.#send(group, b);
       queue.length = 0;
     });
   }
@@ -171,7 +200,38 @@ export class Batcher {
     return !b.open || b.items.length >= BATCH_MAX;
   }
 
-  #send(b: Batch): void {
+  /** Queues `b` in its group's outbox, for the next turn (pacing). */
+  #send(group: string, b: Batch): void {
+    const waiting = this.#outbox.get(group);
+    if (waiting !== undefined) waiting.push(b);
+    else this.#outbox.set(group, [b]);
+    this.#turn ??= nextTurn(this.#onTurn);
+  }
+
+  /** A new turn: each group with batches waiting sends its next one. */
+  readonly #onTurn = (): void => {
+    this.#turn = undefined;
+    for (const [group, waiting] of this.#outbox) {
+      const b = waiting.shift()!;
+      if (waiting.length === 0) this.#outbox.delete(group);
+      this.#dispatch(b);
+    }
+    if (this.#outbox.size > 0) this.#turn = nextTurn(this.#onTurn);
+  };
+
+  /**
+   * Sends every batch waiting for a later turn now, in order, and disarms the turn (a closing
+   * store: nothing is left behind).
+   */
+  flush(): void {
+    if (this.#turn !== undefined) cancelTurn(this.#turn);
+    this.#turn = undefined;
+    const all = [...this.#outbox.values()];
+    this.#outbox.clear();
+    for (const waiting of all) for (const b of waiting) this.#dispatch(b);
+  }
+
+  #dispatch(b: Batch): void {
     const { script, items } = b;
     const s = this.#sender;
     if (items.length === 1) {
@@ -194,7 +254,7 @@ export class Batcher {
     }
     p.then((replies) => this.#settle(script, items, replies), (e) => {
       if (s.split(e)) {
-        for (const it of items) this.#send({ script, items: [it], size: 0, open: false });
+        for (const it of items) this.#dispatch({ script, items: [it], size: 0, open: false });
         return;
       }
       for (const it of items) it.reject(e);

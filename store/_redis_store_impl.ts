@@ -249,6 +249,7 @@ export class RedisStoreImpl {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#batcher?.flush();
     this.#unwatchEnd?.();
     this.#unwatchEnd = undefined;
     this.#listeners.clear();

@@ -15,7 +15,7 @@ import {
 import { MemoryStore } from "../../store/memory_store.ts";
 import { RedisStore } from "../../store/redis_store.ts";
 import type { Reply, Script, Store } from "../../store/types.ts";
-import { loadScripts, memoryBatched, redisBatched } from "../_support/batch.ts";
+import { loadScripts, memoryBatched, type Outcome, redisBatched } from "../_support/batch.ts";
 import { connectStandalone, redisUrl } from "../_support/servers.ts";
 import { uniquePrefix } from "../_support/stores.ts";
 
@@ -158,3 +158,78 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "counter_inc's merged batch form replies and writes as the calls one by one, tampered values and overflows included (fast-check)",
+  ignore: redisUrl() === undefined,
+  fn: async () => {
+    const client = await connectStandalone();
+    await loadScripts(client, [COUNTER_INC]);
+    const alone = new RedisStore(client, { batch: false });
+    // What a hash field may hold: integers (near the safe bounds too), and values written by
+    // someone else that HINCRBY refuses or that the merged form leaves to the generic one.
+    const stored = fc.oneof(
+      { weight: 6, arbitrary: amount.map(String) },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom("abc", "1.5", "007", "-0", " 1", "+1", "9007199254740993", ""),
+      },
+    );
+    const incAmount = fc.oneof(
+      { weight: 8, arbitrary: amount.map(String) },
+      { weight: 1, arbitrary: fc.constantFrom("1.5", "x", "-0", "01", "9007199254740992") },
+    );
+    try {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.tuple(field, stored), { maxLength: 4 }),
+          fc.boolean(), // the second key is a string, not a hash (WRONGTYPE)
+          fc.array(fc.tuple(field, incAmount, fc.constantFrom(0, 1)), {
+            minLength: 2,
+            maxLength: 32,
+          }),
+          async (seed, wrongType, incs) => {
+            const outcomes: Outcome[][] = [];
+            const states: unknown[] = [];
+            for (const batched of [true, false]) {
+              const p = [uniquePrefix("merged"), uniquePrefix("merged")];
+              const hashes = p.map((x) => `{${x}}:counter`);
+              for (const [f, v] of seed) await client.hSet(hashes[0]!, f, v);
+              if (wrongType) await client.set(hashes[1]!, "x");
+              const calls = incs.map(([f, n, i]) => ({
+                script: COUNTER_INC,
+                keys: [hashes[i]!],
+                argv: [f, n],
+              }));
+              if (batched) outcomes.push(await redisBatched(client, calls));
+              else {
+                const out: Outcome[] = [];
+                for (const c of calls) {
+                  out.push(await alone.run(c.script, c.keys, c.argv).catch(failureOf));
+                }
+                outcomes.push(out);
+              }
+              states.push([
+                { ...await client.hGetAll(hashes[0]!) },
+                wrongType ? await client.get(hashes[1]!) : { ...await client.hGetAll(hashes[1]!) },
+              ]);
+              await client.del(hashes);
+            }
+            assert.deepEqual(outcomes[0], outcomes[1]);
+            assert.deepEqual(states[0], states[1]);
+          },
+        ),
+        { numRuns: 200 },
+      );
+    } finally {
+      await alone.close();
+      await client.close();
+    }
+  },
+});
+
+function failureOf(e: unknown): string {
+  const err = e as { code?: string; message?: string };
+  return err.code === "STORE_ERROR" ? `error ${err.code}` : `error ${err.code} ${err.message}`;
+}

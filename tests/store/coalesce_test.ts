@@ -293,3 +293,36 @@ storeTest(
   },
   { kinds: ["standalone", "cluster"] },
 );
+
+/** Resolves on the event loop's next turn, after any turn armed before it. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+storeTest(
+  "a tick's batches are paced: one script call per turn (Redis answers one while the client fills the next), flushed by close",
+  async (fx) => {
+    const { client, sent } = recording(fx.raw);
+    const store = new RedisStore(client);
+    const c = new StrictCounter({ prefix: fx.prefix, store });
+    await c.inc("warm");
+    await Promise.all([c.inc("a"), c.inc("b"), c.inc("c")]); // the batch form loaded
+    sent.length = 0;
+    const calls = Promise.all(Array.from({ length: 100 }, () => c.inc("hot", 1)));
+    await Promise.resolve();
+    assert.equal(sent.length, 0, "nothing sent within the tick");
+    for (let turn = 1; turn <= 4; turn++) {
+      await nextTurn();
+      assert.equal(sent.length, turn, `one script call per turn (turn ${turn})`);
+    }
+    assert.deepEqual(sent.map((a) => itemsOf(a)), [32, 32, 32, 4]);
+    assert.deepEqual((await calls).slice(-3), [98, 99, 100]);
+    // Batches still waiting for their turn when the store closes are sent at once, in order.
+    sent.length = 0;
+    const late = Promise.all(Array.from({ length: 70 }, () => c.inc("hot", 1)));
+    await new Promise<void>((resolve) => queueMicrotask(() => queueMicrotask(resolve)));
+    for (let i = 0; i < 10; i++) await Promise.resolve(); // the tick's batches are made
+    await store.close();
+    assert.deepEqual(sent.map((a) => itemsOf(a)), [32, 32, 6], "all sent by close");
+    assert.deepEqual((await late).slice(-1), [170]);
+  },
+  { kinds: ["standalone"] },
+);
