@@ -64,25 +64,27 @@ export type ExpressRateLimitMiddleware = RequestHandler & RateLimitMiddlewareCon
 export function expressRateLimit(options: ExpressRateLimitOptions): ExpressRateLimitMiddleware {
   type Handler = NonNullable<ExpressRateLimitOptions["handler"]>;
   const core = new RateLimitCore<Request, Handler>(options, {
-    address: (req) => req.ip ?? req.socket?.remoteAddress,
+    // Express's `req.ip` honours its `trust proxy` setting; unset (the default) it is the
+    // socket's address, read here without proxy-addr's parse of X-Forwarded-For (~1.5 µs).
+    address: (req) =>
+      (req.app?.settings?.["trust proxy"] ? req.ip : undefined) ?? req.socket?.remoteAddress,
     header: (req, name) => nodeHeader(req.headers, name),
   });
   const appends = (name: string) => core.appends(name);
+  const refuse = async (req: Request, res: Response, next: NextFunction, info: RateLimitInfo) => {
+    setNodeHeaders(res, info.headers, appends);
+    if (core.handler !== undefined) {
+      await core.handler(req, res, next, info);
+      return;
+    }
+    const body = await core.body(req, info);
+    res.statusCode = info.statusCode;
+    res.setHeader("Content-Type", body.contentType);
+    res.end(body.text);
+  };
   const middleware = (req: Request, res: Response, next: NextFunction): void => {
-    core.check(req).then(async (verdict) => {
-      if (verdict.refused) {
-        const info = verdict.info;
-        setNodeHeaders(res, info.headers, appends);
-        if (core.handler !== undefined) {
-          await core.handler(req, res, next, info);
-          return;
-        }
-        const body = await core.body(req, info);
-        res.statusCode = info.statusCode;
-        res.setHeader("Content-Type", body.contentType);
-        res.end(body.text);
-        return;
-      }
+    core.check(req).then((verdict): unknown => {
+      if (verdict.refused) return refuse(req, res, next, verdict.info);
       if (verdict.headers !== undefined) setNodeHeaders(res, verdict.headers, appends);
       const settle = verdict.settle;
       if (settle !== undefined) {

@@ -4,16 +4,17 @@
  * The same Express 5 app (`GET /` → "ok"), each variant in its own Node process: bare; behind
  * distkit's `expressRateLimit` with the `redis` provider and with the `hybrid` provider; and
  * behind express-rate-limit + rate-limit-redis (the peer) — all on the same Redis (REDIS_URL, or
- * a throwaway redis-server), limit never reached, one client address (one hot key). autocannon
- * drives each with 64 concurrent keep-alive connections for BENCH_SECONDS (default 5), in
+ * a throwaway redis-server), limit never reached, one client address (one hot key). A load
+ * generator drives each with 64 concurrent keep-alive connections for BENCH_SECONDS (default 5), in
  * BENCH_ROUNDS interleaved rounds (default 3, the order rotating each round). The report gives
  * medians of requests/s, p50/p99 latency, each middleware's added p50 over the bare app's p50 in
  * the same round, and "Redis µs/req" (the server's own script time, INFO commandstats, per
- * request served); the ratios are taken within each round, then their median. Targets (issue
+ * request served); the ratios are taken within each round, then their median. The load comes from
+ * scripts/bench/_http_load.mjs (a closed loop on raw keep-alive sockets, latencies in µs). Targets (issue
  * 14): redis added p50 ≤ 0.7× the peer's and req/s ≥ the peer's; hybrid req/s ≥ 0.95× bare.
  *
  * The server is bundled with esbuild into .tmp/bench/ and run by `node` (Express's usual
- * runtime); autocannon runs as a separate `node` process. A last section measures the
+ * runtime); the load generator runs as a separate `node` process. A last section measures the
  * middleware's own cost in-process (no network, no framework): `withRateLimit` around a bare
  * handler, µs added per request, local and hybrid (on the same Redis) providers, interleaved with
  * the bare handler.
@@ -87,21 +88,18 @@ async function scriptUs(): Promise<number> {
 async function load(port: number, seconds: number): Promise<Sample> {
   const before = await scriptUs();
   const json = await run("node", [
-    "node_modules/autocannon/autocannon.js",
-    "-c",
+    "scripts/bench/_http_load.mjs",
+    String(port),
     String(CONNECTIONS),
-    "-d",
     String(seconds),
-    "-j",
-    `http://127.0.0.1:${port}/`,
   ]);
   const r = JSON.parse(json);
   return {
-    rps: r.requests.average,
-    p50: r.latency.p50,
-    p99: r.latency.p99,
-    errors: r.errors + r.non2xx + r.timeouts,
-    redisUs: (await scriptUs() - before) / Math.max(1, r.requests.total),
+    rps: r.rps,
+    p50: r.p50,
+    p99: r.p99,
+    errors: r.errors,
+    redisUs: (await scriptUs() - before) / Math.max(1, r.total),
   };
 }
 
@@ -144,7 +142,7 @@ try {
     }
     console.log(
       `round ${round + 1}: ` +
-        VARIANTS.map((v) => `${v} ${f(got.get(v)!.rps, 0)} req/s p50 ${got.get(v)!.p50} ms`)
+        VARIANTS.map((v) => `${v} ${f(got.get(v)!.rps, 0)} req/s p50 ${f(got.get(v)!.p50, 3)} ms`)
           .join(" | "),
     );
   }
@@ -159,7 +157,7 @@ try {
     console.log(
       `${v.padEnd(8)}  ${f(rps(v), 0).padStart(14)}  ${f(p50(v), 2).padStart(6)}  ${
         f(p99(v), 2).padStart(6)
-      }  ${f(add(v), 2).padStart(12)}  ${f(us(v), 2).padStart(12)}  ${errors}`,
+      }  ${f(add(v), 3).padStart(12)}  ${f(us(v), 2).padStart(12)}  ${errors}`,
     );
   }
   // Ratios within each round (the runs a few seconds apart), then their median: a shared machine's
@@ -170,7 +168,7 @@ try {
     added.get("redis")!.map((x, i) => x / Math.max(1e-9, added.get("peer")![i]!)),
   );
   console.log(
-    `\nredis provider: added p50 ${f(add("redis"), 2)} ms vs the peer's ${f(add("peer"), 2)} ms ` +
+    `\nredis provider: added p50 ${f(add("redis"), 3)} ms vs the peer's ${f(add("peer"), 3)} ms ` +
       `(per-round ratio, median ${f(addedRatio)}, target ≤ 0.7); req/s ${
         f(ratio("redis", "peer", (x) => x.rps))
       }× the peer's (target ≥ 1)`,

@@ -155,6 +155,39 @@ Deno.test("expressRateLimit on a bare node:http server (what Connect hands it)",
   }
 });
 
+for (const version of ["express5", "express4"] as const) {
+  Deno.test(`${version}: the client is req.ip under Express's 'trust proxy', the socket's peer without`, async () => {
+    const http = await import("node:http");
+    const { expressRateLimit } = await import("../../http/express.ts");
+    const express = (await import(version === "express5" ? "express" : "express4")).default;
+    for (const trust of [false, true]) {
+      await using limit = expressRateLimit({ limit: 100, windowMs: 60_000 });
+      const app = express();
+      if (trust) app.set("trust proxy", "loopback");
+      app.use(limit);
+      app.get("/", (_req: unknown, res: { end: (s: string) => void }) => res.end("ok"));
+      const server = http.createServer(app);
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      try {
+        const port = (server.address() as { port: number }).port;
+        const r = await fetch(`http://127.0.0.1:${port}/`, {
+          headers: { "X-Forwarded-For": "203.0.113.7" },
+        });
+        await r.body?.cancel();
+        assert.equal(r.status, 200);
+        const local = limit.limiter.local.absolute;
+        assert.equal(local.get("203.0.113.7"), trust ? 1 : 0, `trust proxy ${trust}`);
+        assert.equal(local.get("127.0.0.1"), trust ? 0 : 1, `trust proxy ${trust}`);
+      } finally {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+      }
+    }
+  });
+}
+
 /** The URL of any framework's request object (web Request, Hono context, Node-style request, Koa ctx). */
 function urlOf(req: unknown): string {
   const r = req as { url?: string; req?: { url?: string } };
