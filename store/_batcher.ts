@@ -1,29 +1,29 @@
 /**
  * Call coalescing for `RedisStore`: calls of a script with a batch form (`script.batch`, see
- * ./batch_form.ts) made in the same tick, on one slot for a cluster, are sent as one EVALSHA of
- * the batch form, which runs each call as the script would, in order, and replies to each
- * separately. Under load that saves Redis most of a script call's fixed cost and the client most
- * of a command's; a lone call waits a few microtask hops at most (no timer, no extra loop turn:
- * node-redis writes what a tick queued in one go anyway) and is sent as itself. When the last
- * tick carried one call (a lone caller), the next call is not held at all: it is sent at once and
- * the calls made after it in its tick collect behind it (held, a lone call cost ioredis under
- * Deno 5 to 15 µs more than the same call sent at once).
+ * ./batch_form.ts) made in the same turn of the event loop, on one slot for a cluster, are sent
+ * as one EVALSHA of the batch form, which runs each call as the script would, in order, and
+ * replies to each separately. Under load that saves Redis most of a script call's fixed cost and
+ * the client most of a command's.
  *
- * Pacing: batches are sent on the event loop's next turn (after I/O: `setImmediate`, or a zero
- * timeout where there is none), one per group and turn, the rest of a group's batches on the
- * turns after. Sent in the tick that made them, a tick's batches reach Redis in one read, which
- * runs them all before it writes any reply, while the client waits; then the client settles
- * them all while Redis waits, and the two sides take turns idling (measured: 256 callers on one
- * counter hash, 0.38 M incs/s sent in the tick, 0.60 M paced; 64 callers 0.32 M and 0.46 M).
- * Paced, Redis answers one batch while the client fills the next. A lone call (or one without a
- * batch form) with nothing of its group waiting is still sent at once; the turn is armed only
- * while batches wait, and `flush()` sends them at once (the store's close).
+ * Turns: calls wait in their group's outbox until the loop's next turn (`setImmediate`, after
+ * the I/O callbacks of this one; a zero timeout where there is none), so calls made by separate
+ * I/O callbacks (HTTP requests read in one poll) coalesce too. Each turn sends one script call
+ * per group, the rest of a group's batches on the turns after (pacing). Sent all at once, a
+ * tick's batches reached Redis in one read, which ran them all before writing any reply while
+ * the client waited; then the client settled them all while Redis waited, the two sides taking
+ * turns idling (measured, 256 callers on one counter hash: 0.38 M incs/s all at once, 0.60 M
+ * paced; 64 callers 0.32 M and 0.46 M). Paced, Redis answers one batch while the client fills the
+ * next. A lone caller is not held: when the last turn with calls had one, the first call of a
+ * turn is sent at once as itself and later calls of the turn collect behind it (held, a lone call
+ * cost ioredis under Deno 5 to 15 µs more than the same call sent at once). A call without a
+ * batch form goes at once when nothing of its group waits. The turn is armed by a call, fires
+ * once per turn while calls come, and `flush()` sends what waits at once (the store's close).
  *
  * Order: the calls of one group (one slot on a cluster; every call on a standalone server) are
- * sent in the order made. A group's open batches form a queue; a call joins the last one when it
- * is of the same script and has room, and otherwise starts a new one behind it — a call of
- * another script, or one without a batch form, made while a batch is open waits its turn instead
- * of overtaking it. With nothing open in its group, a call without a batch form is sent at once.
+ * sent in the order made. A group's waiting batches form a queue; a call joins the last one when
+ * it is of the same script and has room, and otherwise starts a new one behind it — a call of
+ * another script, or one without a batch form, made while a batch waits takes its turn instead
+ * of overtaking it.
  * Since each call runs as it would alone, in the order made, a batch is linearizable exactly as
  * the same calls pipelined one by one are.
  *
@@ -32,8 +32,6 @@
 import { BATCH_ERROR, encodeBatch } from "./batch_form.ts";
 import type { Reply, Script } from "./types.ts";
 
-/** How many microtask hops a group stays open for more calls of the same tick. */
-const OPEN_HOPS = 8;
 /**
  * The most calls one batch carries: bounded work per script call, and several batches in flight
  * when many callers wait (Redis runs one while the client settles the one before and fills the
@@ -42,9 +40,6 @@ const OPEN_HOPS = 8;
 const BATCH_MAX = 32;
 /** The most keys and arguments one batch carries (a larger call alone is sent as itself). */
 const BATCH_MAX_ARGS = 8192;
-
-/** A group's batches not sent yet, in order, and how many calls its tick has had. */
-type Queue = Batch[] & { calls: number };
 
 /** One call waiting in a batch. */
 interface Item {
@@ -109,8 +104,8 @@ function sizeOf(keys: readonly string[], argv: readonly unknown[]): number {
 }
 
 /**
- * Collects calls per group (slot) and script, and sends each group's batches in order when its
- * tick's calls are in.
+ * Collects calls per group (slot) and script, and sends each group's batches in order, one per
+ * turn of the event loop.
  *
  * @example
  * ```ts ignore
@@ -120,10 +115,10 @@ function sizeOf(keys: readonly string[], argv: readonly unknown[]): number {
  */
 export class Batcher {
   readonly #sender: BatchSender;
-  /** Per group, its batches not sent yet, in order. */
-  readonly #open = new Map<string, Queue>();
-  /** Whether the last tick that closed had one call: then the next call goes at once. */
+  /** Whether the last turn had one call at most: then the next turn's first call goes at once. */
   #lone = false;
+  /** Calls made in this turn. */
+  #calls = 0;
   /** Per group, batches waiting for a later turn (pacing), in order. */
   readonly #outbox = new Map<string, Batch[]>();
   /** The armed next turn (undefined: none). */
@@ -148,23 +143,22 @@ export class Batcher {
     group: string,
     argv: readonly (string | number)[],
   ): Promise<Reply> {
-    let queue = this.#open.get(group);
-    const batchable = script.batch !== undefined;
-    if (queue === undefined) {
-      const direct = !this.#outbox.has(group); // nothing of its group waits for a later turn
-      if (!batchable && direct) return this.#sender.single(script, keys, argv);
-      queue = Object.assign([], { calls: 1 });
-      this.#open.set(group, queue);
-      this.#sendAfter(OPEN_HOPS, group, queue);
-      // Sent first, so before anything the group collects behind it.
-      if (this.#lone && direct) return this.#sender.single(script, keys, argv);
-    } else {
-      queue.calls++;
+    const calls = ++this.#calls;
+    this.#turn ??= nextTurn(this.#onTurn);
+    let waiting = this.#outbox.get(group);
+    if (waiting === undefined) {
+      // Nothing of its group waits: a call without a batch form goes at once, and so does the
+      // first call of a turn after a turn of one call (a lone caller).
+      if (script.batch === undefined || (calls === 1 && this.#lone)) {
+        return this.#sender.single(script, keys, argv);
+      }
+      waiting = [];
+      this.#outbox.set(group, waiting);
     }
     const p = new Promise<Reply>(executor);
     const item: Item = { keys, argv, resolve: resolveNext, reject: rejectNext };
     const size = sizeOf(keys, argv);
-    const last = queue[queue.length - 1];
+    const last = waiting[waiting.length - 1];
     if (
       last !== undefined && last.open && last.script === script &&
       last.items.length < BATCH_MAX && last.size + size <= BATCH_MAX_ARGS
@@ -173,50 +167,23 @@ export class Batcher {
       last.size += size;
     } else {
       if (last !== undefined) last.open = false;
-      queue.push({ script, items: [item], size, open: batchable });
+      waiting.push({ script, items: [item], size, open: script.batch !== undefined });
     }
     return p;
-  }
-
-  /** Sends the batches that can take no more calls, and after `hops` hops, all of them. */
-  #sendAfter(hops: number, group: string, queue: Queue): void {
-    queueMicrotask(() => {
-      if (hops > 1) {
-        // Batches that can take no more calls go now (in order): the server starts on them.
-        while (queue.length > 1 || (queue.length === 1 && this.#sealed(queue[0]!))) {
-          this.#send(group, queue.shift()!);
-        }
-        return this.#sendAfter(hops - 1, group, queue);
-      }
-      if (this.#open.get(group) === queue) this.#open.delete(group);
-      this.#lone = queue.calls === 1;
-      for (const b of queue) this.#send(group, b);
-      queue.length = 0;
-    });
-  }
-
-  /** Whether no call can join `b` any more (full, or a script without a batch form). */
-  #sealed(b: Batch): boolean {
-    return !b.open || b.items.length >= BATCH_MAX;
-  }
-
-  /** Queues `b` in its group's outbox, for the next turn (pacing). */
-  #send(group: string, b: Batch): void {
-    const waiting = this.#outbox.get(group);
-    if (waiting !== undefined) waiting.push(b);
-    else this.#outbox.set(group, [b]);
-    this.#turn ??= nextTurn(this.#onTurn);
   }
 
   /** A new turn: each group with batches waiting sends its next one. */
   readonly #onTurn = (): void => {
     this.#turn = undefined;
+    // A turn without calls (one that only sends what waited) leaves the verdict as it was.
+    if (this.#calls > 0) this.#lone = this.#calls === 1;
+    this.#calls = 0;
     for (const [group, waiting] of this.#outbox) {
       const b = waiting.shift()!;
       if (waiting.length === 0) this.#outbox.delete(group);
       this.#dispatch(b);
     }
-    if (this.#outbox.size > 0) this.#turn = nextTurn(this.#onTurn);
+    if (this.#outbox.size > 0) this.#turn ??= nextTurn(this.#onTurn);
   };
 
   /**
