@@ -226,10 +226,12 @@ export const SEM_RELEASE = defineScript("sem_release", ({ db, nowMs, publish }, 
   if (
     score !== null && !queued && score > S.now
   ) {
-    db.zrem(S.holders, token);
     const used = db.hincrby(S.state, "used", -(tokenWeight(token) ?? 0));
     if (used <= 0) db.del(S.holders, S.state);
-    else db.hdel(S.state, token);
+    else {
+      db.zrem(S.holders, token);
+      db.hdel(S.state, token);
+    }
     return 1;
   }
   load(S, permits);

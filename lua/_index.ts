@@ -28,6 +28,6 @@ export const LUA_SHA1: Readonly<Record<string, string>> = {
   "ratelimit_suppressed.batch": "8d3223ce58a427cd480b5edaff2efaea20e4bb6f",
   "sem_acquire": "7acef405c1d1dc5179c4ea77f219b51d553d8b0c",
   "sem_peek": "213b2210c41a2fe4261743e6de8f0a41805a55f8",
-  "sem_release": "00f3809737f5f58870b3cc13a835b3e5ba0dba4f",
+  "sem_release": "aad2e94738df994bd8899318382183b64c0f9601",
   "sem_renew": "800476dc13d4c2c19371081fde8545ad1ac01507",
 };

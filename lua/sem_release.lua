@@ -24,11 +24,11 @@ S.now = serverMs()
 -- The uncontended path: a live holder and nobody queued (nobody to grant to). Lapsed holders
 -- stay counted in "used" until a call that needs their permits sweeps them.
 if score and not queued and tonumber(score) > S.now then
-  redis.call("ZREM", S.holders, token)
   local used = redis.call("HINCRBY", S.state, "used", -(semWeight(token) or 0))
   if used <= 0 then
     redis.call("DEL", S.holders, S.state) -- idle: only the fence counter is left
   else
+    redis.call("ZREM", S.holders, token)
     redis.call("HDEL", S.state, token)
   end
   return 1

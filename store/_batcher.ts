@@ -115,10 +115,13 @@ function sizeOf(keys: readonly string[], argv: readonly unknown[]): number {
  */
 export class Batcher {
   readonly #sender: BatchSender;
-  /** Whether the last turn had one call at most: then the next turn's first call goes at once. */
+  /**
+   * Whether calls come one at a time: the last turn that sent queued calls sent one, and none was
+   * queued since (a call made with this set and nothing in flight goes at once).
+   */
   #lone = false;
-  /** Calls made in this turn. */
-  #calls = 0;
+  /** Script calls sent and not yet answered. */
+  #inflight = 0;
   /** Per group, batches waiting for a later turn (pacing), in order. */
   readonly #outbox = new Map<string, Batch[]>();
   /** The armed next turn (undefined: none). */
@@ -143,18 +146,17 @@ export class Batcher {
     group: string,
     argv: readonly (string | number)[],
   ): Promise<Reply> {
-    const calls = ++this.#calls;
-    this.#turn ??= nextTurn(this.#onTurn);
     let waiting = this.#outbox.get(group);
     if (waiting === undefined) {
-      // Nothing of its group waits: a call without a batch form goes at once, and so does the
-      // first call of a turn after a turn of one call (a lone caller).
-      if (script.batch === undefined || (calls === 1 && this.#lone)) {
-        return this.#sender.single(script, keys, argv);
+      // Nothing of its group waits: a call without a batch form goes at once, and so does a lone
+      // caller's (nothing in flight: it would wait for nobody).
+      if (script.batch === undefined || (this.#lone && this.#inflight === 0)) {
+        return this.#sendNow(script, keys, argv);
       }
       waiting = [];
       this.#outbox.set(group, waiting);
     }
+    this.#turn ??= nextTurn(this.#onTurn);
     const p = new Promise<Reply>(executor);
     const item: Item = { keys, argv, resolve: resolveNext, reject: rejectNext };
     const size = sizeOf(keys, argv);
@@ -175,14 +177,14 @@ export class Batcher {
   /** A new turn: each group with batches waiting sends its next one. */
   readonly #onTurn = (): void => {
     this.#turn = undefined;
-    // A turn without calls (one that only sends what waited) leaves the verdict as it was.
-    if (this.#calls > 0) this.#lone = this.#calls === 1;
-    this.#calls = 0;
+    let calls = 0;
     for (const [group, waiting] of this.#outbox) {
       const b = waiting.shift()!;
       if (waiting.length === 0) this.#outbox.delete(group);
+      calls += b.items.length;
       this.#dispatch(b);
     }
+    this.#lone = calls === 1 && this.#outbox.size === 0;
     if (this.#outbox.size > 0) this.#turn ??= nextTurn(this.#onTurn);
   };
 
@@ -198,6 +200,22 @@ export class Batcher {
     for (const waiting of all) for (const b of waiting) this.#dispatch(b);
   }
 
+  /** A call sent as itself, now; counted in flight until answered. */
+  #sendNow(
+    script: Script,
+    keys: readonly string[],
+    argv: readonly (string | number)[],
+  ): Promise<Reply> {
+    const p = this.#sender.single(script, keys, argv);
+    this.#inflight++;
+    p.then(this.#landed, this.#landed); // beside the caller's reaction, not in front of it
+    return p;
+  }
+
+  readonly #landed = (): void => {
+    this.#inflight--;
+  };
+
   #dispatch(b: Batch): void {
     const { script, items } = b;
     const s = this.#sender;
@@ -205,7 +223,7 @@ export class Batcher {
       const it = items[0]!;
       let p: Promise<Reply>;
       try {
-        p = s.single(script, it.keys, it.argv);
+        p = this.#sendNow(script, it.keys, it.argv);
       } catch (e) {
         p = Promise.reject(e);
       }
@@ -214,12 +232,17 @@ export class Batcher {
     }
     const { keys, argv } = encodeBatch(items);
     let p: Promise<Reply>;
+    this.#inflight++;
     try {
       p = s.batch(script, keys, argv);
     } catch (e) {
       p = Promise.reject(e);
     }
-    p.then((replies) => this.#settle(script, items, replies), (e) => {
+    p.then((replies) => {
+      this.#inflight--;
+      this.#settle(script, items, replies);
+    }, (e) => {
+      this.#inflight--;
       if (s.split(e)) {
         for (const it of items) this.#dispatch({ script, items: [it], size: 0, open: false });
         return;

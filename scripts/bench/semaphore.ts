@@ -9,13 +9,13 @@
  *      (fewest / most acquisitions of the 64 clients). The libraries run in interleaved rounds,
  *      in a rotating order; each row shows the median round.
  *   2. uncontended acquire + release in one process, the libraries interleaved call by call.
- * The peer runs with its defaults (it polls every 10 ms); both get lockTimeout / ttl 10 s.
+ * The peer runs with its defaults (it polls every 10 ms); both get lockTimeout / ttl 10 s, and
+ * both run on ioredis (the peer's client), one connection per process.
  *
  * Child processes run the contenders: `semaphore.ts --child <json>`; their clocks are aligned on
  * the wall clock (each finds the instant Date.now() ticks, so offsets are exact to a few µs).
  */
 import { Redis } from "ioredis";
-import { createClient } from "redis";
 import { Semaphore as PeerSemaphore } from "redis-semaphore";
 import { spawn } from "node:child_process";
 import process from "node:process";
@@ -43,7 +43,8 @@ async function open(lib: LibName, url: string, key: string): Promise<{
   close: () => Promise<void>;
 }> {
   if (lib === "distkit Semaphore") {
-    const c = await createClient({ url }).connect();
+    // The peer's client (ioredis), so the two differ only in the semaphore.
+    const c = new Redis(url);
     const store = new RedisStore(c);
     const sem = new Semaphore({ key, store, permits: PERMITS, ttlMs: TTL_MS });
     return {
@@ -54,7 +55,7 @@ async function open(lib: LibName, url: string, key: string): Promise<{
       async close() {
         await sem.close();
         await store.close();
-        await c.close();
+        await c.quit();
       },
     };
   }
