@@ -13,19 +13,20 @@
  * the client waited; then the client settled them all while Redis waited, the two sides taking
  * turns idling (measured, 256 callers on one counter hash: 0.38 M incs/s all at once, 0.60 M
  * paced; 64 callers 0.32 M and 0.46 M). Paced, Redis answers one batch while the client fills the
- * next. A lone caller is not held: when the last turn with calls had one, the first call of a
- * turn is sent at once as itself and later calls of the turn collect behind it (held, a lone call
- * cost ioredis under Deno 5 to 15 µs more than the same call sent at once). A call without a
- * batch form goes at once when nothing of its group waits. The turn is armed by a call, fires
- * once per turn while calls come, and `flush()` sends what waits at once (the store's close).
+ * next. A lone caller is not held: while the calls come one at a time (the last turn that sent
+ * queued calls sent one), a call made with nothing in flight is sent at once as itself, arming
+ * nothing, and calls made while it is in flight collect behind it (held, a lone call cost ioredis
+ * under Deno 5 to 15 µs more than the same call sent at once; with a turn armed by every call, a
+ * sequential caller paid ~5 µs a call). A call without a batch form goes at once when nothing of
+ * its group waits. The turn is armed only while calls wait, and `flush()` sends them at once (the
+ * store's close).
  *
  * Order: the calls of one group (one slot on a cluster; every call on a standalone server) are
  * sent in the order made. A group's waiting batches form a queue; a call joins the last one when
  * it is of the same script and has room, and otherwise starts a new one behind it — a call of
  * another script, or one without a batch form, made while a batch waits takes its turn instead
- * of overtaking it.
- * Since each call runs as it would alone, in the order made, a batch is linearizable exactly as
- * the same calls pipelined one by one are.
+ * of overtaking it. Since each call runs as it would alone, in the order made, a batch is
+ * linearizable exactly as the same calls pipelined one by one are.
  *
  * @module
  */
