@@ -13,7 +13,7 @@ export const LUA_SHA1: Readonly<Record<string, string>> = {
   "counter_sync": "c8e6b1d221d555c7f5176ad14e064668cd49d9a3",
   "counter_sync.batch": "87ca85bf02a7847a8c3caabfaa1672fb0b152962",
   "icounter_apply": "ef41a019bde6a24c6c8e01297abbd8dadaa20b7d",
-  "icounter_apply.batch": "8b6e6d77270aa315046db518c1f5a5df941325ec",
+  "icounter_apply.batch": "56549e517553f60ff29971dab01901e8a522ce17",
   "icounter_clear": "536fcf6d3a5e6ca7c7b1b17a59a685068c0a02f8",
   "lock_acquire": "768c1e4b7364709bdc3ee34355be10fd59691442",
   "lock_acquire.batch": "c1e0274c31bc2d5191f0274e97b5c332439098b1",

@@ -153,36 +153,107 @@ Deno.test({
               assert.deepEqual(r[i], m[i], `item ${i}: ${list[i]!.name} ${list[i]!.argv}`);
             }
             memory.db.now = t;
-            const [kInst, kReap, kTotal, kEpoch, kSlices, kOwned, kMeta, kApplied] = keys as [
-              string,
-              string,
-              string,
-              string,
-              string,
-              string,
-              string,
-              string,
-            ];
-            for (const h of [kTotal, kEpoch, kSlices, kMeta, kApplied]) {
-              assert.deepEqual(
-                { ...await client.hGetAll(h) },
-                Object.fromEntries(memory.db.hgetall(h)),
-                h,
-              );
-            }
-            for (const z of [kInst, kReap, kOwned]) {
-              assert.deepEqual(
-                [...await client.zRange(z, 0, -1)].sort(),
-                memory.db.zrangeAll(z).map(([m]) => m).sort(),
-                z,
-              );
-            }
+            await assertSameState(client, memory, keys);
             await client.del(keys);
           },
         ),
         { numRuns: 60 },
       );
     } finally {
+      await client.close();
+    }
+  },
+});
+
+/** Every hash and sorted set of the counter holds the same on Redis as in `memory`. */
+async function assertSameState(
+  client: Awaited<ReturnType<typeof connectStandalone>>,
+  memory: MemoryStore,
+  keys: string[],
+): Promise<void> {
+  const [kInst, kReap, kTotal, kEpoch, kSlices, kOwned, kMeta, kApplied] = keys as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
+  for (const h of [kTotal, kEpoch, kSlices, kMeta, kApplied]) {
+    assert.deepEqual({ ...await client.hGetAll(h) }, Object.fromEntries(memory.db.hgetall(h)), h);
+  }
+  for (const z of [kInst, kReap, kOwned]) {
+    assert.deepEqual(
+      [...await client.zRange(z, 0, -1)].sort(),
+      memory.db.zrangeAll(z).map(([m]) => m).sort(),
+      z,
+    );
+  }
+}
+
+// One live member's calls, coalesced: what the merged batch form runs itself (the generic form
+// for anything else), with overflows (lenient or not), flush sequences and epoch draws.
+const oneMember = fc.tuple(
+  fc.constantFrom(1e9, 5e8),
+  fc.constantFrom(0, 0, 1, 2, 3),
+  fc.constantFrom(0, 1),
+  fc.array(entry, { maxLength: 5 }),
+).map(([ttl, seq, lenient, es]) => ({
+  script: ICOUNTER_APPLY,
+  argv: ["m1", ttl, 1, BASE, seq, lenient, "ops", 0, ...es.flat()],
+}));
+
+Deno.test({
+  name: "icounter_apply's merged batch form: one member's calls, coalesced, agree with the model",
+  ignore: redisUrl() === undefined,
+  fn: async () => {
+    const client = await connectStandalone();
+    await loadScripts(client, [ICOUNTER_APPLY]);
+    const redis = new RedisStore(client, { batch: false });
+    try {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.tuple(key, amount), { maxLength: 3 }),
+          fc.array(oneMember, { minLength: 2, maxLength: 30 }),
+          async (before, batch) => {
+            const keys = icounterKeys(uniquePrefix("icmerged"));
+            await using memory = new MemoryStore();
+            // m1 registered, with some slices already (and m2's, which the items never touch).
+            for (const m of ["m2", "m1"]) {
+              const argv = [
+                m,
+                1e9,
+                1,
+                BASE,
+                0,
+                1,
+                "ops",
+                0,
+                ...before.flatMap(([k, n]) => ["inc", k, "always", 0, n]),
+              ];
+              assert.deepEqual(
+                await redis.run(ICOUNTER_APPLY, keys, argv),
+                await memory.run(ICOUNTER_APPLY, keys, argv),
+              );
+            }
+            const calls = batch.map((c) => ({ ...c, keys }));
+            const t = Date.now();
+            const m = await memoryBatched(memory, calls);
+            const r = await redisBatched(client, calls);
+            for (let i = 0; i < calls.length; i++) {
+              assert.deepEqual(r[i], m[i], `item ${i}: ${batch[i]!.argv}`);
+            }
+            memory.db.now = t;
+            await assertSameState(client, memory, keys);
+            await client.del(keys);
+          },
+        ),
+        { numRuns: 100 },
+      );
+    } finally {
+      await redis.close();
       await client.close();
     }
   },
