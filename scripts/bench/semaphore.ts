@@ -45,6 +45,7 @@ async function open(lib: LibName, url: string, key: string): Promise<{
   if (lib === "distkit Semaphore") {
     // The peer's client (ioredis), so the two differ only in the semaphore.
     const c = new Redis(url);
+    await c.ping(); // connected before anything is timed
     const store = new RedisStore(c);
     const sem = new Semaphore({ key, store, permits: PERMITS, ttlMs: TTL_MS });
     return {
@@ -60,6 +61,7 @@ async function open(lib: LibName, url: string, key: string): Promise<{
     };
   }
   const r = new Redis(url);
+  await r.ping();
   return {
     async acquire() {
       const s = new PeerSemaphore(r, key, PERMITS, {
