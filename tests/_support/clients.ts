@@ -52,7 +52,12 @@ export type Target = { url: string } | { nodes: NodeAddress[] };
 
 const DISCONNECT_MS = 30;
 const reconnect = (n: number) => Math.min(10 * (n + 1), 100);
-const socket = { connectTimeout: 2000, reconnectStrategy: reconnect };
+// node-redis: at once first (see servers.ts's reconnectStrategy: a client closed mid-handshake
+// "reconnects", and its wait must not outlive the test), then 10 ms, 20 ms, ... capped at 100 ms.
+const socket = {
+  connectTimeout: 2000,
+  reconnectStrategy: (n: number) => n === 0 ? 0 : Math.min(10 * n, 100),
+};
 
 /**
  * Connects a client of `which` to a standalone server (`url`) or a cluster (`nodes`), named
