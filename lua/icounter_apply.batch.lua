@@ -13,6 +13,7 @@
 -- distkit:include fmt
 -- distkit:include server_ms
 -- distkit:include comparator
+-- distkit:include icounter_entry
 local tonumber, match = tonumber, string.match
 -- distkit:batch-generic
 
@@ -52,19 +53,7 @@ if not floor then return generic() end
 
 local function epochOf(key) return redis.call("HGET", K_EPOCH, key) or floor end
 local T, E, S, dirty, bumped, order = {}, {}, {}, {}, {}, {}
-local function load(key)
-  if T[key] ~= nil then return end
-  T[key] = tonumber(redis.call("HGET", K_TOTAL, key) or "0")
-  E[key] = epochOf(key)
-  local s = 0
-  local rec = redis.call("HGET", K_SLICES, member .. ":" .. key)
-  if rec then
-    local e, v = match(rec, "^([^:]+):(.+)$")
-    if e == E[key] then s = tonumber(v) end
-  end
-  S[key] = s
-  order[#order + 1] = key
-end
+-- distkit:include icounter_copy
 
 local out = {}
 local drawn, seqBase = 0, nil -- epochs drawn by the items so far; meta.seq before them
@@ -84,30 +73,15 @@ for i = 1, #first do
     local op, key, cmp = ARGV[j], ARGV[j + 1], ARGV[j + 2]
     local operand, amount = tonumber(ARGV[j + 3]), tonumber(ARGV[j + 4])
     if applied == 0 and (op == "inc" or op == "seti") then op = "get" end
-    load(key)
+    icLoad(key)
     if not undo[key] then
       undo[key] = { T[key], E[key], S[key], dirty[key], bumped[key] }
       undo[#undo + 1] = key
     end
     local t0, s0 = T[key], S[key]
-    local matched = 1
-    if op == "inc" or op == "set" then
-      if not matches(cmp, operand, t0) then matched = 0 end
-    elseif op == "seti" then
-      if not matches(cmp, operand, s0) then matched = 0 end
-    end
+    local matched, t1, s1, over = icStep(op, cmp, operand, amount, t0, s0, E[key])
     if matched == 1 then
-      local t1, s1 = t0, s0
-      if op == "inc" then t1, s1 = t0 + amount, s0 + amount
-      elseif op == "set" then t1, s1 = amount, amount
-      elseif op == "seti" then t1, s1 = t0 - s0 + amount, amount
-      elseif op == "delo" then t1, s1 = t0 - s0, 0
-      elseif op == "del" then t1, s1 = 0, 0
-      elseif op == "rst" then
-        if fmt(operand) == E[key] then t1, s1 = t0 - s0 + amount, amount else matched = 0 end
-      end
-      if t1 > MAX_SAFE_INTEGER or t1 < -MAX_SAFE_INTEGER or s1 > MAX_SAFE_INTEGER
-        or s1 < -MAX_SAFE_INTEGER then
+      if over then
         if not lenient then
           failed = "DISTKIT_OVERFLOW " .. key .. ": " .. fmt(t0) .. " -> " .. fmt(t1)
             .. " leaves the safe-integer range"
@@ -124,17 +98,7 @@ for i = 1, #first do
       if op ~= "get" and matched == 1 then dirty[key] = true end
       T[key], S[key] = t1, s1
     end
-    if op == "del" then
-      reply[#reply + 1] = "0"
-      reply[#reply + 1] = "0"
-    else
-      reply[#reply + 1] = fmt(T[key])
-      reply[#reply + 1] = fmt(S[key])
-    end
-    reply[#reply + 1] = fmt(t0)
-    reply[#reply + 1] = fmt(s0)
-    reply[#reply + 1] = matched
-    reply[#reply + 1] = E[key]
+    icReply(reply, op, T[key], S[key], t0, s0, matched, E[key])
   end
   if failed then
     -- As alone: nothing of this item's entries stays.
@@ -152,19 +116,5 @@ end
 redis.call("ZADD", K_INST, now + tonumber(ttl), member)
 if seqDirty then redis.call("HSET", K_APPLIED, member, fmt(lastSeq)) end
 if drawn > 0 then redis.call("HINCRBY", K_META, "seq", drawn) end
-for _, key in ipairs(order) do
-  if dirty[key] then
-    if T[key] == 0 then redis.call("HDEL", K_TOTAL, key)
-    else redis.call("HSET", K_TOTAL, key, fmt(T[key])) end
-    if bumped[key] then redis.call("HSET", K_EPOCH, key, E[key]) end
-    local field = member .. ":" .. key
-    if S[key] == 0 then
-      redis.call("HDEL", K_SLICES, field)
-      redis.call("ZREM", K_OWNED, field)
-    else
-      redis.call("HSET", K_SLICES, field, E[key] .. ":" .. fmt(S[key]))
-      redis.call("ZADD", K_OWNED, 0, field)
-    end
-  end
-end
+icWrite()
 return out

@@ -108,22 +108,11 @@ if seq > 0 then
 end
 
 -- distkit:include comparator
+-- distkit:include icounter_entry
 
 local T, E, S, dirty, bumped, order = {}, {}, {}, {}, {}, {}
 local drawn = 0
-local function load(key)
-  if T[key] ~= nil then return end
-  T[key] = tonumber(redis.call("HGET", K_TOTAL, key) or "0")
-  E[key] = epochOf(key)
-  local s = 0
-  local rec = redis.call("HGET", K_SLICES, member .. ":" .. key)
-  if rec then
-    local e, v = string.match(rec, "^([^:]+):(.+)$")
-    if e == E[key] then s = tonumber(v) end
-  end
-  S[key] = s
-  order[#order + 1] = key
-end
+-- distkit:include icounter_copy
 local function overflow(key, what)
   return redis.error_reply("DISTKIT_OVERFLOW " .. key .. ": " .. what ..
     " leaves the safe-integer range")
@@ -134,26 +123,11 @@ for i = 9, #ARGV, 5 do
   local op, key, cmp = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local operand, amount = tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
   if applied == 0 and (op == "inc" or op == "seti") then op = "get" end
-  load(key)
+  icLoad(key)
   local t0, s0 = T[key], S[key]
-  local matched = 1
-  if op == "inc" or op == "set" then
-    if not matches(cmp, operand, t0) then matched = 0 end
-  elseif op == "seti" then
-    if not matches(cmp, operand, s0) then matched = 0 end
-  end
+  local matched, t1, s1, over = icStep(op, cmp, operand, amount, t0, s0, E[key])
   if matched == 1 then
-    local t1, s1 = t0, s0
-    if op == "inc" then t1, s1 = t0 + amount, s0 + amount
-    elseif op == "set" then t1, s1 = amount, amount
-    elseif op == "seti" then t1, s1 = t0 - s0 + amount, amount
-    elseif op == "delo" then t1, s1 = t0 - s0, 0
-    elseif op == "del" then t1, s1 = 0, 0
-    elseif op == "rst" then
-      if fmt(operand) == E[key] then t1, s1 = t0 - s0 + amount, amount else matched = 0 end
-    end
-    if t1 > MAX_SAFE_INTEGER or t1 < -MAX_SAFE_INTEGER or s1 > MAX_SAFE_INTEGER
-      or s1 < -MAX_SAFE_INTEGER then
+    if over then
       if not lenient then return overflow(key, fmt(t0) .. " -> " .. fmt(t1)) end
       matched, t1, s1 = 0, t0, s0
     end
@@ -165,33 +139,9 @@ for i = 9, #ARGV, 5 do
     if op ~= "get" and matched == 1 then dirty[key] = true end
     T[key], S[key] = t1, s1
   end
-  if op == "del" then
-    reply[#reply + 1] = "0"
-    reply[#reply + 1] = "0"
-  else
-    reply[#reply + 1] = fmt(T[key])
-    reply[#reply + 1] = fmt(S[key])
-  end
-  reply[#reply + 1] = fmt(t0)
-  reply[#reply + 1] = fmt(s0)
-  reply[#reply + 1] = matched
-  reply[#reply + 1] = E[key]
+  icReply(reply, op, T[key], S[key], t0, s0, matched, E[key])
 end
 
 if drawn > 0 then redis.call("HINCRBY", K_META, "seq", drawn) end
-for _, key in ipairs(order) do
-  if dirty[key] then
-    if T[key] == 0 then redis.call("HDEL", K_TOTAL, key)
-    else redis.call("HSET", K_TOTAL, key, fmt(T[key])) end
-    if bumped[key] then redis.call("HSET", K_EPOCH, key, E[key]) end
-    local field = member .. ":" .. key
-    if S[key] == 0 then
-      redis.call("HDEL", K_SLICES, field)
-      redis.call("ZREM", K_OWNED, field)
-    else
-      redis.call("HSET", K_SLICES, field, E[key] .. ":" .. fmt(S[key]))
-      redis.call("ZADD", K_OWNED, 0, field)
-    end
-  end
-end
+icWrite()
 return reply

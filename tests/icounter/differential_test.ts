@@ -92,30 +92,7 @@ Deno.test({
             await sleep(3);
           }
           memory.db.now = Date.now();
-          const [kInst, kReap, kTotal, kEpoch, kSlices, kOwned, kMeta, kApplied] = keys as [
-            string,
-            string,
-            string,
-            string,
-            string,
-            string,
-            string,
-            string,
-          ];
-          for (const h of [kTotal, kEpoch, kSlices, kMeta, kApplied]) {
-            assert.deepEqual(
-              { ...await client.hGetAll(h) },
-              Object.fromEntries(memory.db.hgetall(h)),
-              h,
-            );
-          }
-          for (const z of [kInst, kReap, kOwned]) {
-            assert.deepEqual(
-              [...await client.zRange(z, 0, -1)].sort(),
-              memory.db.zrangeAll(z).map(([m]) => m).sort(),
-              z,
-            );
-          }
+          await assertSameState(client, memory, keys);
           await client.del(keys);
         }),
         { numRuns: 60 },
@@ -171,20 +148,12 @@ async function assertSameState(
   memory: MemoryStore,
   keys: string[],
 ): Promise<void> {
-  const [kInst, kReap, kTotal, kEpoch, kSlices, kOwned, kMeta, kApplied] = keys as [
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
-  ];
-  for (const h of [kTotal, kEpoch, kSlices, kMeta, kApplied]) {
+  // keys: instances, reaping, total, epoch, slices, owned, meta, applied (icounterKeys).
+  const [kInst, kReap, kTotal, kEpoch, kSlices, kOwned, kMeta, kApplied] = keys as string[];
+  for (const h of [kTotal!, kEpoch!, kSlices!, kMeta!, kApplied!]) {
     assert.deepEqual({ ...await client.hGetAll(h) }, Object.fromEntries(memory.db.hgetall(h)), h);
   }
-  for (const z of [kInst, kReap, kOwned]) {
+  for (const z of [kInst!, kReap!, kOwned!]) {
     assert.deepEqual(
       [...await client.zRange(z, 0, -1)].sort(),
       memory.db.zrangeAll(z).map(([m]) => m).sort(),
