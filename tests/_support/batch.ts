@@ -22,7 +22,12 @@ export interface Call {
 /** A call's outcome: its reply, or `error <code>[ <message>]` (message unless a StoreError). */
 export type Outcome = Reply | string;
 
-function failure(e: unknown): string {
+/**
+ * A failed call's outcome, as the differential tests compare it.
+ * @param e the error
+ * @returns `error <code>[ <message>]`
+ */
+export function failure(e: unknown): string {
   const err = e as { code?: string; message?: string };
   return err.code === "STORE_ERROR" ? `error ${err.code}` : `error ${err.code} ${err.message}`;
 }

@@ -15,7 +15,13 @@ import {
 import { MemoryStore } from "../../store/memory_store.ts";
 import { RedisStore } from "../../store/redis_store.ts";
 import type { Reply, Script, Store } from "../../store/types.ts";
-import { loadScripts, memoryBatched, type Outcome, redisBatched } from "../_support/batch.ts";
+import {
+  failure,
+  loadScripts,
+  memoryBatched,
+  type Outcome,
+  redisBatched,
+} from "../_support/batch.ts";
 import { connectStandalone, redisUrl } from "../_support/servers.ts";
 import { uniquePrefix } from "../_support/stores.ts";
 
@@ -206,7 +212,7 @@ Deno.test({
               else {
                 const out: Outcome[] = [];
                 for (const c of calls) {
-                  out.push(await alone.run(c.script, c.keys, c.argv).catch(failureOf));
+                  out.push(await alone.run(c.script, c.keys, c.argv).catch(failure));
                 }
                 outcomes.push(out);
               }
@@ -228,8 +234,3 @@ Deno.test({
     }
   },
 });
-
-function failureOf(e: unknown): string {
-  const err = e as { code?: string; message?: string };
-  return err.code === "STORE_ERROR" ? `error ${err.code}` : `error ${err.code} ${err.message}`;
-}
