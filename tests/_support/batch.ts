@@ -23,13 +23,17 @@ export interface Call {
 export type Outcome = Reply | string;
 
 /**
- * A failed call's outcome, as the differential tests compare it.
+ * A failed call's outcome, as the differential tests compare it: the code and the message, less
+ * the position Redis appends to an error raised inside a script (`script: <sha>, on
+ * @user_script:<line>.`), which a batch form, running the script's body elsewhere or under
+ * `pcall`, cannot have.
  * @param e the error
- * @returns `error <code>[ <message>]`
+ * @returns `error <code> <message>`
  */
 export function failure(e: unknown): string {
   const err = e as { code?: string; message?: string };
-  return err.code === "STORE_ERROR" ? `error ${err.code}` : `error ${err.code} ${err.message}`;
+  const message = String(err.message).replace(/ script: [0-9a-f]{40}, on @user_script:\d+\.$/, "");
+  return `error ${err.code} ${message}`;
 }
 
 /**
