@@ -21,6 +21,13 @@
  * its group waits. The turn is armed only while calls wait, and `flush()` sends them at once (the
  * store's close).
  *
+ * Size: a batch fills up to as many calls as are in flight, at least 32 and at most 256. With
+ * many callers that settles into two batches taking turns, each half the callers: fewer, larger
+ * script calls, whose fixed cost (a write and a read on each side, ~25 µs of system time a write
+ * on a 2-core VM) is shared by more calls, still alternating (measured, one counter hash: 256
+ * callers 0.70 M incs/s with batches of 32, 0.86 M sized by what is in flight; 64 callers 0.52 M
+ * both ways, where batches of 64 gave 0.42 M).
+ *
  * Order: the calls of one group (one slot on a cluster; every call on a standalone server) are
  * sent in the order made. A group's waiting batches form a queue; a call joins the last one when
  * it is of the same script and has room, and otherwise starts a new one behind it — a call of
@@ -34,11 +41,17 @@ import { BATCH_ERROR, encodeBatch } from "./batch_form.ts";
 import type { Reply, Script } from "./types.ts";
 
 /**
- * The most calls one batch carries: bounded work per script call, and several batches in flight
- * when many callers wait (Redis runs one while the client settles the one before and fills the
- * next, where a single batch of everything would leave each side idle while the other works).
+ * The fewest calls a batch may hold when it fills: bounded work per script call, and several
+ * batches in flight when many callers wait (Redis runs one while the client settles the one
+ * before and fills the next, where a single batch of everything would leave each side idle while
+ * the other works).
  */
-const BATCH_MAX = 32;
+const BATCH_MIN = 32;
+/**
+ * The most calls one batch carries, however many are in flight: bounds the time a script call
+ * holds Redis (256 counter increments: about 0.2 ms; instance-aware ones: about 1.3 ms).
+ */
+const BATCH_MAX = 256;
 /** The most keys and arguments one batch carries (a larger call alone is sent as itself). */
 const BATCH_MAX_ARGS = 8192;
 
@@ -123,6 +136,8 @@ export class Batcher {
   #lone = false;
   /** Script calls sent and not yet answered. */
   #inflight = 0;
+  /** Calls sent and not yet answered (a batch counts its items). */
+  #inflightCalls = 0;
   /** Per group, batches waiting for a later turn (pacing), in order. */
   readonly #outbox = new Map<string, Batch[]>();
   /** The armed next turn (undefined: none). */
@@ -164,7 +179,7 @@ export class Batcher {
     const last = waiting[waiting.length - 1];
     if (
       last !== undefined && last.open && last.script === script &&
-      last.items.length < BATCH_MAX && last.size + size <= BATCH_MAX_ARGS
+      last.items.length < this.#room() && last.size + size <= BATCH_MAX_ARGS
     ) {
       last.items.push(item);
       last.size += size;
@@ -209,13 +224,25 @@ export class Batcher {
   ): Promise<Reply> {
     const p = this.#sender.single(script, keys, argv);
     this.#inflight++;
+    this.#inflightCalls++;
     p.then(this.#landed, this.#landed); // beside the caller's reaction, not in front of it
     return p;
   }
 
   readonly #landed = (): void => {
     this.#inflight--;
+    this.#inflightCalls--;
   };
+
+  /**
+   * How many calls a batch may hold: as many as are in flight (so that, with many callers, two
+   * batches take turns, Redis running one while the client settles the other and fills the
+   * next), within [BATCH_MIN, BATCH_MAX].
+   */
+  #room(): number {
+    const n = this.#inflightCalls;
+    return n <= BATCH_MIN ? BATCH_MIN : n >= BATCH_MAX ? BATCH_MAX : n;
+  }
 
   #dispatch(b: Batch): void {
     const { script, items } = b;
@@ -233,7 +260,9 @@ export class Batcher {
     }
     const { keys, argv } = encodeBatch(items);
     let p: Promise<Reply>;
+    const n = items.length;
     this.#inflight++;
+    this.#inflightCalls += n;
     try {
       p = s.batch(script, keys, argv);
     } catch (e) {
@@ -241,9 +270,11 @@ export class Batcher {
     }
     p.then((replies) => {
       this.#inflight--;
+      this.#inflightCalls -= n;
       this.#settle(script, items, replies);
     }, (e) => {
       this.#inflight--;
+      this.#inflightCalls -= n;
       if (s.split(e)) {
         for (const it of items) this.#dispatch({ script, items: [it], size: 0, open: false });
         return;
