@@ -167,7 +167,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "counter_inc's batch form replies and writes as the calls one by one, error messages included, tampered values and overflows included (fast-check)",
+    "counter_inc's batch form replies and writes as the calls one by one: error messages, tampered values and overflows included (fast-check)",
   ignore: redisUrl() === undefined,
   fn: async () => {
     const client = await connectStandalone();
