@@ -53,10 +53,10 @@ export interface RedisStoreOptions {
   /**
    * Coalesce the calls of one turn of the event loop: consecutive calls of a script with a batch
    * form (the counters', instance-aware counters', locks' and rate limiter's hot scripts) go as
-   * one EVALSHA of that form per slot (at most 32 calls), one batch per slot and turn. Each call
-   * still runs, and replies or fails, as it would alone, in the order made (a call of another
-   * script waits for the batch before it); a lone caller's call (nothing in flight) is sent at
-   * once as itself. Calls waiting for their turn are sent by `close()`. A server that refuses one
+   * one EVALSHA of that form per slot (as many calls as are in flight, 32 to 256), one batch per
+   * slot and turn. Each call still runs, and replies or fails, as it would alone, in the order
+   * made (a call of another script waits for the batch before it); a lone caller's call (nothing
+   * in flight) is sent at once as itself. Calls waiting for their turn are sent by `close()`. A server that refuses one
    * call on keys of several slots (a sharding proxy) gets that batch call by call, and batches per
    * slot from then on. `false` sends every call by itself, at once.
    * @default {true}
