@@ -26,8 +26,8 @@ export const LUA_SHA1: Readonly<Record<string, string>> = {
   "ratelimit_hybrid": "b5a2c3f716830bd062e68b89b86d2ddf972b7f4a",
   "ratelimit_suppressed": "60a04cea83ed8df012deb8337725de4fc3cd0b21",
   "ratelimit_suppressed.batch": "8d3223ce58a427cd480b5edaff2efaea20e4bb6f",
-  "sem_acquire": "7acef405c1d1dc5179c4ea77f219b51d553d8b0c",
+  "sem_acquire": "ff0d04d9804ca70f43c3e264f1e3b37b9adcd145",
   "sem_peek": "213b2210c41a2fe4261743e6de8f0a41805a55f8",
-  "sem_release": "aad2e94738df994bd8899318382183b64c0f9601",
+  "sem_release": "df60ff6faa3b4b8cf9720d3c321c31af023df5c1",
   "sem_renew": "800476dc13d4c2c19371081fde8545ad1ac01507",
 };

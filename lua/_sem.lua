@@ -1,10 +1,7 @@
 -- Semaphore helpers (lua/sem_*.lua). S holds one call's view of a semaphore: its names
 -- (S.holders, S.queue, S.qexp, S.fence, S.state), the server time S.now (ms), and S.limit (its
 -- permits) and S.used (permits held by the members of holders, lapsed ones not yet swept too).
--- A token is "<id>*<permits>/<ttl ms>/<route>/<owner id>".
-
-local function semWeight(token) return tonumber(string.match(token, "^[^/]*%*(%d+)/")) end
-local function semTtl(token) return tonumber(string.match(token, "^[^/]*/(%d+)/")) end
+-- Tokens are read by lua/_sem_token.lua, included before this.
 
 -- S.limit and S.used from the state hash. The hash expires with the holders (see semStore), so
 -- it is missing only for an idle semaphore, or after tampering: then the holders are counted.
