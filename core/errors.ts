@@ -222,16 +222,23 @@ export class LockRetriesExhaustedError extends DistkitError {
  * ```
  */
 export class LockLostError extends DistkitError {
-  /** The lock key. */
+  /** The lock (or semaphore) key. */
   readonly key: string;
   /**
    * Creates the error.
    * @param key the lock key
    * @param detail why the lease is considered lost
    * @param cause the last renewal error, if any
+   * @param of what was held: a lock, or a semaphore's permits (named so in the message)
    */
-  constructor(key: string, detail: string, cause?: unknown) {
-    super("LOCK_LOST", `Lock '${key}' was lost: ${detail}`, { cause });
+  constructor(key: string, detail: string, cause?: unknown, of: "lock" | "semaphore" = "lock") {
+    super(
+      "LOCK_LOST",
+      of === "semaphore"
+        ? `Permits of semaphore '${key}' were lost: ${detail}`
+        : `Lock '${key}' was lost: ${detail}`,
+      { cause },
+    );
     this.name = "LockLostError";
     this.key = key;
   }

@@ -186,7 +186,12 @@ export abstract class LockGuard implements AsyncDisposable {
     if (this.#state !== "acquired") return;
     this.#state = "lost";
     CLOCK.cancel(this.#entry);
-    this.#lostReason = new LockLostError(this.#init.key, detail, this.#lastError);
+    this.#lostReason = new LockLostError(
+      this.#init.key,
+      detail,
+      this.#lastError,
+      this instanceof SemaphoreGuard ? "semaphore" : "lock",
+    );
     this.#controller?.abort(this.#lostReason);
   }
 

@@ -109,6 +109,7 @@ storeTest("Mutex guard turns lost when the lease is deleted; release reports it"
   await waitFor(() => g.state === "lost", { timeoutMs: 1000, message: "lost" });
   assert.ok(g.signal.aborted);
   assert.ok(g.signal.reason instanceof LockLostError);
+  assert.match(g.signal.reason.message, /^Lock '.*' was lost: /);
   assert.equal(g.signal.reason.code, "LOCK_LOST");
   // A stale guard can never release a newer one.
   await using g2 = await a.lock();

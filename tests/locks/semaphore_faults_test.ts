@@ -26,6 +26,10 @@ storeTest(
     const acquiredAt = performance.now();
     assert.equal(ga.state, "lost");
     assert.ok(ga.signal.reason instanceof LockLostError);
+    assert.ok(
+      ga.signal.reason.message.startsWith(`Permits of semaphore '${fx.prefix}' were lost: `),
+      ga.signal.reason.message,
+    );
     assert.ok(ga.signal.reason.cause instanceof StoreError, "the last renewal error is the cause");
     assert.ok(abortedAt <= acquiredAt, `aborted ${abortedAt - acquiredAt} ms after b entered`);
     assert.ok(gb.fencingToken > ga.fencingToken, "the new holder's fencing token is larger");
