@@ -9,7 +9,7 @@ export const LUA_SHA1: Readonly<Record<string, string>> = {
   "counter_get": "e63afc00579545f2061026d798d9a18c6dcd3e96",
   "counter_get.batch": "92d68c12fab67224d5cf24753e5b5e250fc46913",
   "counter_inc": "760abcc6f34dd84943437e2573270bbb5694b341",
-  "counter_inc.batch": "e9bf21744ca639c345d14deb16c9bd952954d8dd",
+  "counter_inc.batch": "296a38bc2a5dd94455a1a2cb36035b0509d99078",
   "counter_sync": "c8e6b1d221d555c7f5176ad14e064668cd49d9a3",
   "counter_sync.batch": "87ca85bf02a7847a8c3caabfaa1672fb0b152962",
   "icounter_apply": "07d52256da106bafb94eea007555be06770336c7",

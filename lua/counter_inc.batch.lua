@@ -5,9 +5,11 @@
 -- an item whose sum leaves the safe range is taken back by a second HINCRBY, as counter_inc does.
 -- A per-item HINCRBY costs Redis less than reading the fields with HMGET and writing them back
 -- with HSET once distinct fields are many (a field's lookup, parse and format are then paid in C
--- once instead of in Lua and C twice), and about the same on one hot field. A batch whose items
--- are not all one key and two arguments (never sent by the library) runs the generic form; that
--- is told before anything is written.
+-- once instead of in Lua and C twice). A run of items on one field (a hot counter) pays one
+-- HINCRBY to learn the value and one to write the run's sum: the items between are added in Lua,
+-- exactly (every value and partial sum stays within +-(2^53-1), or the item fails as alone). A
+-- batch whose items are not all one key and two arguments (never sent by the library) runs the
+-- generic form; that is told before anything is written.
 -- Returns  one reply per item, in order; {"!err", message} for an item that failed
 -- distkit:const MAX_SAFE_INTEGER
 local rpcall, rcall, format, type = redis.pcall, redis.call, string.format, type

@@ -23,10 +23,10 @@
  *
  * Size: a batch fills up to as many calls as are in flight, at least 32 and at most 256. With
  * many callers that settles into two batches taking turns, each half the callers: fewer, larger
- * script calls, whose fixed cost (a write and a read on each side, ~25 µs of system time a write
- * on a 2-core VM) is shared by more calls, still alternating (measured, one counter hash: 256
- * callers 0.70 M incs/s with batches of 32, 0.86 M sized by what is in flight; 64 callers 0.52 M
- * both ways, where batches of 64 gave 0.42 M).
+ * script calls, whose fixed cost (a write and a read on each side: 13 to 18 µs of the client's
+ * system time a batch on a 2-core VM) is shared by more calls, still alternating (measured, one
+ * counter hash: 256 callers 0.70 M incs/s with batches of 32, 0.86 M sized by what is in flight;
+ * 64 callers 0.52 M both ways, where batches of 64 gave 0.42 M).
  *
  * Order: the calls of one group (one slot on a cluster; every call on a standalone server) are
  * sent in the order made. A group's waiting batches form a queue; a call joins the last one when
