@@ -312,7 +312,6 @@ export class HybridAbsoluteRateLimiter extends HybridShell<LocalAbsoluteRateLimi
     checkDuration(durationMs);
     const x = this.engine;
     x.open();
-    const start = x.cfg.now();
     const r = await x.call(key, HYBRID_BLOCK, { op: "block", ms: durationMs });
     if (r === DOWN) {
       if (x.cfg.onStoreError === "local") return this.fallback.block(key, durationMs);
@@ -324,8 +323,12 @@ export class HybridAbsoluteRateLimiter extends HybridShell<LocalAbsoluteRateLimi
       x.entries.set(key, e);
       x.schedule();
     }
-    x.blocked(e, start, durationMs);
-    e.lastUse = start;
+    // Timed from the reply, not the request: the store started the block in between, so it ends
+    // no later than this. Timed from the request, the memory's block ended up to a round trip
+    // before the store's, and a caller that honoured its retryAfterMs was refused by the store.
+    const at = x.cfg.now();
+    x.blocked(e, at, durationMs);
+    e.lastUse = at;
   }
 
   /**

@@ -165,6 +165,29 @@ Deno.test("blocked keys are answered from memory: no store call while the block 
   assert.equal((await bs.inc("k", 10)).kind, "rejected");
 });
 
+Deno.test("hybrid block: a caller that honours the answered retryAfterMs is admitted, however late the block reached the store", async () => {
+  const inner = new MemoryStore();
+  // The block call reaches the store 80 ms after it is made (a slow request); the rest at once.
+  const store = {
+    isDistkitStore: true as const,
+    async run(script: Script, keys: readonly string[], argv: readonly (string | number)[]) {
+      if (argv.includes("block")) await new Promise((r) => setTimeout(r, 80));
+      return await inner.run(script, keys, argv);
+    },
+    subscribe: inner.subscribe.bind(inner),
+    close: () => Promise.resolve(),
+  } as unknown as Store;
+  await using rl = new RateLimiter({ store, windowSizeSeconds: 1, syncIntervalMs: 5 });
+  const l = rl.hybrid.absolute;
+  await l.block("k", 300);
+  const d = await l.inc("k", 100);
+  assert.equal(d.kind, "rejected");
+  if (d.kind !== "rejected") return;
+  assert.ok(d.retryAfterMs > 250 && d.retryAfterMs <= 300, `retryAfterMs ${d.retryAfterMs}`);
+  await new Promise((r) => setTimeout(r, d.retryAfterMs + 5));
+  assert.equal((await l.inc("k", 100)).kind, "allowed", "the store's block is over too");
+});
+
 Deno.test("waitUntilAllowed sleeps on the hints, honours timeoutMs and the signal, and leaves no timer", async () => {
   await using rl = new RateLimiter({
     store: new MemoryStore(),
