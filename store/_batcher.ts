@@ -134,10 +134,8 @@ export class Batcher {
    * queued since (a call made with this set and nothing in flight goes at once).
    */
   #lone = false;
-  /** Script calls sent and not yet answered. */
-  #inflight = 0;
   /** Calls sent and not yet answered (a batch counts its items). */
-  #inflightCalls = 0;
+  #inflight = 0;
   /** Per group, batches waiting for a later turn (pacing), in order. */
   readonly #outbox = new Map<string, Batch[]>();
   /** The armed next turn (undefined: none). */
@@ -224,14 +222,12 @@ export class Batcher {
   ): Promise<Reply> {
     const p = this.#sender.single(script, keys, argv);
     this.#inflight++;
-    this.#inflightCalls++;
     p.then(this.#landed, this.#landed); // beside the caller's reaction, not in front of it
     return p;
   }
 
   readonly #landed = (): void => {
     this.#inflight--;
-    this.#inflightCalls--;
   };
 
   /**
@@ -240,7 +236,7 @@ export class Batcher {
    * next), within [BATCH_MIN, BATCH_MAX].
    */
   #room(): number {
-    const n = this.#inflightCalls;
+    const n = this.#inflight;
     return n <= BATCH_MIN ? BATCH_MIN : n >= BATCH_MAX ? BATCH_MAX : n;
   }
 
@@ -261,20 +257,17 @@ export class Batcher {
     const { keys, argv } = encodeBatch(items);
     let p: Promise<Reply>;
     const n = items.length;
-    this.#inflight++;
-    this.#inflightCalls += n;
+    this.#inflight += n;
     try {
       p = s.batch(script, keys, argv);
     } catch (e) {
       p = Promise.reject(e);
     }
     p.then((replies) => {
-      this.#inflight--;
-      this.#inflightCalls -= n;
+      this.#inflight -= n;
       this.#settle(script, items, replies);
     }, (e) => {
-      this.#inflight--;
-      this.#inflightCalls -= n;
+      this.#inflight -= n;
       if (s.split(e)) {
         for (const it of items) this.#dispatch({ script, items: [it], size: 0, open: false });
         return;
