@@ -257,7 +257,8 @@ export function hint(
       remainingAfterWaiting: Math.max(0, cap - used),
     };
   }
-  // Scan at most HINT_BUCKETS bucket slots from the origin (the store reads them in one call).
+  // Scan at most HINT_BUCKETS bucket slots from the origin (ratelimit_absolute.lua reads them in
+  // one call on a rejection; ratelimit_hybrid.lua, asked on every sync, in chunks of 1, 4, 16, 64).
   const last = Math.min(s.origin + HINT_BUCKETS - 1, s.idx[m - 1]!);
   let freed = 0;
   let k = 0;
