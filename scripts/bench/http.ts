@@ -9,7 +9,9 @@
  * BENCH_ROUNDS interleaved rounds (default 3, the order rotating each round). The report gives
  * medians of requests/s, p50/p99 latency, each middleware's added p50 over the bare app's p50 in
  * the same round, and "Redis µs/req" (the server's own script time, INFO commandstats, per
- * request served); the ratios are taken within each round, then their median. The load comes from
+ * request served), and "server CPU µs/req" (the server process's own CPU time per request, from
+ * /proc: steadier than requests/s on a shared machine, where the load generator and Redis take
+ * the same cores); the ratios are taken within each round, then their median. The load comes from
  * scripts/bench/_http_load.mjs (a closed loop on raw keep-alive sockets, latencies in µs). Targets (issue
  * 14): redis added p50 ≤ 0.7× the peer's and req/s ≥ the peer's; hybrid req/s ≥ 0.95× bare.
  *
@@ -39,7 +41,19 @@ async function run(cmd: string, args: string[]): Promise<string> {
 
 interface Server {
   port: number;
+  /** The server process's CPU time so far, ms (user + system; NaN off Linux). */
+  cpuMs(): number;
   stop(): Promise<void>;
+}
+
+/** A process's CPU time so far, ms, from /proc (10 ms ticks); NaN where there is none. */
+function cpuMsOf(pid: number): number {
+  try {
+    const f = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
+    return (Number(f[11]) + Number(f[12])) * 10; // utime + stime, in USER_HZ (100/s) ticks
+  } catch {
+    return NaN;
+  }
 }
 
 async function startServer(variant: Variant, url: string): Promise<Server> {
@@ -59,6 +73,7 @@ async function startServer(variant: Variant, url: string): Promise<Server> {
   const port = JSON.parse(text.split("\n")[0]!).port as number;
   return {
     port,
+    cpuMs: () => cpuMsOf(child.pid),
     async stop() {
       child.kill("SIGTERM");
       await reader.cancel();
@@ -73,6 +88,8 @@ interface Sample {
   p99: number;
   errors: number;
   redisUs: number;
+  /** The server process's CPU time per request served, µs. */
+  serverUs: number;
 }
 
 /** Redis's total script time so far, µs. */
@@ -85,11 +102,12 @@ async function scriptUs(): Promise<number> {
   return us;
 }
 
-async function load(port: number, seconds: number): Promise<Sample> {
+async function load(server: Server, seconds: number): Promise<Sample> {
   const before = await scriptUs();
+  const cpu0 = server.cpuMs();
   const json = await run("node", [
     "scripts/bench/_http_load.mjs",
-    String(port),
+    String(server.port),
     String(CONNECTIONS),
     String(seconds),
   ]);
@@ -100,6 +118,7 @@ async function load(port: number, seconds: number): Promise<Sample> {
     p99: r.p99,
     errors: r.errors,
     redisUs: (await scriptUs() - before) / Math.max(1, r.total),
+    serverUs: (server.cpuMs() - cpu0) * 1000 / Math.max(1, r.total),
   };
 }
 
@@ -129,13 +148,13 @@ try {
     `Express 5 on Node ${(await run("node", ["--version"])).trim()}, ${CONNECTIONS} keep-alive ` +
       `connections, ${SECONDS} s per run, ${ROUNDS} interleaved rounds, Redis ${redis.url}`,
   );
-  for (const v of VARIANTS) await load(servers.get(v)!.port, 1); // warm-up (JIT, scripts loaded)
+  for (const v of VARIANTS) await load(servers.get(v)!, 1); // warm-up (JIT, scripts loaded)
   const samples = new Map<Variant, Sample[]>(VARIANTS.map((v) => [v, []]));
   const added = new Map<Variant, number[]>(VARIANTS.map((v) => [v, []]));
   for (let round = 0; round < ROUNDS; round++) {
     const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]!);
     const got = new Map<Variant, Sample>();
-    for (const v of order) got.set(v, await load(servers.get(v)!.port, SECONDS));
+    for (const v of order) got.set(v, await load(servers.get(v)!, SECONDS));
     for (const v of VARIANTS) {
       samples.get(v)!.push(got.get(v)!);
       added.get(v)!.push(got.get(v)!.p50 - got.get("bare")!.p50);
@@ -151,13 +170,18 @@ try {
   const p99 = (v: Variant) => median(samples.get(v)!.map((s) => s.p99));
   const add = (v: Variant) => median(added.get(v)!);
   const us = (v: Variant) => median(samples.get(v)!.map((s) => s.redisUs));
-  console.log("\nvariant   req/s (median)  p50 ms  p99 ms  added p50 ms  Redis µs/req  errors");
+  const cpu = (v: Variant) => median(samples.get(v)!.map((s) => s.serverUs));
+  console.log(
+    "\nvariant   req/s (median)  p50 ms  p99 ms  added p50 ms  Redis µs/req  server CPU µs/req  errors",
+  );
   for (const v of VARIANTS) {
     const errors = samples.get(v)!.reduce((n, s) => n + s.errors, 0);
     console.log(
       `${v.padEnd(8)}  ${f(rps(v), 0).padStart(14)}  ${f(p50(v), 2).padStart(6)}  ${
         f(p99(v), 2).padStart(6)
-      }  ${f(add(v), 3).padStart(12)}  ${f(us(v), 2).padStart(12)}  ${errors}`,
+      }  ${f(add(v), 3).padStart(12)}  ${f(us(v), 2).padStart(12)}  ${
+        f(cpu(v), 1).padStart(17)
+      }  ${errors}`,
     );
   }
   // Ratios within each round (the runs a few seconds apart), then their median: a shared machine's
@@ -175,7 +199,10 @@ try {
   );
   console.log(
     `hybrid provider: req/s ${f(ratio("hybrid", "bare", (x) => x.rps))}× the bare app's ` +
-      `(target ≥ 0.95); ${f(ratio("hybrid", "peer", (x) => x.rps))}× the peer's`,
+      `(target ≥ 0.95); ${f(ratio("hybrid", "peer", (x) => x.rps))}× the peer's; server CPU ` +
+      `per request +${f(cpu("hybrid") - cpu("bare"), 1)} µs over the bare app's (redis +${
+        f(cpu("redis") - cpu("bare"), 1)
+      }, peer +${f(cpu("peer") - cpu("bare"), 1)})`,
   );
   await inProcess();
 } finally {
