@@ -399,7 +399,6 @@ export class RedisAbsoluteRateLimiter extends StoreBase implements AbsoluteMetho
   async block(key: string, durationMs: number): Promise<void> {
     validateKey(key);
     checkDuration(durationMs);
-    const start = this.ctx.cfg.now();
     const r = await this.call(key, ABSOLUTE_BLOCK, {
       win: this.win,
       o: { op: "block", ms: durationMs },
@@ -408,8 +407,12 @@ export class RedisAbsoluteRateLimiter extends StoreBase implements AbsoluteMetho
       if (this.ctx.cfg.onStoreError === "local") return this.#fallback.block(key, durationMs);
       return this.unreachable();
     }
-    // Counted from before the call: the store's block ends no earlier.
-    this.#blocks.set(key, start + durationMs, this.ctx.cfg.now());
+    // Timed from the reply, not the request: the store started the block in between, so it ends
+    // no later than this. Timed from the request, the memory's block ended up to a round trip
+    // before the store's, and a caller that honoured its retryAfterMs was refused by the store
+    // (as the hybrid provider's was).
+    const at = this.ctx.cfg.now();
+    this.#blocks.set(key, at + durationMs, at);
   }
 
   /**
