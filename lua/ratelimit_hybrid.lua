@@ -3,8 +3,8 @@
 -- fleet never admits more than the capacity while the store is reachable. A sync commits an
 -- instance's usage exactly once (instance id + sequence number) and tops its reservation up.
 -- KEYS[1]  H: hash {t, d, c, h, R (reserved), r:<id> (reservation), q:<id> (last applied seq),
---             <i> = observed in bucket i, x<i> = declined in bucket i, b = blocked until (ms;
---             while it lasts no reservation is granted: a sync releases its instance's)}
+--             <i> = observed in bucket i, x<i> = declined in bucket i (absent: 0), b = blocked
+--             until (ms; while it lasts no reservation is granted: a sync releases its instance's)}
 -- KEYS[2]  Z: zset of bucket indexes
 -- KEYS[3]  RZ: zset of reservation holders (member = id, score = lapse time, ms)
 -- ARGV[1]  op: "sync" | "set" | "refund" | "block"
@@ -67,7 +67,9 @@ local function record(n, dn)
   if newest and tonumber(newest) >= b then b = tonumber(newest) end
   local f = fmt(b)
   redis.call("HINCRBY", H, f, n)
-  redis.call("HINCRBY", H, "x" .. f, dn)
+  -- A bucket's declined count is kept only where nonzero (absent reads as 0): most buckets have
+  -- none, and a field each would double the hash.
+  if dn > 0 then redis.call("HINCRBY", H, "x" .. f, dn) end
   redis.call("ZADD", Z, f, f)
   total = total + n
   declined = declined + dn

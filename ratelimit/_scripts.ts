@@ -343,7 +343,7 @@ function storeHybrid(
   for (const [id, q] of st.seq) db.hset(h, `q:${id}`, str(q));
   st.s.idx.forEach((i, k) => {
     db.hset(h, str(i), str(st.s.count[k]!));
-    db.hset(h, `x${str(i)}`, str(st.s.declined[k]!));
+    if (st.s.declined[k]! > 0) db.hset(h, `x${str(i)}`, str(st.s.declined[k]!));
     db.zadd(z, i, str(i));
   });
   const at = hybridExpiresAt(st, cfg);

@@ -80,8 +80,8 @@ async function seed(
   for (const [age, c, dc] of s.buckets) {
     const i = cur - age;
     fields[String(i)] = String(c);
-    // Suppressed keeps a declined count only where nonzero; hybrid keeps one per bucket.
-    if (kind === "hybrid" || (kind === "suppressed" && dc > 0)) fields[`x${i}`] = String(dc);
+    // Suppressed and hybrid keep a declined count only where nonzero.
+    if (kind !== "absolute" && dc > 0) fields[`x${i}`] = String(dc);
     t += c;
     d += kind === "absolute" ? 0 : dc;
     newest = Math.max(newest, i);
