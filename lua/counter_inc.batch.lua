@@ -65,7 +65,10 @@ for a = 1, na, 3 do
     if type(got) == "table" then
       out[i] = { "!err", got.err }
     elseif got > MAX_SAFE_INTEGER or got < -MAX_SAFE_INTEGER then
-      rcall("HINCRBY", key, field, -amount)
+      -- Negated as text, as in counter_inc.lua (-amount formats through %.14g).
+      if amount ~= "0" then
+        rcall("HINCRBY", key, field, amount:sub(1, 1) == "-" and amount:sub(2) or "-" .. amount)
+      end
       out[i] = { "!err", "DISTKIT_OVERFLOW " .. field .. ": adding " .. amount
         .. " leaves the safe-integer range" }
     else
