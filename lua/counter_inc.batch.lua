@@ -65,7 +65,7 @@ for a = 1, na, 3 do
     if type(got) == "table" then
       out[i] = { "!err", got.err }
     elseif got > MAX_SAFE_INTEGER or got < -MAX_SAFE_INTEGER then
-      -- Negated as text, as in counter_inc.lua (-amount formats through %.14g).
+      -- Negated as text, as in counter_inc.lua (-amount of "0" reaches Redis as "-0").
       if amount ~= "0" then
         rcall("HINCRBY", key, field, amount:sub(1, 1) == "-" and amount:sub(2) or "-" .. amount)
       end

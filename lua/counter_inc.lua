@@ -11,8 +11,8 @@
 -- form, each with its own KEYS and ARGV: see scripts/gen_lua.ts)
 local value = redis.call("HINCRBY", KEYS[1], ARGV[1], ARGV[2])
 if value > MAX_SAFE_INTEGER or value < -MAX_SAFE_INTEGER then
-  -- Negated as text: -ARGV[2] would format through %.14g ("-9.007199254741e+15" for a 16-digit
-  -- amount, "-0" for 0), which HINCRBY refuses, failing the script with the value left written.
+  -- Negated as text: -ARGV[2] of "0" reaches Redis as "-0", which HINCRBY refuses (a field
+  -- already out of range, written by someone else, plus 0), failing the script with ERR.
   local a = ARGV[2]
   if a ~= "0" then
     redis.call("HINCRBY", KEYS[1], ARGV[1], a:sub(1, 1) == "-" and a:sub(2) or "-" .. a)
