@@ -254,19 +254,33 @@ export class HybridEngine {
       e.hard = a.hard;
     }
     e.mine = a.r;
-    e.avail = Math.max(0, a.r - e.used); // what was taken meanwhile came out of the old one
-    e.resUntil = a.r > 0 ? b.sentAt + this.ttlMs - this.cfg.syncIntervalMs : -Infinity;
     e.observed = a.observed;
     e.declinedTotal = a.declined;
     e.reserved = a.reserved;
+    if (a.blockedMs === 0 && after < e.blockEnd) {
+      // Not blocked when the store ran it, yet this instance knows of a block that is not over:
+      // the store ran it before the block (its reply came back late), or the block has just
+      // ended. Either way, keep to the block as told to callers: its reservation is not used
+      // (the store releases it at the next sync), and the block's hint stays.
+      e.avail = 0;
+      return;
+    }
+    e.avail = Math.max(0, a.r - e.used); // what was taken meanwhile came out of the old one
+    e.resUntil = a.r > 0 ? b.sentAt + this.ttlMs - this.cfg.syncIntervalMs : -Infinity;
     e.viewAt = after;
     e.retryAfterMs = a.retryAfterMs;
     e.remaining = a.remainingAfterWaiting;
     e.resetAt = a.resetMs > 0 ? after + a.resetMs : 0;
     if (a.blockedMs > 0) {
       // Blocked (by any instance): the store released this instance's reservation; reject
-      // from memory until the block ends.
-      this.blocked(e, after, a.blockedMs);
+      // from memory until the block ends. The store ran the call between the batch's first
+      // send and now, so its block ends between those plus `blockedMs`. A known end in or past
+      // that range is this block's, and callers may have been told it: it stays, so that a
+      // reply that came back late does not reject a caller who honoured it. Otherwise (a block
+      // not known yet) the latest end, so that a caller who honours it is not refused by the
+      // store.
+      const known = e.blockEnd >= b.sentAt + a.blockedMs;
+      this.blocked(e, after, known ? Math.max(0, e.blockEnd - after) : a.blockedMs);
     }
   }
 

@@ -1,0 +1,114 @@
+/**
+ * The hybrid absolute limiter's block against sync replies that arrive late (on a loaded machine,
+ * or in a cluster, a reply can come back well after the store ran the call): the store runs each
+ * call at once, in the order made; the test decides when each sync's reply comes back, on a clock
+ * shared by the limiter and the store.
+ */
+import assert from "node:assert/strict";
+import { RateLimiter } from "../../ratelimit/rate_limiter.ts";
+import { MemoryStore } from "../../store/memory_store.ts";
+import type { Script, Store } from "../../store/types.ts";
+
+/** A store whose sync replies the test holds back until it lets them go, on a manual clock. */
+function lateSyncs() {
+  const clock = { t: 1_000 };
+  const inner = new MemoryStore({ now: () => clock.t });
+  const held: Array<() => void> = [];
+  const gate = { hold: false };
+  const store = {
+    isDistkitStore: true as const,
+    async run(script: Script, keys: readonly string[], argv: readonly (string | number)[]) {
+      const reply = inner.run(script, keys, argv); // runs now, in the order made
+      if (gate.hold && argv.includes("sync")) await new Promise<void>((r) => held.push(r));
+      return await reply;
+    },
+    subscribe: inner.subscribe.bind(inner),
+    close: () => inner.close(),
+  } as unknown as Store;
+  /** Lets every held reply go, and waits until their callers have taken them in. */
+  const release = async () => {
+    gate.hold = false;
+    for (const r of held.splice(0)) r();
+    await new Promise((r) => setTimeout(r, 10));
+  };
+  /** Waits until `n` sync replies are held. */
+  const heldCount = async (n: number) => {
+    while (held.length < n) await new Promise((r) => setTimeout(r, 1));
+  };
+  const rl = new RateLimiter({
+    store,
+    windowSizeSeconds: 10,
+    syncIntervalMs: 60_000, // no background sync: the test makes each one
+    now: () => clock.t,
+  });
+  return { clock, gate, release, heldCount, rl, inner };
+}
+
+Deno.test("hybrid block: a sync the store ran before the block, answered after it, neither lifts the block nor changes its hint", async () => {
+  const { clock, gate, release, heldCount, rl } = lateSyncs();
+  await using _ = rl;
+  const l = rl.hybrid.absolute;
+  assert.equal((await l.inc("k", 100)).kind, "allowed"); // holds a reservation
+  gate.hold = true;
+  const read = l.get("k"); // the store runs it now (renews the reservation); its reply is held
+  await heldCount(1);
+  clock.t = 1_010;
+  await l.block("k", 400);
+  clock.t = 1_050;
+  await release();
+  assert.equal(await read, 1);
+  const d = await l.inc("k", 100);
+  assert.equal(d.kind, "rejected", "the reservation the late reply carries is not usable");
+  if (d.kind !== "rejected") return;
+  assert.equal(d.retryAfterMs, 360, "the block's end, not the late reply's hint");
+  assert.equal(d.resetMs, 360);
+  clock.t = 1_410;
+  assert.equal((await l.inc("k", 100)).kind, "allowed");
+});
+
+Deno.test("hybrid block: a sync answered late during the block never moves its end past the one already told", async () => {
+  const { clock, gate, release, heldCount, rl } = lateSyncs();
+  await using _ = rl;
+  const l = rl.hybrid.absolute;
+  assert.equal((await l.inc("k", 100)).kind, "allowed");
+  await l.block("k", 400); // ends at 1 400
+  const d = await l.inc("k", 100);
+  assert.equal(d.kind, "rejected");
+  if (d.kind !== "rejected") return;
+  assert.equal(d.retryAfterMs, 400);
+  clock.t = 1_010;
+  gate.hold = true;
+  const read = l.get("k"); // run at 1 010: "blocked for 390 ms more"
+  await heldCount(1);
+  clock.t = 1_200; // … answered 190 ms later
+  await release();
+  assert.equal(await read, 1);
+  const during = await l.inc("k", 100);
+  assert.equal(during.kind, "rejected");
+  if (during.kind !== "rejected") return;
+  assert.equal(during.retryAfterMs, 200, "still the block's end, not 1 200 + 390");
+  clock.t = 1_400; // the caller honours the first answer
+  assert.equal((await l.inc("k", 100)).kind, "allowed");
+});
+
+Deno.test("hybrid block: a block first learnt from a late reply lasts until the latest the store's can end", async () => {
+  const { clock, gate, release, heldCount, rl, inner } = lateSyncs();
+  await using _ = rl;
+  await using other = new RateLimiter({ store: inner, windowSizeSeconds: 10, now: () => clock.t });
+  const l = rl.hybrid.absolute;
+  assert.equal((await l.inc("k", 100)).kind, "allowed");
+  await other.hybrid.absolute.block("k", 400); // another instance: the store's block ends at 1 400
+  clock.t = 1_010;
+  gate.hold = true;
+  const read = l.get("k"); // run at 1 010: "blocked for 390 ms more"
+  await heldCount(1);
+  clock.t = 1_200; // … answered 190 ms later: the store's block ends between 1 400 and 1 590
+  await release();
+  assert.equal(await read, 1);
+  const d = await l.inc("k", 100);
+  assert.equal(d.kind, "rejected");
+  if (d.kind !== "rejected") return;
+  assert.equal(d.retryAfterMs, 390, "until 1 590: honoured, never refused by the store");
+  clock.t = 1_590;
+  assert.equal((await l.inc("k", 100)).kind, "allowed");
+});
