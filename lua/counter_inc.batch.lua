@@ -14,6 +14,7 @@
 -- distkit:const MAX_SAFE_INTEGER
 local rpcall, rcall, format, type = redis.pcall, redis.call, string.format, type
 local tonumber, match = tonumber, string.match
+-- distkit:include incr_overflow
 -- distkit:batch-generic
 
 local na, nk = #ARGV, 0
@@ -53,8 +54,7 @@ for a = 1, na, 3 do
   if by and pending + by >= -MAX_SAFE_INTEGER and pending + by <= MAX_SAFE_INTEGER then
     local sum = value + by
     if sum > MAX_SAFE_INTEGER or sum < -MAX_SAFE_INTEGER then
-      out[i] = { "!err", "DISTKIT_OVERFLOW " .. field .. ": adding " .. amount
-        .. " leaves the safe-integer range" }
+      out[i] = { "!err", overflowMessage(field, amount) }
     else
       value, pending = sum, pending + by
       out[i] = format("%d", sum)
@@ -65,12 +65,7 @@ for a = 1, na, 3 do
     if type(got) == "table" then
       out[i] = { "!err", got.err }
     elseif got > MAX_SAFE_INTEGER or got < -MAX_SAFE_INTEGER then
-      -- Negated as text, as in counter_inc.lua (-amount of "0" reaches Redis as "-0").
-      if amount ~= "0" then
-        rcall("HINCRBY", key, field, amount:sub(1, 1) == "-" and amount:sub(2) or "-" .. amount)
-      end
-      out[i] = { "!err", "DISTKIT_OVERFLOW " .. field .. ": adding " .. amount
-        .. " leaves the safe-integer range" }
+      out[i] = { "!err", takeBack(key, field, amount) }
     else
       runKey, runField, value = key, field, got
       out[i] = format("%d", got)

@@ -11,13 +11,7 @@
 -- form, each with its own KEYS and ARGV: see scripts/gen_lua.ts)
 local value = redis.call("HINCRBY", KEYS[1], ARGV[1], ARGV[2])
 if value > MAX_SAFE_INTEGER or value < -MAX_SAFE_INTEGER then
-  -- Negated as text: -ARGV[2] of "0" reaches Redis as "-0", which HINCRBY refuses (a field
-  -- already out of range, written by someone else, plus 0), failing the script with ERR.
-  local a = ARGV[2]
-  if a ~= "0" then
-    redis.call("HINCRBY", KEYS[1], ARGV[1], a:sub(1, 1) == "-" and a:sub(2) or "-" .. a)
-  end
-  return redis.error_reply("DISTKIT_OVERFLOW " .. ARGV[1] .. ": adding " .. ARGV[2]
-    .. " leaves the safe-integer range")
+  -- distkit:include incr_overflow
+  return redis.error_reply(takeBack(KEYS[1], ARGV[1], ARGV[2]))
 end
 return string.format("%d", value)

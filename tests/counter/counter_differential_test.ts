@@ -231,8 +231,28 @@ Deno.test({
             assert.deepEqual(states[0], states[1]);
           },
         ),
-        { numRuns: 200 },
+        {
+          numRuns: 200,
+          // A field already past the safe range plus 0: the undo's negated 0 ("-0") was refused
+          // by Redis, and the whole batch failed with ERR (a fresh-clone run's counterexample).
+          examples: [[[["a", "9007199254740993"]], false, [["a:b", "0", 0], ["a", "0", 0]]]],
+        },
       );
+      // That case's outcome, pinned: the overflow error on its own call, the field unchanged.
+      const h = `{${uniquePrefix("zero")}}:counter`;
+      await client.hSet(h, "a", "9007199254740993");
+      const calls = [{ script: COUNTER_INC, keys: [h], argv: ["b", "1"] }, {
+        script: COUNTER_INC,
+        keys: [h],
+        argv: ["a", "0"],
+      }];
+      const out = await redisBatched(client, calls);
+      assert.equal(out[0], "1");
+      const overflow = "error COUNTER_OVERFLOW a: adding 0 leaves the safe-integer range";
+      assert.equal(out[1], overflow);
+      assert.equal(await alone.run(COUNTER_INC, [h], ["a", "0"]).catch(failure), overflow);
+      assert.equal(await client.hGet(h, "a"), "9007199254740993");
+      await client.del(h);
     } finally {
       await alone.close();
       await client.close();
