@@ -376,8 +376,10 @@ export class HybridEngine {
       if (e.batch !== undefined || e.used > 0 || e.extra > 0) {
         // Something to commit (or resend): commit it and top the reservation up.
         due.push([key, e, this.want(e, e.batch?.used ?? e.used)]);
-      } else if (e.avail > 0 && now - e.lastUse >= this.idleMs) {
-        // Idle with a reservation: give it back.
+      } else if ((e.avail > 0 || e.mine > 0) && now - e.lastUse >= this.idleMs) {
+        // Idle with a reservation: give it back. That includes one the store still holds while
+        // nothing of it may be used here (a block set `avail` to 0): given back, it is the
+        // fleet's again at once, not when it lapses a reservation lifetime later.
         due.push([key, e, RELEASE]);
       } else if (e.avail > 0 && e.resUntil - now < this.ttlMs * RENEW_BELOW_TTL_PART) {
         // In use, nothing to commit, reservation aging: renew it as it is.

@@ -112,3 +112,16 @@ Deno.test("hybrid block: a block first learnt from a late reply lasts until the 
   clock.t = 1_590;
   assert.equal((await l.inc("k", 100)).kind, "allowed");
 });
+
+Deno.test("hybrid block: the blocking instance gives its reservation back once idle, so the capacity is the fleet's when the block ends", async () => {
+  const store = new MemoryStore();
+  const options = { store, windowSizeSeconds: 1, syncIntervalMs: 5 };
+  await using a = new RateLimiter(options);
+  await using b = new RateLimiter(options);
+  assert.equal((await a.hybrid.absolute.inc("k", 10)).kind, "allowed");
+  await new Promise((r) => setTimeout(r, 30)); // committed, and the reservation topped up
+  await a.hybrid.absolute.block("k", 100);
+  await new Promise((r) => setTimeout(r, 200)); // the block is over
+  const d = await b.hybrid.absolute.inc("k", 10, 9);
+  assert.equal(d.kind, "allowed", "9 of 10 are free: a holds no reservation any more");
+});
