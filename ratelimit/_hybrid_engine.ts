@@ -274,27 +274,31 @@ export class HybridEngine {
     if (a.blockedMs > 0) {
       // Blocked (by any instance): the store released this instance's reservation; reject
       // from memory until the block ends. The store ran the call between the batch's first
-      // send and now, so its block ends between those plus `blockedMs`. A known end in or past
-      // that range is this block's, and callers may have been told it: it stays, so that a
-      // reply that came back late does not reject a caller who honoured it. Otherwise (a block
-      // not known yet) the latest end, so that a caller who honours it is not refused by the
-      // store.
-      const known = e.blockEnd >= b.sentAt + a.blockedMs;
+      // send and now, so its block ends between those plus `blockedMs`. A known end in that
+      // range is this block's, and callers may have been told it: it stays, so that a reply that
+      // came back late does not reject a caller who honoured it. Otherwise (a block not known
+      // yet, or one the store has replaced by a shorter one) the latest end, so that a caller who
+      // honours it is not refused by the store.
+      const known = e.blockEnd >= b.sentAt + a.blockedMs && e.blockEnd <= after + a.blockedMs;
       this.blocked(e, after, known ? Math.max(0, e.blockEnd - after) : a.blockedMs);
     }
   }
 
-  /** Takes in a block of `ms` from `now`: calls are rejected from memory until it ends. */
+  /**
+   * Takes in a block of `ms` from `now`: calls are rejected from memory until it ends. It replaces
+   * any block known before, as in the store.
+   */
   blocked(e: Entry, now: number, ms: number): void {
     e.blockEnd = now + ms;
-    e.blockedUntil = Math.max(e.blockedUntil, e.blockEnd);
+    e.blockedUntil = e.blockEnd;
     e.avail = 0;
-    // The block's end, when a request fits then; the last sync's hint (when the oldest usage
-    // leaves the window, which every sync reply carries) only when there is no room even then.
-    // Taking the larger of the two always made a block on a key with committed usage say the
-    // window's length (1 s for a 400 ms block) once a background sync had come in before it.
-    const room = e.cap >= 0 && e.cap - this.accepted(e) >= 1;
-    e.retryAfterMs = room ? ms : Math.max(e.retryAfterMs, ms);
+    // The block's end, when a request fits then (or the limit is not known here yet); else when
+    // the oldest usage the last sync saw leaves the window, if later. Taking the larger of the
+    // block and the last hint always made a block on a key with committed usage say the window's
+    // length (1 s for a 400 ms block) once a background sync had come in before it, and a block
+    // that replaced a longer one say the longer one's end.
+    const room = e.cap < 0 || e.cap - this.accepted(e) >= 1;
+    e.retryAfterMs = room ? ms : Math.max(ms, e.resetAt - now);
     e.viewAt = now;
   }
 

@@ -184,12 +184,20 @@ export function allowedBlind(limit: number, n: number): RateLimitDecision {
 
 /**
  * Keys known to be blocked, by this instance (until when, on its clock), so that their calls are
- * answered without a store call while the block lasts. Expired entries are swept, amortised.
+ * answered without a store call while the block lasts. An ended block is remembered for `graceMs`
+ * more (the longest a store reply may take), so that a reply that comes back late reporting it
+ * does not start it again (see {@linkcode BlockCache.learn}). Expired entries are swept,
+ * amortised.
  * @internal
  */
 export class BlockCache {
   #map = new Map<string, number>();
   #sweepAt = 1024;
+  #graceMs: number;
+  /** @param graceMs how long an ended block is remembered, ms */
+  constructor(graceMs = 0) {
+    this.#graceMs = graceMs;
+  }
   /** Whether any key is held (the hot path's one test). */
   get size(): number {
     return this.#map.size;
@@ -199,13 +207,26 @@ export class BlockCache {
     const t = this.#map.get(key);
     if (t === undefined) return undefined;
     if (t > now) return t;
-    this.#map.delete(key);
+    if (now - t >= this.#graceMs) this.#map.delete(key);
     return undefined;
+  }
+  /**
+   * Remembers a block a store reply reported: the store ran the call between `sent` and `now`, so
+   * its block ends between `sent + ms` and `now + ms`. A known end in that range is that block's,
+   * and callers may have been told it: it stays, so that a reply that came back late does not
+   * reject a caller who honoured it. Otherwise (a block not known yet, or one the store has
+   * replaced by a shorter one) the latest end, so that a caller who honours it is not refused by
+   * the store.
+   */
+  learn(key: string, ms: number, sent: number, now: number): void {
+    const known = this.#map.get(key);
+    if (known !== undefined && known >= sent + ms && known <= now + ms) return;
+    this.set(key, now + ms, now);
   }
   /** Remembers a block (a later one replaces it). */
   set(key: string, until: number, now: number): void {
     if (this.#map.size >= this.#sweepAt) {
-      for (const [k, t] of this.#map) if (t <= now) this.#map.delete(k);
+      for (const [k, t] of this.#map) if (now - t >= this.#graceMs) this.#map.delete(k);
       this.#sweepAt = Math.max(1024, 2 * this.#map.size);
     }
     this.#map.set(key, until);
@@ -262,10 +283,12 @@ export class RedisAbsoluteRateLimiter extends StoreBase implements AbsoluteMetho
    * @param ctx the limiter's shared context
    * @param fallback the local limiter the "local" policy uses during an outage
    */
-  #blocks = new BlockCache();
+  #blocks: BlockCache;
   constructor(ctx: StoreContext, fallback: LocalAbsoluteRateLimiter) {
     super(ctx, "ra");
     this.#fallback = fallback;
+    // A reply comes back within the store call's bound, or is dropped.
+    this.#blocks = new BlockCache(ctx.cfg.storeTimeoutMs);
   }
 
   /**
@@ -298,25 +321,26 @@ export class RedisAbsoluteRateLimiter extends StoreBase implements AbsoluteMetho
           );
         }
       }
+      const sent = this.ctx.cfg.now();
       return this.call(
         key,
         ABSOLUTE_DECIDE,
         { win: this.win, o: { op: "inc", cap, n } },
-        (r) => r !== DOWN ? this.#learn(key, r) : this.#down(key, rate, n, cap),
+        (r) => r !== DOWN ? this.#learn(key, r, sent) : this.#down(key, rate, n, cap),
       );
     } catch (e) {
       return Promise.reject(e);
     }
   }
 
-  /** Remembers a block the store reported, so that calls meanwhile need no store call. */
-  #learn(key: string, d: RateLimitDecision): RateLimitDecision {
+  /**
+   * Remembers a block the store reported, so that calls meanwhile need no store call.
+   * @param sent when the call was made
+   */
+  #learn(key: string, d: RateLimitDecision, sent: number): RateLimitDecision {
     if (d.kind === "rejected") {
       const ms = BLOCKED_MS.get(d);
-      if (ms !== undefined) {
-        const now = this.ctx.cfg.now();
-        this.#blocks.set(key, now + ms, now);
-      }
+      if (ms !== undefined) this.#blocks.learn(key, ms, sent, this.ctx.cfg.now());
     }
     return d;
   }
@@ -470,8 +494,9 @@ export class RedisAbsoluteRateLimiter extends StoreBase implements AbsoluteMetho
         return blockedFromMemory(until, now, 0, this.ctx.cfg.windowSizeSeconds);
       }
     }
+    const sent = this.ctx.cfg.now();
     const r = await this.call(key, ABSOLUTE_DECIDE, { win: this.win, o: { op: "check" } });
-    if (r !== DOWN) return this.#learn(key, r);
+    if (r !== DOWN) return this.#learn(key, r, sent);
     const p = this.ctx.cfg.onStoreError;
     if (p === "allow") return allowedBlind(0, 0);
     if (p === "local") return this.#fallback.isAllowed(key);

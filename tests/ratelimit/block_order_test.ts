@@ -1,16 +1,22 @@
 /**
- * The hybrid absolute limiter's block against sync replies that arrive late (on a loaded machine,
- * or in a cluster, a reply can come back well after the store ran the call): the store runs each
- * call at once, in the order made; the test decides when each sync's reply comes back, on a clock
- * shared by the limiter and the store.
+ * The redis and hybrid absolute limiters' block against store replies that arrive late (on a
+ * loaded machine, or in a cluster, a reply can come back well after the store ran the call): the
+ * store runs each call at once, in the order made; the test decides when the replies it holds
+ * come back, on a clock shared by the limiter and the store.
  */
 import assert from "node:assert/strict";
 import { RateLimiter } from "../../ratelimit/rate_limiter.ts";
 import { MemoryStore } from "../../store/memory_store.ts";
 import type { Script, Store } from "../../store/types.ts";
 
-/** A store whose sync replies the test holds back until it lets them go, on a manual clock. */
-function lateSyncs() {
+/**
+ * A store whose replies to the calls `holds` picks (by default the hybrid syncs) the test holds
+ * back until it lets them go, on a manual clock.
+ */
+function lateSyncs(
+  holds: (script: Script, argv: readonly (string | number)[]) => boolean = (_, argv) =>
+    argv.includes("sync"),
+) {
   const clock = { t: 1_000 };
   const inner = new MemoryStore({ now: () => clock.t });
   const held: Array<() => void> = [];
@@ -19,7 +25,7 @@ function lateSyncs() {
     isDistkitStore: true as const,
     async run(script: Script, keys: readonly string[], argv: readonly (string | number)[]) {
       const reply = inner.run(script, keys, argv); // runs now, in the order made
-      if (gate.hold && argv.includes("sync")) await new Promise<void>((r) => held.push(r));
+      if (gate.hold && holds(script, argv)) await new Promise<void>((r) => held.push(r));
       return await reply;
     },
     subscribe: inner.subscribe.bind(inner),
@@ -31,7 +37,7 @@ function lateSyncs() {
     for (const r of held.splice(0)) r();
     await new Promise((r) => setTimeout(r, 10));
   };
-  /** Waits until `n` sync replies are held. */
+  /** Waits until `n` replies are held. */
   const heldCount = async (n: number) => {
     while (held.length < n) await new Promise((r) => setTimeout(r, 1));
   };
@@ -125,3 +131,65 @@ Deno.test("hybrid block: the blocking instance gives its reservation back once i
   const d = await b.hybrid.absolute.inc("k", 10, 9);
   assert.equal(d.kind, "allowed", "9 of 10 are free: a holds no reservation any more");
 });
+
+Deno.test("redis block: an inc answered late during the block never moves its end past the one already told", async () => {
+  const { clock, gate, release, heldCount, rl } = lateSyncs((script, argv) =>
+    script.name === "ratelimit_absolute" && !argv.includes("block")
+  );
+  await using _ = rl;
+  const l = rl.redis.absolute;
+  gate.hold = true;
+  const blocked = l.block("k", 400); // the store runs it at 1 000 and answers at once: ends 1 400
+  const late = l.inc("k", 100); // made meanwhile: run at 1 000, after the block; answered late
+  await heldCount(1);
+  await blocked;
+  const d = await l.inc("k", 100); // answered from memory
+  assert.equal(d.kind, "rejected");
+  if (d.kind !== "rejected") return;
+  assert.equal(d.retryAfterMs, 400);
+  clock.t = 1_200;
+  await release();
+  const r = await late;
+  assert.equal(r.kind, "rejected", "the store ran it during the block");
+  const during = await l.inc("k", 100);
+  assert.equal(during.kind, "rejected");
+  if (during.kind !== "rejected") return;
+  assert.equal(during.retryAfterMs, 200, "still the block's end, not 1 200 + 400");
+  clock.t = 1_400; // the caller honours the first answer
+  assert.equal((await l.inc("k", 100)).kind, "allowed");
+});
+
+Deno.test("redis block: an inc answered after the block ended, reporting it, does not start it again", async () => {
+  const { clock, gate, release, heldCount, rl } = lateSyncs((script, argv) =>
+    script.name === "ratelimit_absolute" && !argv.includes("block")
+  );
+  await using _ = rl;
+  const l = rl.redis.absolute;
+  gate.hold = true;
+  const blocked = l.block("k", 400); // ends at 1 400
+  const late = l.inc("k", 100); // run at 1 000, during the block
+  await heldCount(1);
+  gate.hold = false; // the calls from here on are answered at once
+  await blocked;
+  clock.t = 1_450; // the block is over (the caller told 400 ms came back)…
+  assert.equal((await l.inc("k", 100)).kind, "allowed");
+  await release(); // …and then the late reply: "blocked for 400 ms", from 1 000
+  assert.equal((await late).kind, "rejected");
+  assert.equal((await l.inc("k", 100)).kind, "allowed", "not blocked again until 1 850");
+});
+
+for (const p of ["redis", "hybrid"] as const) {
+  Deno.test(`${p} block: a later, shorter block replaces an earlier one, in memory as in the store`, async () => {
+    const store = new MemoryStore();
+    await using rl = new RateLimiter({ store, windowSizeSeconds: 1, syncIntervalMs: 5 });
+    const l = rl[p].absolute;
+    await l.block("k", 60_000);
+    await l.block("k", 100);
+    const d = await l.inc("k", 10);
+    assert.equal(d.kind, "rejected");
+    if (d.kind !== "rejected") return;
+    assert.ok(d.retryAfterMs <= 100, `retryAfterMs ${d.retryAfterMs}`);
+    await new Promise((r) => setTimeout(r, d.retryAfterMs + 5));
+    assert.equal((await l.inc("k", 10)).kind, "allowed");
+  });
+}
