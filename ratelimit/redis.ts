@@ -192,6 +192,8 @@ export function allowedBlind(limit: number, n: number): RateLimitDecision {
  */
 export class BlockCache {
   #map = new Map<string, number>();
+  /** Keys whose block was lifted, and when (see {@linkcode BlockCache.lift}). */
+  #lifted = new Map<string, number>();
   #sweepAt = 1024;
   #graceMs: number;
   /** @param graceMs how long an ended block is remembered, ms */
@@ -219,6 +221,11 @@ export class BlockCache {
    * the store.
    */
   learn(key: string, ms: number, sent: number, now: number): void {
+    const lifted = this.#lifted.get(key);
+    if (lifted !== undefined) {
+      if (sent < lifted) return;
+      this.#lifted.delete(key);
+    }
     const known = this.#map.get(key);
     if (known !== undefined && known >= sent + ms && known <= now + ms) return;
     this.set(key, now + ms, now);
@@ -234,6 +241,18 @@ export class BlockCache {
   /** Forgets the key's block. */
   delete(key: string): void {
     this.#map.delete(key);
+  }
+  /**
+   * Forgets the key's block, lifted in the store (by a reset or a matched setIf) before `at`: a
+   * reply to a call made before then may come from before the lift, so a block it reports is not
+   * learnt (a call made later asks the store again). Remembered for `graceMs`.
+   */
+  lift(key: string, at: number): void {
+    this.#map.delete(key);
+    if (this.#lifted.size >= this.#sweepAt) {
+      for (const [k, t] of this.#lifted) if (at - t >= this.#graceMs) this.#lifted.delete(k);
+    }
+    this.#lifted.set(key, at);
   }
 }
 
@@ -374,11 +393,12 @@ export class RedisAbsoluteRateLimiter extends StoreBase implements AbsoluteMetho
       win: this.win,
       o: { op: "set", cap: 1, n: 0, cmp: Comparator.always.op, operand: 0 },
     });
-    this.#blocks.delete(key);
     if (r === DOWN) {
+      this.#blocks.delete(key);
       if (this.ctx.cfg.onStoreError === "local") return this.#fallback.reset(key);
       return this.unreachable();
     }
+    this.#blocks.lift(key, this.ctx.cfg.now());
   }
 
   /**
@@ -548,6 +568,8 @@ export class RedisAbsoluteRateLimiter extends StoreBase implements AbsoluteMetho
       o: { op: "set", cap, n, cmp: cmp.op, operand: cmp.operand },
     });
     if (r === DOWN) return this.unreachable();
+    // A match replaced the window and lifted any block, in the store: here too.
+    if (r.matched) this.#blocks.lift(key, this.ctx.cfg.now());
     return r;
   }
 }

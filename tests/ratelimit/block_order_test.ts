@@ -5,6 +5,7 @@
  * come back, on a clock shared by the limiter and the store.
  */
 import assert from "node:assert/strict";
+import { Comparator } from "../../core/comparator.ts";
 import { RateLimiter } from "../../ratelimit/rate_limiter.ts";
 import { MemoryStore } from "../../store/memory_store.ts";
 import type { Script, Store } from "../../store/types.ts";
@@ -191,5 +192,35 @@ for (const p of ["redis", "hybrid"] as const) {
     assert.ok(d.retryAfterMs <= 100, `retryAfterMs ${d.retryAfterMs}`);
     await new Promise((r) => setTimeout(r, d.retryAfterMs + 5));
     assert.equal((await l.inc("k", 10)).kind, "allowed");
+  });
+}
+
+Deno.test("redis block: an inc the store ran before a reset, answered after it, does not block the key again", async () => {
+  const { clock, gate, release, heldCount, rl, inner } = lateSyncs((script, argv) =>
+    script.name === "ratelimit_absolute" && argv.length === 3 // an inc
+  );
+  await using _ = rl;
+  await using other = new RateLimiter({ store: inner, windowSizeSeconds: 10, now: () => clock.t });
+  const l = rl.redis.absolute;
+  await other.redis.absolute.block("k", 60_000); // another instance blocks the key
+  gate.hold = true;
+  const late = l.inc("k", 100); // the store runs it now: blocked; its reply is held
+  await heldCount(1);
+  gate.hold = false;
+  clock.t = 1_010;
+  await l.reset("k"); // lifted, fleet-wide
+  await release();
+  assert.equal((await late).kind, "rejected", "its own answer: blocked when it ran");
+  assert.equal((await l.inc("k", 100)).kind, "allowed", "the reset stands");
+});
+
+for (const p of ["local", "redis", "hybrid"] as const) {
+  Deno.test(`${p} block: a matched setIf lifts the block, in memory as in the store`, async () => {
+    await using rl = new RateLimiter({ store: new MemoryStore(), windowSizeSeconds: 10 });
+    const l = rl[p].absolute;
+    await l.block("k", 60_000);
+    assert.equal((await l.inc("k", 100)).kind, "rejected");
+    assert.ok((await l.setIf("k", 100, Comparator.always, 0)).matched);
+    assert.equal((await l.inc("k", 100)).kind, "allowed", "the block was lifted");
   });
 }
