@@ -13,7 +13,7 @@ import { type Batch, type Entry, newEntry, RELEASE, UNKNOWN_LIMIT } from "./_hyb
 import { HYBRID_SYNC, type HybridOp, type RlWindow } from "./_scripts.ts";
 import type { Operation } from "../store/operation.ts";
 import type { SyncReply } from "./_hybrid_model.ts";
-import type { StoreContext } from "./redis.ts";
+import { reportedBlockEnd, type StoreContext } from "./redis.ts";
 import type { DecisionNumbers, Rate, RateLimitDecision } from "./types.ts";
 
 /**
@@ -273,14 +273,9 @@ export class HybridEngine {
     e.resetAt = a.resetMs > 0 ? after + a.resetMs : 0;
     if (a.blockedMs > 0) {
       // Blocked (by any instance): the store released this instance's reservation; reject
-      // from memory until the block ends. The store ran the call between the batch's first
-      // send and now, so its block ends between those plus `blockedMs`. A known end in that
-      // range is this block's, and callers may have been told it: it stays, so that a reply that
-      // came back late does not reject a caller who honoured it. Otherwise (a block not known
-      // yet, or one the store has replaced by a shorter one) the latest end, so that a caller who
-      // honours it is not refused by the store.
-      const known = e.blockEnd >= b.sentAt + a.blockedMs && e.blockEnd <= after + a.blockedMs;
-      this.blocked(e, after, known ? Math.max(0, e.blockEnd - after) : a.blockedMs);
+      // from memory until the block ends (the store ran the call after the batch's first send).
+      const end = reportedBlockEnd(e.blockEnd, a.blockedMs, b.sentAt, after);
+      this.blocked(e, after, Math.max(0, end - after));
     }
   }
 

@@ -183,6 +183,29 @@ export function allowedBlind(limit: number, n: number): RateLimitDecision {
 }
 
 /**
+ * When a block a store reply reported ends, on this instance's clock. The store ran the call
+ * between `sent` and `now`, so its block ends between `sent + ms` and `now + ms`. A known end in
+ * that range is that block's, and callers may have been told it: it stays, so that a reply that
+ * came back late does not reject a caller who honoured it. Otherwise (a block not known yet, or one
+ * the store has replaced by a shorter one) the latest end, so that a caller who honours it is not
+ * refused by the store. The redis and hybrid providers both learn blocks so.
+ * @param known the end known here, if any
+ * @param ms how long the reply said the block lasts
+ * @param sent when the call was made
+ * @param now now
+ * @returns the end to keep
+ * @internal
+ */
+export function reportedBlockEnd(
+  known: number | undefined,
+  ms: number,
+  sent: number,
+  now: number,
+): number {
+  return known !== undefined && known >= sent + ms && known <= now + ms ? known : now + ms;
+}
+
+/**
  * Keys known to be blocked, by this instance (until when, on its clock), so that their calls are
  * answered without a store call while the block lasts. An ended block is remembered for `graceMs`
  * more (the longest a store reply may take), so that a reply that comes back late reporting it
@@ -213,12 +236,8 @@ export class BlockCache {
     return undefined;
   }
   /**
-   * Remembers a block a store reply reported: the store ran the call between `sent` and `now`, so
-   * its block ends between `sent + ms` and `now + ms`. A known end in that range is that block's,
-   * and callers may have been told it: it stays, so that a reply that came back late does not
-   * reject a caller who honoured it. Otherwise (a block not known yet, or one the store has
-   * replaced by a shorter one) the latest end, so that a caller who honours it is not refused by
-   * the store.
+   * Remembers a block a store reply to a call made at `sent` reported ({@linkcode reportedBlockEnd}),
+   * unless the key's block was lifted after `sent`.
    */
   learn(key: string, ms: number, sent: number, now: number): void {
     const lifted = this.#lifted.get(key);
@@ -227,8 +246,8 @@ export class BlockCache {
       this.#lifted.delete(key);
     }
     const known = this.#map.get(key);
-    if (known !== undefined && known >= sent + ms && known <= now + ms) return;
-    this.set(key, now + ms, now);
+    const end = reportedBlockEnd(known, ms, sent, now);
+    if (end !== known) this.set(key, end, now);
   }
   /** Remembers a block (a later one replaces it). */
   set(key: string, until: number, now: number): void {
