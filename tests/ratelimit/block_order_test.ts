@@ -21,27 +21,34 @@ function lateSyncs(
   const clock = { t: 1_000 };
   const inner = new MemoryStore({ now: () => clock.t });
   const held: Array<() => void> = [];
+  let onHold = () => {};
   const gate = { hold: false };
   const store = {
     isDistkitStore: true as const,
     async run(script: Script, keys: readonly string[], argv: readonly (string | number)[]) {
       const reply = inner.run(script, keys, argv); // runs now, in the order made
-      if (gate.hold && holds(script, argv)) await new Promise<void>((r) => held.push(r));
+      if (gate.hold && holds(script, argv)) {
+        await new Promise<void>((r) => {
+          held.push(r);
+          onHold();
+        });
+      }
       return await reply;
     },
     subscribe: inner.subscribe.bind(inner),
     close: () => inner.close(),
   } as unknown as Store;
-  /** Lets every held reply go, and waits until their callers have taken them in. */
-  const release = async () => {
+  /** Lets every held reply go (the test then awaits the calls that get them). */
+  const release = () => {
     gate.hold = false;
     for (const r of held.splice(0)) r();
-    await new Promise((r) => setTimeout(r, 10));
   };
-  /** Waits until `n` replies are held. */
-  const heldCount = async (n: number) => {
-    while (held.length < n) await new Promise((r) => setTimeout(r, 1));
-  };
+  /** Resolves once `n` replies are held. */
+  const heldCount = (n: number) =>
+    new Promise<void>((resolve) => {
+      onHold = () => held.length >= n && resolve();
+      onHold();
+    });
   const rl = new RateLimiter({
     store,
     windowSizeSeconds: 10,
@@ -62,7 +69,7 @@ Deno.test("hybrid block: a sync the store ran before the block, answered after i
   clock.t = 1_010;
   await l.block("k", 400);
   clock.t = 1_050;
-  await release();
+  release();
   assert.equal(await read, 1);
   const d = await l.inc("k", 100);
   assert.equal(d.kind, "rejected", "the reservation the late reply carries is not usable");
@@ -88,7 +95,7 @@ Deno.test("hybrid block: a sync answered late during the block never moves its e
   const read = l.get("k"); // run at 1 010: "blocked for 390 ms more"
   await heldCount(1);
   clock.t = 1_200; // … answered 190 ms later
-  await release();
+  release();
   assert.equal(await read, 1);
   const during = await l.inc("k", 100);
   assert.equal(during.kind, "rejected");
@@ -110,7 +117,7 @@ Deno.test("hybrid block: a block first learnt from a late reply lasts until the 
   const read = l.get("k"); // run at 1 010: "blocked for 390 ms more"
   await heldCount(1);
   clock.t = 1_200; // … answered 190 ms later: the store's block ends between 1 400 and 1 590
-  await release();
+  release();
   assert.equal(await read, 1);
   const d = await l.inc("k", 100);
   assert.equal(d.kind, "rejected");
@@ -149,7 +156,7 @@ Deno.test("redis block: an inc answered late during the block never moves its en
   if (d.kind !== "rejected") return;
   assert.equal(d.retryAfterMs, 400);
   clock.t = 1_200;
-  await release();
+  release();
   const r = await late;
   assert.equal(r.kind, "rejected", "the store ran it during the block");
   const during = await l.inc("k", 100);
@@ -174,7 +181,7 @@ Deno.test("redis block: an inc answered after the block ended, reporting it, doe
   await blocked;
   clock.t = 1_450; // the block is over (the caller told 400 ms came back)…
   assert.equal((await l.inc("k", 100)).kind, "allowed");
-  await release(); // …and then the late reply: "blocked for 400 ms", from 1 000
+  release(); // …and then the late reply: "blocked for 400 ms", from 1 000
   assert.equal((await late).kind, "rejected");
   assert.equal((await l.inc("k", 100)).kind, "allowed", "not blocked again until 1 850");
 });
@@ -209,7 +216,7 @@ Deno.test("redis block: an inc the store ran before a reset, answered after it, 
   gate.hold = false;
   clock.t = 1_010;
   await l.reset("k"); // lifted, fleet-wide
-  await release();
+  release();
   assert.equal((await late).kind, "rejected", "its own answer: blocked when it ran");
   assert.equal((await l.inc("k", 100)).kind, "allowed", "the reset stands");
 });
