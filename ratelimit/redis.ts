@@ -205,6 +205,20 @@ export function reportedBlockEnd(
   return known !== undefined && known >= sent + ms && known <= now + ms ? known : now + ms;
 }
 
+/** The size at which a {@linkcode BlockCache} map is first swept. */
+const SWEEP_MIN = 1024;
+
+/**
+ * Drops the entries of `map` (key → time) older than `graceMs` at `now`, once it has reached
+ * `at`; amortised: the next sweep waits until the map has doubled.
+ * @returns the size of the next sweep
+ */
+function sweep(map: Map<string, number>, now: number, graceMs: number, at: number): number {
+  if (map.size < at) return at;
+  for (const [k, t] of map) if (now - t >= graceMs) map.delete(k);
+  return Math.max(SWEEP_MIN, 2 * map.size);
+}
+
 /**
  * Keys known to be blocked, by this instance (until when, on its clock), so that their calls are
  * answered without a store call while the block lasts. An ended block is remembered for `graceMs`
@@ -217,7 +231,8 @@ export class BlockCache {
   #map = new Map<string, number>();
   /** Keys whose block was lifted, and when (see {@linkcode BlockCache.lift}). */
   #lifted = new Map<string, number>();
-  #sweepAt = 1024;
+  #sweepAt = SWEEP_MIN;
+  #liftedSweepAt = SWEEP_MIN;
   #graceMs: number;
   /** @param graceMs how long an ended block is remembered, ms */
   constructor(graceMs = 0) {
@@ -251,10 +266,7 @@ export class BlockCache {
   }
   /** Remembers a block (a later one replaces it). */
   set(key: string, until: number, now: number): void {
-    if (this.#map.size >= this.#sweepAt) {
-      for (const [k, t] of this.#map) if (now - t >= this.#graceMs) this.#map.delete(k);
-      this.#sweepAt = Math.max(1024, 2 * this.#map.size);
-    }
+    this.#sweepAt = sweep(this.#map, now, this.#graceMs, this.#sweepAt);
     this.#map.set(key, until);
   }
   /** Forgets the key's block. */
@@ -268,9 +280,7 @@ export class BlockCache {
    */
   lift(key: string, at: number): void {
     this.#map.delete(key);
-    if (this.#lifted.size >= this.#sweepAt) {
-      for (const [k, t] of this.#lifted) if (at - t >= this.#graceMs) this.#lifted.delete(k);
-    }
+    this.#liftedSweepAt = sweep(this.#lifted, at, this.#graceMs, this.#liftedSweepAt);
     this.#lifted.set(key, at);
   }
 }
