@@ -23,6 +23,17 @@ import { createClient, createCluster } from "redis";
 import { clusterNodes, connectCluster, connectStandalone, redisUrl } from "./servers.ts";
 import { clientVariant, type OpenClient, openClient, type TestClient } from "./clients.ts";
 import { waitFor as waitForCondition } from "./wait.ts";
+import { within } from "../../core/final_flush.ts";
+
+/**
+ * How long a test body may run before the harness fails it: a hang then fails its own test, named,
+ * instead of the whole `deno test` run when the runner's budget ends (it did: 480 s in CI).
+ */
+const BODY_TIMEOUT_MS = 120_000;
+/** How long each teardown step (a store's or a client's close) may take. */
+const CLEANUP_TIMEOUT_MS = 10_000;
+/** How long a raw client's graceful close may take before it is destroyed. */
+const CLOSE_RAW_MS = 2000;
 
 /** Where a test runs. */
 export type StoreKind = "memory" | "standalone" | "cluster";
@@ -113,6 +124,19 @@ export async function killConnections(
   name: string,
   type: "normal" | "pubsub" = "normal",
 ): Promise<number> {
+  // Bounded: a killer loop awaiting an inspection that never answers would hang its test.
+  const done = await within(killNow(fx, name, type), 5000);
+  if (done.status === "fulfilled") return done.value;
+  throw done.status === "rejected"
+    ? done.reason
+    : new Error(`killConnections(${name}): no answer within 5000 ms`);
+}
+
+async function killNow(
+  fx: Fixture,
+  name: string,
+  type: "normal" | "pubsub",
+): Promise<number> {
   const nodes: RawClient[] = fx.kind === "cluster"
     ? await Promise.all(fx.raw.masters.map((m: unknown) => fx.raw.nodeClient(m)))
     : [fx.raw];
@@ -129,12 +153,16 @@ export async function killConnections(
   return killed;
 }
 
+/**
+ * Closes a node-redis client or cluster: gracefully, or destroyed when that fails or takes longer
+ * than {@linkcode CLOSE_RAW_MS}. node-redis's `close()` waits until its queue is empty, and closing
+ * also stops reconnecting: a client whose connection was just killed, with commands still queued
+ * (ones a store gave up on), never empties it, and its `close()` never settles (reproduced: about
+ * one cluster client in three, closed under load right after a `CLIENT KILL` of its connections).
+ */
 async function closeRaw(c: RawClient): Promise<void> {
-  try {
-    await c.close();
-  } catch {
-    c.destroy?.();
-  }
+  const closed = await within(Promise.resolve().then(() => c.close()), CLOSE_RAW_MS);
+  if (closed.status !== "fulfilled") c.destroy?.();
 }
 
 /** The server variant this run targets (`DISTKIT_SERVER_VARIANT`), if not the default server. */
@@ -200,18 +228,19 @@ export async function runWith(
   fn: (fx: Fixture) => Promise<void>,
 ): Promise<void> {
   const cleanups: Array<() => Promise<void>> = [];
+  let hung: string | undefined;
   try {
     if (kind === "memory") {
       const memory = new MemoryStore();
       cleanups.push(() => memory.close());
-      await fn({
+      await bounded(fn({
         kind,
         store: memory,
         prefix: uniquePrefix(name),
         another: () => Promise.resolve(memory),
         memory,
         raw: undefined,
-      });
+      }));
       return;
     }
     const client: TestClient | undefined = clientVariant();
@@ -247,19 +276,47 @@ export async function runWith(
       cleanups.push(() => closeRaw(inspector));
       raw = inspector;
     }
-    await fn({
+    await bounded(fn({
       kind,
       store,
       prefix: uniquePrefix(name),
       another: async (options) => (await open(options?.name, options?.commandTimeoutMs))[0],
       memory: undefined,
       raw,
-    });
+    }));
   } finally {
-    for (const c of cleanups.reverse()) await c();
-    // A client closed mid-handshake schedules a zero-delay "reconnect" (see the strategies): let
-    // it complete (it ends at once: the client is closed) before the sanitizers look.
-    if (kind !== "memory") await new Promise((resolve) => setTimeout(resolve, 1));
+    hung = await teardown(kind, cleanups);
+  }
+  // Reached only when the body passed (a failed body's error is the one reported).
+  if (hung !== undefined) throw new Error(hung);
+}
+
+/**
+ * Runs the cleanups, last first, each bounded: one that hangs or fails does not stop the others.
+ * @returns what went wrong first, if anything
+ */
+async function teardown(
+  kind: StoreKind,
+  cleanups: Array<() => Promise<void>>,
+): Promise<string | undefined> {
+  let hung: string | undefined;
+  for (const c of cleanups.reverse()) {
+    const done = await within(c(), CLEANUP_TIMEOUT_MS);
+    if (done.status === "timeout") hung ??= `a teardown step took over ${CLEANUP_TIMEOUT_MS} ms`;
+    else if (done.status === "rejected") hung ??= `a teardown step failed: ${done.reason}`;
+  }
+  // A client closed mid-handshake schedules a zero-delay "reconnect" (see the strategies): let
+  // it complete (it ends at once: the client is closed) before the sanitizers look.
+  if (kind !== "memory") await new Promise((resolve) => setTimeout(resolve, 1));
+  return hung;
+}
+
+/** Runs a test body, failing it when it outlives {@linkcode BODY_TIMEOUT_MS}. */
+async function bounded(body: Promise<void>): Promise<void> {
+  const done = await within(body, BODY_TIMEOUT_MS);
+  if (done.status === "rejected") throw done.reason;
+  if (done.status === "timeout") {
+    throw new Error(`the test did not finish within ${BODY_TIMEOUT_MS} ms: a hang`);
   }
 }
 
