@@ -8,7 +8,7 @@ import { compare } from "../core/comparator.ts";
 import { MAX_SAFE_INTEGER as MAX } from "../core/limits.ts";
 import type { ValidEntry } from "../core/entries.ts";
 import type { Synced } from "../core/write_behind.ts";
-import { defineOperation, listReply, unexpectedReply } from "../store/operation.ts";
+import { defineOperation, intReply, listReply, unexpectedReply } from "../store/operation.ts";
 import { defineScript } from "../store/script.ts";
 import { OVERFLOW_REPLY, ScriptFailure } from "../store/script_failure.ts";
 import type { Reply } from "../store/types.ts";
@@ -139,7 +139,7 @@ export const APPLY_WRITES = /* @__PURE__ */ defineOperation({
 export const INC_VALUE = /* @__PURE__ */ defineOperation({
   script: COUNTER_INC,
   encode: ({ key, n }: { key: string; n: number }) => [key, n],
-  decode: (reply): number => Number(reply),
+  decode: (reply): number => intReply(COUNTER_INC, reply),
 });
 
 /** Reads counters; one value a key. */
@@ -153,14 +153,14 @@ export const READ_VALUES = /* @__PURE__ */ defineOperation({
 export const DELETE_VALUE = /* @__PURE__ */ defineOperation({
   script: COUNTER_DEL,
   encode: (key: string) => [key],
-  decode: (reply): number => Number(reply),
+  decode: (reply): number => intReply(COUNTER_DEL, reply),
 });
 
 /** Deletes every counter of the hash. */
 export const CLEAR_VALUES = /* @__PURE__ */ defineOperation({
   script: COUNTER_CLEAR,
   encode: (_: void) => [],
-  decode: (): void => {},
+  decode: (r): void => void intReply(COUNTER_CLEAR, r),
 });
 
 /** One lax flush: a batch of deltas under its sequence number (0: none), and keys to read. */

@@ -7,7 +7,7 @@
 import { compare } from "../core/comparator.ts";
 import { DROP_SLICES, MAX_SAFE_INTEGER as MAX, REAP_MEMBERS, REAP_SLICES } from "../core/limits.ts";
 import type { MemoryDb } from "../store/memory_db.ts";
-import { defineOperation, unexpectedReply } from "../store/operation.ts";
+import { defineOperation, intReply, unexpectedReply } from "../store/operation.ts";
 import { defineScript } from "../store/script.ts";
 import { OVERFLOW_REPLY, ScriptFailure } from "../store/script_failure.ts";
 import type { Reply } from "../store/types.ts";
@@ -338,5 +338,5 @@ export const APPLY_ENTRIES = /* @__PURE__ */ defineOperation({
 export const CLEAR_ALL = /* @__PURE__ */ defineOperation({
   script: ICOUNTER_CLEAR,
   encode: (base: string) => [base],
-  decode: (): void => {},
+  decode: (r): void => void intReply(ICOUNTER_CLEAR, r),
 });

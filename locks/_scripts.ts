@@ -7,7 +7,7 @@
  */
 import { QUEUE_SWEEP } from "../core/limits.ts";
 import type { MemoryDb } from "../store/memory_db.ts";
-import { defineOperation, listReply } from "../store/operation.ts";
+import { defineOperation, intReply, listReply } from "../store/operation.ts";
 import { defineScript } from "../store/script.ts";
 
 const str = (n: number): string => n.toFixed(0);
@@ -230,7 +230,7 @@ export const ACQUIRE = /* @__PURE__ */ defineOperation({
 export const RENEW = /* @__PURE__ */ defineOperation({
   script: LOCK_RENEW,
   encode: (a: { mode: Mode; token: string; ttlMs: number }) => [a.mode, a.token, a.ttlMs],
-  decode: (reply): boolean => Number(reply) === 1,
+  decode: (reply): boolean => intReply(LOCK_RENEW, reply) === 1,
 });
 
 /**
@@ -241,7 +241,7 @@ export const RELEASE = /* @__PURE__ */ defineOperation({
   script: LOCK_RELEASE,
   encode: (a: { mode: Mode; token: string; channel: string }) => [a.mode, a.token, a.channel],
   decode(reply): ReleaseResult {
-    if (!Array.isArray(reply)) return { held: Number(reply) === 1, grants: [] };
+    if (!Array.isArray(reply)) return { held: intReply(LOCK_RELEASE, reply) === 1, grants: [] };
     return { held: Number(reply[0]) === 1, grants: [String(reply[1])] };
   },
 });

@@ -8,7 +8,7 @@
 import { InvalidArgumentError } from "../core/errors.ts";
 import { QUEUE_SWEEP } from "../core/limits.ts";
 import type { MemoryDb } from "../store/memory_db.ts";
-import { defineOperation, listReply } from "../store/operation.ts";
+import { defineOperation, intReply, listReply } from "../store/operation.ts";
 import { defineScript } from "../store/script.ts";
 import type { AttemptResult, ReleaseResult } from "./_scripts.ts";
 import { grantChannel, tokenRoute, tokenTtl } from "./_scripts.ts";
@@ -316,7 +316,7 @@ export const SEM_ACQUIRE_OP = /* @__PURE__ */ defineOperation({
 export const SEM_RENEW_OP = /* @__PURE__ */ defineOperation({
   script: SEM_RENEW,
   encode: (a: { token: string; ttlMs: number }) => [a.token, a.ttlMs],
-  decode: (reply): boolean => Number(reply) === 1,
+  decode: (reply): boolean => intReply(SEM_RENEW, reply) === 1,
 });
 
 /** The owner-checked release (keys: the five). The reply is `1 | 0` or `[1 | 0, grants...]`. */
@@ -328,7 +328,7 @@ export const SEM_RELEASE_OP = /* @__PURE__ */ defineOperation({
     a.channel,
   ],
   decode(reply): ReleaseResult {
-    if (!Array.isArray(reply)) return { held: Number(reply) === 1, grants: [] };
+    if (!Array.isArray(reply)) return { held: intReply(SEM_RELEASE, reply) === 1, grants: [] };
     return { held: Number(reply[0]) === 1, grants: reply.slice(1).map(String) };
   },
 });

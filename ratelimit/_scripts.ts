@@ -7,7 +7,13 @@
  * @module
  */
 import type { MemoryDb } from "../store/memory_db.ts";
-import { defineOperation, listReply, unexpectedReply } from "../store/operation.ts";
+import {
+  defineOperation,
+  intReply,
+  listReply,
+  numberReply,
+  unexpectedReply,
+} from "../store/operation.ts";
 import { defineScript } from "../store/script.ts";
 import { ARGUMENT_REPLY, ScriptFailure } from "../store/script_failure.ts";
 import type { Reply } from "../store/types.ts";
@@ -531,21 +537,21 @@ export const ABSOLUTE_DECIDE = /* @__PURE__ */ defineOperation({
 export const ABSOLUTE_REFUND = /* @__PURE__ */ defineOperation({
   script: RL_ABSOLUTE,
   encode: (a: RlArgs<Of<AbsoluteOp, "refund">>) => absoluteArgv(a.win.w, a.win.g, a.o),
-  decode: (r): number => Number(r),
+  decode: (r): number => intReply(RL_ABSOLUTE, r),
 });
 
 /** Absolute: block the key for `ms`. */
 export const ABSOLUTE_BLOCK = /* @__PURE__ */ defineOperation({
   script: RL_ABSOLUTE,
   encode: (a: RlArgs<Of<AbsoluteOp, "block">>) => absoluteArgv(a.win.w, a.win.g, a.o),
-  decode: (): void => {},
+  decode: (r): void => void intReply(RL_ABSOLUTE, r),
 });
 
 /** Absolute: the live total. */
 export const ABSOLUTE_TOTAL = /* @__PURE__ */ defineOperation({
   script: RL_ABSOLUTE,
   encode: (win: RlWindow) => absoluteArgv(win.w, win.g, { op: "get" }),
-  decode: (r): number => Number(r),
+  decode: (r): number => intReply(RL_ABSOLUTE, r),
 });
 
 /** Absolute: replace the window with one bucket of `n` when the comparator matches. */
@@ -576,7 +582,7 @@ export const SUPPRESSED_SNAPSHOT = /* @__PURE__ */ defineOperation({
 export const SUPPRESSED_FACTOR = /* @__PURE__ */ defineOperation({
   script: RL_SUPPRESSED,
   encode: (win: RlWindow) => suppressedArgv(win.w, win.g, { op: "factor" }),
-  decode: (r): number => Number(r),
+  decode: (r): number => numberReply(RL_SUPPRESSED, r),
 });
 
 /** Suppressed: replace the window with one bucket of `n` when the comparator matches. */
@@ -597,14 +603,14 @@ export const HYBRID_SYNC = /* @__PURE__ */ defineOperation({
 export const HYBRID_REFUND = /* @__PURE__ */ defineOperation({
   script: RL_HYBRID,
   encode: (a: RlArgs<Of<HybridOp, "refund">>) => hybridArgv(a.win.w, a.win.g, a.o),
-  decode: (r): number => Number(r),
+  decode: (r): number => intReply(RL_HYBRID, r),
 });
 
 /** Hybrid: block the key for `ms`. */
 export const HYBRID_BLOCK = /* @__PURE__ */ defineOperation({
   script: RL_HYBRID,
   encode: (a: RlArgs<Of<HybridOp, "block">>) => hybridArgv(a.win.w, a.win.g, a.o),
-  decode: (): void => {},
+  decode: (r): void => void intReply(RL_HYBRID, r),
 });
 
 /** Hybrid: replace the window with one bucket of `n` when the comparator matches. */

@@ -111,3 +111,51 @@ export function listReply(script: Script, reply: Reply, length?: number): Reply[
   }
   return reply;
 }
+
+/**
+ * `reply` as an integer (a number, or the digits of one). Anything else (`"OK"`, a map: the
+ * reply of another command) is an unexpected reply, never a `NaN` or a silent success.
+ *
+ * @param script the script (for the error)
+ * @param reply the reply
+ * @returns the integer
+ * @throws {StoreError} when it is not one
+ *
+ * @example
+ * ```ts
+ * import { intReply } from "./operation.ts";
+ * console.assert(intReply({ name: "s", sha1: "" }, "-42") === -42);
+ * ```
+ */
+export function intReply(script: Script, reply: Reply): number {
+  if (typeof reply === "number" ? Number.isInteger(reply) : INTEGER.test(String(reply))) {
+    return Number(reply);
+  }
+  throw unexpectedReply(script, reply);
+}
+
+const INTEGER = /^-?\d+$/;
+
+/**
+ * `reply` as a finite number (a number, or its decimal text); anything else is an unexpected
+ * reply (see {@linkcode intReply}).
+ *
+ * @param script the script (for the error)
+ * @param reply the reply
+ * @returns the number
+ * @throws {StoreError} when it is not one
+ *
+ * @example
+ * ```ts
+ * import { numberReply } from "./operation.ts";
+ * console.assert(numberReply({ name: "s", sha1: "" }, "0.975") === 0.975);
+ * ```
+ */
+export function numberReply(script: Script, reply: Reply): number {
+  if (typeof reply === "number" ? Number.isFinite(reply) : DECIMAL.test(String(reply))) {
+    return Number(reply);
+  }
+  throw unexpectedReply(script, reply);
+}
+
+const DECIMAL = /^-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?$/;
