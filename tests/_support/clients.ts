@@ -4,6 +4,7 @@
  * (RESP3), `glide` (Valkey GLIDE 2), `bun` (Bun's `RedisClient`, under `bun test`: see
  * tests/bun/conformance.test.ts). Test names then carry it (`[standalone ioredis]`), as the runner selects them.
  */
+import { within } from "../../core/final_flush.ts";
 import { createClient, createCluster } from "redis";
 import type { Cluster as IoCluster, Redis as IoRedis } from "ioredis";
 import type { RedisClientLike } from "../../store/types.ts";
@@ -95,12 +96,11 @@ export async function openClient(
     await c.connect();
     return {
       client: c,
+      // close() waits for the queue to empty, forever when the connection just dropped (see
+      // stores.ts's closeRaw): destroyed after a bound.
       close: async () => {
-        try {
-          await c.close();
-        } catch {
-          c.destroy();
-        }
+        const closed = await within(Promise.resolve().then(() => c.close()), 2000);
+        if (closed.status !== "fulfilled") c.destroy();
       },
     };
   }

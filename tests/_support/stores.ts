@@ -19,7 +19,6 @@
 import type { Store } from "../../store/types.ts";
 import { MemoryStore } from "../../store/memory_store.ts";
 import { type RedisClientLike, RedisStore } from "../../store/redis_store.ts";
-import { createClient, createCluster } from "redis";
 import { clusterNodes, connectCluster, connectStandalone, redisUrl } from "./servers.ts";
 import { clientVariant, type OpenClient, openClient, type TestClient } from "./clients.ts";
 import { waitFor as waitForCondition } from "./wait.ts";
@@ -95,13 +94,22 @@ const fastReconnect = {
   reconnectStrategy: (n: number) => n === 0 ? 0 : Math.min(10 * n, 100),
 };
 
+/**
+ * A node-redis connection for the fixture: node-redis 5 (the suites' client), or, when named (a
+ * connection a fault test kills), node-redis 6. node-redis 5.12 writes a command scheduled just
+ * before its connection dropped into the dead socket; the next connection's handshake replies
+ * then go to that command (an EVALSHA resolved with "OK"), the handshake never completes and
+ * the client never sends again (seen: 2 runs in 300 of the killed-connections test, every call
+ * timing out until the end). node-redis 6 leaves such commands queued for the next connection.
+ */
 async function connect(kind: "standalone" | "cluster", name?: string): Promise<RawClient> {
   if (name === undefined) {
     return kind === "standalone" ? await connectStandalone() : await connectCluster();
   }
+  const redis6 = await import("redis6");
   const client = kind === "standalone"
-    ? createClient({ url: redisUrl()!, name, socket: fastReconnect })
-    : createCluster({
+    ? redis6.createClient({ url: redisUrl()!, name, socket: fastReconnect })
+    : redis6.createCluster({
       rootNodes: clusterNodes()!.map(({ host, port }) => ({ url: `redis://${host}:${port}` })),
       defaults: { name, socket: fastReconnect },
     });
