@@ -230,11 +230,13 @@ export function storeTest(
  * @param kind the store kind
  * @param name used in the prefix
  * @param fn the body
+ * @param timeoutMs how long the body may run before it fails as a hang
  */
 export async function runWith(
   kind: StoreKind,
   name: string,
   fn: (fx: Fixture) => Promise<void>,
+  timeoutMs: number = BODY_TIMEOUT_MS,
 ): Promise<void> {
   const cleanups: Array<() => Promise<void>> = [];
   let hung: string | undefined;
@@ -242,14 +244,17 @@ export async function runWith(
     if (kind === "memory") {
       const memory = new MemoryStore();
       cleanups.push(() => memory.close());
-      await bounded(fn({
-        kind,
-        store: memory,
-        prefix: uniquePrefix(name),
-        another: () => Promise.resolve(memory),
-        memory,
-        raw: undefined,
-      }));
+      await bounded(
+        timeoutMs,
+        fn({
+          kind,
+          store: memory,
+          prefix: uniquePrefix(name),
+          another: () => Promise.resolve(memory),
+          memory,
+          raw: undefined,
+        }),
+      );
       return;
     }
     const client: TestClient | undefined = clientVariant();
@@ -285,14 +290,17 @@ export async function runWith(
       cleanups.push(() => closeRaw(inspector));
       raw = inspector;
     }
-    await bounded(fn({
-      kind,
-      store,
-      prefix: uniquePrefix(name),
-      another: async (options) => (await open(options?.name, options?.commandTimeoutMs))[0],
-      memory: undefined,
-      raw,
-    }));
+    await bounded(
+      timeoutMs,
+      fn({
+        kind,
+        store,
+        prefix: uniquePrefix(name),
+        another: async (options) => (await open(options?.name, options?.commandTimeoutMs))[0],
+        memory: undefined,
+        raw,
+      }),
+    );
   } finally {
     hung = await teardown(kind, cleanups);
   }
@@ -320,12 +328,12 @@ async function teardown(
   return hung;
 }
 
-/** Runs a test body, failing it when it outlives {@linkcode BODY_TIMEOUT_MS}. */
-async function bounded(body: Promise<void>): Promise<void> {
-  const done = await within(body, BODY_TIMEOUT_MS);
+/** Awaits a test body, failing it as a hang when it outlives `timeoutMs`. */
+async function bounded(timeoutMs: number, body: Promise<void>): Promise<void> {
+  const done = await within(body, timeoutMs);
   if (done.status === "rejected") throw done.reason;
   if (done.status === "timeout") {
-    throw new Error(`the test did not finish within ${BODY_TIMEOUT_MS} ms: a hang`);
+    throw new Error(`the test did not finish within ${timeoutMs} ms: a hang`);
   }
 }
 
