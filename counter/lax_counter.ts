@@ -36,7 +36,10 @@ import type {
 export interface LaxCounterOptions {
   /** Namespace of the counters (a valid key); shared with a `StrictCounter` of the same prefix. */
   prefix: string;
-  /** A {@linkcode Store}, or a connected node-redis v5 client or cluster. */
+  /**
+   * A {@linkcode Store}, or a connected client of node-redis 5/6, ioredis 5/6, iovalkey, Valkey
+   * GLIDE 2 or Bun (one shared `RedisStore` per client).
+   */
   store: StoreLike;
   /**
    * The longest a change waits in memory before its flush starts, and how long a value read from

@@ -32,7 +32,10 @@ import type {
 export interface StrictCounterOptions {
   /** Namespace of the counters (a valid key). */
   prefix: string;
-  /** A {@linkcode Store}, or a connected node-redis v5 client or cluster. */
+  /**
+   * A {@linkcode Store}, or a connected client of node-redis 5/6, ioredis 5/6, iovalkey, Valkey
+   * GLIDE 2 or Bun (one shared `RedisStore` per client).
+   */
   store: StoreLike;
 }
 

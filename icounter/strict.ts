@@ -22,7 +22,10 @@ import type {
 export interface StrictInstanceAwareCounterOptions {
   /** Namespace of the counters (a valid key). Plain counters of the same prefix are separate. */
   prefix: string;
-  /** A {@linkcode Store}, or a connected node-redis v5 client or cluster. */
+  /**
+   * A {@linkcode Store}, or a connected client of node-redis 5/6, ioredis 5/6, iovalkey, Valkey
+   * GLIDE 2 or Bun (one shared `RedisStore` per client).
+   */
   store: StoreLike;
   /**
    * An instance that has not heartbeated for this long (server time) is dead: its slices leave

@@ -9,7 +9,10 @@ import type { StoreLike } from "../store/to_store.ts";
 export interface LockOptions {
   /** The resource's name: any key (a non-empty string of at most 255 UTF-8 bytes). */
   key: string;
-  /** A {@linkcode Store}, or a connected node-redis v5 client or cluster. */
+  /**
+   * A {@linkcode Store}, or a connected client of node-redis 5/6, ioredis 5/6, iovalkey, Valkey
+   * GLIDE 2 or Bun (one shared `RedisStore` per client).
+   */
   store: StoreLike;
   /** Namespace of the lock's Redis keys (a valid key). @default {"distkit-locks"} */
   namespace?: string | undefined;

@@ -52,7 +52,10 @@ const SUPPRESSED: Record<MethodName<SuppressedMethods<true>>, true> = {
 
 /** Options for {@linkcode RateLimiter}. */
 export interface RateLimiterOptions {
-  /** A Store or a connected node-redis v5 client or cluster; needed by `redis` and `hybrid`. */
+  /**
+   * A Store, or a connected client of node-redis 5/6, ioredis 5/6, iovalkey, Valkey GLIDE 2 or Bun
+   * (one shared `RedisStore` per client); needed by `redis` and `hybrid`.
+   */
   store?: StoreLike | undefined;
   /** Namespace of the store keys (a valid key). @default {"distkit-rl"} */
   prefix?: string | undefined;
