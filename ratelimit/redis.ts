@@ -423,7 +423,6 @@ export class RedisAbsoluteRateLimiter extends StoreBase implements AbsoluteMetho
       o: { op: "set", cap: 1, n: 0, cmp: Comparator.always.op, operand: 0 },
     });
     if (r === DOWN) {
-      this.#blocks.delete(key);
       if (this.ctx.cfg.onStoreError === "local") return this.#fallback.reset(key);
       return this.unreachable();
     }
