@@ -23,7 +23,10 @@
  *   `batchSource`, and store/batch_form.ts for the layout and the model). A hand-written
  *   `lua/<name>.batch.lua` takes the generated form's place (same layout, same replies: the
  *   batch model and the differential tests hold it to that); its line `-- distkit:batch-generic`
- *   becomes `local function generic()`, the generated form, for what it does not handle itself.
+ *   becomes `local function generic()`, the generated form, for whole batches it does not handle
+ *   itself, and its line `-- distkit:batch-one` becomes `local function one(KEYS, ARGV)`, the
+ *   script's body, for single items it does not (a fast path inline, the rest as the script).
+ *   It has at least one of the two.
  *
  * An unknown directive, fragment or constant fails the generator with the file and line.
  *
@@ -54,9 +57,7 @@ function batchSource(name: string, source: string): string {
 -- ARGV  per item: a header, then its c arguments; the header is "c" (the item has the keys of
 --       the item before it) or "c:k" (its keys are the next k of KEYS): see store/batch_form.ts
 -- Returns  one reply per item, in order; {"!err", message} for an item that failed
-local function one(KEYS, ARGV)
-${source.trimEnd()}
-end
+${oneSource(source)}
 local out, n, a, k, na, keys = {}, 0, 1, 1, #ARGV, {}
 local pcall, tonumber, match = pcall, tonumber, string.match
 while a <= na do
@@ -84,6 +85,11 @@ while a <= na do
 end
 return out
 `;
+}
+
+/** The script's body as a function of one item's KEYS and ARGV (a script never writes them). */
+function oneSource(source: string): string {
+  return `local function one(KEYS, ARGV)\n${source.trimEnd()}\nend`;
 }
 
 const names: string[] = [];
@@ -140,18 +146,20 @@ for (const name of names) {
     if (overrides.delete(`${name}.batch`)) {
       const file = `${name}.batch.lua`;
       const GENERIC = /^-- distkit:batch-generic$/m;
+      const ONE = /^-- distkit:batch-one$/m;
       const text = await Deno.readTextFile(new URL(file, dir));
-      if (!GENERIC.test(text)) {
-        console.error(`lua/${file}: no line '-- distkit:batch-generic'`);
+      if (!GENERIC.test(text) && !ONE.test(text)) {
+        console.error(`lua/${file}: no line '-- distkit:batch-generic' or '-- distkit:batch-one'`);
         Deno.exit(1);
       }
-      const PLACE = "--[[generic batch form]]";
+      const PLACE = "--[[generic batch form]]", PLACE_ONE = "--[[the script, one item]]";
       let expandedBatch;
       try {
-        expandedBatch = expandLua(`lua/${file}`, text.replace(GENERIC, PLACE), {
-          fragments,
-          constants: LIMITS,
-        });
+        expandedBatch = expandLua(
+          `lua/${file}`,
+          text.replace(GENERIC, PLACE).replace(ONE, PLACE_ONE),
+          { fragments, constants: LIMITS },
+        );
       } catch (e) {
         console.error(e instanceof Error ? e.message : e);
         Deno.exit(1);
@@ -159,7 +167,10 @@ for (const name of names) {
       for (const f of expandedBatch.fragments) usedFragments.add(f);
       for (const c of expandedBatch.constants) usedConstants.add(c);
       const fn = `local function generic()\n${generic.trimEnd()}\nend`;
-      batch = expandedBatch.source.replace(PLACE, () => fn);
+      batch = expandedBatch.source.replace(PLACE, () => fn).replace(
+        PLACE_ONE,
+        () => oneSource(source),
+      );
     }
     body += await entry(`${name}.batch`, batch);
     count++;

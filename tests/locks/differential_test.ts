@@ -264,3 +264,125 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "lock batch forms: the inline uncontended paths and the script's body, side by side in one batch, agree with the models",
+  ignore: redisUrl() === undefined,
+  async fn() {
+    const raw = await connectStandalone();
+    await loadScripts(raw, [LOCK_ACQUIRE, LOCK_RELEASE]);
+    const listener = new RedisStore(raw);
+    await using memory = new MemoryStore();
+    const base = uniquePrefix("lockfast");
+    const names = ["free", "late", "rd", "rds", "badfence", "held", "handoff", "mk", "badlease"];
+    const keysOf = (name: string) =>
+      lockKeys(
+        "distkit-locks",
+        `${base}-${name}`,
+        ["rd", "rds", "mk"].includes(name) ? "rw" : "mutex",
+      );
+    const token = (who: string) => `${who}/20000/r${who}/owner`;
+    const acq = (name: string, who: string, mode: "write" | "read" = "write", queueMs = 0) => ({
+      script: LOCK_ACQUIRE,
+      keys: keysOf(name).all,
+      argv: ACQUIRE.encode({ mode, token: token(who), ttlMs: 20_000, queueMs }),
+    });
+    const rel = (name: string, who: string, mode: "write" | "read" = "write") => ({
+      script: LOCK_RELEASE,
+      keys: keysOf(name).all,
+      argv: RELEASE.encode({ mode, token: token(who), channel: keysOf(name).channel }),
+    });
+    const got: Record<string, string[]> = { memory: [], redis: [] };
+    const unsubs = [];
+    try {
+      for (const name of names) {
+        const channel = keysOf(name).channel;
+        for (const c of [channel, ...["A", "B", "C", "W", "R"].map((w) => `${channel}:r${w}`)]) {
+          unsubs.push(await memory.subscribe(c, (m) => got.memory!.push(`${c} ${m}`)));
+          unsubs.push(await listener.subscribe(c, (m) => got.redis!.push(`${c} ${m}`)));
+        }
+      }
+      /** Runs `calls` as one tick on both stores; the replies must agree. */
+      const both = async (calls: Call[]) => {
+        const m = await memoryBatched(memory, calls);
+        const r = await redisBatched(raw, calls);
+        for (let i = 0; i < calls.length; i++) {
+          assert.deepEqual(normal(calls[i]!, r[i]), normal(calls[i]!, m[i]), `item ${i}`);
+        }
+        return r;
+      };
+      // Set up, one call at a time: "late" has a queued writer (B) behind a lease that then
+      // expires (deleted on both); "rds" a live reader; "badfence" a fence of another type;
+      // "held" and "handoff" a holder (A), "handoff" a queued writer too (B); "mk" a writer
+      // holding and a reader waiting (its marker); "badlease" a lease key of another type.
+      for (
+        const c of [
+          acq("late", "A"),
+          acq("late", "B", "write", 30_000),
+          acq("rds", "R", "read"),
+          acq("held", "A"),
+          acq("handoff", "A"),
+          acq("handoff", "B", "write", 30_000),
+          acq("mk", "W"),
+          acq("mk", "R", "read", 30_000),
+        ]
+      ) await both([c]);
+      await raw.del(keysOf("late").lease);
+      memory.db.del(keysOf("late").lease);
+      for (const name of ["badfence", "badlease"]) {
+        const k = keysOf(name);
+        const key = name === "badfence" ? k.fence : k.lease;
+        await raw.hSet(key, "f", "1");
+        memory.db.hset(key, "f", "1");
+      }
+      const acquired = await both([
+        acq("free", "A"), // inline: taken
+        acq("late", "C", "write", 30_000), // no lease, but B is queued: C queues behind it
+        acq("rd", "R", "read"), // a reader: the script's body
+        acq("rds", "W"), // a live reader: refused
+        acq("badfence", "A"), // inline, INCR refused: this item fails alone
+        acq("held", "A"), // held by the same token: the script's body, its fence again
+      ]);
+      assert.equal(typeof acquired[0], "number", "the uncontended acquisition's fence");
+      assert.match(String(acquired[4]), /WRONGTYPE/);
+      const released = await both([
+        rel("free", "A"), // inline: freed, nobody to wake
+        rel("handoff", "A"), // a queued writer: granted to B, by the script's body
+        rel("mk", "W"), // a waiting reader's marker: "free" published
+        rel("held", "B"), // not the holder: 0
+        rel("badlease", "A"), // GET refused: this item fails alone
+        rel("rd", "R", "read"),
+      ]);
+      assert.equal(released[0], 1);
+      assert.ok(Array.isArray(released[1]), "the hand-off's grant");
+      assert.match(String(released[4]), /WRONGTYPE/);
+      await waitFor(() => got.redis!.length >= got.memory!.length, {
+        timeoutMs: 2000,
+        message: "messages",
+      });
+      assert.deepEqual(got.redis, got.memory);
+      assert.ok(got.redis!.some((m) => m.endsWith(" f")), "the waiting reader woken");
+      memory.db.now = Date.now();
+      for (const name of names) {
+        const k = keysOf(name);
+        for (const part of ["lease", "readers", "queue", "queueExp", "fence", "waiters"]) {
+          const n = k[part as "lease"];
+          const t = memory.db.type(n);
+          assert.equal(await raw.type(n), t, n);
+          if (t === "string") assert.equal(await raw.get(n), memory.db.get(n), n);
+          if (t === "zset") {
+            // Expiry-ordered sets depend on each store's clock; the queue's order is set.
+            const red = await raw.zRange(n, 0, -1), mem = memory.db.zrangeAll(n).map(([x]) => x);
+            if (part === "queue") assert.deepEqual(red, mem, n);
+            else assert.deepEqual([...red].sort(), mem.sort(), n);
+          }
+        }
+      }
+    } finally {
+      for (const u of unsubs) await u();
+      await listener.close();
+      await raw.close();
+    }
+  },
+});
