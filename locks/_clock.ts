@@ -9,16 +9,23 @@
  * @module
  */
 
-/** What the clock calls when an entry's time has come. */
+/**
+ * What the clock calls when an entry's time has come. The entry also carries its own place in the
+ * heap (`clockPos`) and its time (`clockAt`), which the clock keeps: scheduling and cancelling then move
+ * entries without a lookup table (a `Map` from entry to place cost two `set`s per heap swap, some
+ * 0.3 µs of an uncontended `tryLock` + `release`). So an entry is on one clock at a time.
+ */
 export interface ClockEntry {
   /** Called once at (or after) the time it was scheduled for; it schedules itself again. */
   onTime(): void;
+  /** Its place in the heap while scheduled; absent or -1 otherwise (the clock's to set). */
+  clockPos?: number;
+  /** Its time while scheduled (the clock's to set). */
+  clockAt?: number;
 }
 
-interface Slot {
-  at: number;
-  entry: ClockEntry;
-}
+/** An entry on the heap: both fields set. */
+type Scheduled = ClockEntry & { clockPos: number; clockAt: number };
 
 /** Lets a timer not keep the process alive (Node and Bun: `unref()`; Deno: `Deno.unrefTimer`). */
 export function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
@@ -33,8 +40,7 @@ const IDLE_HOPS = 8;
 
 /** A min-heap of entries by time, with one shared timer. */
 export class Clock {
-  #heap: Slot[] = [];
-  #index = new Map<ClockEntry, number>();
+  #heap: Scheduled[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   #armedAt = Infinity;
   #stopping = false;
@@ -47,14 +53,16 @@ export class Clock {
 
   /** Calls `entry.onTime()` at `at` (`performance.now()` time), replacing its earlier time. */
   schedule(entry: ClockEntry, at: number): void {
-    const i = this.#index.get(entry);
-    if (i === undefined) {
-      this.#heap.push({ at, entry });
-      this.#index.set(entry, this.#heap.length - 1);
-      this.#up(this.#heap.length - 1);
+    const i = this.#place(entry);
+    if (i < 0) {
+      const e = entry as Scheduled;
+      e.clockAt = at;
+      e.clockPos = this.#heap.push(e) - 1;
+      this.#up(e.clockPos);
     } else {
-      const old = this.#heap[i]!.at;
-      this.#heap[i]!.at = at;
+      const e = this.#heap[i]!;
+      const old = e.clockAt;
+      e.clockAt = at;
       if (at < old) this.#up(i);
       else this.#down(i);
     }
@@ -68,9 +76,9 @@ export class Clock {
    * still happens within the tick.
    */
   cancel(entry: ClockEntry): void {
-    const i = this.#index.get(entry);
-    if (i === undefined) return;
-    this.#index.delete(entry);
+    const i = this.#place(entry);
+    if (i < 0) return;
+    entry.clockPos = -1;
     const last = this.#heap.pop()!;
     if (this.#heap.length === 0 && this.#timer !== undefined && !this.#stopping) {
       this.#stopping = true;
@@ -78,9 +86,15 @@ export class Clock {
     }
     if (i === this.#heap.length) return;
     this.#heap[i] = last;
-    this.#index.set(last.entry, i);
+    last.clockPos = i;
     this.#up(i);
     this.#down(i);
+  }
+
+  /** Where `entry` is on this clock's heap, or -1 (not scheduled here). */
+  #place(entry: ClockEntry): number {
+    const i = entry.clockPos;
+    return i !== undefined && i >= 0 && this.#heap[i] === entry ? i : -1;
   }
 
   /**
@@ -124,8 +138,8 @@ export class Clock {
     this.#armedAt = Infinity;
     const now = performance.now();
     // Each due entry leaves the heap before it runs (it usually schedules itself again, later).
-    for (let n = this.#heap.length; n > 0 && this.#heap[0]!.at <= now; n--) {
-      const { entry } = this.#heap[0]!;
+    for (let n = this.#heap.length; n > 0 && this.#heap[0]!.clockAt <= now; n--) {
+      const entry = this.#heap[0]!;
       this.cancel(entry);
       try {
         entry.onTime();
@@ -134,14 +148,16 @@ export class Clock {
       }
     }
     const next = this.#heap[0];
-    if (next !== undefined && next.at < this.#armedAt) this.#arm(Math.max(next.at, now + 1));
+    if (next !== undefined && next.clockAt < this.#armedAt) {
+      this.#arm(Math.max(next.clockAt, now + 1));
+    }
   };
 
   #up(i: number): void {
     const h = this.#heap;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (h[p]!.at <= h[i]!.at) return;
+      if (h[p]!.clockAt <= h[i]!.clockAt) return;
       this.#swap(i, p);
       i = p;
     }
@@ -153,8 +169,8 @@ export class Clock {
       const l = 2 * i + 1;
       const r = l + 1;
       let m = i;
-      if (l < h.length && h[l]!.at < h[m]!.at) m = l;
-      if (r < h.length && h[r]!.at < h[m]!.at) m = r;
+      if (l < h.length && h[l]!.clockAt < h[m]!.clockAt) m = l;
+      if (r < h.length && h[r]!.clockAt < h[m]!.clockAt) m = r;
       if (m === i) return;
       this.#swap(i, m);
       i = m;
@@ -164,10 +180,11 @@ export class Clock {
   #swap(a: number, b: number): void {
     const h = this.#heap;
     const t = h[a]!;
-    h[a] = h[b]!;
+    const u = h[b]!;
+    h[a] = u;
+    u.clockPos = a;
     h[b] = t;
-    this.#index.set(h[a]!.entry, a);
-    this.#index.set(h[b]!.entry, b);
+    t.clockPos = b;
   }
 }
 

@@ -136,3 +136,23 @@ Deno.test("Clock: an acquisition in flight keeps an empty clock's timer across t
     timers.restore();
   }
 });
+
+Deno.test("Clock: an entry keeps its own place; cancelling it on a clock it is not on changes nothing", async () => {
+  const one = new Clock(), other = new Clock();
+  const log: string[] = [];
+  const now = performance.now();
+  const a = recorder(log, "a"), b = recorder(log, "b"), c = recorder(log, "c");
+  one.schedule(a, now + 10);
+  one.schedule(b, now + 5);
+  other.schedule(c, now + 1);
+  other.cancel(a); // a's place (0 or 1) is one's, not other's
+  other.cancel(b);
+  one.cancel(c);
+  one.cancel(recorder(log, "never")); // never scheduled
+  assert.equal(one.size, 2);
+  assert.equal(other.size, 1);
+  one.schedule(a, now + 2); // moved ahead of b
+  await settle(40);
+  assert.deepEqual(log, ["c", "a", "b"]);
+  assert.equal(one.size + other.size, 0);
+});

@@ -87,7 +87,7 @@ export abstract class LockGuard implements AsyncDisposable {
   #controller: AbortController | undefined;
   #lostReason: LockLostError | undefined;
   /** Its place on the shared clock (one process-wide timer for every guard). */
-  #entry: ClockEntry = { onTime: () => this.#onTimer() };
+  #entry: ClockEntry = { onTime: () => this.#onTimer(), clockPos: -1, clockAt: 0 };
   #renewDue: number;
   #renewing = false;
   #lastOk: number;
