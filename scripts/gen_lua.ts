@@ -25,8 +25,8 @@
  *   batch model and the differential tests hold it to that); its line `-- distkit:batch-generic`
  *   becomes `local function generic()`, the generated form, for whole batches it does not handle
  *   itself, and its line `-- distkit:batch-one` becomes `local function one(KEYS, ARGV)`, the
- *   script's body, for single items it does not (a fast path inline, the rest as the script).
- *   It has at least one of the two.
+ *   script's body, for single items it does not (a fast path inline, the rest as the script:
+ *   lua/_batch_items.lua is that loop). It has at least one of the two.
  *
  * An unknown directive, fragment or constant fails the generator with the file and line.
  *

@@ -6,7 +6,13 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { MemoryStore, RedisStore } from "../../mod.ts";
-import { acquireOnce, lockKeys, releaseOnce, renewOnce } from "../../locks/_remote.ts";
+import {
+  acquireOnce,
+  type LockKeys,
+  lockKeys,
+  releaseOnce,
+  renewOnce,
+} from "../../locks/_remote.ts";
 import {
   ACQUIRE,
   LOCK_ACQUIRE,
@@ -18,7 +24,7 @@ import {
 import { type Call, loadScripts, memoryBatched, redisBatched } from "../_support/batch.ts";
 import type { Store } from "../../store/types.ts";
 import { connectStandalone, redisUrl } from "../_support/servers.ts";
-import { uniquePrefix } from "../_support/stores.ts";
+import { type RawClient, uniquePrefix } from "../_support/stores.ts";
 import { waitFor } from "../_support/wait.ts";
 
 type Op =
@@ -139,6 +145,27 @@ Deno.test({
   },
 });
 
+/**
+ * Every part of lock `k` the same on Redis (`raw`) and in `memory` (at `memory.db.now`): type,
+ * value, members (the queue in order; expiry-ordered sets as sets) and whether it expires.
+ */
+async function assertSameLock(raw: RawClient, memory: MemoryStore, k: LockKeys): Promise<void> {
+  for (const part of ["lease", "readers", "queue", "queueExp", "fence", "waiters"] as const) {
+    const n = k[part];
+    const t = memory.db.type(n);
+    assert.equal(await raw.type(n), t, n);
+    if (t === "string") assert.equal(await raw.get(n), memory.db.get(n), n);
+    if (t === "zset") {
+      const mem = memory.db.zrangeAll(n).map(([x]) => x);
+      const red = await raw.zRange(n, 0, -1);
+      // Expiry-ordered sets depend on each store's clock; the queue's order is set.
+      if (part === "queue") assert.deepEqual(red, mem, n);
+      else assert.deepEqual([...red].sort(), mem.sort(), n);
+    }
+    assert.equal(Number(await raw.pTTL(n)) > 0, memory.db.pttl(n) > 0, `${n} ttl`);
+  }
+}
+
 /** The locks of a batched run: two of each kind (a batch carries the keys of several). */
 const LOCKS = [["a", "mutex"], ["b", "mutex"], ["a", "rw"], ["b", "rw"]] as const;
 
@@ -234,22 +261,11 @@ Deno.test({
               assert.deepEqual(got.redis, got.memory);
               memory.db.now = Date.now();
               for (const [name, kind] of LOCKS) {
-                const key = `${base}-${name}`;
-                const k = lockKeys("distkit-locks", key, kind);
-                for (const part of ["lease", "readers", "queue", "queueExp", "fence", "waiters"]) {
-                  const n = k[part as "lease"];
-                  const t = memory.db.type(n);
-                  assert.equal(await raw.type(n), t, n);
-                  if (t === "string") assert.equal(await raw.get(n), memory.db.get(n), n);
-                  if (t === "zset") {
-                    const mem = memory.db.zrangeAll(n).map(([x]) => x);
-                    const red = await raw.zRange(n, 0, -1);
-                    // Expiry-ordered sets depend on each store's clock; the queue's order is set.
-                    if (part === "queue") assert.deepEqual(red, mem, n);
-                    else assert.deepEqual([...red].sort(), mem.sort(), n);
-                  }
-                  assert.equal(Number(await raw.pTTL(n)) > 0, memory.db.pttl(n) > 0, `${n} ttl`);
-                }
+                await assertSameLock(
+                  raw,
+                  memory,
+                  lockKeys("distkit-locks", `${base}-${name}`, kind),
+                );
               }
             } finally {
               for (const u of unsubs) await u();
@@ -364,21 +380,7 @@ Deno.test({
       assert.deepEqual(got.redis, got.memory);
       assert.ok(got.redis!.some((m) => m.endsWith(" f")), "the waiting reader woken");
       memory.db.now = Date.now();
-      for (const name of names) {
-        const k = keysOf(name);
-        for (const part of ["lease", "readers", "queue", "queueExp", "fence", "waiters"]) {
-          const n = k[part as "lease"];
-          const t = memory.db.type(n);
-          assert.equal(await raw.type(n), t, n);
-          if (t === "string") assert.equal(await raw.get(n), memory.db.get(n), n);
-          if (t === "zset") {
-            // Expiry-ordered sets depend on each store's clock; the queue's order is set.
-            const red = await raw.zRange(n, 0, -1), mem = memory.db.zrangeAll(n).map(([x]) => x);
-            if (part === "queue") assert.deepEqual(red, mem, n);
-            else assert.deepEqual([...red].sort(), mem.sort(), n);
-          }
-        }
-      }
+      for (const name of names) await assertSameLock(raw, memory, keysOf(name));
     } finally {
       for (const u of unsubs) await u();
       await listener.close();
