@@ -10,10 +10,11 @@
  */
 
 /**
- * What the clock calls when an entry's time has come. The entry also carries its own place in the
- * heap (`clockPos`) and its time (`clockAt`), which the clock keeps: scheduling and cancelling then move
- * entries without a lookup table (a `Map` from entry to place cost two `set`s per heap swap, some
- * 0.3 µs of an uncontended `tryLock` + `release`). So an entry is on one clock at a time.
+ * What the clock calls when an entry's time has come. The entry also carries its place in the heap
+ * (`clockPos`) and its time (`clockAt`), which the clock keeps, so scheduling and cancelling move
+ * entries without a lookup table (a `Map` from entry to place took two `set`s per heap swap: about
+ * half the lock code's CPU in an uncontended `tryLock` + `release`, 2.9 µs of it before, 1.5
+ * after). So an entry is on one clock at a time.
  */
 export interface ClockEntry {
   /** Called once at (or after) the time it was scheduled for; it schedules itself again. */

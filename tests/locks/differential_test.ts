@@ -282,8 +282,7 @@ Deno.test({
 });
 
 Deno.test({
-  name:
-    "lock batch forms: the inline uncontended paths and the script's body, side by side in one batch, agree with the models",
+  name: "lock batch forms: inline fast paths and the script's body in one batch agree with models",
   ignore: redisUrl() === undefined,
   async fn() {
     const raw = await connectStandalone();
