@@ -1,6 +1,7 @@
 /** Helpers of the lock suites: raw inspection of a lock's keys and external tampering. */
 import type { Fixture } from "../_support/stores.ts";
 import { lockKeys, semaphoreKeys } from "../../locks/_remote.ts";
+import { waitFor } from "../_support/wait.ts";
 
 /** The suffixes a lock may leave in the store. */
 export const PARTS = ["lease", "readers", "queue", "queue-exp", "fence", "read-waiters"] as const;
@@ -39,6 +40,27 @@ export async function traces(
     if (t !== -2) out[part] = t;
   }
   return out;
+}
+
+/**
+ * Waits (2 s at most) until exactly `parts` of lock `key` exist (`rwTraces` for an RwLock: the
+ * read-waiters marker aside). A wait that gave up removes its queue entry with a clean-up call that
+ * its rejection waits for only a short grace; a slow store (GLIDE's cluster client, once in a CI
+ * run) finishes it in the background.
+ */
+export async function untilParts(
+  fx: Fixture,
+  key: string,
+  kind: "mutex" | "rw",
+  parts: readonly string[],
+): Promise<void> {
+  const want = [...parts].sort().join();
+  await waitFor(
+    async () =>
+      Object.keys(kind === "rw" ? await rwTraces(fx, key) : await traces(fx, key, kind)).sort()
+        .join() === want,
+    { timeoutMs: 2000, message: `only ${want} left` },
+  );
 }
 
 /**

@@ -12,7 +12,7 @@ import { grantChannel, lockKeys, releaseOnce } from "../../locks/_remote.ts";
 import type { Script, Store, Unsubscribe } from "../../store/types.ts";
 import { storeTest } from "../_support/stores.ts";
 import { waitFor } from "../_support/wait.ts";
-import { keyOf, rawDel, rejects, traces, zmembers } from "./_helpers.ts";
+import { keyOf, rawDel, rejects, traces, untilParts, zmembers } from "./_helpers.ts";
 import { sleep } from "../_support/wait.ts";
 
 storeTest("Mutex.tryLock() excludes a second owner", async (fx) => {
@@ -47,7 +47,7 @@ storeTest("Mutex.tryLockWithTimeout() times out while held", async (fx) => {
   assert.ok(e.waitedMs >= 55, `waited ${e.waitedMs}`);
   const e0 = await rejects(b.tryLockWithTimeout(0), LockTimeoutError);
   assert.ok(e0.waitedMs < 1000);
-  assert.deepEqual(Object.keys(await traces(fx, fx.prefix, "mutex")).sort(), ["fence", "lease"]);
+  await untilParts(fx, fx.prefix, "mutex", ["fence", "lease"]);
 });
 
 storeTest("Mutex.lock() is bounded by maxWaitMs and opts.timeoutMs", async (fx) => {
@@ -57,7 +57,7 @@ storeTest("Mutex.lock() is bounded by maxWaitMs and opts.timeoutMs", async (fx) 
   await rejects(b.lock(), LockTimeoutError);
   const e = await rejects(b.lock({ timeoutMs: 10 }), LockTimeoutError);
   assert.ok(e.waitedMs < 50 + 500);
-  assert.deepEqual(Object.keys(await traces(fx, fx.prefix, "mutex")).sort(), ["fence", "lease"]);
+  await untilParts(fx, fx.prefix, "mutex", ["fence", "lease"]);
 });
 
 storeTest("Mutex guard release() frees the lock; dispose does too", async (fx) => {
@@ -136,7 +136,7 @@ storeTest("Mutex.tryLockWithRetries() makes n + 1 attempts", async (fx) => {
   const g = await a.lock();
   const e = await rejects(b.tryLockWithRetries(3), LockRetriesExhaustedError);
   assert.equal(e.retries, 3);
-  assert.deepEqual(Object.keys(await traces(fx, fx.prefix, "mutex")).sort(), ["fence", "lease"]);
+  await untilParts(fx, fx.prefix, "mutex", ["fence", "lease"]);
   const waiting = b.tryLockWithRetries(1000);
   await sleep(20);
   await g.release();
@@ -160,12 +160,7 @@ storeTest("Mutex.lock() aborted by its signal leaves no trace", async (fx) => {
   const reason = new Error("stop");
   ctrl.abort(reason);
   await assert.rejects(waiting, (e) => e === reason);
-  // The queue entry goes with the wait's clean-up call, which the rejection waits for only a short
-  // grace (a slow store finishes it in the background).
-  await waitFor(
-    async () => Object.keys(await traces(fx, fx.prefix, "mutex")).sort().join() === "fence,lease",
-    { timeoutMs: 2000, message: "only the lease and the fence left" },
-  );
+  await untilParts(fx, fx.prefix, "mutex", ["fence", "lease"]);
   assert.equal(WaitHub.count(bStore), 0);
   if (fx.memory) assert.equal(fx.memory.subscriptionCount, 0);
   // An already-aborted signal rejects before any I/O.
