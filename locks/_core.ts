@@ -235,6 +235,7 @@ export class LockCore<K extends { readonly channel: string } = { readonly channe
       onAttempt,
       fence,
       sentAt,
+      ended: false,
     };
   }
 
@@ -341,6 +342,8 @@ class Waiter implements HubWaiter {
   #resolve!: (init: GuardInit) => void;
   #reject!: (reason: unknown) => void;
   #done: Promise<unknown> | undefined;
+  /** What the wait won (its guard marks it ended). */
+  #init: GuardInit | undefined;
 
   constructor(core: LockCore, plan: Plan, token: string, start: number, queueMs: number) {
     this.#core = core;
@@ -462,7 +465,13 @@ class Waiter implements HubWaiter {
     if (ticket === this.#ticket && performance.now() - this.#ticketAt < ttlMs / 3) {
       this.#finish(true);
       this.#resolve(
-        this.#core.init(this.#plan.lease, this.token, this.#next, fence, this.#ticketAt),
+        this.#init = this.#core.init(
+          this.#plan.lease,
+          this.token,
+          this.#next,
+          fence,
+          this.#ticketAt,
+        ),
       );
       return;
     }
@@ -477,9 +486,14 @@ class Waiter implements HubWaiter {
       clearTimeout(this.#silence);
     }
     if (this.#settled) {
-      // Gave up meanwhile: the clean-up normally runs after this attempt, but be sure. (Won
-      // meanwhile, by a grant or another attempt: this attempt found the same lease, ours.)
-      if ((r.ok || r.ticket !== undefined) && !this.#won) {
+      // Gave up meanwhile: the clean-up normally runs after this attempt, but be sure. Won
+      // meanwhile, by a grant or another attempt: this attempt, sent before the guard's release,
+      // found the same lease, ours; unless the store ran it after that release (a call reloaded
+      // on NOSCRIPT runs after the calls sent behind it), when it took the lock anew for a guard
+      // that is gone: release that too (owner-checked: at worst a call that finds nothing).
+      if (
+        (r.ok || r.ticket !== undefined) && (!this.#won || (r.ok && this.#init?.ended === true))
+      ) {
         void this.#core.cleanUp(this.#plan.lease, this.token);
       }
       return;
@@ -487,7 +501,7 @@ class Waiter implements HubWaiter {
     if (r.ok) {
       // A late reply of an attempt already counted as failed still wins, while the wait lasts.
       this.#finish(true);
-      this.#resolve(this.#core.init(this.#plan.lease, this.token, n, r.fence, sentAt));
+      this.#resolve(this.#init = this.#core.init(this.#plan.lease, this.token, n, r.fence, sentAt));
       return;
     }
     if (!current) return; // counted when it went unanswered

@@ -36,6 +36,11 @@ export interface GuardInit {
    * over by a release, the latest attempt that found the queue entry the grant consumed.
    */
   readonly sentAt: number;
+  /**
+   * Set by the guard when it is released or lost: an attempt of its wait that answers later and
+   * holds the lease then took it anew (see `Waiter` in ./_core.ts), and is released.
+   */
+  ended: boolean;
 }
 
 /** The constructor token only this module holds: a guard cannot be made from outside. */
@@ -185,6 +190,7 @@ export abstract class LockGuard implements AsyncDisposable {
   #lose(detail: string): void {
     if (this.#state !== "acquired") return;
     this.#state = "lost";
+    this.#init.ended = true;
     CLOCK.cancel(this.#entry);
     this.#lostReason = new LockLostError(
       this.#init.key,
@@ -212,6 +218,7 @@ export abstract class LockGuard implements AsyncDisposable {
     if (this.#released !== undefined) return this.#released;
     const wasLost = this.#state === "lost";
     this.#state = "released";
+    this.#init.ended = true;
     const { lease, token } = this.#init;
     // The clock entry goes after the reply (a renewal due meanwhile does nothing): a lease handed
     // to a waiter of this process then starts its guard before this one leaves the shared clock,

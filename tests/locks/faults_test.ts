@@ -81,6 +81,42 @@ storeTest("Mutex.lock(): a lost reply is retried with the same token", async (fx
   assert.deepEqual(Object.keys(await traces(fx, `${fx.prefix}-b`, "mutex")), ["fence"]);
 });
 
+storeTest(
+  "Mutex.lock(): an attempt the store runs after the won guard's release does not keep the lock",
+  async (fx) => {
+    // RedisStore reloads a script on NOSCRIPT and sends the call again, so it runs after calls sent
+    // behind it: a waiter's poll, in flight when a grant made it the holder, can then run after
+    // the guard's release and take the free lock anew, for a guard that is gone (seen in CI with a
+    // concurrent SCRIPT FLUSH). Here the spy holds that poll until the release has run.
+    const a = new Mutex({ key: fx.prefix, store: fx.store });
+    const spy = new SpyStore(await fx.another());
+    const w = new Mutex({ key: fx.prefix, store: spy, retryIntervalMs: 5 });
+    const g = await a.lock();
+    const waiting = w.lock();
+    await waitFor(
+      async () => (await zmembers(fx, keyOf(fx.prefix, "mutex", "queue"))).length === 1,
+      {
+        timeoutMs: 2000,
+        message: "queued",
+      },
+    );
+    spy.faultScript = "lock_acquire";
+    spy.fault = "hang";
+    await waitFor(() => spy.held >= 1, { timeoutMs: 3000, message: "a poll in flight" });
+    spy.fault = "none";
+    await g.release(); // grants the lease to w's queue entry: w holds it without another attempt
+    const gw = await waiting;
+    assert.equal(await gw.release(), "released");
+    spy.release(); // the poll runs now, on a free lock
+    await waitFor(async () => (await traces(fx, fx.prefix, "mutex")).lease === undefined, {
+      timeoutMs: 2000,
+      message: "the lease the late poll took is released",
+    });
+    await using again = await a.tryLock();
+    assert.ok(again !== null, "the lock is free");
+  },
+);
+
 storeTest("RwLock crashed waiting writer expires from the queue", async (fx) => {
   const spy = new SpyStore(fx.store);
   const crashing = new RwLock({ key: fx.prefix, store: spy, ttlMs: 30, retryIntervalMs: 5 });
