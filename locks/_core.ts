@@ -14,6 +14,7 @@ import {
   LockTimeoutError,
   StoreError,
 } from "../core/errors.ts";
+import { within } from "../core/final_flush.ts";
 import { intInRange } from "../core/int.ts";
 import { validateKey } from "../core/keys.ts";
 import { newId } from "../core/uuid.ts";
@@ -48,13 +49,6 @@ const CLEANUP_RETRY_MS = [50, 1000] as const;
 
 /** The longest a clean-up goes on through an outage, ms (then its entries expire by themselves). */
 const CLEANUP_MAX_MS = 60_000;
-
-/** `p`, or nothing once `ms` have passed (its timer is always cleared). */
-function within(p: Promise<unknown>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<void>((resolve) => timer = setTimeout(resolve, ms));
-  return Promise.race([p.then(() => {}, () => {}), timeout]).finally(() => clearTimeout(timer));
-}
 
 /** One acquisition request. */
 export interface Plan {

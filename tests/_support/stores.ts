@@ -20,7 +20,13 @@ import type { Store } from "../../store/types.ts";
 import { MemoryStore } from "../../store/memory_store.ts";
 import { type RedisClientLike, RedisStore } from "../../store/redis_store.ts";
 import { clusterNodes, connectCluster, connectStandalone, redisUrl } from "./servers.ts";
-import { clientVariant, type OpenClient, openClient, type TestClient } from "./clients.ts";
+import {
+  clientVariant,
+  closeNodeRedis,
+  type OpenClient,
+  openClient,
+  type TestClient,
+} from "./clients.ts";
 import { waitFor as waitForCondition } from "./wait.ts";
 import { within } from "../../core/final_flush.ts";
 
@@ -31,8 +37,6 @@ import { within } from "../../core/final_flush.ts";
 const BODY_TIMEOUT_MS = 120_000;
 /** How long each teardown step (a store's or a client's close) may take. */
 const CLEANUP_TIMEOUT_MS = 10_000;
-/** How long a raw client's graceful close may take before it is destroyed. */
-const CLOSE_RAW_MS = 2000;
 
 /** Where a test runs. */
 export type StoreKind = "memory" | "standalone" | "cluster";
@@ -161,18 +165,6 @@ async function killNow(
   return killed;
 }
 
-/**
- * Closes a node-redis client or cluster: gracefully, or destroyed when that fails or takes longer
- * than {@linkcode CLOSE_RAW_MS}. node-redis's `close()` waits until its queue is empty, and closing
- * also stops reconnecting: a client whose connection was just killed, with commands still queued
- * (ones a store gave up on), never empties it, and its `close()` never settles (reproduced: about
- * one cluster client in three, closed under load right after a `CLIENT KILL` of its connections).
- */
-async function closeRaw(c: RawClient): Promise<void> {
-  const closed = await within(Promise.resolve().then(() => c.close()), CLOSE_RAW_MS);
-  if (closed.status !== "fulfilled") c.destroy?.();
-}
-
 /** The server variant this run targets (`DISTKIT_SERVER_VARIANT`), if not the default server. */
 export function serverVariant(): string | undefined {
   return Deno.env.get("DISTKIT_SERVER_VARIANT") || undefined;
@@ -278,7 +270,7 @@ export async function runWith(
       const store = new RedisStore(raw as RedisClientLike, { commandTimeoutMs, batch: true });
       cleanups.push(async () => {
         await store.close();
-        await closeRaw(raw);
+        await closeNodeRedis(raw);
       });
       return [store, raw];
     };
@@ -287,7 +279,7 @@ export async function runWith(
     if (raw === undefined) {
       // The store wraps the variant's client; inspection goes through node-redis 5.
       const inspector = await connect(kind);
-      cleanups.push(() => closeRaw(inspector));
+      cleanups.push(() => closeNodeRedis(inspector));
       raw = inspector;
     }
     await bounded(
