@@ -37,8 +37,10 @@ export interface GuardInit {
    */
   readonly sentAt: number;
   /**
-   * Set by the guard when it is released or lost: an attempt of its wait that answers later and
-   * holds the lease then took it anew (see `Waiter` in ./_core.ts), and is released.
+   * Set by the guard when its release has been answered, or when it is lost: an attempt of its
+   * wait that answers later and holds the lease then took it anew (see `Waiter` in ./_core.ts),
+   * and is released. Not at the release call: an attempt answering between the call and its reply
+   * ran before it, found the lease ours, and needs nothing.
    */
   ended: boolean;
 }
@@ -218,12 +220,16 @@ export abstract class LockGuard implements AsyncDisposable {
     if (this.#released !== undefined) return this.#released;
     const wasLost = this.#state === "lost";
     this.#state = "released";
-    this.#init.ended = true;
     const { lease, token } = this.#init;
     // The clock entry goes after the reply (a renewal due meanwhile does nothing): a lease handed
     // to a waiter of this process then starts its guard before this one leaves the shared clock,
     // which keeps its timer.
-    const done = () => CLOCK.cancel(this.#entry);
+    // Ended once the release is answered: an attempt of this guard's wait answering later ran
+    // after it on the store (same connection), so it took the lock anew (see GuardInit.ended).
+    const done = () => {
+      CLOCK.cancel(this.#entry);
+      this.#init.ended = true;
+    };
     this.#released = lease.release(token).then(({ held }) => {
       done();
       return held && !wasLost ? "released" : "lost";

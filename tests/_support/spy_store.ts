@@ -20,6 +20,8 @@ export class SpyStore implements Store {
   #held: Array<() => void> = [];
   constructor(readonly inner: Store) {}
 
+  /** Calls made and not yet settled (held ones included). */
+  pending = 0;
   /** How many calls the "hang" fault holds now. */
   get held(): number {
     return this.#held.length;
@@ -47,10 +49,15 @@ export class SpyStore implements Store {
       ? this.fault
       : "none";
     if (fault === "fail") throw new StoreError(`injected outage (${script.name})`);
-    if (fault === "hang") await new Promise<void>((go) => this.#held.push(go));
-    const reply = await this.inner.run(script, keys, argv);
-    if (fault === "lose-reply") throw new StoreError(`injected lost reply (${script.name})`);
-    return reply;
+    this.pending++;
+    try {
+      if (fault === "hang") await new Promise<void>((go) => this.#held.push(go));
+      const reply = await this.inner.run(script, keys, argv);
+      if (fault === "lose-reply") throw new StoreError(`injected lost reply (${script.name})`);
+      return reply;
+    } finally {
+      this.pending--;
+    }
   }
 
   subscribe(channel: string, listener: (message: string) => void): Promise<Unsubscribe> {

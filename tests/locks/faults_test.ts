@@ -107,7 +107,8 @@ storeTest(
     await g.release(); // grants the lease to w's queue entry: w holds it without another attempt
     const gw = await waiting;
     assert.equal(await gw.release(), "released");
-    spy.release(); // the poll runs now, on a free lock
+    spy.release(); // the poll runs now, on a free lock, and takes it
+    await waitFor(() => spy.pending === 0, { timeoutMs: 2000, message: "the poll answered" });
     await waitFor(async () => (await traces(fx, fx.prefix, "mutex")).lease === undefined, {
       timeoutMs: 2000,
       message: "the lease the late poll took is released",
