@@ -89,8 +89,15 @@ let counter = 0;
 /** A prefix unique to this run and test. */
 export function uniquePrefix(name: string): string {
   const clean = name.replace(/[^A-Za-z0-9_-]/g, "").slice(0, 40);
-  return `t${Date.now().toString(36)}${(counter++).toString(36)}-${clean}`;
+  return `t${RUN}${Date.now().toString(36)}${(counter++).toString(36)}-${clean}`;
 }
+
+/**
+ * This process's part of every prefix: client variants run the same suites two at a time on one
+ * server, and a time and a counter alone gave two of them the same prefix (a CI run: the same
+ * test's keys under ioredis and node-redis 6, in the same millisecond).
+ */
+const RUN = crypto.randomUUID().slice(0, 6);
 
 const fastReconnect = {
   connectTimeout: 2000,
