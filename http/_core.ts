@@ -67,10 +67,35 @@ const PASS: Admit = Object.freeze({ refused: false, headers: undefined, settle: 
 const DEFAULT_MESSAGE = "Too many requests, please try again later.";
 const DENY_MESSAGE = "Forbidden";
 
-/** The absolute limiter the core calls: `inc`, and `refund` for `refundFailed`. */
+/**
+ * The absolute limiter the core calls: `inc` (or `incNow`, the hybrid provider's synchronous
+ * answer from memory), and `refund` for `refundFailed`.
+ */
 interface AbsoluteLike {
   inc(key: string, rate: RateLimit, n: number): RateLimitDecision | Promise<RateLimitDecision>;
+  incNow?: (
+    key: string,
+    rate: RateLimit,
+    n: number,
+  ) => RateLimitDecision | Promise<RateLimitDecision>;
   refund?: (key: string, n: number) => unknown;
+}
+
+/** What a `cost` callback returned, checked. */
+function checkCost(cost: unknown): number {
+  if (typeof cost !== "number" || !Number.isSafeInteger(cost) || cost < 0) {
+    throw new InvalidArgumentError(
+      `'cost' must return an integer from 0 to ${Number.MAX_SAFE_INTEGER}: it returned ${
+        String(cost)
+      }`,
+    );
+  }
+  return cost;
+}
+
+/** Whether `v` is a promise (or another thenable): a user's callback may return either. */
+function isThenable<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
+  return typeof (v as { then?: unknown } | null)?.then === "function";
 }
 
 const PROVIDERS: readonly string[] = ["redis", "hybrid", "local"];
@@ -361,13 +386,15 @@ export class RateLimitCore<Req, Handler> implements RateLimitMiddlewareControl {
   }
 
   /**
-   * Decides on one request.
+   * Decides on one request: synchronously when every step is (no user callback returned a
+   * promise, and the limiter answered from memory: the local and the hybrid providers' usual
+   * case), so an adapter adds no promise and no microtask hop to the request.
    * @param request the framework's request
-   * @returns admit (with headers and a settle callback) or refuse (with the info)
-   * @throws {StoreError} with the "throw" store policy while the store is down
-   * @throws {InvalidArgumentError} for a bad key, cost or client address
+   * @returns admit (with headers and a settle callback) or refuse (with the info), or its promise
+   * @throws {StoreError} with the "throw" store policy while the store is down (or rejects)
+   * @throws {InvalidArgumentError} for a bad key, cost or client address (or rejects)
    */
-  async check(request: Req): Promise<Verdict> {
+  check(request: Req): Verdict | Promise<Verdict> {
     // The deny list first: a denied client is refused whatever `skip` says.
     let address: string | undefined;
     if (this.#deny !== undefined || this.#allow !== undefined) {
@@ -386,22 +413,50 @@ export class RateLimitCore<Req, Handler> implements RateLimitMiddlewareControl {
       }
       if (this.#allow?.has(address)) return PASS;
     }
-    if (this.#skip !== undefined && await this.#skip(request) === true) return PASS;
-    const key = this.#key === undefined
-      ? ipKey(address ?? this.clientAddress(request), this.#ipOptions)
-      : await this.#key(request);
-    let cost = 1;
-    if (this.#cost !== undefined) {
-      cost = await this.#cost(request);
-      if (typeof cost !== "number" || !Number.isSafeInteger(cost) || cost < 0) {
-        throw new InvalidArgumentError(
-          `'cost' must return an integer from 0 to ${Number.MAX_SAFE_INTEGER}: it returned ${
-            String(cost)
-          }`,
-        );
+    if (this.#skip !== undefined) {
+      const skip = this.#skip(request);
+      if (isThenable(skip)) {
+        return Promise.resolve(skip).then((s) => s === true ? PASS : this.#keyed(request, address));
       }
+      if (skip === true) return PASS;
     }
-    const decision = await this.#absolute.inc(key, this.#rate, cost) as HeaderDecision;
+    return this.#keyed(request, address);
+  }
+
+  /** `check` after the lists and `skip`: the key. */
+  #keyed(request: Req, address: string | undefined): Verdict | Promise<Verdict> {
+    if (this.#key === undefined) {
+      return this.#costed(request, ipKey(address ?? this.clientAddress(request), this.#ipOptions));
+    }
+    const key = this.#key(request);
+    return isThenable(key)
+      ? Promise.resolve(key).then((k) => this.#costed(request, k))
+      : this.#costed(request, key);
+  }
+
+  /** `check` once the key is known: the cost. */
+  #costed(request: Req, key: string): Verdict | Promise<Verdict> {
+    if (this.#cost === undefined) return this.#decide(key, 1);
+    const cost = this.#cost(request);
+    return isThenable(cost)
+      ? Promise.resolve(cost).then((c) => this.#decide(key, checkCost(c)))
+      : this.#decide(key, checkCost(cost));
+  }
+
+  /** `check` once the key and cost are known: the decision. */
+  #decide(key: string, cost: number): Verdict | Promise<Verdict> {
+    // `incNow` appears on the hybrid provider once its code is loaded (its first call).
+    const a = this.#absolute;
+    const decision = a.incNow !== undefined
+      ? a.incNow(key, this.#rate, cost)
+      : a.inc(key, this.#rate, cost);
+    return isThenable(decision)
+      ? Promise.resolve(decision).then((d) => this.#verdict(key, cost, d as HeaderDecision))
+      : this.#verdict(key, cost, decision as HeaderDecision);
+  }
+
+  /** The verdict on a decision: its headers, and the refund of a failed request. */
+  #verdict(key: string, cost: number, decision: HeaderDecision): Verdict {
     const headers: Record<string, string> = {};
     if (typeof decision.limit === "number") {
       writeHeaders(headers, decision, this.#formats, this.#policy, this.#windowSeconds, Date.now);

@@ -17,7 +17,7 @@
  * @module
  */
 import type { NextFunction, Request, RequestHandler, Response } from "express";
-import { RateLimitCore } from "./_core.ts";
+import { RateLimitCore, type Verdict } from "./_core.ts";
 import { nodeHeader, setNodeHeaders } from "./_node.ts";
 import type { HttpRateLimitOptions, RateLimitInfo, RateLimitMiddlewareControl } from "./options.ts";
 
@@ -82,17 +82,26 @@ export function expressRateLimit(options: ExpressRateLimitOptions): ExpressRateL
     res.setHeader("Content-Type", body.contentType);
     res.end(body.text);
   };
+  const go = (req: Request, res: Response, next: NextFunction, verdict: Verdict): unknown => {
+    if (verdict.refused) return refuse(req, res, next, verdict.info).catch(next);
+    if (verdict.headers !== undefined) setNodeHeaders(res, verdict.headers, appends);
+    const settle = verdict.settle;
+    if (settle !== undefined) {
+      res.once("finish", () => settle(res.statusCode >= 400));
+      res.once("close", () => settle(true)); // after "finish" a no-op; alone: abandoned
+    }
+    next();
+  };
   const middleware = (req: Request, res: Response, next: NextFunction): void => {
-    core.check(req).then((verdict): unknown => {
-      if (verdict.refused) return refuse(req, res, next, verdict.info);
-      if (verdict.headers !== undefined) setNodeHeaders(res, verdict.headers, appends);
-      const settle = verdict.settle;
-      if (settle !== undefined) {
-        res.once("finish", () => settle(res.statusCode >= 400));
-        res.once("close", () => settle(true)); // after "finish" a no-op; alone: abandoned
-      }
-      next();
-    }).catch(next);
+    let verdict: Verdict | Promise<Verdict>;
+    try {
+      verdict = core.check(req);
+    } catch (e) {
+      return next(e);
+    }
+    // A decision from memory goes on in this same call: no promise, no microtask hop.
+    if (verdict instanceof Promise) verdict.then((v) => go(req, res, next, v)).catch(next);
+    else go(req, res, next, verdict);
   };
   return Object.assign(middleware, {
     limiter: core.limiter,

@@ -46,6 +46,7 @@ export class LazyProvider<A extends object, S extends object, IA extends A = A, 
   readonly provider: { readonly absolute: A; readonly suppressed: S };
   readonly #facades: readonly [Record<string, unknown>, Record<string, unknown>];
   readonly #methods: readonly [readonly string[], readonly string[]];
+  readonly #loadedOnly: readonly [readonly string[], readonly string[]];
   readonly #load: () => Promise<readonly [IA, IS]>;
   readonly #closed: () => boolean;
   #impl: readonly [IA, IS] | undefined;
@@ -58,15 +59,19 @@ export class LazyProvider<A extends object, S extends object, IA extends A = A, 
    * @param methods the methods of each strategy (all of them: the type checks it)
    * @param bases each facade's other properties (a getter may read {@linkcode impl})
    * @param closed whether the limiter is closed
+   * @param loadedOnly implementation methods the facade gets only once loaded (internal fast
+   *   paths: a caller checks for them, and uses the public method until they are there)
    */
   constructor(
     load: () => Promise<readonly [IA, IS]>,
     methods: readonly [Record<MethodName<A>, true>, Record<MethodName<S>, true>],
     bases: readonly [FacadeBase<A>, FacadeBase<S>],
     closed: () => boolean,
+    loadedOnly: readonly [readonly MethodName<IA>[], readonly MethodName<IS>[]] = [[], []],
   ) {
     this.#load = load;
     this.#methods = [Object.keys(methods[0]), Object.keys(methods[1])];
+    this.#loadedOnly = loadedOnly;
     this.#closed = closed;
     // Copied onto fresh objects: V8 keeps an object literal with a getter in dictionary mode
     // (slow property loads), one built property by property in fast mode.
@@ -124,7 +129,7 @@ export class LazyProvider<A extends object, S extends object, IA extends A = A, 
     this.#impl = impl;
     for (const side of [0, 1] as const) {
       const target = impl[side] as unknown as Record<string, Fn>;
-      for (const name of this.#methods[side]) {
+      for (const name of [...this.#methods[side], ...this.#loadedOnly[side]]) {
         Object.defineProperty(this.#facades[side], name, {
           value: target[name]!.bind(target),
           enumerable: true,

@@ -81,12 +81,47 @@ export class HybridAbsoluteRateLimiter extends HybridShell<LocalAbsoluteRateLimi
    * ```
    */
   async inc(key: string, rate: Rate, n = 1): Promise<RateLimitDecision> {
+    return await this.incNow(key, rate, n);
+  }
+
+  /**
+   * {@linkcode HybridAbsolute.inc}, answered synchronously when no store call is needed (the
+   * usual case): the HTTP middleware's path, which then adds no promise of its own.
+   * @param key the entity
+   * @param rate the rate
+   * @param n the request size (≥ 0)
+   * @returns the decision, or its promise when the store must be asked
+   * @throws {InvalidKeyError | InvalidArgumentError | ClosedError} synchronously
+   * @internal
+   * @example
+   * ```ts
+   * import { MemoryStore, RateLimiter } from "../mod.ts";
+   * await using rl = new RateLimiter({ store: new MemoryStore() });
+   * await rl.hybrid.absolute.inc("k", 10); // the first call asks the store
+   * const d = rl.hybrid.absolute.incNow("k", 10); // the next ones take from the reservation
+   * console.assert(!(d instanceof Promise) && d.kind === "allowed");
+   * ```
+   */
+  incNow(key: string, rate: Rate, n = 1): RateLimitDecision | Promise<RateLimitDecision> {
     const x = this.engine;
     const { e, cap } = x.enter(key, rate, n, false);
     const now = x.cfg.now();
     if (x.take(e, n, now)) return x.allowed(e, now, cap);
     if (n > cap) return x.never(e, now, cap);
     if (now < e.blockedUntil) return x.rejected(e, now);
+    return this.#viaStore(key, rate, n, e, cap, now);
+  }
+
+  /** The rest of `inc` when the reservation cannot answer: store calls. */
+  async #viaStore(
+    key: string,
+    rate: Rate,
+    n: number,
+    e: Entry,
+    cap: number,
+    now: number,
+  ): Promise<RateLimitDecision> {
+    const x = this.engine;
     e.lastUse = now;
     const gen = e.gen;
     // Concurrent callers share each store call; its reservation target covers all of them.

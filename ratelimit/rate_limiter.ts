@@ -208,6 +208,7 @@ export class RateLimiter implements AsyncDisposable {
         },
       ],
       closed,
+      [["incNow"], []], // the HTTP middleware's synchronous path
     );
     this.#redis = redis;
     this.#hybrid = hybrid;

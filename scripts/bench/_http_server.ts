@@ -3,7 +3,9 @@
  * bare or behind a rate-limit middleware whose limit is never reached:
  *   node http_server.mjs <bare|redis|hybrid|peer> <redis-url>
  * `redis` / `hybrid`: distkit's expressRateLimit with that provider (draft-11 headers);
- * `peer`: express-rate-limit + rate-limit-redis (draft-7 headers, its cheapest standard form).
+ * `peer`: express-rate-limit + rate-limit-redis (draft-7 headers, its cheapest standard form);
+ * `floor`: no limiter, a middleware that only sets the two draft-11 fields with constant values
+ * (what any middleware sending these headers costs Express and Node, the hybrid's floor).
  * Prints `{"port":N}` once listening; exits on SIGTERM.
  */
 import express from "express";
@@ -24,7 +26,13 @@ app.set("etag", false);
 app.set("x-powered-by", false);
 let client: ReturnType<typeof createClient> | undefined;
 let close = () => Promise.resolve();
-if (variant !== "bare") {
+if (variant === "floor") {
+  app.use((_req, res, next) => {
+    res.setHeader("RateLimit-Policy", `"${LIMIT}-per-60s";q=${LIMIT};w=60`);
+    res.setHeader("RateLimit", `"${LIMIT}-per-60s";r=${LIMIT - 1};t=60`);
+    next();
+  });
+} else if (variant !== "bare") {
   client = createClient({ url });
   client.on("error", () => {});
   await client.connect();

@@ -3,7 +3,9 @@
  *
  * The same Express 5 app (`GET /` → "ok"), each variant in its own Node process: bare; behind
  * distkit's `expressRateLimit` with the `redis` provider and with the `hybrid` provider; and
- * behind express-rate-limit + rate-limit-redis (the peer) — all on the same Redis (REDIS_URL, or
+ * behind express-rate-limit + rate-limit-redis (the peer); and "floor", a middleware that only sets
+ * the same two draft-11 fields with constant values (no limiter: what sending these headers costs
+ * any middleware, the hybrid's floor) — all on the same Redis (REDIS_URL, or
  * a throwaway redis-server), limit never reached, one client address (one hot key). A load
  * generator drives each with 64 concurrent keep-alive connections for BENCH_SECONDS (default 5), in
  * BENCH_ROUNDS interleaved rounds (default 3, the order rotating each round). The report gives
@@ -28,7 +30,7 @@ import { benchRedis, f } from "./_redis.ts";
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 5);
 const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 3);
 const CONNECTIONS = 64;
-const VARIANTS = ["bare", "redis", "hybrid", "peer"] as const;
+const VARIANTS = ["bare", "floor", "redis", "hybrid", "peer"] as const;
 type Variant = typeof VARIANTS[number];
 const ROOT = new URL("../../", import.meta.url).pathname;
 const BUNDLE = `${ROOT}.tmp/bench/http_server.mjs`;
@@ -203,6 +205,12 @@ try {
       `per request +${f(cpu("hybrid") - cpu("bare"), 1)} µs over the bare app's (redis +${
         f(cpu("redis") - cpu("bare"), 1)
       }, peer +${f(cpu("peer") - cpu("bare"), 1)})`,
+  );
+  console.log(
+    `floor (the two fields set, no limiter): req/s ${f(ratio("floor", "bare", (x) => x.rps))}× ` +
+      `the bare app's, server CPU per request +${f(cpu("floor") - cpu("bare"), 1)} µs; hybrid ${
+        f(ratio("hybrid", "floor", (x) => x.rps))
+      }× the floor's req/s`,
   );
   await inProcess();
 } finally {
