@@ -59,8 +59,7 @@ export class LazyProvider<A extends object, S extends object, IA extends A = A, 
    * @param methods the methods of each strategy (all of them: the type checks it)
    * @param bases each facade's other properties (a getter may read {@linkcode impl})
    * @param closed whether the limiter is closed
-   * @param loadedOnly implementation methods the facade gets only once loaded (internal fast
-   *   paths: a caller checks for them, and uses the public method until they are there)
+   * @param loadedOnly internal methods a facade gets once loaded (callers check for them)
    */
   constructor(
     load: () => Promise<readonly [IA, IS]>,

@@ -208,7 +208,7 @@ export class RateLimiter implements AsyncDisposable {
         },
       ],
       closed,
-      [["incNow"], []], // the HTTP middleware's synchronous path
+      [["incNow"], []], // the HTTP core's synchronous path
     );
     this.#redis = redis;
     this.#hybrid = hybrid;
