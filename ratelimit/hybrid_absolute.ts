@@ -85,7 +85,7 @@ export class HybridAbsoluteRateLimiter extends HybridShell<LocalAbsoluteRateLimi
   }
 
   /**
-   * {@linkcode HybridAbsolute.inc}, answered synchronously when no store call is needed (the
+   * {@linkcode HybridAbsoluteRateLimiter.inc}, answered synchronously when no store call is needed (the
    * usual case): the HTTP middleware's path, which then adds no promise of its own.
    * @param key the entity
    * @param rate the rate
@@ -96,9 +96,11 @@ export class HybridAbsoluteRateLimiter extends HybridShell<LocalAbsoluteRateLimi
    * @example
    * ```ts
    * import { MemoryStore, RateLimiter } from "../mod.ts";
+   * import type { HybridAbsoluteRateLimiter } from "./hybrid_absolute.ts";
    * await using rl = new RateLimiter({ store: new MemoryStore() });
-   * await rl.hybrid.absolute.inc("k", 10); // the first call asks the store
-   * const d = rl.hybrid.absolute.incNow("k", 10); // the next ones take from the reservation
+   * await rl.hybrid.absolute.inc("k", 10); // the first call loads the code and asks the store
+   * const hybrid = rl.hybrid.absolute as unknown as HybridAbsoluteRateLimiter; // incNow is internal
+   * const d = hybrid.incNow("k", 10); // the next ones take from the reservation
    * console.assert(!(d instanceof Promise) && d.kind === "allowed");
    * ```
    */
