@@ -85,8 +85,8 @@ export class HybridAbsoluteRateLimiter extends HybridShell<LocalAbsoluteRateLimi
   }
 
   /**
-   * {@linkcode HybridAbsoluteRateLimiter.inc}, answered synchronously when no store call is needed (the
-   * usual case): the HTTP middleware's path, which then adds no promise of its own.
+   * {@linkcode HybridAbsoluteRateLimiter.inc}, answered synchronously when no store call is
+   * needed (the usual case): the HTTP middleware's path, which then adds no promise of its own.
    * @param key the entity
    * @param rate the rate
    * @param n the request size (≥ 0)
@@ -99,7 +99,8 @@ export class HybridAbsoluteRateLimiter extends HybridShell<LocalAbsoluteRateLimi
    * import type { HybridAbsoluteRateLimiter } from "./hybrid_absolute.ts";
    * await using rl = new RateLimiter({ store: new MemoryStore() });
    * await rl.hybrid.absolute.inc("k", 10); // the first call loads the code and asks the store
-   * const hybrid = rl.hybrid.absolute as unknown as HybridAbsoluteRateLimiter; // incNow is internal
+   * // incNow is internal: the facade's type does not have it
+   * const hybrid = rl.hybrid.absolute as unknown as HybridAbsoluteRateLimiter;
    * const d = hybrid.incNow("k", 10); // the next ones take from the reservation
    * console.assert(!(d instanceof Promise) && d.kind === "allowed");
    * ```
