@@ -1,7 +1,7 @@
 /**
  * One Express 5 app for scripts/bench/http.ts, run by Node (bundled by esbuild): `GET /` → "ok",
  * bare or behind a rate-limit middleware whose limit is never reached:
- *   node http_server.mjs <bare|redis|hybrid|peer> <redis-url>
+ *   node http_server.mjs <bare|floor|redis|hybrid|peer> <redis-url>
  * `redis` / `hybrid`: distkit's expressRateLimit with that provider (draft-11 headers);
  * `peer`: express-rate-limit + rate-limit-redis (draft-7 headers, its cheapest standard form);
  * `floor`: no limiter, a middleware that only sets the two draft-11 fields with constant values
