@@ -13,6 +13,8 @@
  *            (W = 10 s, g = 100 ms, one call per bucket)
  *   flex     rate-limiter-flexible's fixed-window script, for comparison
  *   batch    the hot inc, 64 per call through the batch form (cost per decision)
+ *   sem      an uncontended Semaphore acquire + release (two scripts), per pair
+ *   sem-peer redis-semaphore's acquire script + ZREM, per pair
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -21,6 +23,7 @@ import { join } from "node:path";
 import { createClient } from "redis";
 import { RL_ABSOLUTE } from "../../ratelimit/_scripts.ts";
 import { luaSource } from "../../store/_lua.ts";
+import { SEM_ACQUIRE, SEM_RELEASE } from "../../locks/_sem_scripts.ts";
 
 type Client = ReturnType<typeof createClient>;
 interface Scenario {
@@ -77,6 +80,8 @@ async function run(s: Scenario, n: number): Promise<number> {
     await exited;
   }
   const out = readFileSync(`${dir}/out`, "utf8");
+  const keep = Deno.env.get("KEEP_CALLGRIND"); // a directory: keep the profile for callgrind_annotate
+  if (keep && n > 0) Deno.copyFileSync(`${dir}/out`, `${keep}/${s.name}.callgrind`);
   rmSync(dir, { recursive: true });
   return Number(/^summary: (\d+)/m.exec(out)?.[1] ?? /^totals: (\d+)/m.exec(out)?.[1]);
 }
@@ -88,6 +93,11 @@ const flexSource = readFileSync(
   "utf8",
 ).match(/const incrTtlLuaScript = `([^`]*)`/)![1]!.replace(/\\\n/g, "\n");
 let flexSha = "";
+const semPeerSource = readFileSync(
+  new URL("../../node_modules/redis-semaphore/lib/semaphore/acquire/lua.js", import.meta.url),
+  "utf8",
+).match(/createEval\)\(`([^`]*)`/)![1]!;
+let semPeerSha = "";
 
 const scenarios: Scenario[] = [
   {
@@ -146,6 +156,38 @@ const scenarios: Scenario[] = [
       const keys = Array.from({ length: 64 }, (_, k) => `b${k}`);
       const argv = keys.flatMap(() => ["3", "600000", "60000", CAP]);
       return c.evalSha(RL_ABSOLUTE.batch!.sha1, { keys, arguments: argv });
+    },
+  },
+  {
+    name: "sem",
+    calls: 200,
+    setup: async (c) => {
+      await c.scriptLoad(await luaSource(SEM_ACQUIRE));
+      await c.scriptLoad(await luaSource(SEM_RELEASE));
+    },
+    call: async (c, i) => {
+      const keys = ["{s}h", "{s}q", "{s}x", "{s}f", "{s}s"];
+      const token = `t${i}*1/10000/r1/owner`;
+      await c.evalSha(SEM_ACQUIRE.sha1, {
+        keys,
+        arguments: [token, "1", "10000", "4", "0", "ch"],
+      });
+      return c.evalSha(SEM_RELEASE.sha1, { keys, arguments: [token, "4", "ch"] });
+    },
+  },
+  {
+    name: "sem-peer",
+    calls: 200,
+    setup: async (c) => {
+      semPeerSha = await c.scriptLoad(semPeerSource);
+    },
+    call: async (c, i) => {
+      const id = `peer-identifier-${i}`;
+      await c.evalSha(semPeerSha, {
+        keys: ["peer"],
+        arguments: ["4", id, "10000", String(Date.now())],
+      });
+      return c.zRem("peer", id);
     },
   },
 ];
