@@ -26,8 +26,8 @@ export const LUA_SHA1: Readonly<Record<string, string>> = {
   "ratelimit_hybrid": "5d5e3a87d0ae1a83bd3f53085b04accf7cfb1e17",
   "ratelimit_suppressed": "60a04cea83ed8df012deb8337725de4fc3cd0b21",
   "ratelimit_suppressed.batch": "8d3223ce58a427cd480b5edaff2efaea20e4bb6f",
-  "sem_acquire": "ff0d04d9804ca70f43c3e264f1e3b37b9adcd145",
+  "sem_acquire": "a68e76a31d95e994aa88bc0e82e7e2c4f986ca45",
   "sem_peek": "213b2210c41a2fe4261743e6de8f0a41805a55f8",
-  "sem_release": "df60ff6faa3b4b8cf9720d3c321c31af023df5c1",
+  "sem_release": "d86c416176b2ad87da570c3bc29c2014c17b7e99",
   "sem_renew": "800476dc13d4c2c19371081fde8545ad1ac01507",
 };

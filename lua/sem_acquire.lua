@@ -20,52 +20,60 @@
 --          the first holder's lease runs out (-1: none), {0, hint, ticket} when queued (the entry's
 --          ticket, never reused: a grant names it); {-1, permits} when the semaphore is in use
 --          with another count of permits (nothing changed)
-local token, n, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local permits, wait, channel = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
--- distkit:const QUEUE_SWEEP
+local token, ttl = ARGV[1], tonumber(ARGV[3])
 -- distkit:include fmt
 -- distkit:include server_ms
-
-local S = { holders = KEYS[1], queue = KEYS[2], qexp = KEYS[3], fence = KEYS[4], state = KEYS[5] }
-S.now = serverMs()
+local now = serverMs()
+local holders, queue, state = KEYS[1], KEYS[2], KEYS[5]
 
 -- The uncontended path: nobody queued, the count agrees and the permits fit (lapsed holders not
 -- yet swept still count: when they are what blocks, the full path below sweeps them), and this
 -- token is not a lapsed holder (the full path sweeps it and grants anew, with a new fence). An
--- idle semaphore (no state, no holders, no queue) agrees with any count.
-local cfg = redis.call("HMGET", S.state, "permits", "used")
-local limit, used, idle = tonumber(cfg[1]), tonumber(cfg[2]), false
-if limit then
-  if redis.call("EXISTS", S.queue) ~= 0 then limit = nil end
-elseif redis.call("EXISTS", S.holders, S.queue) == 0 then
-  limit, used, idle = permits, 0, true
+-- idle semaphore (no state, no holders, no queue) agrees with any count. Only what this path
+-- needs is parsed here (each tonumber and format is a measurable share of a short call).
+local cfg = redis.call("HMGET", state, "permits", "used")
+local used, idle = 0, false
+if cfg[1] then
+  used = tonumber(cfg[2])
+  if not used or tonumber(cfg[1]) ~= tonumber(ARGV[4]) or redis.call("EXISTS", queue) ~= 0 then
+    used = nil
+  end
+else
+  idle = redis.call("EXISTS", holders, queue) == 0
+  if not idle then used = nil end
 end
-if limit == permits and used and used + n <= limit then
-  if redis.call("ZADD", S.holders, "NX", fmt(S.now + ttl), token) == 1 then
-    local f = redis.call("INCR", S.fence)
-    redis.call("HSET", S.state, "permits", ARGV[4], "used", fmt(used + n), token, f)
+if used and used + tonumber(ARGV[2]) <= tonumber(ARGV[4]) then
+  if redis.call("ZADD", holders, "NX", fmt(now + ttl), token) == 1 then
+    local f = redis.call("INCR", KEYS[4])
+    local after = ARGV[2] -- the permits held after this grant: n when idle
+    if not idle then after = fmt(used + tonumber(ARGV[2])) end
+    redis.call("HSET", state, "permits", ARGV[4], "used", after, token, f)
     -- Every key of the semaphore expires at the same instant, when its last member does.
-    if idle or redis.call("PTTL", S.state) < ttl then
-      redis.call("PEXPIRE", S.holders, ARGV[3])
-      redis.call("PEXPIRE", S.state, ARGV[3])
+    if idle or redis.call("PTTL", state) < ttl then
+      redis.call("PEXPIRE", holders, ARGV[3])
+      redis.call("PEXPIRE", state, ARGV[3])
     end
     return f
   end
   -- Already a holder (a repeated attempt): a live one is renewed and keeps its fencing token.
-  if tonumber(redis.call("ZSCORE", S.holders, token)) > S.now then
-    redis.call("ZADD", S.holders, fmt(S.now + ttl), token)
-    if redis.call("PTTL", S.state) < ttl then
-      redis.call("PEXPIRE", S.holders, ARGV[3])
-      redis.call("PEXPIRE", S.state, ARGV[3])
+  if tonumber(redis.call("ZSCORE", holders, token)) > now then
+    redis.call("ZADD", holders, fmt(now + ttl), token)
+    if redis.call("PTTL", state) < ttl then
+      redis.call("PEXPIRE", holders, ARGV[3])
+      redis.call("PEXPIRE", state, ARGV[3])
     end
-    return tonumber(redis.call("HGET", S.state, token) or redis.call("GET", S.fence) or "0")
+    return tonumber(redis.call("HGET", state, token) or redis.call("GET", KEYS[4]) or "0")
   end
 end
 
 -- The full path's helpers, defined only when it runs (a closure each, ~1 µs of Redis time in all).
+-- distkit:const QUEUE_SWEEP
 -- distkit:include publish
 -- distkit:include sem_token
 -- distkit:include sem
+local n, permits, wait, channel = tonumber(ARGV[2]), tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
+local S = { holders = holders, queue = queue, qexp = KEYS[3], fence = KEYS[4], state = state }
+S.now = now
 
 semLoad(S, permits)
 semSweep(S)

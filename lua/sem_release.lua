@@ -8,34 +8,37 @@
 -- Returns  1 if the token held live permits, else 0; as {1 | 0, message...} when it granted
 --          permits, with the grant messages it published ("g <fence> <ticket> <token>"), so
 --          grantees in the releaser's own process are told without the pub/sub hop
-local token, permits, channel = ARGV[1], tonumber(ARGV[2]), ARGV[3]
--- distkit:const QUEUE_SWEEP
--- distkit:include fmt
+local token = ARGV[1]
 -- distkit:include server_ms
--- distkit:include sem_token
-
-local S = { holders = KEYS[1], queue = KEYS[2], qexp = KEYS[3], fence = KEYS[4], state = KEYS[5] }
-local score = redis.call("ZSCORE", S.holders, token)
-local queued = redis.call("EXISTS", S.queue) == 1
+local holders, queue, state = KEYS[1], KEYS[2], KEYS[5]
+local score = redis.call("ZSCORE", holders, token)
+local queued = redis.call("EXISTS", queue) == 1
 if not score and not queued then return 0 end
-S.now = serverMs()
+local now = serverMs()
 
 -- The uncontended path: a live holder and nobody queued (nobody to grant to). Lapsed holders
--- stay counted in "used" until a call that needs their permits sweeps them.
-if score and not queued and tonumber(score) > S.now then
-  local used = redis.call("HINCRBY", S.state, "used", -(semWeight(token) or 0))
-  if used <= 0 then
-    redis.call("DEL", S.holders, S.state) -- idle: only the fence counter is left
+-- stay counted in "used" until a call that needs their permits sweeps them. The token's permits
+-- go to HINCRBY as the token spells them (no number to parse and format again).
+if score and not queued and tonumber(score) > now then
+  local w = string.match(token, "^[^/]*%*(%d+)/")
+  if redis.call("HINCRBY", state, "used", w and "-" .. w or "0") <= 0 then
+    redis.call("DEL", holders, state) -- idle: only the fence counter is left
   else
-    redis.call("ZREM", S.holders, token)
-    redis.call("HDEL", S.state, token)
+    redis.call("ZREM", holders, token)
+    redis.call("HDEL", state, token)
   end
   return 1
 end
 
 -- The full path's helpers, defined only when it runs (a closure each, ~1 µs of Redis time in all).
+-- distkit:const QUEUE_SWEEP
+-- distkit:include fmt
+-- distkit:include sem_token
 -- distkit:include publish
 -- distkit:include sem
+local permits, channel = tonumber(ARGV[2]), ARGV[3]
+local S = { holders = holders, queue = queue, qexp = KEYS[3], fence = KEYS[4], state = state }
+S.now = now
 
 semLoad(S, permits)
 local held = 0
