@@ -76,9 +76,10 @@ storeTest("Mutex guard release() frees the lock; dispose does too", async (fx) =
 });
 
 storeTest("Mutex guard renews its lease past ttlMs", async (fx) => {
-  // ttlMs 600: a renewal falls due every 200 ms, so only a stall of 400 ms on a loaded machine
-  // could lapse the lease; 1,500 ms spans several renewals (the lease would have lapsed twice).
-  const a = new Mutex({ key: fx.prefix, store: fx.store, ttlMs: 600 });
+  // ttlMs 1,200: a renewal falls due every 400 ms and the guard gives up 1,080 ms after the last
+  // one it saw succeed, so only a stall of some 680 ms could lose it (with 600 ms, a loaded CI
+  // machine lost a lease this way once); 1,500 ms outlasts the ttl: only renewals keep it.
+  const a = new Mutex({ key: fx.prefix, store: fx.store, ttlMs: 1200 });
   const b = new Mutex({ key: fx.prefix, store: await fx.another() });
   await using g = await a.lock();
   await sleep(1500);
@@ -86,7 +87,7 @@ storeTest("Mutex guard renews its lease past ttlMs", async (fx) => {
   assert.equal(g.signal.aborted, false);
   assert.equal(await b.tryLock(), null);
   const t = await traces(fx, fx.prefix, "mutex");
-  assert.ok(t.lease! > 0 && t.lease! <= 600, `lease pttl ${t.lease}`);
+  assert.ok(t.lease! > 0 && t.lease! <= 1200, `lease pttl ${t.lease}`);
   assert.equal(t.fence, -1, "the fence counter never expires");
 });
 

@@ -279,12 +279,13 @@ storeTest(
       key: fx.prefix,
       store: fx.store,
       permits: 1,
-      // Renewed every 200 ms: room for a loaded machine's stalls (a 200 ms ttl was lost there).
-      ttlMs: 600,
+      // Renewed every 400 ms: room for a loaded machine's stalls (a 200 ms ttl was lost there,
+      // and a lock's 600 ms ttl once).
+      ttlMs: 1200,
       maxWaitMs: 100,
     });
     const g = await sem.acquire();
-    await sleep(1300); // over two ttls: only renewals keep it
+    await sleep(1500); // over the ttl: only renewals keep it
     assert.equal(g.state, "acquired");
     assert.equal(g.signal.aborted, false);
     const start = performance.now();
