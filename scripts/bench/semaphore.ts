@@ -8,7 +8,10 @@
  *      order with the (k + permits)-th acquisition) p50/p99, acquisitions/s, and per-client fairness
  *      (fewest / most acquisitions of the 64 clients). The libraries run in interleaved rounds,
  *      in a rotating order; each row shows the median round.
- *   2. uncontended acquire + release in one process, the libraries interleaved call by call.
+ *   2. uncontended acquire + release in one process, the libraries interleaved call by call, and
+ *      where a pair's time goes: the client's own parts (to the acquire's write, from its reply to
+ *      the release's write, from that reply to the caller) and the wire's (Redis and the network),
+ *      timed at the connection's socket.
  * The peer runs with its defaults (it polls every 10 ms); both get lockTimeout / ttl 10 s, and
  * both run on ioredis (the peer's client), one connection per process.
  *
@@ -41,6 +44,8 @@ type Acquire = () => Promise<() => Promise<unknown>>;
 async function open(lib: LibName, url: string, key: string): Promise<{
   acquire: Acquire;
   close: () => Promise<void>;
+  /** The library's one connection. */
+  client: Redis;
 }> {
   if (lib === "distkit Semaphore") {
     // The peer's client (ioredis), so the two differ only in the semaphore.
@@ -49,6 +54,7 @@ async function open(lib: LibName, url: string, key: string): Promise<{
     const store = new RedisStore(c);
     const sem = new Semaphore({ key, store, permits: PERMITS, ttlMs: TTL_MS });
     return {
+      client: c,
       async acquire() {
         const g = await sem.acquire();
         return () => g.release();
@@ -63,6 +69,7 @@ async function open(lib: LibName, url: string, key: string): Promise<{
   const r = new Redis(url);
   await r.ping();
   return {
+    client: r,
     async acquire() {
       const s = new PeerSemaphore(r, key, PERMITS, {
         lockTimeout: TTL_MS,
@@ -181,23 +188,83 @@ async function contended(lib: LibName, url: string, key: string, ms: number) {
   };
 }
 
-/** Uncontended acquire + release latencies, the libraries interleaved call by call. */
-async function uncontended(url: string, run: string, n: number): Promise<number[][]> {
+/** Where an uncontended pair's time goes, medians (µs), as the client's socket sees it. */
+interface Split {
+  /** From the call to the acquire's write. */
+  beforeWrite: number;
+  /** From the acquire's write to its reply's first bytes: Redis and the network. */
+  acquireWire: number;
+  /** From that reply to the release's write. */
+  between: number;
+  /** The release on the wire. */
+  releaseWire: number;
+  /** From the release's reply to the caller. */
+  after: number;
+}
+
+/**
+ * Records when a connection writes and when data arrives (ioredis's socket: `stream`), so a pair
+ * can be split into the client's part and the wire's. Undefined when the socket is not there.
+ */
+function socketMarks(c: Redis): { w: number[]; d: number[] } | undefined {
+  const stream = (c as unknown as {
+    stream?: {
+      write: (...a: unknown[]) => boolean;
+      prependListener: (e: string, f: () => void) => void;
+    };
+  }).stream;
+  if (stream === undefined || typeof stream.prependListener !== "function") return undefined;
+  const m = { w: [] as number[], d: [] as number[] };
+  const write = stream.write.bind(stream);
+  stream.write = (...a: unknown[]) => {
+    m.w.push(performance.now());
+    return write(...a);
+  };
+  stream.prependListener("data", () => m.d.push(performance.now()));
+  return m;
+}
+
+/**
+ * Uncontended acquire + release latencies, the libraries interleaved call by call, and each
+ * library's split of its pairs (those with one write and one reply per call).
+ */
+async function uncontended(
+  url: string,
+  run: string,
+  n: number,
+): Promise<{ times: number[][]; splits: Array<Split | undefined> }> {
   const libs = await Promise.all(LIBS.map((l) => open(l, url, `${run}-solo-${l.length}`)));
   const out: number[][] = LIBS.map(() => []);
+  const phases = LIBS.map(() => [[], [], [], [], []] as number[][]);
   try {
+    for (let i = 0; i < 100; i++) for (const l of libs) await (await l.acquire())(); // warm
+    const marks = libs.map((l) => socketMarks(l.client));
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < libs.length; j++) {
+        const m = marks[j];
+        if (m !== undefined) m.w.length = m.d.length = 0;
         const t = performance.now();
         const release = await libs[j]!.acquire();
         await release();
-        out[j]!.push(performance.now() - t);
+        const end = performance.now();
+        out[j]!.push(end - t);
+        if (m === undefined || m.w.length !== 2 || m.d.length !== 2) continue;
+        const [w0, w1] = m.w as [number, number];
+        const [d0, d1] = m.d as [number, number];
+        [w0 - t, d0 - w0, w1 - d0, d1 - w1, end - d1].forEach((x, k) => phases[j]![k]!.push(x));
       }
     }
   } finally {
     for (const l of libs) await l.close();
   }
-  return out.map(sorted);
+  const splits = phases.map((p) => {
+    if (p[0]!.length === 0) return undefined;
+    const [beforeWrite, acquireWire, between, releaseWire, after] = p.map((xs) =>
+      pct(sorted(xs), 50) * 1000
+    ) as [number, number, number, number, number];
+    return { beforeWrite, acquireWire, between, releaseWire, after };
+  });
+  return { times: out.map(sorted), splits };
 }
 
 async function main() {
@@ -207,6 +274,7 @@ async function main() {
   const N = quick ? 500 : 2000;
   const redis = await benchRedis();
   const rows: string[][] = [];
+  let split: Array<Split | undefined> = [];
   try {
     const run = `bench-sem-${Date.now().toString(36)}`;
     const rounds: Array<Awaited<ReturnType<typeof contended>>[]> = LIBS.map(() => []);
@@ -253,7 +321,8 @@ async function main() {
         j === 0 ? "≥ 0.8" : "",
       ]);
     });
-    const solo = await uncontended(redis.url, run, N);
+    const { times: solo, splits } = await uncontended(redis.url, run, N);
+    split = splits;
     LIBS.forEach((lib, j) => {
       const s = solo[j]!;
       rows.push([
@@ -270,6 +339,21 @@ async function main() {
   console.log(`\nsemaphore (one run, same Redis, loopback; ${runtime()})\n`);
   console.log("| what | library | result | ratio | target |\n|---|---|---|---|---|");
   for (const r of rows) console.log(`| ${r.join(" | ")} |`);
+  if (split.every((x) => x !== undefined)) {
+    console.log(
+      "\nuncontended pair, where the time goes (medians, µs; the wire: Redis and the network):",
+    );
+    LIBS.forEach((lib, j) => {
+      const x = split[j]!;
+      console.log(
+        `  ${lib}: to the acquire's write ${f(x.beforeWrite, 1)}, acquire on the wire ${
+          f(x.acquireWire, 1)
+        }, reply to the release's write ${f(x.between, 1)}, release on the wire ${
+          f(x.releaseWire, 1)
+        }, reply to the caller ${f(x.after, 1)}`,
+      );
+    });
+  }
 }
 
 const at = process.argv.indexOf("--child");
