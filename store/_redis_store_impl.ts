@@ -12,6 +12,7 @@ import { type Driver, ServerReplyError } from "./driver.ts";
 import { luaSource } from "./_lua.ts";
 import { mapScriptError } from "./script_failure.ts";
 import { slotOf } from "./slot.ts";
+import { TimeoutQueue } from "../core/timeout_queue.ts";
 import { toArg } from "./script.ts";
 import type { Reply, Script, Unsubscribe } from "./types.ts";
 
@@ -40,11 +41,8 @@ function stringArgs(argv: readonly (string | number)[]): readonly string[] {
 /** What {@linkcode RedisStoreImpl} is built from: validated by `RedisStore`. @internal */
 export interface RedisStoreParts {
   driver: Driver;
-  /**
-   * Bounds each call as it is sent (a batch once, whatever its items) and lets the store's
-   * breaker see it fail: `RedisStore`'s resilience layer.
-   */
-  sent: <T>(call: Promise<T>) => Promise<T>;
+  /** `0`: unbounded. */
+  commandTimeoutMs: number;
   batch: boolean;
 }
 
@@ -61,8 +59,8 @@ export interface RedisStoreParts {
 export class RedisStoreImpl {
   /** The client's driver. */
   readonly driver: Driver;
-  /** Bounds each call sent, and observes its failure. */
-  readonly #sent: <T>(call: Promise<T>) => Promise<T>;
+  /** Bounds calls when `commandTimeoutMs` > 0 (one timer for all calls in flight). */
+  #timeouts: TimeoutQueue | undefined;
   /** channel → this store's listeners (one driver subscription per channel). */
   #listeners = new Map<string, Set<(message: string) => void>>();
   /** channel → its driver subscription (while being made, too). */
@@ -77,22 +75,24 @@ export class RedisStoreImpl {
 
   /** @param options what `RedisStore` validated */
   constructor(options: RedisStoreParts) {
+    const t = options.commandTimeoutMs;
     this.driver = options.driver;
     this.#bySlot = this.driver.isCluster;
-    this.#sent = options.sent;
+    this.#timeouts = t === 0 ? undefined : new TimeoutQueue(
+      t,
+      (ms) => new StoreError(`Redis did not answer within ${ms} ms`),
+    );
     if (options.batch !== false) {
       this.#batcher = new Batcher({
         single: (script, keys, argv) => this.#evalSha(script, keys, argv),
         batch: (script, keys, argv) => {
           const b = script.batch!;
-          return this.#sent(
-            this.driver.evalSha(b.sha1, keys, argv).catch((e) => {
-              if (!isNoScript(e)) throw e;
-              return luaSource(b).then((lua) => this.driver.eval(lua, keys, argv));
-            }).catch((e) => {
-              throw toDistkitError(e, script);
-            }),
-          );
+          return this.driver.evalSha(b.sha1, keys, argv).catch((e) => {
+            if (!isNoScript(e)) throw e;
+            return luaSource(b).then((lua) => this.driver.eval(lua, keys, argv));
+          }).catch((e) => {
+            throw toDistkitError(e, script);
+          });
         },
         itemError: (message) => mapScriptError(message),
         // A server behind a sharding proxy refuses a script call on keys of several slots even
@@ -109,8 +109,7 @@ export class RedisStoreImpl {
   }
 
   /**
-   * Runs `script` with EVALSHA, loading it with EVAL on NOSCRIPT; the call is bounded when it is
-   * sent (with the others of its batch).
+   * Runs `script` with EVALSHA, loading it with EVAL on NOSCRIPT.
    * @param script the operation
    * @param keys its keys (one hash tag)
    * @param argv its arguments
@@ -124,9 +123,12 @@ export class RedisStoreImpl {
     if (this.#closed) return Promise.reject(new ClosedError("RedisStore"));
     // With batching on, every call goes through the batcher, which keeps a slot's calls in the
     // order made (a call without a batch form is sent at once when nothing is open).
-    return this.#batcher !== undefined && keys.length > 0
+    const call = this.#batcher !== undefined && keys.length > 0
       ? this.#batcher.add(script, keys, this.#group(keys[0]!), argv)
       : this.#evalSha(script, keys, argv);
+    return this.#timeouts === undefined ? call : this.#timeouts.bound(call).catch((e) => {
+      throw toDistkitError(e, script);
+    });
   }
 
   /** A call's order group (its batches are per script within it): its slot on a cluster. */
@@ -142,10 +144,8 @@ export class RedisStoreImpl {
   ): Promise<Reply> {
     const args = stringArgs(argv);
     // One reaction on the success path: an uncontended lock pays for every promise hop.
-    return this.#sent(
-      this.driver.evalSha(script.sha1, keys, args).catch((e) =>
-        this.#onEvalShaError(e, script, keys, args)
-      ),
+    return this.driver.evalSha(script.sha1, keys, args).catch((e) =>
+      this.#onEvalShaError(e, script, keys, args)
     );
   }
 
