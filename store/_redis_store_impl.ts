@@ -12,7 +12,6 @@ import { type Driver, ServerReplyError } from "./driver.ts";
 import { luaSource } from "./_lua.ts";
 import { mapScriptError } from "./script_failure.ts";
 import { slotOf } from "./slot.ts";
-import { TimeoutQueue } from "../core/timeout_queue.ts";
 import { toArg } from "./script.ts";
 import type { Reply, Script, Unsubscribe } from "./types.ts";
 
@@ -41,8 +40,11 @@ function stringArgs(argv: readonly (string | number)[]): readonly string[] {
 /** What {@linkcode RedisStoreImpl} is built from: validated by `RedisStore`. @internal */
 export interface RedisStoreParts {
   driver: Driver;
-  /** `0`: unbounded. */
-  commandTimeoutMs: number;
+  /**
+   * Bounds each call as it is sent (a batch once, whatever its items) and lets the store's
+   * breaker see it fail: `RedisStore`'s resilience layer.
+   */
+  sent: <T>(call: Promise<T>) => Promise<T>;
   batch: boolean;
 }
 
@@ -59,8 +61,8 @@ export interface RedisStoreParts {
 export class RedisStoreImpl {
   /** The client's driver. */
   readonly driver: Driver;
-  /** Bounds calls when `commandTimeoutMs` > 0 (one timer for all calls in flight). */
-  #timeouts: TimeoutQueue | undefined;
+  /** Bounds each call sent, and observes its failure. */
+  readonly #sent: <T>(call: Promise<T>) => Promise<T>;
   /** channel → this store's listeners (one driver subscription per channel). */
   #listeners = new Map<string, Set<(message: string) => void>>();
   /** channel → its driver subscription (while being made, too). */
@@ -75,24 +77,22 @@ export class RedisStoreImpl {
 
   /** @param options what `RedisStore` validated */
   constructor(options: RedisStoreParts) {
-    const t = options.commandTimeoutMs;
     this.driver = options.driver;
     this.#bySlot = this.driver.isCluster;
-    this.#timeouts = t === 0 ? undefined : new TimeoutQueue(
-      t,
-      (ms) => new StoreError(`Redis did not answer within ${ms} ms`),
-    );
+    this.#sent = options.sent;
     if (options.batch !== false) {
       this.#batcher = new Batcher({
         single: (script, keys, argv) => this.#evalSha(script, keys, argv),
         batch: (script, keys, argv) => {
           const b = script.batch!;
-          return this.driver.evalSha(b.sha1, keys, argv).catch((e) => {
-            if (!isNoScript(e)) throw e;
-            return luaSource(b).then((lua) => this.driver.eval(lua, keys, argv));
-          }).catch((e) => {
-            throw toDistkitError(e, script);
-          });
+          return this.#sent(
+            this.driver.evalSha(b.sha1, keys, argv).catch((e) => {
+              if (!isNoScript(e)) throw e;
+              return luaSource(b).then((lua) => this.driver.eval(lua, keys, argv));
+            }).catch((e) => {
+              throw toDistkitError(e, script);
+            }),
+          );
         },
         itemError: (message) => mapScriptError(message),
         // A server behind a sharding proxy refuses a script call on keys of several slots even
@@ -109,7 +109,8 @@ export class RedisStoreImpl {
   }
 
   /**
-   * Runs `script` with EVALSHA, loading it with EVAL on NOSCRIPT.
+   * Runs `script` with EVALSHA, loading it with EVAL on NOSCRIPT; the call is bounded when it is
+   * sent (with the others of its batch).
    * @param script the operation
    * @param keys its keys (one hash tag)
    * @param argv its arguments
@@ -123,12 +124,9 @@ export class RedisStoreImpl {
     if (this.#closed) return Promise.reject(new ClosedError("RedisStore"));
     // With batching on, every call goes through the batcher, which keeps a slot's calls in the
     // order made (a call without a batch form is sent at once when nothing is open).
-    const call = this.#batcher !== undefined && keys.length > 0
+    return this.#batcher !== undefined && keys.length > 0
       ? this.#batcher.add(script, keys, this.#group(keys[0]!), argv)
       : this.#evalSha(script, keys, argv);
-    return this.#timeouts === undefined ? call : this.#timeouts.bound(call).catch((e) => {
-      throw toDistkitError(e, script);
-    });
   }
 
   /** A call's order group (its batches are per script within it): its slot on a cluster. */
@@ -144,8 +142,10 @@ export class RedisStoreImpl {
   ): Promise<Reply> {
     const args = stringArgs(argv);
     // One reaction on the success path: an uncontended lock pays for every promise hop.
-    return this.driver.evalSha(script.sha1, keys, args).catch((e) =>
-      this.#onEvalShaError(e, script, keys, args)
+    return this.#sent(
+      this.driver.evalSha(script.sha1, keys, args).catch((e) =>
+        this.#onEvalShaError(e, script, keys, args)
+      ),
     );
   }
 

@@ -372,6 +372,26 @@ export class Resilience implements StoreHealth {
     this.#breaker?.failed(error, false);
   }
 
+  /** Whether the store is up (no failure since the last success): calls go straight through. */
+  get up(): boolean {
+    return this.#breaker === undefined || !this.#breaker.down;
+  }
+
+  /**
+   * One call as it is sent, admitted while the store was {@linkcode Resilience.up}: bounded, and
+   * its failure seen by the breaker. A store that batches bounds a batch once, for all its items.
+   * @param call the call sent
+   * @returns its result
+   * @throws {StoreError} on a timeout or a failure
+   */
+  sent<T>(call: Promise<T>): Promise<T> {
+    const t = this.#timeouts;
+    if (this.#breaker === undefined) return t === undefined ? call : t.bound(call);
+    return t === undefined
+      ? call.catch(this.#callFailed)
+      : t.bound(call, undefined, this.#callFailed);
+  }
+
   /**
    * Runs one store call within the bound, or answers at once while the store is known down.
    * @param fn the call

@@ -137,6 +137,34 @@ Deno.test("Resilience: error replies and script refusals never open the breaker;
   assert.equal(r.down, true);
 });
 
+Deno.test("Resilience.sent: a call sent while up is bounded, and its failure opens the breaker; an error reply does not", async () => {
+  const r = new Resilience({ timeoutMs: 30, breaker: { firstProbeMs: 1000, maxProbeMs: 1000 } });
+  assert.equal(r.up, true);
+  assert.equal(await r.sent(Promise.resolve(5)), 5);
+  await assert.rejects(r.sent(Promise.reject(markReply(new StoreError("ERR boom")))), /boom/);
+  assert.equal(r.up, true);
+  const t = performance.now();
+  const silent = r.sent(new Promise<never>(() => {}));
+  await assert.rejects(silent, (e) => e instanceof StoreError && /within 30 ms/.test(e.message));
+  assert.ok(performance.now() - t < 1000);
+  assert.equal(r.up, false);
+  assert.equal(r.down, true);
+  assert.equal(r.inFlight, 0);
+  // Down: calls go through run(), which answers at once until a probe is due.
+  await assert.rejects(r.run(() => Promise.resolve(1)), (e) => isKnownDown(e));
+});
+
+Deno.test("Resilience.sent without a breaker: only the bound", async () => {
+  const r = new Resilience({ timeoutMs: 20, breaker: false });
+  await assert.rejects(r.sent(Promise.reject(lost())), /connection lost/);
+  assert.equal(r.up, true);
+  await assert.rejects(r.sent(new Promise<never>(() => {})), /within 20 ms/);
+  assert.equal(r.up, true);
+  const unbounded = new Resilience({ timeoutMs: 0, breaker: false });
+  const p = Promise.resolve(7);
+  assert.equal(unbounded.sent(p), p);
+});
+
 Deno.test("Resilience: without a breaker every call gets its own bound", async () => {
   const r = new Resilience({ timeoutMs: 20, breaker: false });
   const hung = new Promise<never>(() => {});

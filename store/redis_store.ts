@@ -138,7 +138,7 @@ export class RedisStore implements Store {
       ([m, driver]) =>
         this.#impl = new m.RedisStoreImpl({
           driver,
-          commandTimeoutMs: 0, // bounded by #resilience
+          sent: (call) => this.#resilience.sent(call),
           batch: this.#batch,
         }),
       (e) => {
@@ -165,6 +165,17 @@ export class RedisStore implements Store {
     argv: readonly (string | number)[],
   ): Promise<Reply> {
     if (this.#closed) return Promise.reject(new ClosedError("RedisStore"));
+    const impl = this.#impl;
+    if (impl !== undefined && this.#resilience.up) {
+      // The usual path: the implementation bounds each call as it sends it (a batch once for
+      // all its items), so a call pays for no bound of its own.
+      try {
+        return impl.run(script, keys, argv);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
+    // Down (the breaker answers, or this call is its probe), or the code is not loaded yet.
     return this.#resilience.run(() => this.#run(script, keys, argv));
   }
 
