@@ -1,40 +1,69 @@
 /**
  * The HTTP benchmark's load generator (run by scripts/bench/http.ts with `node`): `node
- * _http_load.mjs <port> <connections> <seconds>`. Closed loop: each keep-alive connection sends
- * `GET /`, waits for the whole response (Content-Length), and sends the next; every latency is
- * timed with `process.hrtime` (µs resolution: autocannon reports whole milliseconds, too coarse
- * for a middleware's added fraction of one). Prints one JSON line: requests/s, p50/p99 ms, the
- * count, and errors (non-2xx responses, connection errors).
+ * _http_load.mjs '<json>'`, the JSON being `{ targets: [{ name, port, pid }], connections,
+ * sliceMs, cycles, redisPort }`. It opens `connections` keep-alive sockets to every target, then
+ * drives one target at a time, in short slices: each cycle gives every target one slice of
+ * `sliceMs`, in an order rotating with the cycle, so the variants compared are measured seconds
+ * apart, not tens of seconds (a shared machine's speed drifts between runs far more than within
+ * one cycle). In a slice, each socket of the target is a closed loop: it sends `GET /`, waits for
+ * the whole response (Content-Length) and sends the next, until the slice ends; the slice ends
+ * when the last response is in. Every latency is timed with `process.hrtime` (µs resolution:
+ * autocannon reports whole milliseconds, too coarse for a middleware's added fraction of one).
+ *
+ * Prints one JSON line: `{ slices: [{ cycle, name, rps, p50, p99, total, errors, cpuMs,
+ * scriptUs }] }`, where `cpuMs` is the target process's CPU time during the slice (from /proc,
+ * 10 ms ticks: sum it over slices) and `scriptUs` Redis's script time during it (INFO
+ * commandstats, read over a raw connection between slices).
  */
+import fs from "node:fs";
 import net from "node:net";
 import process from "node:process";
 
-const [port, connections, seconds] = process.argv.slice(2).map(Number);
+const spec = JSON.parse(process.argv[2]);
 const REQUEST = Buffer.from("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
 const HEAD_END = Buffer.from("\r\n\r\n");
-const latencies = [];
-let errors = 0;
-let done = 0;
-const start = process.hrtime.bigint();
-const end = start + BigInt(Math.round(seconds * 1e9));
 
-function connection() {
-  return new Promise((resolve) => {
+/** A process's CPU time so far, ms (utime + stime; NaN off Linux). */
+function cpuMsOf(pid) {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, "latin1").split(") ")[1].split(" ");
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Opens a socket and waits until it is connected. */
+function open(port) {
+  return new Promise((resolve, reject) => {
     const socket = net.connect({ port, host: "127.0.0.1", noDelay: true });
+    socket.once("connect", () => resolve(socket));
+    socket.once("error", reject);
+  });
+}
+
+/** A target: its sockets, each a closed loop while a slice lasts. */
+class Target {
+  constructor(t, sockets) {
+    this.name = t.name;
+    this.pid = t.pid;
+    this.sockets = sockets;
+    this.errors = 0;
+    for (const s of sockets) this.#wire(s);
+  }
+
+  #wire(socket) {
     let buf = Buffer.alloc(0);
     let sent = 0n;
     const send = () => {
       sent = process.hrtime.bigint();
-      if (sent >= end) {
-        socket.end();
-        return resolve();
-      }
+      if (sent >= this.end) return this.#idle();
       socket.write(REQUEST);
     };
-    socket.on("connect", send);
+    socket.send = send;
     socket.on("error", () => {
-      errors++;
-      resolve();
+      this.errors++;
+      this.#idle();
     });
     socket.on("data", (chunk) => {
       buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
@@ -45,21 +74,88 @@ function connection() {
         const m = /\r\ncontent-length:\s*(\d+)/i.exec(text);
         const total = head + 4 + (m ? Number(m[1]) : 0);
         if (buf.length < total) return;
-        if (!text.startsWith("HTTP/1.1 2")) errors++;
+        if (!text.startsWith("HTTP/1.1 2")) this.errors++;
         buf = buf.subarray(total);
-        latencies.push(Number(process.hrtime.bigint() - sent) / 1e6);
-        done++;
+        this.latencies.push(Number(process.hrtime.bigint() - sent) / 1e6);
         send();
       }
     });
-  });
+  }
+
+  #idle() {
+    if (--this.busy === 0) this.done();
+  }
+
+  /** One slice of `ms`: resolves with its numbers once every response is in. */
+  slice(ms) {
+    this.latencies = [];
+    this.errors = 0;
+    this.busy = this.sockets.length;
+    const cpu0 = cpuMsOf(this.pid);
+    const start = process.hrtime.bigint();
+    this.end = start + BigInt(Math.round(ms * 1e6));
+    return new Promise((resolve) => {
+      this.done = () => {
+        const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+        const l = this.latencies.sort((a, b) => a - b);
+        const pct = (p) => l[Math.min(l.length - 1, Math.floor((p / 100) * l.length))] ?? 0;
+        resolve({
+          name: this.name,
+          rps: l.length / elapsed,
+          p50: pct(50),
+          p99: pct(99),
+          total: l.length,
+          errors: this.errors,
+          cpuMs: cpuMsOf(this.pid) - cpu0,
+        });
+      };
+      for (const s of this.sockets) s.send();
+    });
+  }
 }
 
-await Promise.all(Array.from({ length: connections }, connection));
-const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
-latencies.sort((a, b) => a - b);
-const pct = (p) =>
-  latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0;
-process.stdout.write(
-  JSON.stringify({ rps: done / elapsed, p50: pct(50), p99: pct(99), total: done, errors }) + "\n",
-);
+/** Redis's total script time so far, µs, over one raw connection (INFO commandstats). */
+function scriptTimer(socket) {
+  let pending;
+  let buf = "";
+  socket.setEncoding("latin1");
+  socket.on("data", (chunk) => {
+    buf += chunk;
+    const nl = buf.indexOf("\r\n");
+    if (nl < 0) return;
+    const len = Number(buf.slice(1, nl));
+    if (buf.length < nl + 2 + len + 2) return;
+    const text = buf.slice(nl + 2, nl + 2 + len);
+    buf = "";
+    let us = 0;
+    for (const m of text.matchAll(/cmdstat_(?:evalsha|eval):calls=\d+,usec=(\d+)/g)) {
+      us += Number(m[1]);
+    }
+    pending(us);
+  });
+  return () =>
+    new Promise((resolve) => {
+      pending = resolve;
+      socket.write("*2\r\n$4\r\nINFO\r\n$12\r\ncommandstats\r\n");
+    });
+}
+
+const targets = [];
+for (const t of spec.targets) {
+  const sockets = [];
+  for (let i = 0; i < spec.connections; i++) sockets.push(await open(t.port));
+  targets.push(new Target(t, sockets));
+}
+const scriptUs = scriptTimer(await open(spec.redisPort));
+const slices = [];
+for (let cycle = 0; cycle < spec.cycles; cycle++) {
+  for (let i = 0; i < targets.length; i++) {
+    const target = targets[(i + cycle) % targets.length];
+    const before = await scriptUs();
+    const s = await target.slice(spec.sliceMs);
+    slices.push({ cycle, ...s, scriptUs: (await scriptUs()) - before });
+  }
+}
+for (const t of targets) for (const s of t.sockets) s.destroy();
+process.stdout.write(JSON.stringify({ slices }) + "\n");
+process.exit(0);

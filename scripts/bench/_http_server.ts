@@ -1,11 +1,13 @@
 /**
  * One Express 5 app for scripts/bench/http.ts, run by Node (bundled by esbuild): `GET /` → "ok",
  * bare or behind a rate-limit middleware whose limit is never reached:
- *   node http_server.mjs <bare|floor|redis|hybrid|peer> <redis-url>
+ *   node http_server.mjs <bare|floor|redis|hybrid|hybrid-1s|peer> <redis-url>
  * `redis` / `hybrid`: distkit's expressRateLimit with that provider (draft-11 headers);
  * `peer`: express-rate-limit + rate-limit-redis (draft-7 headers, its cheapest standard form);
- * `floor`: no limiter, a middleware that only sets the two draft-11 fields with constant values
- * (what any middleware sending these headers costs Express and Node, the hybrid's floor).
+ * `hybrid-1s`: the hybrid provider on a limiter of its own that syncs every 1,000 ms instead of
+ * 10 (what the syncs cost: each is a Redis round trip); `floor`: no limiter, a middleware that
+ * only sets the two draft-11 fields with constant values (what any middleware sending these
+ * headers costs Express and Node, the hybrid's floor).
  * Prints `{"port":N}` once listening; exits on SIGTERM.
  */
 import express from "express";
@@ -15,6 +17,7 @@ import { createClient } from "redis";
 import process from "node:process";
 import type { AddressInfo } from "node:net";
 import { expressRateLimit } from "../../http/express.ts";
+import { RateLimiter } from "../../ratelimit/rate_limiter.ts";
 
 const [variant, url] = process.argv.slice(2) as [string, string];
 const LIMIT = 1_000_000_000;
@@ -48,6 +51,19 @@ if (variant === "floor") {
         sendCommand: (...args: string[]) => c.sendCommand(args),
       }),
     }));
+  } else if (variant === "hybrid-1s") {
+    const limiter = new RateLimiter({
+      store: c,
+      prefix: `bench-http-${tag}`,
+      windowSizeSeconds: WINDOW_MS / 1000,
+      syncIntervalMs: 1000,
+    });
+    const mw = expressRateLimit({ limit: LIMIT, windowMs: WINDOW_MS, limiter, provider: "hybrid" });
+    close = async () => {
+      await mw.close();
+      await limiter.close();
+    };
+    app.use(mw);
   } else if (variant === "redis" || variant === "hybrid") {
     const mw = expressRateLimit({
       limit: LIMIT,

@@ -2,20 +2,23 @@
  * HTTP middleware benchmark (a script, not a test): `npm run bench:http`.
  *
  * The same Express 5 app (`GET /` → "ok"), each variant in its own Node process: bare; behind
- * distkit's `expressRateLimit` with the `redis` provider and with the `hybrid` provider; and
+ * distkit's `expressRateLimit` with the `redis` provider and with the `hybrid` provider (also
+ * `hybrid-1s`: syncing every 1,000 ms instead of the default 10, to show what the syncs cost); and
  * behind express-rate-limit + rate-limit-redis (the peer); and "floor", a middleware that only sets
  * the same two draft-11 fields with constant values (no limiter: what sending these headers costs
  * any middleware, the hybrid's floor) — all on the same Redis (REDIS_URL, or
- * a throwaway redis-server), limit never reached, one client address (one hot key). A load
- * generator drives each with 64 concurrent keep-alive connections for BENCH_SECONDS (default 5), in
- * BENCH_ROUNDS interleaved rounds (default 3, the order rotating each round). The report gives
- * medians of requests/s, p50/p99 latency, each middleware's added p50 over the bare app's p50 in
- * the same round, and "Redis µs/req" (the server's own script time, INFO commandstats, per
- * request served), and "server CPU µs/req" (the server process's own CPU time per request, from
- * /proc: steadier than requests/s on a shared machine, where the load generator and Redis take
- * the same cores); the ratios are taken within each round, then their median. The load comes from
- * scripts/bench/_http_load.mjs (a closed loop on raw keep-alive sockets, latencies in µs). Targets (issue
- * 14): redis added p50 ≤ 0.7× the peer's and req/s ≥ the peer's; hybrid req/s ≥ 0.95× bare.
+ * a throwaway redis-server), limit never reached, one client address (one hot key). One load
+ * generator (scripts/bench/_http_load.mjs, a closed loop on raw keep-alive sockets, latencies in
+ * µs) holds 64 keep-alive connections to each variant and drives one variant at a time, in slices
+ * of BENCH_SLICE_MS (default 500): each of BENCH_CYCLES cycles (default 24) gives every variant
+ * one slice, in an order rotating with the cycle. Each ratio is taken within a cycle (its slices
+ * are a few seconds apart: a shared machine's speed drifts far more between runs tens of seconds
+ * apart, the bare app alone once moving from 5,383 to 10,073 req/s between 5 s runs), then the
+ * median of the cycles. The report gives medians of requests/s, p50/p99 latency, each
+ * middleware's added p50 over the bare app's p50 in the same cycle, "Redis µs/req" (the server's
+ * own script time, INFO commandstats, per request served) and "server CPU µs/req" (the server
+ * process's own CPU time per request, from /proc, over all its slices). Targets (issue 14): redis
+ * added p50 ≤ 0.7× the peer's and req/s ≥ the peer's; hybrid req/s ≥ 0.95× bare.
  *
  * The server is bundled with esbuild into .tmp/bench/ and run by `node` (Express's usual
  * runtime); the load generator runs as a separate `node` process. A last section measures the
@@ -27,10 +30,10 @@ import { createClient } from "redis";
 import { withRateLimit } from "../../http/with_rate_limit.ts";
 import { benchRedis, f } from "./_redis.ts";
 
-const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 5);
-const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 3);
+const CYCLES = Number(Deno.env.get("BENCH_CYCLES") ?? 24);
+const SLICE_MS = Number(Deno.env.get("BENCH_SLICE_MS") ?? 500);
 const CONNECTIONS = 64;
-const VARIANTS = ["bare", "floor", "redis", "hybrid", "peer"] as const;
+const VARIANTS = ["bare", "floor", "redis", "hybrid", "hybrid-1s", "peer"] as const;
 type Variant = typeof VARIANTS[number];
 const ROOT = new URL("../../", import.meta.url).pathname;
 const BUNDLE = `${ROOT}.tmp/bench/http_server.mjs`;
@@ -43,24 +46,23 @@ async function run(cmd: string, args: string[]): Promise<string> {
 
 interface Server {
   port: number;
-  /** The server process's CPU time so far, ms (user + system; NaN off Linux). */
-  cpuMs(): number;
+  pid: number;
   stop(): Promise<void>;
 }
 
-/** A process's CPU time so far, ms, from /proc (10 ms ticks); NaN where there is none. */
-function cpuMsOf(pid: number): number {
-  try {
-    const f = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
-    return (Number(f[11]) + Number(f[12])) * 10; // utime + stime, in USER_HZ (100/s) ticks
-  } catch {
-    return NaN;
-  }
-}
+/**
+ * Where `taskset` exists and the machine has two cores or more (BENCH_PIN=0 turns it off), the
+ * servers run on core 0 and this process, Redis and the load generator (its children) on core 1:
+ * the app under test then has a core of its own, as in production, and the load generator's and
+ * Redis's work no longer takes its time.
+ */
+const PIN = Deno.env.get("BENCH_PIN") !== "0" && navigator.hardwareConcurrency >= 2 &&
+  (await new Deno.Command("taskset", { args: ["-p", "-c", "1", String(Deno.pid)], stdout: "null" })
+    .output().then((o) => o.success, () => false));
 
 async function startServer(variant: Variant, url: string): Promise<Server> {
-  const child = new Deno.Command("node", {
-    args: [BUNDLE, variant, url],
+  const child = new Deno.Command(PIN ? "taskset" : "node", {
+    args: [...(PIN ? ["-c", "0", "node"] : []), BUNDLE, variant, url],
     cwd: ROOT,
     stdout: "piped",
     stderr: "inherit",
@@ -75,7 +77,7 @@ async function startServer(variant: Variant, url: string): Promise<Server> {
   const port = JSON.parse(text.split("\n")[0]!).port as number;
   return {
     port,
-    cpuMs: () => cpuMsOf(child.pid),
+    pid: child.pid,
     async stop() {
       child.kill("SIGTERM");
       await reader.cancel();
@@ -84,44 +86,32 @@ async function startServer(variant: Variant, url: string): Promise<Server> {
   };
 }
 
-interface Sample {
+/** One slice of the load on one variant (see scripts/bench/_http_load.mjs). */
+interface Slice {
+  cycle: number;
+  name: Variant;
   rps: number;
   p50: number;
   p99: number;
+  total: number;
   errors: number;
-  redisUs: number;
-  /** The server process's CPU time per request served, µs. */
-  serverUs: number;
+  /** The server process's CPU time during the slice, ms (10 ms ticks). */
+  cpuMs: number;
+  /** Redis's script time during the slice, µs. */
+  scriptUs: number;
 }
 
-/** Redis's total script time so far, µs. */
-async function scriptUs(): Promise<number> {
-  const info = await admin.info("commandstats");
-  let us = 0;
-  for (const m of info.matchAll(/cmdstat_(?:evalsha|eval):calls=\d+,usec=(\d+)/g)) {
-    us += Number(m[1]);
-  }
-  return us;
-}
-
-async function load(server: Server, seconds: number): Promise<Sample> {
-  const before = await scriptUs();
-  const cpu0 = server.cpuMs();
-  const json = await run("node", [
-    "scripts/bench/_http_load.mjs",
-    String(server.port),
-    String(CONNECTIONS),
-    String(seconds),
-  ]);
-  const r = JSON.parse(json);
-  return {
-    rps: r.rps,
-    p50: r.p50,
-    p99: r.p99,
-    errors: r.errors,
-    redisUs: (await scriptUs() - before) / Math.max(1, r.total),
-    serverUs: (server.cpuMs() - cpu0) * 1000 / Math.max(1, r.total),
+/** Runs the load generator over every server: `cycles` cycles of one slice per variant. */
+async function load(servers: Map<Variant, Server>, cycles: number, sliceMs: number) {
+  const spec = {
+    targets: [...servers].map(([name, s]) => ({ name, port: s.port, pid: s.pid })),
+    connections: CONNECTIONS,
+    sliceMs,
+    cycles,
+    redisPort: Number(new URL(redis.url).port),
   };
+  const out = await run("node", ["scripts/bench/_http_load.mjs", JSON.stringify(spec)]);
+  return (JSON.parse(out) as { slices: Slice[] }).slices;
 }
 
 const median = (xs: number[]) => {
@@ -148,69 +138,77 @@ try {
   for (const v of VARIANTS) servers.set(v, await startServer(v, redis.url));
   console.log(
     `Express 5 on Node ${(await run("node", ["--version"])).trim()}, ${CONNECTIONS} keep-alive ` +
-      `connections, ${SECONDS} s per run, ${ROUNDS} interleaved rounds, Redis ${redis.url}`,
+      `connections per variant, ${CYCLES} cycles of one ${SLICE_MS} ms slice per variant ` +
+      `(rotating order), Redis ${redis.url}; ${
+        PIN ? "servers pinned to core 0, Redis and the load generator to core 1" : "not pinned"
+      }`,
   );
-  for (const v of VARIANTS) await load(servers.get(v)!, 1); // warm-up (JIT, scripts loaded)
-  const samples = new Map<Variant, Sample[]>(VARIANTS.map((v) => [v, []]));
-  const added = new Map<Variant, number[]>(VARIANTS.map((v) => [v, []]));
-  for (let round = 0; round < ROUNDS; round++) {
-    const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]!);
-    const got = new Map<Variant, Sample>();
-    for (const v of order) got.set(v, await load(servers.get(v)!, SECONDS));
-    for (const v of VARIANTS) {
-      samples.get(v)!.push(got.get(v)!);
-      added.get(v)!.push(got.get(v)!.p50 - got.get("bare")!.p50);
-    }
-    console.log(
-      `round ${round + 1}: ` +
-        VARIANTS.map((v) => `${v} ${f(got.get(v)!.rps, 0)} req/s p50 ${f(got.get(v)!.p50, 3)} ms`)
-          .join(" | "),
-    );
-  }
-  const rps = (v: Variant) => median(samples.get(v)!.map((s) => s.rps));
-  const p50 = (v: Variant) => median(samples.get(v)!.map((s) => s.p50));
-  const p99 = (v: Variant) => median(samples.get(v)!.map((s) => s.p99));
-  const add = (v: Variant) => median(added.get(v)!);
-  const us = (v: Variant) => median(samples.get(v)!.map((s) => s.redisUs));
-  const cpu = (v: Variant) => median(samples.get(v)!.map((s) => s.serverUs));
+  await load(servers, 2, 500); // warm-up (JIT, scripts loaded)
+  const slices = await load(servers, CYCLES, SLICE_MS);
+  const dump = Deno.env.get("BENCH_DUMP"); // the raw slices, as JSON, for a closer look
+  if (dump) await Deno.writeTextFile(dump, JSON.stringify(slices));
+  // cycle -> variant -> slice
+  const byCycle = Array.from({ length: CYCLES }, () => new Map<Variant, Slice>());
+  for (const s of slices) byCycle[s.cycle]!.set(s.name, s);
+  const of = (v: Variant) => byCycle.map((c) => c.get(v)!);
+  const sum = (v: Variant, pick: (s: Slice) => number) => of(v).reduce((n, s) => n + pick(s), 0);
+  const perReq = (v: Variant, pick: (s: Slice) => number) =>
+    sum(v, pick) / Math.max(1, sum(v, (s) => s.total));
+  // The ratios are taken within each cycle (its slices a few seconds apart), then their median.
+  const ratio = (a: Variant, b: Variant, pick: (s: Slice) => number) =>
+    median(byCycle.map((c) => pick(c.get(a)!) / pick(c.get(b)!)));
+  const added = (v: Variant) => byCycle.map((c) => c.get(v)!.p50 - c.get("bare")!.p50);
   console.log(
     "\nvariant   req/s (median)  p50 ms  p99 ms  added p50 ms  Redis µs/req  server CPU µs/req  errors",
   );
   for (const v of VARIANTS) {
-    const errors = samples.get(v)!.reduce((n, s) => n + s.errors, 0);
     console.log(
-      `${v.padEnd(8)}  ${f(rps(v), 0).padStart(14)}  ${f(p50(v), 2).padStart(6)}  ${
-        f(p99(v), 2).padStart(6)
-      }  ${f(add(v), 3).padStart(12)}  ${f(us(v), 2).padStart(12)}  ${
-        f(cpu(v), 1).padStart(17)
-      }  ${errors}`,
+      `${v.padEnd(8)}  ${f(median(of(v).map((s) => s.rps)), 0).padStart(14)}  ${
+        f(median(of(v).map((s) => s.p50)), 2).padStart(6)
+      }  ${f(median(of(v).map((s) => s.p99)), 2).padStart(6)}  ${
+        f(median(added(v)), 3).padStart(12)
+      }  ${f(perReq(v, (s) => s.scriptUs), 2).padStart(12)}  ${
+        f(perReq(v, (s) => s.cpuMs * 1000), 1).padStart(17)
+      }  ${sum(v, (s) => s.errors)}`,
     );
   }
-  // Ratios within each round (the runs a few seconds apart), then their median: a shared machine's
-  // load drifts between rounds far more than within one.
-  const ratio = (a: Variant, b: Variant, of: (x: Sample) => number) =>
-    median(samples.get(a)!.map((x, i) => of(x) / of(samples.get(b)![i]!)));
-  const addedRatio = median(
-    added.get("redis")!.map((x, i) => x / Math.max(1e-9, added.get("peer")![i]!)),
+  const peerAdded = added("peer");
+  const addedRatio = median(added("redis").map((x, i) => x / Math.max(1e-9, peerAdded[i]!)));
+  const cpu = (v: Variant) => perReq(v, (s) => s.cpuMs * 1000);
+  const rpsOf = (s: Slice) => s.rps;
+  console.log(
+    `\nredis provider: added p50 ${f(median(added("redis")), 3)} ms vs the peer's ${
+      f(median(peerAdded), 3)
+    } ms (per-cycle ratio, median ${f(addedRatio)}, target ≤ 0.7); req/s ${
+      f(ratio("redis", "peer", rpsOf))
+    }× the peer's (target ≥ 1)`,
   );
   console.log(
-    `\nredis provider: added p50 ${f(add("redis"), 3)} ms vs the peer's ${f(add("peer"), 3)} ms ` +
-      `(per-round ratio, median ${f(addedRatio)}, target ≤ 0.7); req/s ${
-        f(ratio("redis", "peer", (x) => x.rps))
-      }× the peer's (target ≥ 1)`,
-  );
-  console.log(
-    `hybrid provider: req/s ${f(ratio("hybrid", "bare", (x) => x.rps))}× the bare app's ` +
-      `(target ≥ 0.95); ${f(ratio("hybrid", "peer", (x) => x.rps))}× the peer's; server CPU ` +
+    `hybrid provider: req/s ${f(ratio("hybrid", "bare", rpsOf))}× the bare app's ` +
+      `(target ≥ 0.95); ${f(ratio("hybrid", "peer", rpsOf))}× the peer's; server CPU ` +
       `per request +${f(cpu("hybrid") - cpu("bare"), 1)} µs over the bare app's (redis +${
         f(cpu("redis") - cpu("bare"), 1)
       }, peer +${f(cpu("peer") - cpu("bare"), 1)})`,
   );
   console.log(
-    `floor (the two fields set, no limiter): req/s ${f(ratio("floor", "bare", (x) => x.rps))}× ` +
+    `floor (the two fields set, no limiter): req/s ${f(ratio("floor", "bare", rpsOf))}× ` +
       `the bare app's, server CPU per request +${f(cpu("floor") - cpu("bare"), 1)} µs; hybrid ${
-        f(ratio("hybrid", "floor", (x) => x.rps))
+        f(ratio("hybrid", "floor", rpsOf))
       }× the floor's req/s`,
+  );
+  console.log(
+    `hybrid provider syncing every 1,000 ms instead of 10: req/s ${
+      f(ratio("hybrid-1s", "bare", rpsOf))
+    }× the bare app's, ${f(ratio("hybrid-1s", "floor", rpsOf))}× the floor's; the default's ` +
+      `syncs (100 Redis round trips a second) cost ${
+        f(cpu("hybrid") - cpu("hybrid-1s"), 1)
+      } µs of server CPU per request`,
+  );
+  const bareRps = of("bare").map((s) => s.rps);
+  console.log(
+    `(the bare app's req/s moved from ${f(Math.min(...bareRps), 0)} to ${
+      f(Math.max(...bareRps), 0)
+    } between cycles)`,
   );
   await inProcess();
 } finally {
