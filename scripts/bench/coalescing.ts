@@ -11,7 +11,8 @@
  * 2. one caller's p50, batching on against off;
  * 3. `StrictInstanceAwareCounter.inc`, 64 callers, against raw `evalSha` of its own script;
  * 4. `Mutex` `tryLock` + `release` on 1,000 distinct keys, 64 workers, against redis-semaphore's
- *    `Mutex` (`tryAcquire` + `release`) doing the same.
+ *    `Mutex` (`tryAcquire` + `release`) doing the same;
+ * 5. where a coalesced inc's client CPU goes at 256 callers (see `split`).
  */
 import process from "node:process";
 import { Redis } from "ioredis";
@@ -21,6 +22,9 @@ import { Mutex, RedisStore, StrictCounter, StrictInstanceAwareCounter } from "..
 import { icounterKeys } from "../../icounter/_core.ts";
 import { ICOUNTER_APPLY } from "../../icounter/_scripts.ts";
 import { luaSource } from "../../store/_lua.ts";
+import { RedisStoreImpl } from "../../store/_redis_store_impl.ts";
+import type { Driver } from "../../store/driver.ts";
+import type { Reply, Store } from "../../store/types.ts";
 import { latency, median, pct } from "./_measure.ts";
 import { benchRedis, f, runtime } from "./_redis.ts";
 
@@ -59,12 +63,20 @@ async function round(
   let ops = 0;
   const t0 = performance.now();
   const end = t0 + ms;
+  // The callers stop on a flag a timer clears (each call does I/O, so timers run), not on a clock
+  // read per call: Deno's performance.now() costs about 80 ns, 7% of a coalesced inc's client
+  // CPU at 256 callers, which would bound the figure by the harness. A read every 32 calls per
+  // caller is the fallback.
+  let on = true;
+  const timer = setTimeout(() => on = false, ms);
   await Promise.all(Array.from({ length: callers }, async () => {
-    while (performance.now() < end) {
+    for (let k = 1; on; k++) {
       await fn();
       ops++;
+      if ((k & 31) === 0 && performance.now() >= end) break;
     }
   }));
+  clearTimeout(timer);
   const elapsed = performance.now() - t0;
   const own = process.cpuUsage(own0);
   const cpu = (await redisCpuUs(info)) - cpu0;
@@ -104,6 +116,7 @@ async function compare(
 }
 
 const rows: string[][] = [];
+let splitLine = "";
 function row(what: string, r: { ours: Measured; base: Measured }, base: string, target: string) {
   rows.push([
     what,
@@ -242,6 +255,9 @@ async function main() {
       console.error(`  (failed tryLocks: ours ${ourFails}, peer ${semFails})`);
     }
     for (const m of mutexes) await m.close();
+
+    // ---- 5. where a coalesced inc's client CPU goes, 256 callers, hot key --------------------
+    splitLine = await split(counter);
   } finally {
     for (const c of closers.reverse()) await c().catch(() => {});
     await redis.stop();
@@ -252,6 +268,78 @@ async function main() {
   );
   console.log("| what | ours | baseline | ratio | target |\n|---|---|---|---|---|");
   for (const r of rows) console.log(`| ${r.join(" | ")} |`);
+  console.log(splitLine);
+}
+
+/**
+ * The client CPU of one `StrictCounter.inc` at 256 callers on a hot key, layer by layer (CPU ns
+ * per call, medians of interleaved rounds): the harness alone (the callers' loop awaiting a
+ * resolved promise); the harness and the library, the store's driver replaced by a stub that
+ * answers each call on the next turn of the loop (what the library costs without a client, a
+ * socket or a server); and the whole, on node-redis and Redis. The library's share is the second
+ * less the first; the client's and the runtime's (command encoding, the socket, reply decoding)
+ * the third less the second.
+ */
+async function split(real: StrictCounter): Promise<string> {
+  const stub: Driver = {
+    name: "stub",
+    isCluster: false,
+    pubsub: "none",
+    evalSha(_sha, _keys, args) {
+      // A batch: one reply per item (its header is its argument count); a lone call: one.
+      let items = 0;
+      for (let a = 0; a < args.length; a += Number.parseInt(args[a]!) + 1) items++;
+      const reply: Reply = args.length === 2 ? 1 : Array.from({ length: items }, () => "1");
+      return new Promise((resolve) => setImmediate(() => resolve(reply)));
+    },
+    eval: () => Promise.reject(new Error("stub: no EVAL")),
+    isOpen: () => true,
+    close: () => Promise.resolve(),
+  };
+  const impl = new RedisStoreImpl({ driver: stub, sent: (p) => p, batch: true });
+  const store = {
+    isDistkitStore: true,
+    run: (script, keys, argv) => impl.run(script, keys, argv),
+    subscribe: () => Promise.reject(new Error("stub: no pub/sub")),
+    close: () => impl.close(),
+    [Symbol.asyncDispose]: () => impl.close(),
+  } as Store;
+  const stubbed = new StrictCounter({ prefix: "bench-co-stub", store });
+  const resolved = Promise.resolve(0);
+  const CALLERS = 256;
+  /** Client CPU ns per call of `fn` at 256 callers, over `ms`. */
+  const ns = async (fn: () => Promise<unknown>, ms: number, io: boolean) => {
+    let ops = 0;
+    const own0 = process.cpuUsage();
+    let on = true;
+    const timer = setTimeout(() => on = false, ms);
+    await Promise.all(Array.from({ length: CALLERS }, async () => {
+      for (let k = 1; on; k++) {
+        await fn();
+        ops++;
+        // Without I/O the loop must yield for the timer to run.
+        if (!io && (k & 1023) === 0) await new Promise((r) => setImmediate(r));
+      }
+    }));
+    clearTimeout(timer);
+    const own = process.cpuUsage(own0);
+    return ((own.user + own.system) * 1000) / Math.max(1, ops);
+  };
+  const parts = { harness: [] as number[], stub: [] as number[], real: [] as number[] };
+  await ns(() => stubbed.inc("k0", 1), 300, true);
+  for (let i = 0; i < ROUNDS; i++) {
+    parts.harness.push(await ns(() => resolved, ROUND_MS, false));
+    parts.stub.push(await ns(() => stubbed.inc("k0", 1), ROUND_MS, true));
+    parts.real.push(await ns(() => real.inc("k0", 1), ROUND_MS, true));
+  }
+  await impl.close();
+  const h = median(parts.harness), lib = median(parts.stub) - h, all = median(parts.real);
+  return (
+    `\nwhere a coalesced StrictCounter.inc's client CPU goes (hot key, ${CALLERS} callers, ns per ` +
+    `call, medians of ${ROUNDS} interleaved rounds): the whole ${f(all, 0)}; the harness's loop ` +
+    `${f(h, 0)}; the library ${f(lib, 0)} (on a stub driver); node-redis and the runtime ` +
+    `(encoding, socket, decoding) ${f(all - h - lib, 0)}`
+  );
 }
 
 /** A picker of a random element. */

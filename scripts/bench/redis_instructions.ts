@@ -12,9 +12,14 @@
  *   opening  an inc that opens a new bucket on a key with a full window of bucket fields
  *            (W = 10 s, g = 100 ms, one call per bucket)
  *   flex     rate-limiter-flexible's fixed-window script, for comparison
- *   batch    the hot inc, 64 per call through the batch form (cost per decision)
+ *   batch    the hot inc, 64 per call through the batch form, on 64 keys (cost per decision)
+ *   batch-hot the same on one key (a run: the batch form writes its sum once)
  *   sem      an uncontended Semaphore acquire + release (two scripts), per pair
  *   sem-peer redis-semaphore's acquire script + ZREM, per pair
+ *   inc-raw  `return redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])` by EVALSHA, per call (the
+ *            baseline of scripts/bench/coalescing.ts)
+ *   inc-hot  StrictCounter's batch form of counter_inc, 256 incs of one field per call, per inc
+ *   inc-1k   the same on fields drawn from 1,000, per inc
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -24,6 +29,8 @@ import { createClient } from "redis";
 import { RL_ABSOLUTE } from "../../ratelimit/_scripts.ts";
 import { luaSource } from "../../store/_lua.ts";
 import { SEM_ACQUIRE, SEM_RELEASE } from "../../locks/_sem_scripts.ts";
+import { COUNTER_INC } from "../../counter/_scripts.ts";
+import { encodeBatch } from "../../store/batch_form.ts";
 
 type Client = ReturnType<typeof createClient>;
 interface Scenario {
@@ -98,6 +105,18 @@ const semPeerSource = readFileSync(
   "utf8",
 ).match(/createEval\)\(`([^`]*)`/)![1]!;
 let semPeerSha = "";
+const HINCRBY = "return redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])";
+let rawSha = "";
+/** A batch call of counter_inc: 256 incs of 1 on `field(j)` of one hash, as the store sends it. */
+const incBatch = (field: (j: number) => string) => (c: Client) => {
+  const { keys, argv } = encodeBatch(
+    Array.from({ length: 256 }, (_, j) => ({ keys: ["{c}:counter"], argv: [field(j), "1"] })),
+  );
+  return c.evalSha(COUNTER_INC.batch!.sha1, { keys, arguments: argv });
+};
+/** A fixed pseudo-random draw of 1,000 fields (the same in both runs of a scenario). */
+const drawn = Array.from({ length: 256 * 200 }, (_, i) => `k${(i * 7919 + 13) % 1000}`);
+let drawAt = 0;
 
 const scenarios: Scenario[] = [
   {
@@ -159,6 +178,24 @@ const scenarios: Scenario[] = [
     },
   },
   {
+    name: "batch-hot",
+    calls: 20,
+    per: 64,
+    setup: async (c) => {
+      await c.scriptLoad(await luaSource(RL_ABSOLUTE.batch!));
+      await c.eval(await luaSource(RL_ABSOLUTE), {
+        keys: ["bh"],
+        arguments: ["600000", "60000", CAP],
+      });
+    },
+    call: (c) => {
+      const keys = ["bh"];
+      const argv = ["3:1", "600000", "60000", CAP];
+      for (let k = 1; k < 64; k++) argv.push("3", "600000", "60000", CAP);
+      return c.evalSha(RL_ABSOLUTE.batch!.sha1, { keys, arguments: argv });
+    },
+  },
+  {
     name: "sem",
     calls: 200,
     setup: async (c) => {
@@ -189,6 +226,29 @@ const scenarios: Scenario[] = [
       });
       return c.zRem("peer", id);
     },
+  },
+  {
+    name: "inc-raw",
+    calls: 200,
+    setup: async (c) => void (rawSha = await c.scriptLoad(HINCRBY)),
+    call: (c, i) => c.evalSha(rawSha, { keys: ["{r}:counter"], arguments: [`k${i % 1000}`, "1"] }),
+  },
+  {
+    name: "inc-hot",
+    calls: 20,
+    per: 256,
+    setup: async (c) => void await c.scriptLoad(await luaSource(COUNTER_INC.batch!)),
+    call: incBatch(() => "k0"),
+  },
+  {
+    name: "inc-1k",
+    calls: 20,
+    per: 256,
+    setup: async (c) => {
+      await c.scriptLoad(await luaSource(COUNTER_INC.batch!));
+      drawAt = 0;
+    },
+    call: incBatch(() => drawn[drawAt++]!),
   },
 ];
 
