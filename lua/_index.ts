@@ -22,7 +22,7 @@ export const LUA_SHA1: Readonly<Record<string, string>> = {
   "lock_renew": "a0c139f9d6948c976cd3ba56387475befe9826a3",
   "lock_renew.batch": "58cae68651fc0e8fbe9b012ba2dfd0d310d7e4af",
   "ratelimit_absolute": "0c8b6ecc9d067c69538c25d2e27ffbeb6d70cebc",
-  "ratelimit_absolute.batch": "8ea749cf34f323204944b0f9eb444889f6ad5c6b",
+  "ratelimit_absolute.batch": "c5b888c0c0e60e8d5c802014873d1b39cac48ffe",
   "ratelimit_hybrid": "5d5e3a87d0ae1a83bd3f53085b04accf7cfb1e17",
   "ratelimit_suppressed": "60a04cea83ed8df012deb8337725de4fc3cd0b21",
   "ratelimit_suppressed.batch": "8d3223ce58a427cd480b5edaff2efaea20e4bb6f",

@@ -431,6 +431,36 @@ const EVICTING_SEEDS: SeedValue[] = [
   { ...oneBucket(12, 3, 1), buckets: [[12, 3, 1], [10, 1, 0], [0, 2, 0]] },
   { ...oneBucket(9, 3, 1), buckets: [[9, 3, 1], [0, 1, 0]], slack: 2 },
 ];
+/**
+ * Runs of incs on one key in the current bucket (the batch form adds a run up in Lua and writes
+ * its sum once): admitted up to the capacity, one past it, a run broken by a read, by another
+ * capacity and by an n of 0.
+ */
+ABSOLUTE_EXAMPLES.push(
+  [oneBucket(0, 2), [
+    ["inc", 15, 1],
+    ["inc", 15, 1],
+    ["inc", 15, 1],
+    ["inc", 15, 4],
+    ["inc", 15, 5],
+    ["inc", 15, 1],
+    ["inc", 15, 1],
+    ["inc", 15, 0],
+    ["check"],
+  ]],
+  [oneBucket(0, 1), [
+    ["inc", 15, 2],
+    ["inc", 15, 2],
+    ["get"],
+    ["inc", 15, 3],
+    ["inc", 15, 3],
+    ["inc", 16, 1],
+    ["inc", 16, 1],
+    ["inc", 15, 1],
+    ["inc", 15, 12],
+  ]],
+  [oneBucket(0, 10), [["inc", 15, 5], ["inc", 15, 1], ["inc", 15, 0], ["inc", 15, 1]]],
+);
 ABSOLUTE_EXAMPLES.push(
   ...EVICTING_SEEDS.map((seed): Example => [seed, [["inc", 15, 1], ["inc", 15, 12], ["check"]]]),
 );
