@@ -49,6 +49,35 @@ async function redisCpuUs(info: Client): Promise<number> {
 }
 
 /**
+ * Runs `callers` concurrent loops of `fn` for about `ms`; returns how many calls they made. The
+ * callers stop on a flag a timer clears, not on a clock read per call: Deno's performance.now()
+ * costs about 80 ns, 7% of a coalesced inc's client CPU at 256 callers, which would bound the
+ * figure by the harness. A read every 32 calls per caller is the fallback; without I/O (`io`
+ * false) each caller also yields every 1,024 calls, so the timer can run.
+ */
+async function drive(
+  fn: () => Promise<unknown>,
+  callers: number,
+  ms: number,
+  io = true,
+): Promise<number> {
+  let ops = 0;
+  const end = performance.now() + ms;
+  let on = true;
+  const timer = setTimeout(() => on = false, ms);
+  await Promise.all(Array.from({ length: callers }, async () => {
+    for (let k = 1; on; k++) {
+      await fn();
+      ops++;
+      if ((k & 31) === 0 && performance.now() >= end) break;
+      if (!io && (k & 1023) === 0) await new Promise((r) => setImmediate(r));
+    }
+  }));
+  clearTimeout(timer);
+  return ops;
+}
+
+/**
  * Operations per second of `callers` concurrent loops of `fn`, and the CPU µs per operation of
  * Redis and of this process (the client).
  */
@@ -60,23 +89,8 @@ async function round(
 ): Promise<Measured> {
   const cpu0 = await redisCpuUs(info);
   const own0 = process.cpuUsage();
-  let ops = 0;
   const t0 = performance.now();
-  const end = t0 + ms;
-  // The callers stop on a flag a timer clears (each call does I/O, so timers run), not on a clock
-  // read per call: Deno's performance.now() costs about 80 ns, 7% of a coalesced inc's client
-  // CPU at 256 callers, which would bound the figure by the harness. A read every 32 calls per
-  // caller is the fallback.
-  let on = true;
-  const timer = setTimeout(() => on = false, ms);
-  await Promise.all(Array.from({ length: callers }, async () => {
-    for (let k = 1; on; k++) {
-      await fn();
-      ops++;
-      if ((k & 31) === 0 && performance.now() >= end) break;
-    }
-  }));
-  clearTimeout(timer);
+  const ops = await drive(fn, callers, ms);
   const elapsed = performance.now() - t0;
   const own = process.cpuUsage(own0);
   const cpu = (await redisCpuUs(info)) - cpu0;
@@ -309,19 +323,8 @@ async function split(real: StrictCounter): Promise<string> {
   const CALLERS = 256;
   /** Client CPU ns per call of `fn` at 256 callers, over `ms`. */
   const ns = async (fn: () => Promise<unknown>, ms: number, io: boolean) => {
-    let ops = 0;
     const own0 = process.cpuUsage();
-    let on = true;
-    const timer = setTimeout(() => on = false, ms);
-    await Promise.all(Array.from({ length: CALLERS }, async () => {
-      for (let k = 1; on; k++) {
-        await fn();
-        ops++;
-        // Without I/O the loop must yield for the timer to run.
-        if (!io && (k & 1023) === 0) await new Promise((r) => setImmediate(r));
-      }
-    }));
-    clearTimeout(timer);
+    const ops = await drive(fn, CALLERS, ms, io);
     const own = process.cpuUsage(own0);
     return ((own.user + own.system) * 1000) / Math.max(1, ops);
   };

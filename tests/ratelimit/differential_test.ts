@@ -436,30 +436,17 @@ const EVICTING_SEEDS: SeedValue[] = [
  * its sum once): admitted up to the capacity, one past it, a run broken by a read, by another
  * capacity and by an n of 0.
  */
+const incs = (cap: number, ...ns: number[]) => ns.map((n) => ["inc", cap, n]);
 ABSOLUTE_EXAMPLES.push(
-  [oneBucket(0, 2), [
-    ["inc", 15, 1],
-    ["inc", 15, 1],
-    ["inc", 15, 1],
-    ["inc", 15, 4],
-    ["inc", 15, 5],
-    ["inc", 15, 1],
-    ["inc", 15, 1],
-    ["inc", 15, 0],
-    ["check"],
-  ]],
+  [oneBucket(0, 2), [...incs(15, 1, 1, 1, 4, 5, 1, 1, 0), ["check"]]],
   [oneBucket(0, 1), [
-    ["inc", 15, 2],
-    ["inc", 15, 2],
+    ...incs(15, 2, 2),
     ["get"],
-    ["inc", 15, 3],
-    ["inc", 15, 3],
-    ["inc", 16, 1],
-    ["inc", 16, 1],
-    ["inc", 15, 1],
-    ["inc", 15, 12],
+    ...incs(15, 3, 3),
+    ...incs(16, 1, 1),
+    ...incs(15, 1, 12),
   ]],
-  [oneBucket(0, 10), [["inc", 15, 5], ["inc", 15, 1], ["inc", 15, 0], ["inc", 15, 1]]],
+  [oneBucket(0, 10), incs(15, 5, 1, 0, 1)],
 );
 ABSOLUTE_EXAMPLES.push(
   ...EVICTING_SEEDS.map((seed): Example => [seed, [["inc", 15, 1], ["inc", 15, 12], ["check"]]]),
