@@ -107,16 +107,21 @@ const semPeerSource = readFileSync(
 let semPeerSha = "";
 const HINCRBY = "return redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])";
 let rawSha = "";
-/** A batch call of counter_inc: 256 incs of 1 on `field(j)` of one hash, as the store sends it. */
-const incBatch = (field: (j: number) => string) => (c: Client) => {
+/**
+ * Call `i` of a scenario as a batch call of counter_inc: 256 incs of 1 on `field(i * 256 + j)`
+ * of one hash, as the store sends it.
+ */
+const incBatch = (field: (at: number) => string) => (c: Client, i: number) => {
   const { keys, argv } = encodeBatch(
-    Array.from({ length: 256 }, (_, j) => ({ keys: ["{c}:counter"], argv: [field(j), "1"] })),
+    Array.from({ length: 256 }, (_, j) => ({
+      keys: ["{c}:counter"],
+      argv: [field(i * 256 + j), "1"],
+    })),
   );
   return c.evalSha(COUNTER_INC.batch!.sha1, { keys, arguments: argv });
 };
-/** A fixed pseudo-random draw of 1,000 fields (the same in both runs of a scenario). */
-const drawn = Array.from({ length: 256 * 200 }, (_, i) => `k${(i * 7919 + 13) % 1000}`);
-let drawAt = 0;
+/** A fixed pseudo-random draw from 1,000 fields: the field of a scenario's inc number `at`. */
+const drawn = (at: number) => `k${(at * 7919 + 13) % 1000}`;
 
 const scenarios: Scenario[] = [
   {
@@ -244,11 +249,8 @@ const scenarios: Scenario[] = [
     name: "inc-1k",
     calls: 20,
     per: 256,
-    setup: async (c) => {
-      await c.scriptLoad(await luaSource(COUNTER_INC.batch!));
-      drawAt = 0;
-    },
-    call: incBatch(() => drawn[drawAt++]!),
+    setup: async (c) => void await c.scriptLoad(await luaSource(COUNTER_INC.batch!)),
+    call: incBatch(drawn),
   },
 ];
 
