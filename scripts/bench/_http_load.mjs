@@ -55,16 +55,26 @@ class Target {
   #wire(socket) {
     let buf = Buffer.alloc(0);
     let sent = 0n;
+    /** A request is out and its response not yet in. */
+    let waiting = false;
     const send = () => {
       sent = process.hrtime.bigint();
-      if (sent >= this.end) return this.#idle();
+      // A socket the server closed is an error, counted, and its loop ends: it never answers.
+      if (sent >= this.end || socket.destroyed) {
+        if (socket.destroyed) this.errors++;
+        return this.#idle();
+      }
+      waiting = true;
       socket.write(REQUEST);
     };
     socket.send = send;
-    socket.on("error", () => {
+    socket.on("close", () => {
+      if (!waiting) return;
+      waiting = false;
       this.errors++;
       this.#idle();
     });
+    socket.on("error", () => {});
     socket.on("data", (chunk) => {
       buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
       for (;;) {
@@ -76,6 +86,7 @@ class Target {
         if (buf.length < total) return;
         if (!text.startsWith("HTTP/1.1 2")) this.errors++;
         buf = buf.subarray(total);
+        waiting = false;
         this.latencies.push(Number(process.hrtime.bigint() - sent) / 1e6);
         send();
       }

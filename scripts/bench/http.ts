@@ -33,7 +33,16 @@ import { benchRedis, f } from "./_redis.ts";
 const CYCLES = Number(Deno.env.get("BENCH_CYCLES") ?? 24);
 const SLICE_MS = Number(Deno.env.get("BENCH_SLICE_MS") ?? 500);
 const CONNECTIONS = 64;
-const VARIANTS = ["bare", "floor", "redis", "hybrid", "hybrid-1s", "peer"] as const;
+const VARIANTS = [
+  "bare",
+  "layer",
+  "floor",
+  "local",
+  "redis",
+  "hybrid",
+  "hybrid-1s",
+  "peer",
+] as const;
 type Variant = typeof VARIANTS[number];
 const ROOT = new URL("../../", import.meta.url).pathname;
 const BUNDLE = `${ROOT}.tmp/bench/http_server.mjs`;
@@ -195,6 +204,14 @@ try {
       `the bare app's, server CPU per request +${f(cpu("floor") - cpu("bare"), 1)} µs; hybrid ${
         f(ratio("hybrid", "floor", rpsOf))
       }× the floor's req/s`,
+  );
+  console.log(
+    `layer (a middleware that only calls next()): req/s ${f(ratio("layer", "bare", rpsOf))}× ` +
+      `the bare app's, server CPU per request +${f(cpu("layer") - cpu("bare"), 1)} µs; local ` +
+      `provider (the decision and its headers, no store): req/s ${
+        f(ratio("local", "bare", rpsOf))
+      }× the bare app's, ${f(ratio("local", "floor", rpsOf))}× the floor's, server CPU per ` +
+      `request +${f(cpu("local") - cpu("bare"), 1)} µs`,
   );
   console.log(
     `hybrid provider syncing every 1,000 ms instead of 10: req/s ${
