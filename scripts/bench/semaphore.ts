@@ -1,5 +1,5 @@
 /**
- * Semaphore benchmark (a script, not a test): `deno run -A scripts/bench/semaphore.ts [--quick]`
+ * Semaphore benchmark (a script, not a test): `deno run -A scripts/bench/semaphore.ts [--quick | --bare]`
  * (`npm run bench:semaphore`). distkit's Semaphore beside redis-semaphore's Semaphore on the same
  * Redis (REDIS_URL, or a throwaway redis-server) in one run:
  *   1. contended: 64 waiters in 4 processes (16 each) on one semaphore of 4 permits, each taking
@@ -12,6 +12,12 @@
  *      where a pair's time goes: the client's own parts (to the acquire's write, from its reply to
  *      the release's write, from that reply to the caller) and the wire's (Redis and the network),
  *      timed at the connection's socket.
+ *   3. the same pair as bare calls on one connection, no library: the peer's script + `ZREM`;
+ *      distkit's two scripts; and a skeleton, the least any semaphore with server-timed leases
+ *      and fencing tokens runs as two scripts (acquire: TIME, HMGET, ZADD, INCR, HSET, PEXPIRE;
+ *      release: HMGET, DEL), with no queue, no owner check and no sweep. The skeleton's ratio to
+ *      the peer is the floor under the uncontended target: the peer's release is one plain
+ *      command, and a script call costs more than that before it runs a command.
  * The peer runs with its defaults (it polls every 10 ms); both get lockTimeout / ttl 10 s, and
  * both run on ioredis (the peer's client), one connection per process.
  *
@@ -22,7 +28,11 @@ import { Redis } from "ioredis";
 import { Semaphore as PeerSemaphore } from "redis-semaphore";
 import { spawn } from "node:child_process";
 import process from "node:process";
+import { readFileSync } from "node:fs";
 import { RedisStore, Semaphore } from "../../mod.ts";
+import { semaphoreKeys } from "../../locks/_remote.ts";
+import { SEM_ACQUIRE, SEM_RELEASE } from "../../locks/_sem_scripts.ts";
+import { luaSource } from "../../store/_lua.ts";
 import { benchRedis, f, pct, runtime } from "./_redis.ts";
 import { median } from "./_measure.ts";
 
@@ -267,6 +277,91 @@ async function uncontended(
   return { times: out.map(sorted), splits };
 }
 
+/** The skeleton's scripts (see the module's doc, part 3): KEYS holders, state, fence. */
+const SKELETON_ACQUIRE = `local t = redis.call("TIME")
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call("HMGET", KEYS[2], "permits", "used")
+redis.call("ZADD", KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+local f = redis.call("INCR", KEYS[3])
+redis.call("HSET", KEYS[2], "permits", ARGV[4], "used", ARGV[2], ARGV[1], f)
+redis.call("PEXPIRE", KEYS[2], ARGV[3])
+return f`;
+const SKELETON_RELEASE = `redis.call("HMGET", KEYS[2], ARGV[1], "used")
+redis.call("DEL", KEYS[1], KEYS[2])
+return 1`;
+
+/**
+ * Part 3: an uncontended pair as bare calls on one ioredis connection, interleaved call by call:
+ * p50 µs of the peer's pair, distkit's and the skeleton's.
+ */
+async function bare(url: string, run: string, n: number): Promise<Record<string, number>> {
+  const r = new Redis(url);
+  try {
+    const load = async (source: string) => String(await r.script("LOAD", source));
+    const peerSource = readFileSync(
+      new URL("../../node_modules/redis-semaphore/lib/semaphore/acquire/lua.js", import.meta.url),
+      "utf8",
+    ).match(/createEval\)\(`([^`]*)`/)![1]!;
+    const [peer, acquire, release, skAcquire, skRelease] = await Promise.all([
+      load(peerSource),
+      load(await luaSource(SEM_ACQUIRE)),
+      load(await luaSource(SEM_RELEASE)),
+      load(SKELETON_ACQUIRE),
+      load(SKELETON_RELEASE),
+    ]);
+    const ours = semaphoreKeys("distkit", `${run}-bare`).all;
+    const sk = semaphoreKeys("distkit", `${run}-skeleton`);
+    const skKeys = [sk.holders, sk.state, sk.fence];
+    const ttl = String(TTL_MS);
+    // Tokens shaped as the library's (a UUID's length), built as cheaply as the peer's ids.
+    const token = (i: number) => `${run}-${String(i).padStart(20, "0")}*1/${ttl}/r${i % 4}/${run}`;
+    const pairs: Record<string, (i: number) => Promise<unknown>> = {
+      "redis-semaphore": async (i) => {
+        const id = `${run}-${i}`;
+        await r.evalsha(peer, 1, `${run}-peer`, PERMITS, id, ttl, Date.now());
+        await r.zrem(`${run}-peer`, id);
+      },
+      distkit: async (i) => {
+        const t = token(i);
+        await r.evalsha(acquire, 5, ...ours, t, 1, ttl, PERMITS, 0, `${run}:wake`);
+        await r.evalsha(release, 5, ...ours, t, PERMITS, `${run}:wake`);
+      },
+      skeleton: async (i) => {
+        const t = token(i);
+        await r.evalsha(skAcquire, 3, ...skKeys, t, 1, ttl, PERMITS);
+        await r.evalsha(skRelease, 3, ...skKeys, t);
+      },
+    };
+    const times: Record<string, number[]> = {};
+    for (const name in pairs) times[name] = [];
+    for (let i = 0; i < n + 200; i++) {
+      for (const name in pairs) {
+        const t = performance.now();
+        await pairs[name]!(i);
+        if (i >= 200) times[name]!.push(performance.now() - t); // the first 200: warm-up
+      }
+    }
+    const out: Record<string, number> = {};
+    for (const name in times) out[name] = pct(sorted(times[name]!), 50) * 1000;
+    return out;
+  } finally {
+    await r.quit();
+  }
+}
+
+/** `--bare`: part 3 alone. */
+async function bareOnly() {
+  const redis = await benchRedis();
+  try {
+    const raw = await bare(redis.url, `bench-sem-${Date.now().toString(36)}`, 4000);
+    for (const [name, us] of Object.entries(raw)) {
+      console.log(`${name}: ${f(us, 1)} µs (${f(us / raw["redis-semaphore"]!)}× the peer's)`);
+    }
+  } finally {
+    await redis.stop();
+  }
+}
+
 async function main() {
   const quick = process.argv.includes("--quick");
   const ROUNDS = quick ? 3 : 5;
@@ -275,6 +370,7 @@ async function main() {
   const redis = await benchRedis();
   const rows: string[][] = [];
   let split: Array<Split | undefined> = [];
+  let raw: Record<string, number> = {};
   try {
     const run = `bench-sem-${Date.now().toString(36)}`;
     const rounds: Array<Awaited<ReturnType<typeof contended>>[]> = LIBS.map(() => []);
@@ -333,6 +429,7 @@ async function main() {
         j === 0 ? "≤ the peer" : "",
       ]);
     });
+    raw = await bare(redis.url, run, N);
   } finally {
     await redis.stop();
   }
@@ -354,8 +451,16 @@ async function main() {
       );
     });
   }
+  const peer = raw["redis-semaphore"]!;
+  console.log(
+    "\nuncontended pair as bare calls on one connection, no library (p50 µs, interleaved):",
+  );
+  for (const [name, us] of Object.entries(raw)) {
+    console.log(`  ${name}: ${f(us, 1)} (${f(us / peer)}× the peer's)`);
+  }
 }
 
 const at = process.argv.indexOf("--child");
 if (at >= 0) await child(JSON.parse(process.argv[at + 1]!));
+else if (process.argv.includes("--bare")) await bareOnly();
 else await main();
