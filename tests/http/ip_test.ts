@@ -124,6 +124,33 @@ Deno.test("ipKey() refuses garbage with InvalidArgumentError", () => {
   assert.throws(() => ipKey("::1", { ipv6Subnet: 56.5 }), /'ipv6Subnet'/);
 });
 
+Deno.test("ipKey() answers repeated addresses from its cache as it did the first time", () => {
+  // One address under each subnet, in both orders: each subnet keeps its own answers.
+  const subnets = [56, 64, 128, 48] as const;
+  const want = [
+    "2001:db8:0:1200::/56",
+    "2001:db8:0:12ab::/64",
+    "2001:db8:0:12ab::1",
+    "2001:db8::/48",
+  ];
+  for (const order of [subnets, [...subnets].reverse()]) {
+    for (const subnet of order) {
+      const key = ipKey("2001:db8:0:12ab::1", { ipv6Subnet: subnet });
+      assert.equal(key, want[subnets.indexOf(subnet)], `/${subnet}`);
+    }
+  }
+  assert.equal(ipKey("2001:db8:0:12ab::1"), "2001:db8:0:1200::/56"); // the default, 56
+  // Past the cache's size (it empties and starts again), every answer is still the address's own.
+  for (let round = 0; round < 2; round++) {
+    for (let i = 0; i < 5000; i++) {
+      const ip = `10.${i >> 8}.${i & 255}.${round}`;
+      assert.equal(ipKey(`::ffff:${ip}`), ip);
+    }
+  }
+  // A refused address is never cached.
+  for (let i = 0; i < 2; i++) assert.throws(() => ipKey("1.2.3"), InvalidArgumentError);
+});
+
 Deno.test("IpList matches addresses and CIDR ranges of both families", () => {
   const list = new IpList([
     "10.0.0.0/8",
