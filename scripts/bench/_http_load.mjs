@@ -3,7 +3,7 @@
  * _http_load.mjs '<json>'`, the JSON being `{ targets: [{ name, port, pid }], connections,
  * sliceMs, cycles, redisPort }`. It opens `connections` keep-alive sockets to every target, then
  * drives one target at a time, in short slices: each cycle gives every target one slice of
- * `sliceMs`, in an order rotating with the cycle, so the variants compared are measured seconds
+ * `sliceMs`, in an order shuffled per cycle, so the variants compared are measured seconds
  * apart, not tens of seconds (a shared machine's speed drifts between runs far more than within
  * one cycle). In a slice, each socket of the target is a closed loop: it sends `GET /`, waits for
  * the whole response (Content-Length) and sends the next, until the slice ends; the slice ends
@@ -158,10 +158,27 @@ for (const t of spec.targets) {
   targets.push(new Target(t, sockets));
 }
 const scriptUs = scriptTimer(await open(spec.redisPort));
+/**
+ * Cycle `cycle`'s order of the targets: a permutation drawn from a generator seeded by the cycle
+ * (the same for every run). A rotation would always put the same variant after a given one, and
+ * what a server still does after its slice (a collection, the hybrid's last syncs) would always
+ * fall on the same neighbour's slice, all its servers sharing one core.
+ */
+function orderOf(cycle) {
+  const order = targets.map((_, i) => i);
+  let seed = (cycle + 1) * 2654435761 >>> 0;
+  for (let i = order.length - 1; i > 0; i--) {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    const j = seed % (i + 1);
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
+}
+
 const slices = [];
 for (let cycle = 0; cycle < spec.cycles; cycle++) {
-  for (let i = 0; i < targets.length; i++) {
-    const target = targets[(i + cycle) % targets.length];
+  for (const i of orderOf(cycle)) {
+    const target = targets[i];
     const before = await scriptUs();
     const s = await target.slice(spec.sliceMs);
     slices.push({ cycle, ...s, scriptUs: (await scriptUs()) - before });

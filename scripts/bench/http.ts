@@ -11,7 +11,8 @@
  * generator (scripts/bench/_http_load.mjs, a closed loop on raw keep-alive sockets, latencies in
  * µs) holds 64 keep-alive connections to each variant and drives one variant at a time, in slices
  * of BENCH_SLICE_MS (default 500): each of BENCH_CYCLES cycles (default 24) gives every variant
- * one slice, in an order rotating with the cycle. Each ratio is taken within a cycle (its slices
+ * one slice, in an order shuffled per cycle (a rotation always gave a variant the same neighbour).
+ * Each ratio is taken within a cycle (its slices
  * are a few seconds apart: a shared machine's speed drifts far more between runs tens of seconds
  * apart, the bare app alone once moving from 5,383 to 10,073 req/s between 5 s runs), then the
  * median of the cycles. The report gives medians of requests/s, p50/p99 latency, each
@@ -148,7 +149,7 @@ try {
   console.log(
     `Express 5 on Node ${(await run("node", ["--version"])).trim()}, ${CONNECTIONS} keep-alive ` +
       `connections per variant, ${CYCLES} cycles of one ${SLICE_MS} ms slice per variant ` +
-      `(rotating order), Redis ${redis.url}; ${
+      `(order shuffled per cycle), Redis ${redis.url}; ${
         PIN ? "servers pinned to core 0, Redis and the load generator to core 1" : "not pinned"
       }`,
   );
