@@ -90,7 +90,7 @@ export class RedisStoreImpl {
               if (!isNoScript(e)) throw e;
               return luaSource(b).then((lua) => this.driver.eval(lua, keys, argv));
             }).catch((e) => {
-              throw toDistkitError(e, script);
+              throw this.#failure(e, script);
             }),
           );
         },
@@ -150,6 +150,19 @@ export class RedisStoreImpl {
   }
 
   /**
+   * A failed call's distkit error. A call that fails without a reply from Redis once this store is
+   * closed (its client closed under it, say) fails with `ClosedError`: what ended it is the
+   * close, and a caller that retries store failures (a lock's clean-up, a lax counter's flush)
+   * stops at once instead of retrying on timers a closed store can never serve.
+   */
+  #failure(e: unknown, script: Script): unknown {
+    if (this.#closed && !(e instanceof ServerReplyError) && !(e instanceof ClosedError)) {
+      return new ClosedError("RedisStore");
+    }
+    return toDistkitError(e, script);
+  }
+
+  /**
    * NOSCRIPT (after `SCRIPT FLUSH` or a restart): send the source, which also caches it. Any
    * other failure becomes a distkit error.
    */
@@ -161,10 +174,10 @@ export class RedisStoreImpl {
   ): Promise<Reply> {
     if (isNoScript(e)) {
       return luaSource(script).then((lua) => this.driver.eval(lua, keys, args)).catch((e2) => {
-        throw toDistkitError(e2, script);
+        throw this.#failure(e2, script);
       });
     }
-    throw toDistkitError(e, script);
+    throw this.#failure(e, script);
   }
 
   /**

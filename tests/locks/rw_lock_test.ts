@@ -228,8 +228,9 @@ storeTest("RwLock writers are served first come, first served", async (fx) => {
 });
 
 storeTest("RwLock mixed ttlMs: a short-ttl caller never evicts a long-ttl reader", async (fx) => {
-  const long = new RwLock({ key: fx.prefix, store: fx.store, ttlMs: 5000 });
-  const short = new RwLock({ key: fx.prefix, store: await fx.another(), ttlMs: 50 });
+  // Closed at the end: the timed-out write's clean-up may still be going on then.
+  await using long = new RwLock({ key: fx.prefix, store: fx.store, ttlMs: 5000 });
+  await using short = new RwLock({ key: fx.prefix, store: await fx.another(), ttlMs: 50 });
   await using r = await long.read();
   await sleep(120);
   assert.equal(await short.tryWrite(), null, "the long reader still counts");

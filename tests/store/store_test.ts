@@ -1,5 +1,6 @@
 /** What every Store promises, on memory, standalone and cluster. */
 import assert from "node:assert/strict";
+import { ClosedError } from "../../core/errors.ts";
 import { StrictCounter } from "../../counter/strict_counter.ts";
 import { MemoryStore } from "../../store/memory_store.ts";
 import { RedisStore } from "../../store/redis_store.ts";
@@ -72,6 +73,28 @@ Deno.test("RedisStore commandTimeoutMs bounds a call to a frozen server", async 
     server.resume();
     await store.close();
     await client.close();
+  }
+});
+
+Deno.test("a call in flight when its RedisStore closes fails with ClosedError", async () => {
+  // What ends such a call is the close: a caller that retries store failures (a lock's clean-up,
+  // a lax flush) must see ClosedError and stop, not a StoreError to retry on timers.
+  await using server = await startPrivateRedis();
+  const client = await connectStandalone(server.url);
+  const store = new RedisStore(client, { commandTimeoutMs: 0 });
+  try {
+    const c = new StrictCounter({ prefix: "closing", store });
+    await c.inc("k");
+    server.pause(); // the next call is sent and stays unanswered
+    const inFlight = c.inc("k");
+    await sleep(50);
+    await store.close();
+    client.destroy(); // the user's client goes under the call
+    await assert.rejects(inFlight, ClosedError);
+  } finally {
+    server.resume();
+    await store.close();
+    if (client.isOpen) client.destroy();
   }
 });
 
