@@ -2,6 +2,7 @@
  * Benchmarks' Redis: `REDIS_URL` when set, else a throwaway redis-server on a free port, stopped
  * by `stop()`.
  */
+import { readFileSync } from "node:fs";
 import process from "node:process";
 import { startStandalone } from "../redis/launcher.mjs";
 
@@ -30,4 +31,15 @@ export function runtime(): string {
 /** Formats a number with 2 significant decimals. */
 export function f(n: number, digits = 2): string {
   return n.toFixed(digits);
+}
+
+/**
+ * The Lua of redis-semaphore's `Semaphore` acquire, as the installed package sends it (read from
+ * its module), for benchmarks that replay or count the peer's calls.
+ */
+export function peerSemaphoreAcquireLua(): string {
+  return readFileSync(
+    new URL("../../node_modules/redis-semaphore/lib/semaphore/acquire/lua.js", import.meta.url),
+    "utf8",
+  ).match(/createEval\)\(`([^`]*)`/)![1]!;
 }

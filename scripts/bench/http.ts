@@ -4,9 +4,10 @@
  * The same Express 5 app (`GET /` → "ok"), each variant in its own Node process: bare; behind
  * distkit's `expressRateLimit` with the `redis` provider and with the `hybrid` provider (also
  * `hybrid-1s`: syncing every 1,000 ms instead of the default 10, to show what the syncs cost); and
- * behind express-rate-limit + rate-limit-redis (the peer); and "floor", a middleware that only sets
+ * behind express-rate-limit + rate-limit-redis (the peer); "floor", a middleware that only sets
  * the same two draft-11 fields with constant values (no limiter: what sending these headers costs
- * any middleware, the hybrid's floor) — all on the same Redis (REDIS_URL, or
+ * any middleware, the hybrid's floor); "layer", one that only calls `next()`; and "local", the
+ * local provider (the decision and its headers, no store) — all on the same Redis (REDIS_URL, or
  * a throwaway redis-server), limit never reached, one client address (one hot key). One load
  * generator (scripts/bench/_http_load.mjs, a closed loop on raw keep-alive sockets, latencies in
  * µs) holds 64 keep-alive connections to each variant and drives one variant at a time, in slices

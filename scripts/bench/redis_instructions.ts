@@ -31,6 +31,7 @@ import { luaSource } from "../../store/_lua.ts";
 import { SEM_ACQUIRE, SEM_RELEASE } from "../../locks/_sem_scripts.ts";
 import { COUNTER_INC } from "../../counter/_scripts.ts";
 import { encodeBatch } from "../../store/batch_form.ts";
+import { peerSemaphoreAcquireLua } from "./_redis.ts";
 
 type Client = ReturnType<typeof createClient>;
 interface Scenario {
@@ -100,10 +101,7 @@ const flexSource = readFileSync(
   "utf8",
 ).match(/const incrTtlLuaScript = `([^`]*)`/)![1]!.replace(/\\\n/g, "\n");
 let flexSha = "";
-const semPeerSource = readFileSync(
-  new URL("../../node_modules/redis-semaphore/lib/semaphore/acquire/lua.js", import.meta.url),
-  "utf8",
-).match(/createEval\)\(`([^`]*)`/)![1]!;
+const semPeerSource = peerSemaphoreAcquireLua();
 let semPeerSha = "";
 const HINCRBY = "return redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])";
 let rawSha = "";

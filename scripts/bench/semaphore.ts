@@ -28,12 +28,11 @@ import { Redis } from "ioredis";
 import { Semaphore as PeerSemaphore } from "redis-semaphore";
 import { spawn } from "node:child_process";
 import process from "node:process";
-import { readFileSync } from "node:fs";
 import { RedisStore, Semaphore } from "../../mod.ts";
 import { semaphoreKeys } from "../../locks/_remote.ts";
 import { SEM_ACQUIRE, SEM_RELEASE } from "../../locks/_sem_scripts.ts";
 import { luaSource } from "../../store/_lua.ts";
-import { benchRedis, f, pct, runtime } from "./_redis.ts";
+import { benchRedis, f, pct, peerSemaphoreAcquireLua, runtime } from "./_redis.ts";
 import { median } from "./_measure.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -298,12 +297,8 @@ async function bare(url: string, run: string, n: number): Promise<Record<string,
   const r = new Redis(url);
   try {
     const load = async (source: string) => String(await r.script("LOAD", source));
-    const peerSource = readFileSync(
-      new URL("../../node_modules/redis-semaphore/lib/semaphore/acquire/lua.js", import.meta.url),
-      "utf8",
-    ).match(/createEval\)\(`([^`]*)`/)![1]!;
     const [peer, acquire, release, skAcquire, skRelease] = await Promise.all([
-      load(peerSource),
+      load(peerSemaphoreAcquireLua()),
       load(await luaSource(SEM_ACQUIRE)),
       load(await luaSource(SEM_RELEASE)),
       load(SKELETON_ACQUIRE),
